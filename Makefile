@@ -1,0 +1,38 @@
+# Thin wrappers; see README.md.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps test demo bench lint report clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the local servers need (redis-server, prometheus, check_postgres, zstd).
+system-deps: install
+	$(PY) -m mercenary_maintenance.servers bootstrap
+
+test: system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: system-deps
+	$(PY) -m mercenary_maintenance.demo $(if $(SERVE),--serve,)
+
+bench: system-deps
+	$(PY) -m bench $(BENCH)
+
+lint: install
+	$(VENV)/bin/ruff check plugins dags tests bench
+	$(VENV)/bin/mypy
+
+report: install
+	$(PY) -m mercenary_maintenance.report $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

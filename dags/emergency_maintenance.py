@@ -1,0 +1,25 @@
+"""
+### Emergency maintenance (manual only)
+
+Trigger from the UI with a reason and a ticket. Critical: acts at once. Non-critical:
+posts a Slack notice and waits at least one hour (the plan's minimum notice) before
+acting; fail or mark the wait task to cancel. Dry-run by default.
+"""
+
+from __future__ import annotations
+
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
+
+from pathlib import Path
+
+from mercenary_maintenance.dagkit import Tag, maintenance_dag
+from mercenary_maintenance.emergency import tasks as emergency
+
+with maintenance_dag(
+    Path(__file__).stem,
+    schedule=None,
+    doc_md=__doc__,
+    tags=[Tag.EMERGENCY],
+    retries=0,
+):
+    emergency.build()

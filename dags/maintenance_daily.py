@@ -1,0 +1,32 @@
+"""
+### Daily maintenance (00:30 UTC)
+
+The plan's daily tasks: system health check (services up, disk and inode usage),
+PostgreSQL checks (blocked locks, long transactions, connections, wraparound,
+sequences, replication), Redis checks (memory, slow log, persistence, hit ratio),
+backup verification (freshness, integrity, capacity) and security monitoring.
+Checks only: nothing here changes a server. Report: `<reports.url>/maintenance_daily/<run_id>/`.
+"""
+
+from __future__ import annotations
+
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
+
+from pathlib import Path
+
+from mercenary_maintenance.backups import tasks as backups
+from mercenary_maintenance.dagkit import Tag, maintenance_dag
+from mercenary_maintenance.health import tasks as health
+from mercenary_maintenance.postgres import tasks as postgres
+from mercenary_maintenance.redis import tasks as redis
+
+with maintenance_dag(
+    Path(__file__).stem,
+    schedule="30 0 * * *",
+    doc_md=__doc__,
+    tags=[Tag.DAILY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.SECURITY],
+):
+    health.daily()
+    postgres.daily()
+    redis.daily()
+    backups.daily_verification()

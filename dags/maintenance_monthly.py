@@ -1,0 +1,30 @@
+"""
+### Monthly maintenance window (first Sunday, 01:00–05:00 UTC)
+
+Performance review (slow queries, cache hit ratio, unused/invalid indexes, bloat),
+`REINDEX INDEX CONCURRENTLY`, opt-in `VACUUM FULL ANALYZE`, security audit (role
+review), and the full restore test. Overlaps the weekly window on first Sundays: both
+run; heavy work on one target is serialized (pool + per-target lock).
+"""
+
+from __future__ import annotations
+
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
+
+from pathlib import Path
+
+from mercenary_maintenance.backups import tasks as backups
+from mercenary_maintenance.dagkit import Tag, maintenance_dag
+from mercenary_maintenance.postgres import tasks as postgres
+from mercenary_maintenance.reviews import tasks as reviews
+from mercenary_maintenance.windows.rules import MONTHLY
+
+with maintenance_dag(
+    Path(__file__).stem,
+    window=MONTHLY,
+    doc_md=__doc__,
+    tags=[Tag.MONTHLY, Tag.POSTGRES, Tag.BACKUP, Tag.SECURITY],
+):
+    postgres.monthly()
+    backups.monthly_restore_test()
+    reviews.monthly()

@@ -1,0 +1,23 @@
+"""
+### Quarterly maintenance window (first Saturday of Jan/Apr/Jul/Oct, 00:00–06:00 UTC)
+
+The plan's "first weekend of each quarter": the quarterly access and capacity review.
+"""
+
+from __future__ import annotations
+
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
+
+from pathlib import Path
+
+from mercenary_maintenance.dagkit import Tag, maintenance_dag
+from mercenary_maintenance.reviews import tasks as reviews
+from mercenary_maintenance.windows.rules import QUARTERLY
+
+with maintenance_dag(
+    Path(__file__).stem,
+    window=QUARTERLY,
+    doc_md=__doc__,
+    tags=[Tag.QUARTERLY, Tag.SECURITY],
+):
+    reviews.quarterly()

@@ -1,0 +1,54 @@
+"""The last task of every DAG: gather the parts, write report.json/report.md, fail the run
+when any task failed (so a failed run never looks green)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from mercenary_maintenance.config import load_config
+from mercenary_maintenance.report.build import build_report, render_markdown
+from mercenary_maintenance.report.store import open_store
+from mercenary_maintenance.runinfo import from_context
+from mercenary_maintenance.windows.rules import UTC
+
+log = logging.getLogger(__name__)
+
+
+class RunFailed(AirflowFailException):
+    """The report is written; the run must still end failed (no retry of this task)."""
+
+
+def task_states(context: Any, exclude: str) -> dict[str, str]:
+    """States of the run's other task instances (mapped ones as ``task[index]``)."""
+    dag_run = context["dag_run"]
+    raw = context["ti"].get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])
+    states = raw.get(dag_run.run_id, {})
+    return {task: str(state) for task, state in states.items() if task != exclude and state is not None}
+
+
+def finalize(context: Any) -> str:
+    cfg = load_config()
+    run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
+    store = open_store(cfg.reports.url, cfg.backups.conn_id)
+    dag_run = context["dag_run"]
+    started = dag_run.start_date or dag_run.run_after
+    report = build_report(
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        run_type=run.run_type,
+        triggered_by=run.triggered_by,
+        window={"start": run.window.start.isoformat(), "end": run.window.end.isoformat()} if run.window else None,
+        started_at=started.isoformat() if started else None,
+        finished_at=datetime.now(UTC).isoformat(),
+        parts=store.parts(run.dag_id, run.run_id),
+        task_states=task_states(context, exclude=run.task_id),
+    )
+    location = store.write_report(report, render_markdown(report))
+    log.info("report written: %s (status %s)", location, report["status"])
+    if report["status"] == "failed":
+        raise RunFailed(f"run failed ({', '.join(report['failed_tasks'])}); report: {location}")
+    return location

