@@ -4,12 +4,15 @@
 Trigger from the UI with a reason and a ticket. Critical: acts at once. Non-critical:
 posts a Slack notice and waits at least one hour (the plan's minimum notice) before
 acting; fail or mark the wait task to cancel. Dry-run by default.
+
+Form: `action`, `check_set` (for action check_set), `target` (a configured target),
+`objects` (optional tables/indexes), `severity`, `reason`, `ticket`, `dry_run`.
+Runbook: `docs/areas/emergency.md`.
 """
 
 from __future__ import annotations
 
 # An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
-
 from pathlib import Path
 
 from mercenary_maintenance.dagkit import Tag, maintenance_dag
@@ -21,5 +24,7 @@ with maintenance_dag(
     doc_md=__doc__,
     tags=[Tag.EMERGENCY],
     retries=0,
+    params=emergency.form_params(),
+    allowed_run_types=["manual"],
 ):
     emergency.build()

@@ -3,7 +3,7 @@
 
 Performance review (slow queries, cache hit ratio, unused/invalid indexes, bloat),
 `REINDEX INDEX CONCURRENTLY`, opt-in `VACUUM FULL ANALYZE`, security audit (role
-review), and the full restore test. Overlaps the weekly window on first Sundays: both
+review, AWS security-group audit), and the full restore test. Overlaps the weekly window on first Sundays: both
 run; heavy work on one target is serialized (pool + per-target lock).
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups
 from mercenary_maintenance.dagkit import Tag, maintenance_dag
+from mercenary_maintenance.health import tasks as health
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.reviews import tasks as reviews
 from mercenary_maintenance.windows.rules import MONTHLY
@@ -28,3 +29,4 @@ with maintenance_dag(
     postgres.monthly()
     backups.monthly_restore_test()
     reviews.monthly()
+    health.monthly()

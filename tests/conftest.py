@@ -31,6 +31,8 @@ os.environ.update(
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_HOME / "logs"),
         "AIRFLOW__TRIGGERER__DEFAULT_CAPACITY": "10",
+        # Retries keep their count but wait 1 s (then 2 s) so failure paths stay fast.
+        "MAINTENANCE_RETRY_DELAY_SECONDS": "1",
     }
 )
 os.environ.pop("MAINTENANCE_CONFIG", None)

@@ -69,12 +69,22 @@ class Thresholds(_Model):
     cache_hit_ratio_percent: ThresholdModel = _t(99, 95, "below")
     slow_query_mean_ms: ThresholdModel = _t(500, 2000)
     bloat_percent: ThresholdModel = _t(30, 50)
+    long_queries: ThresholdModel = _t(0, 5)
+    unused_indexes: ThresholdModel = _t(0, 10)
+    invalid_indexes: ThresholdModel = _t(0, 5)
+    role_audit_flagged: ThresholdModel = _t(0, 5)
     redis_memory_percent: ThresholdModel = _t(80, 95)
     redis_hit_ratio_percent: ThresholdModel = _t(90, 80, "below")
     redis_slowlog_ms: ThresholdModel = _t(100, 1000)
+    redis_evicted_keys: ThresholdModel = _t(0, 10_000)
+    redis_rejected_connections: ThresholdModel = _t(0, 100)
     backup_full_age_hours: ThresholdModel = _t(26, 48)
     backup_incremental_age_hours: ThresholdModel = _t(5, 12)
+    # Day-over-day change of a target's full backup size (either direction), percent.
+    backup_growth_percent: ThresholdModel = _t(50, 200)
     tls_days_left: ThresholdModel = _t(30, 7, "below")
+    # Observatory-style score of the plan's seven security headers (100 = all present and right).
+    security_headers_score: ThresholdModel = _t(100, 50, "below")
 
 
 class ReportsConfig(_Model):
@@ -161,6 +171,8 @@ class FullBackupConfig(_Model):
 
 class IncrementalBackupConfig(_Model):
     retention_days: int = Field(7, ge=1)
+    # PostgreSQL 17+: a new physical full starts a new chain when the chain is this old.
+    new_chain_after_hours: int = Field(24, ge=1)
 
 
 class BackupsConfig(_Model):
@@ -174,6 +186,14 @@ class BackupsConfig(_Model):
     min_redundancy: int = Field(2, ge=1)
     uploads_bucket: str | None = None
     uploads_noncurrent_days: int = 90
+    # Directory with pg_dump/pg_restore/pg_basebackup/…; default: the newest matching install.
+    bin_dir: str | None = None
+    # Multipart part size: memory use is about 4 parts; 10,000 parts bound the object size.
+    part_size_mb: int = Field(16, ge=5, le=512)
+    # Where the monthly chain restore unpacks backups and runs a scratch server (default: $TMPDIR).
+    scratch_dir: str | None = None
+    # How long a dump/restore waits for the target's maintenance lock (held by VACUUM, REINDEX …).
+    lock_wait_seconds: float = Field(900, gt=0)
 
 
 class PostgresConfig(_Model):
@@ -186,10 +206,29 @@ class PostgresConfig(_Model):
     min_dead_tuples: int = Field(1000, ge=0)
     reindex_min_bloat_percent: float = Field(30, ge=0)
     unused_index_min_bytes: int = Field(8192, ge=0)
+    long_query_seconds: int = Field(300, ge=1)
+    # How long a heavy action waits for the per-target advisory lock held by another DAG.
+    target_lock_wait_seconds: float = Field(600, gt=0)
+    bloat_min_bytes: int = Field(1024 * 1024, ge=0)
+    reindex_min_bytes: int = Field(1024 * 1024, ge=0)
+    slow_query_min_calls: int = Field(5, ge=1)
+    # Roles reviewed but not counted by postgres.role_audit (e.g. the bootstrap superuser).
+    role_audit_allow: list[str] = Field(default_factory=list)
 
 
 class RedisConfig(_Model):
     rewrite_poll_seconds: float = Field(0.5, gt=0)
+    # Upper bound of the wait for BGREWRITEAOF (the window's time left bounds it too).
+    rewrite_timeout_seconds: float = Field(1800, gt=0)
+    # How long a heavy action waits for the per-target lock before it fails.
+    lock_wait_seconds: float = Field(60, ge=0)
+    # Fragmentation matters only when both the ratio and the wasted bytes are high.
+    fragmentation_ratio: float = Field(1.5, gt=1)
+    fragmentation_min_bytes: int = Field(100 * 2**20, ge=0)
+    slowlog_entries: int = Field(10, ge=1, le=128)
+    # Without AOF, unsaved changes older than this are at risk.
+    last_save_max_age_hours: float = Field(26, gt=0)
+    hit_ratio_min_lookups: int = Field(1000, ge=0)
 
 
 class AlertsConfig(_Model):
@@ -200,7 +239,25 @@ class AlertsConfig(_Model):
     primary_oncall: str | None = None
     secondary_oncall: str | None = None
     base_url: str = "http://localhost:8080"
+    # PromQL per check (host.cpu, host.memory, host.disk_usage, app.error_rate, app.latency_p95);
+    # unset ones use the node-exporter / HTTP-histogram defaults of alerts.metrics.
     queries: dict[str, str] = Field(default_factory=dict)
+    prometheus_timeout_seconds: float = Field(10, gt=0)
+    # Critical alerts of these checks are P1 (15 min); other critical alerts P2 (1 h); warnings P3 (4 h).
+    p1_checks: list[str] = Field(default_factory=lambda: ["app.error_rate"])
+    slack_attempts: int = Field(3, ge=1, le=10)
+    slack_retry_delay_seconds: float = Field(2, ge=0)
+    state_variable: str = "mercenary_alert_state"
+
+    @field_validator("queries")
+    @classmethod
+    def _known_queries(cls, value: dict[str, str]) -> dict[str, str]:
+        from mercenary_maintenance.alerts.metrics import RULE_NAMES
+
+        unknown = sorted(set(value) - RULE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(RULE_NAMES)}")
+        return value
 
 
 class LogSet(_Target):
@@ -231,6 +288,9 @@ class HostConfig(_Model):
 class SecurityConfig(_Model):
     closed_ports: list[str] = Field(default_factory=list)
     failed_logins: ThresholdModel = _t(10, 100)
+    failed_logins_hours: float = Field(24, gt=0)
+    log_tail_bytes: int = Field(64 * 2**20, ge=4096)
+    port_timeout_seconds: float = Field(2, gt=0)
     aws_conn_id: str | None = None
     web_ports: list[int] = Field(default_factory=lambda: [80, 443])
 

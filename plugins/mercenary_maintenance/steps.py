@@ -71,6 +71,12 @@ class Step:
     findings: list[Finding] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Report sections (reviews): {"title", "markdown", "data"}; rendered after the actions.
+    sections: list[dict[str, Any]] = field(default_factory=list)
+
+    def section(self, title: str, markdown: str, data: dict[str, Any] | None = None) -> None:
+        """Add a titled markdown section to the run's report (``data`` goes into report.json)."""
+        self.sections.append({"title": title, "markdown": markdown, "data": data or {}})
 
     def add(self, result: Finding | Action | Iterable[Finding | Action] | None) -> None:
         if result is None:
@@ -132,6 +138,7 @@ def _part(run: RunInfo, started: str, step: Step | None, error: str | None, skip
         "finished_at": _now(),
         "findings": [f.to_dict() for f in (step.findings if step else [])],
         "actions": [a.to_dict() for a in (step.actions if step else [])],
+        "sections": list(step.sections) if step else [],
         "error": error,
         "skipped": skipped,
     }

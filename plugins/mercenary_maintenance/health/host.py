@@ -32,3 +32,10 @@ def check_paths(paths: list[str], disk: Threshold, inodes: Threshold) -> list[Fi
     for path in paths:
         out.extend(disk_findings(path, host, os.statvfs(path), disk, inodes))
     return out
+
+
+def existing_parent(path: str) -> str:
+    """``path`` or its nearest existing parent (a logs folder may not exist yet)."""
+    while not os.path.exists(path) and path not in ("", "/"):
+        path = os.path.dirname(path)
+    return path or "/"

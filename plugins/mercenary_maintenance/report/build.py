@@ -45,6 +45,7 @@ def build_report(
     kept = latest_parts(parts)
     findings = [f for p in kept for f in p.get("findings", [])]
     actions = [a for p in kept for a in p.get("actions", [])]
+    sections = [s for p in kept for s in p.get("sections", [])]
     errors = {_label(p): p["error"] for p in kept if p.get("error")}
     failed = sorted({t for t, s in task_states.items() if s in FAILED_STATES} | set(errors))
     tasks = [
@@ -63,6 +64,7 @@ def build_report(
         "status": run_status(findings, actions, failed),
         "findings": findings,
         "actions": actions,
+        "sections": sections,
         "tasks": tasks,
         "failed_tasks": failed,
         "task_states": task_states,

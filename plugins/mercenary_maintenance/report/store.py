@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 _ATTEMPT = re.compile(r"^(?P<name>.+)\.(?P<n>\d+)$")
+_RUN_STAMP = re.compile(r"__(?P<ts>\d{4}-\d{2}-\d{2}T[^/]+)$")
 
 
 class AlreadyExists(Exception):
@@ -94,6 +96,24 @@ class S3Backend:
 
     def location(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
+
+
+def run_time(run_id: str) -> datetime | None:
+    """The timestamp Airflow puts in generated run ids (``manual__2026-…``), if any.
+
+    >>> run_time("scheduled__2026-03-01T01:00:00+00:00").isoformat()
+    '2026-03-01T01:00:00+00:00'
+    >>> run_time("my-run") is None
+    True
+    """
+    match = _RUN_STAMP.search(run_id)
+    if not match:
+        return None
+    try:
+        return datetime.fromisoformat(match["ts"])
+    except ValueError:
+        return None
+
 
 
 class ReportStore:

@@ -1,0 +1,25 @@
+# The Airflow image for docker-compose.yaml: Airflow 3.3.2 plus this project's Python
+# dependencies (the same pins as pyproject.toml; tests/dags/test_compose.py checks that).
+# dags/, plugins/ and include/ are mounted, not copied: edit them without a rebuild.
+FROM apache/airflow:3.3.2
+
+USER root
+# zstd: the backup pipeline's compressor CLI (the Python side uses zstandard).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends zstd \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/*
+
+USER airflow
+RUN pip install --no-cache-dir \
+    "apache-airflow==3.3.2" \
+    "apache-airflow-providers-postgres==7.1.1" \
+    "apache-airflow-providers-redis==4.7.1" \
+    "apache-airflow-providers-amazon==9.39.0" \
+    "apache-airflow-providers-slack==9.11.1" \
+    "apache-airflow-providers-standard==1.21.0" \
+    "apache-airflow-providers-common-sql>=2.4" \
+    "pydantic>=2.7" \
+    "PyYAML>=6" \
+    "zstandard>=0.23" \
+    "psutil>=5.9"

@@ -1,0 +1,76 @@
+"""Shared helpers of the benchmarks: result lines, an isolated Airflow environment, timing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS: list[Result] = []
+
+# Benchmarks print result lines only: no request log of moto, no runtime-dir warning.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+@dataclass
+class Result:
+    name: str
+    baseline_s: float
+    ours_s: float
+    target: str
+    ok: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_s / self.baseline_s if self.baseline_s else float("inf")
+
+    def line(self) -> str:
+        verdict = "ok" if self.ok else "MISSED"
+        return (f"{self.name}: baseline {self.baseline_s:.3f} s, ours {self.ours_s:.3f} s, "
+                f"ratio {self.ratio:.2f} (target {self.target}: {verdict})")
+
+
+def report(name: str, baseline_s: float, ours_s: float, target: str, ok: bool) -> Result:
+    """Print the convention's line (``<name>: baseline x s, ours y s, ratio r``) and keep it."""
+    result = Result(name, baseline_s, ours_s, target, ok)
+    RESULTS.append(result)
+    print(result.line(), flush=True)
+    return result
+
+
+def airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    })
+    return env
+
+
+def timed_process(argv: Sequence[str], env: dict[str, str], timeout: float = 600) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=timeout)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:4]} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return elapsed
+
+
+def median_of(runs: int, fn: Callable[[], float]) -> float:
+    return statistics.median(fn() for _ in range(runs))

@@ -1,0 +1,171 @@
+"""Benchmark: streaming backup to S3 vs pg_dump, memory flatness, restore verification.
+
+Side by side on one PostgreSQL 15 server with a ~1 GB and a ~100 MB database (made with
+generate_series) and moto's S3 server in a separate process (moto keeps objects in
+memory; we measure only the backing-up process):
+
+* ours (pg_dump -Fc -Z0 → zstd thread → S3 multipart, row counts in the snapshot)
+  vs ``pg_dump -Fc > /dev/null`` (target ≥ 3× faster, output no larger) and vs the
+  uncompressed floor ``pg_dump -Fc -Z0 > /dev/null`` (target ≤ 1.5×);
+* peak RSS of the backing-up process for 100 MB vs 1 GB (target ≤ 1.2×, < 200 MB);
+* restore verification (S3 → zstd → pg_restore → row counts) vs a raw ``pg_restore``
+  of the same dump from a local file (target ≤ 1.2×).
+
+Run: ``python bench/bench_backup.py`` (``BENCH_GB=0.2`` for a quick run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+BYTES_PER_ROW = 115  # id bigint + two md5 texts + timestamptz, with tuple overhead
+
+
+def line(name: str, baseline: float, ours: float, target: str, unit: str = "s") -> None:
+    print(f"{name}: baseline {baseline:.2f} {unit}, ours {ours:.2f} {unit}, ratio {ours / baseline:.2f} ({target})",
+          flush=True)
+
+
+def make_db(pg: Any, name: str, megabytes: float) -> None:
+    pg.create_database(name)
+    rows = int(megabytes * 2**20 / BYTES_PER_ROW)
+    pg.execute(f"CREATE TABLE big AS SELECT g::bigint AS id, md5(g::text) AS a, md5((g * 7)::text) AS b, "
+               f"timestamptz '2026-01-01' + g * interval '1 second' AS ts FROM generate_series(1, {rows}) g", name)
+    pg.execute("CREATE TABLE small AS SELECT g AS id FROM generate_series(1, 1000) g", name)
+    pg.execute("VACUUM ANALYZE", name)
+
+
+def timed_dump(pg: Any, dbname: str, extra: list[str]) -> tuple[float, int]:
+    """Run pg_dump -Fc (+extra) and count its output bytes (the /dev/null baseline)."""
+    from mercenary_maintenance.backups import binaries
+
+    env = dict(os.environ, PGPASSWORD=pg.password)
+    argv = [binaries.program(15, "pg_dump"), "-Fc", *extra, "-h", "127.0.0.1", "-p", str(pg.port), "-U", pg.user,
+            dbname]
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    size = 0
+    while chunk := proc.stdout.read1(1 << 20):
+        size += len(chunk)
+    if proc.wait() != 0:
+        raise RuntimeError("pg_dump failed")
+    return time.monotonic() - started, size
+
+
+def child(mode: str, spec: dict[str, Any]) -> None:
+    """Runs in its own process so its peak RSS is ours alone."""
+    import boto3
+
+    from mercenary_maintenance.backups import catalog, restore
+    from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
+    from mercenary_maintenance.backups.pgconn import PgParams
+
+    pg = PgParams(host="127.0.0.1", port=spec["port"], user=spec["user"], password=spec["password"],
+                  dbname=spec["db"])
+    client = boto3.client("s3", endpoint_url=spec["endpoint"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    directory = f"postgres/full/{spec['db']}/bench/"
+    started = time.monotonic()
+    if mode == "backup":
+        manifest = dump_to_s3(pg, client, DumpRequest(target=spec["db"], kind="full", method="pg_dump",
+                                                      bucket=spec["bucket"], directory=directory))
+        result = {"size": manifest.size, "raw": manifest.details["raw_size"]}
+    else:
+        backup = catalog.backups_of(client, spec["bucket"], "postgres", "full", spec["db"])[-1]
+        manifest = catalog.read_manifest(client, spec["bucket"], backup)
+        res = restore.restore_and_verify(pg, client, spec["bucket"], manifest, scratch_db=f"mm_restore_{spec['db']}_b",
+                                         server_major=15, bin_dir=None, statement_timeout_ms="3600000ms")
+        if not res.ok:
+            raise RuntimeError(res.problems)
+        result = {"restore_s": res.restore_s, "verify_s": res.verify_s}
+    result["seconds"] = time.monotonic() - started
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_child(mode: str, spec: dict[str, Any]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, json.dumps(spec)], capture_output=True,
+                         text=True, check=False)
+    for text in out.stdout.splitlines():
+        if text.startswith("RESULT "):
+            return dict(json.loads(text[7:]))
+    raise RuntimeError(f"{mode} child failed: {out.stderr[-2000:]}")
+
+
+def raw_restore(pg: Any, dbname: str) -> float:
+    from mercenary_maintenance.backups import binaries
+
+    env = dict(os.environ, PGPASSWORD=pg.password)
+    conn = ["-h", "127.0.0.1", "-p", str(pg.port), "-U", pg.user]
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "raw.dump"
+        subprocess.run([binaries.program(15, "pg_dump"), "-Fc", "-Z0", *conn, "-f", str(dump), dbname], env=env,
+                       check=True)
+        pg.create_database("raw_restore")
+        started = time.monotonic()
+        subprocess.run([binaries.program(15, "pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+                        *conn, "-d", "raw_restore", str(dump)], env=env, check=True)
+        seconds = time.monotonic() - started
+        pg.execute("DROP DATABASE raw_restore")
+    return seconds
+
+
+def main() -> int:
+    from mercenary_maintenance import servers
+
+    gigabytes = float(os.environ.get("BENCH_GB", "1.0"))
+    pg = servers.PostgresServer(major=15).start()
+    port = servers.free_port()
+    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        servers.wait_for_port(port, proc=moto)
+        endpoint = f"http://127.0.0.1:{port}"
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                     aws_secret_access_key="testing").create_bucket(Bucket="bench")
+        t0 = time.monotonic()
+        make_db(pg, "big", gigabytes * 1024)
+        make_db(pg, "small", gigabytes * 1024 / 10)
+        size_mb = int(pg.scalar("SELECT pg_database_size('big')")) / 2**20
+        print(f"generated databases in {time.monotonic() - t0:.0f} s; big = {size_mb:.0f} MB", flush=True)
+        base = {"port": pg.port, "user": pg.user, "password": pg.password, "endpoint": endpoint, "bucket": "bench"}
+        timed_dump(pg, "big", ["-Z0"])  # warm the cache for everyone alike
+        gz_s, gz_size = timed_dump(pg, "big", [])
+        floor_s, _ = timed_dump(pg, "big", ["-Z0"])
+        ours = run_child("backup", {**base, "db": "big"})
+        small = run_child("backup", {**base, "db": "small"})
+        line("backup vs pg_dump -Fc", gz_s, ours["seconds"], "target ratio <= 0.33")
+        line("backup size vs pg_dump -Fc", gz_size / 2**20, ours["size"] / 2**20, "target ratio <= 1.0", "MB")
+        line("backup vs pg_dump -Fc -Z0 (floor)", floor_s, ours["seconds"], "target ratio <= 1.5")
+        line("peak RSS 1 GB vs 100 MB database", small["rss_mb"], ours["rss_mb"],
+             "target ratio <= 1.2, ours < 200 MB", "MB")
+        raw_s = raw_restore(pg, "big")
+        verified = run_child("restore", {**base, "db": "big"})
+        line("restore verification vs raw pg_restore", raw_s, verified["seconds"], "target ratio <= 1.2")
+        print(f"  (restore {verified['restore_s']:.1f} s + row counts/samples {verified['verify_s']:.1f} s)")
+    finally:
+        moto.terminate()
+        moto.wait()
+        pg.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], json.loads(sys.argv[3]))
+        sys.exit(0)
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Fan-out: N PostgreSQL targets (N databases on one server) through ``maintenance_daily``'s
+mapped tasks with the LocalExecutor (``airflow dags test --use-executor``), against the
+same DAG with one target. Reports the time per target; the target is that fan-out
+amortizes (time per target at N ≤ the one-target run).
+
+``BENCH_FANOUT_TARGETS`` (default 50) and ``BENCH_FANOUT_PARALLELISM`` (default 4) tune it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import airflow_env, report
+from mercenary_maintenance.servers import PostgresServer, S3Server
+
+TARGETS = int(os.environ.get("BENCH_FANOUT_TARGETS", "50"))
+PARALLELISM = os.environ.get("BENCH_FANOUT_PARALLELISM", "4")
+BUCKET = "mercenary-backups"
+
+
+def config(reports: Path, names: list[str]) -> dict[str, Any]:
+    return {
+        "reports": {"url": f"file://{reports}"},
+        "targets": {"postgres": [{"name": n, "conn_id": f"maintenance_postgres_{n}"} for n in names], "redis": []},
+        "backups": {"bucket": BUCKET},
+        "host": {"paths": ["/"]},
+    }
+
+
+def run_daily(home: Path, pg: PostgresServer, s3: S3Server, names: list[str]) -> tuple[float, dict[str, Any]]:
+    reports = home / f"reports-{len(names)}"
+    cfg = home / f"maintenance-{len(names)}.yaml"
+    cfg.write_text(yaml.safe_dump(config(reports, names)))
+    conns = {f"AIRFLOW_CONN_MAINTENANCE_POSTGRES_{n.upper()}": pg.uri(f"fan_{n}") for n in names}
+    conns.update(s3.connection_env("maintenance_s3"))
+    env = airflow_env(home, MAINTENANCE_CONFIG=str(cfg), AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+                      AIRFLOW__CORE__PARALLELISM=PARALLELISM, **conns)
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "maintenance_daily", "--use-executor"],
+                          env=env, capture_output=True, text=True, timeout=3600)
+    elapsed = time.perf_counter() - started
+    found = sorted(reports.glob("maintenance_daily/*/report.json"))
+    if not found:
+        (home / "fanout.log").write_text(proc.stdout + proc.stderr)
+        raise RuntimeError(f"no report (exit {proc.returncode}); log: {home / 'fanout.log'}")
+    return elapsed, json.loads(found[-1].read_text())
+
+
+def covered(report_data: dict[str, Any], names: list[str]) -> int:
+    seen = {str(item.get("target")) for item in report_data["findings"] + report_data["actions"]}
+    return sum(1 for n in names if any(n == t or t.endswith(f":{n}") for t in seen))
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
+        home = Path(tmp)
+        pg = PostgresServer().start()
+        s3 = S3Server().start()
+        try:
+            names = [f"t{i:02d}" for i in range(TARGETS)]
+            for n in names:
+                pg.create_database(f"fan_{n}")
+                pg.execute("CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 1000) g", f"fan_{n}")
+            s3.client().create_bucket(Bucket=BUCKET)
+            env = airflow_env(home)
+            subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
+                           capture_output=True)
+            one, _ = run_daily(home, pg, s3, names[:1])
+            many, data = run_daily(home, pg, s3, names)
+            hit = covered(data, names)
+            print(f"fan-out: {TARGETS} targets in {many:.1f} s ({many / TARGETS:.2f} s per target; "
+                  f"{hit}/{TARGETS} targets in the report, status {data['status']}); one target: {one:.1f} s")
+            report(f"fanout maintenance_daily, per target ({TARGETS} vs 1)", one, many / TARGETS,
+                   "≤ 1.0× (fan-out amortizes)", many / TARGETS <= one and hit == TARGETS)
+        finally:
+            s3.cleanup()
+            pg.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""A logical backup: ``pg_dump -Fc -Z0`` streamed through zstd into S3, manifest last.
+
+pg_dump runs in a snapshot exported by a REPEATABLE READ transaction that stays open for
+the whole dump; the same transaction counts every table's rows (in parallel with the
+dump), so the manifest's row counts are exactly what the dump contains.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mercenary_maintenance import runner
+from mercenary_maintenance.backups import binaries, catalog, keys
+from mercenary_maintenance.backups.manifest import Manifest, StoredObject, count_rows, list_tables, sql_text
+from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, upload_stream
+from mercenary_maintenance.postgres.session import millis
+from mercenary_maintenance.windows.rules import UTC
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DumpRequest:
+    target: str
+    kind: str
+    method: str
+    bucket: str
+    directory: str
+    level: int = 3
+    part_size: int = 16 * MB
+    bin_dir: str | None = None
+    statement_timeout_s: float = 3600.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def server_info(conn: Any) -> tuple[str, int, str]:
+    row = conn.execute(sql_text("server_info")).fetchone()
+    return str(row[0]), int(row[1]), str(row[2])
+
+
+def client_version(path: str) -> str:
+    return runner.run([path, "--version"]).stdout.strip()
+
+
+class _Background:
+    """Run one function in a thread; ``result()`` joins and re-raises its error."""
+
+    def __init__(self, fn: Any) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Any) -> None:
+        try:
+            self._value = fn()
+        except BaseException as exc:
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _collect(stream: Any) -> _Background:
+    return _Background(lambda: stream.read().decode(errors="replace"))
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
+    """Take one dump into ``req.directory``; returns the manifest (already stored)."""
+    import psycopg
+
+    started = datetime.now(UTC)
+    abort_stale_uploads(client, req.bucket, req.directory)
+    snap = pg.connect(autocommit=False)
+    try:
+        snap.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        snap.read_only = True
+        snap.execute("SELECT set_config('statement_timeout', %s, true)", [millis(req.statement_timeout_s)])
+        version, version_num, database = server_info(snap)
+        snapshot = str(snap.execute(sql_text("export_snapshot")).fetchone()[0])
+        tables = list_tables(snap)
+        pg_dump = binaries.program(version_num // 10000, "pg_dump", req.bin_dir)
+        dump_version = client_version(pg_dump)
+        argv = [pg_dump, "--format=custom", "--compress=0", f"--snapshot={snapshot}", "--no-password"]
+        proc = runner.spawn(argv, env=pg.env())
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        stderr = _collect(proc.stderr)
+        counts = _Background(lambda: count_rows(snap, tables))
+
+        def finish() -> None:
+            code = proc.wait()
+            if code != 0:
+                raise runner.CommandError(argv, code, stderr.result())
+            counts.result()
+
+        key = req.directory + keys.DUMP
+        uploaded = upload_stream(client, req.bucket, key, copy_reader(proc.stdout), level=req.level,
+                                 part_size=req.part_size, finish=finish, on_failure=lambda: _stop(proc),
+                                 label=f"pg_dump {req.target}")
+        row_counts: dict[str, int] = counts.result()
+    except BaseException:
+        snap.cancel_safe()  # stop a count still running before closing the session
+        raise
+    finally:
+        snap.close()
+    manifest = Manifest(
+        target=req.target, kind=req.kind, method=req.method, key=uploaded.key, size=uploaded.size,
+        sha256=uploaded.sha256, server_version=version, client_version=dump_version, database=database,
+        started_at=started.isoformat(), finished_at=datetime.now(UTC).isoformat(),
+        objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size)],
+        row_counts=row_counts,
+        details={**req.details, "snapshot_consistent": True, "raw_size": uploaded.raw_size, "parts": uploaded.parts,
+                 "seconds": round(uploaded.seconds, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
+                 "compression": f"zstd-{req.level}", "tables": len(row_counts)},
+    )
+    catalog.put_manifest(client, req.bucket, req.directory, manifest)
+    return manifest

@@ -1,0 +1,137 @@
+"""The bucket's S3 lifecycle rules for backups: expiry, Glacier transition, stale uploads.
+
+Rules this project owns carry ids starting with ``mercenary-backup-``; other rules of the
+bucket (e.g. log archives) are kept untouched when ours are written. ``ensure`` writes
+only when the rules differ (idempotent); ``check`` (``backup.retention``) compares what
+the bucket has with the config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mercenary_maintenance.backups import keys
+from mercenary_maintenance.config import BackupsConfig
+from mercenary_maintenance.findings import Finding, Severity
+
+RULE_PREFIX = "mercenary-backup-"
+CHECK = "backup.retention"
+# Multipart uploads that a killed worker could not abort are removed after this many days.
+ABORT_INCOMPLETE_DAYS = 1
+
+
+def desired_rules(cfg: BackupsConfig) -> list[dict[str, Any]]:
+    """
+    >>> rules = desired_rules(BackupsConfig())
+    >>> [(r["ID"], r["Expiration"]["Days"], r.get("Transitions")) for r in rules]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('mercenary-backup-full', 30, [{'Days': 7, 'StorageClass': 'GLACIER'}]),
+     ('mercenary-backup-incremental', 7, None)]
+    """
+    full: dict[str, Any] = {
+        "ID": RULE_PREFIX + keys.FULL,
+        "Filter": {"Prefix": keys.kind_prefix(cfg.prefix, keys.FULL)},
+        "Status": "Enabled",
+        "Expiration": {"Days": cfg.full.retention_days},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_DAYS},
+    }
+    if cfg.full.glacier_after_days:
+        full["Transitions"] = [{"Days": cfg.full.glacier_after_days, "StorageClass": "GLACIER"}]
+    incremental = {
+        "ID": RULE_PREFIX + keys.INCREMENTAL,
+        "Filter": {"Prefix": keys.kind_prefix(cfg.prefix, keys.INCREMENTAL)},
+        "Status": "Enabled",
+        "Expiration": {"Days": cfg.incremental.retention_days},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_DAYS},
+    }
+    return [full, incremental]
+
+
+def current_rules(client: Any, bucket: str) -> list[dict[str, Any]]:
+    from botocore.exceptions import ClientError
+
+    try:
+        return list(client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", []))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchLifecycleConfiguration":
+            return []
+        raise
+
+
+def normalize(rule: dict[str, Any]) -> dict[str, Any]:
+    """The fields we compare (S3 adds defaults such as an empty ``NoncurrentVersion…``)."""
+    fields = ("ID", "Filter", "Status", "Expiration", "Transitions", "AbortIncompleteMultipartUpload",
+              "NoncurrentVersionExpiration")
+    out = {k: rule[k] for k in fields if rule.get(k) not in (None, [], {})}
+    if "Filter" in out and "Prefix" in out["Filter"]:
+        out["Filter"] = {"Prefix": out["Filter"]["Prefix"]}
+    if "Expiration" in out:
+        out["Expiration"] = {k: v for k, v in out["Expiration"].items() if k == "Days"}
+    return out
+
+
+def differences(desired: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[str]:
+    """Human-readable differences between desired and current rules (ours only).
+
+    >>> differences(desired_rules(BackupsConfig()), [])
+    ['rule mercenary-backup-full missing', 'rule mercenary-backup-incremental missing']
+    """
+    have = {r.get("ID"): normalize(r) for r in current}
+    problems = []
+    for rule in desired:
+        got = have.get(rule["ID"])
+        if got is None:
+            problems.append(f"rule {rule['ID']} missing")
+        elif got != normalize(rule):
+            problems.append(f"rule {rule['ID']} differs: has {got}, want {normalize(rule)}")
+    return problems
+
+
+def ensure(client: Any, bucket: str, cfg: BackupsConfig) -> list[str]:
+    """Make the bucket's backup rules equal the config; returns what was changed (empty: nothing)."""
+    current = current_rules(client, bucket)
+    desired = desired_rules(cfg)
+    changes = differences(desired, current)
+    if changes:
+        others = [r for r in current if not str(r.get("ID", "")).startswith(RULE_PREFIX)]
+        client.put_bucket_lifecycle_configuration(Bucket=bucket,
+                                                  LifecycleConfiguration={"Rules": others + desired})
+    return changes
+
+
+def check(bucket: str, cfg: BackupsConfig, current: list[dict[str, Any]]) -> Finding:
+    problems = differences(desired_rules(cfg), current)
+    expected = {"full_days": cfg.full.retention_days, "glacier_after_days": cfg.full.glacier_after_days,
+                "incremental_days": cfg.incremental.retention_days}
+    if problems:
+        return Finding(CHECK, bucket, Severity.CRITICAL,
+                       "bucket lifecycle does not match the retention config: " + "; ".join(problems),
+                       details={"expected": expected, "problems": problems})
+    return Finding(CHECK, bucket, Severity.OK,
+                   f"lifecycle: full expire after {cfg.full.retention_days} d (Glacier after "
+                   f"{cfg.full.glacier_after_days} d), incremental after {cfg.incremental.retention_days} d",
+                   details={"expected": expected})
+
+
+def uploads_check(bucket: str, versioning: str | None, rules: list[dict[str, Any]], days: int) -> Finding:
+    """User uploads: versioning enabled and noncurrent versions kept ``days`` days.
+
+    >>> uploads_check("u", "Enabled", [{"Status": "Enabled",
+    ...     "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}], 90).severity.label
+    'ok'
+    >>> uploads_check("u", None, [], 90).message
+    'uploads bucket u: versioning is not enabled; no enabled rule expires noncurrent versions after 90 days'
+    """
+    problems = []
+    if versioning != "Enabled":
+        problems.append("versioning is not enabled")
+    kept = [r for r in rules if r.get("Status") == "Enabled"
+            and (r.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays") == days]
+    if not kept:
+        problems.append(f"no enabled rule expires noncurrent versions after {days} days")
+    details = {"versioning": versioning, "noncurrent_days": days}
+    if problems:
+        return Finding("backup.uploads_versioning", bucket, Severity.CRITICAL,
+                       f"uploads bucket {bucket}: " + "; ".join(problems), details=details)
+    return Finding("backup.uploads_versioning", bucket, Severity.OK,
+                   f"uploads bucket {bucket}: versioned, noncurrent versions kept {days} days", details=details)

@@ -1,0 +1,146 @@
+"""The PostgreSQL actions really happen, give up on locks within lock_timeout, and treat
+configured names as identifiers only (PostgreSQL 15 and 18)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from mercenary_maintenance.findings import ActionStatus
+from mercenary_maintenance.postgres import actions
+from mercenary_maintenance.postgres.lock import target_lock
+
+
+def _dead_table(server, db, name="events", rows=20000):
+    server.execute(f"CREATE TABLE {name} (id int, payload text) WITH (autovacuum_enabled = off)", db)
+    server.execute(f"INSERT INTO {name} SELECT g, md5(g::text) FROM generate_series(1, {rows}) g", db)
+    server.execute(f"DELETE FROM {name} WHERE id % 4 <> 0", db)
+
+
+def _stats(server, db, table):
+    with server.connect(db) as conn:
+        return conn.execute("SELECT n_dead_tup, last_vacuum, last_analyze FROM pg_stat_user_tables WHERE relname = %s",
+                            [table]).fetchone()
+
+
+def test_vacuum_analyze_removes_dead_tuples_of_tables_above_threshold(server, db, make_step, pgh):
+    _dead_table(server, db)
+    server.execute("CREATE TABLE quiet (id int)", db)
+    server.execute("INSERT INTO quiet SELECT generate_series(1, 10)", db)
+    assert _stats(server, db, "events")[0] == 15000
+    step = make_step()
+    actions.vacuum_analyze(step, "main")
+    actions.analyze(step, "main")
+
+    [vacuum] = pgh.actions(step, "postgres.vacuum_analyze")
+    assert vacuum.status is ActionStatus.DONE
+    assert '"public"."events"' in vacuum.message
+    assert "15000 dead tuples" in vacuum.details["reason"]
+    dead, last_vacuum, last_analyze = _stats(server, db, "events")
+    assert dead == 0
+    assert last_vacuum is not None
+    assert last_analyze is not None
+    [stats] = pgh.actions(step, "postgres.analyze")
+    assert stats.status is ActionStatus.DONE
+    assert "public.quiet" in stats.details["tables"]
+    assert _stats(server, db, "quiet")[2] is not None
+
+
+def test_reindex_rebuilds_bloated_index_concurrently(server, db, make_step, pgh):
+    _dead_table(server, db, rows=40000)
+    server.execute("CREATE INDEX events_payload_idx ON events (payload)", db)
+    server.execute("INSERT INTO events SELECT g, md5(g::text) FROM generate_series(40001, 60000) g", db)
+    server.execute("DELETE FROM events WHERE id > 40000", db)
+    server.execute("VACUUM ANALYZE events", db)
+    before = server.scalar("SELECT pg_relation_filenode('events_payload_idx')", db)
+    size_before = server.scalar("SELECT pg_relation_size('events_payload_idx')", db)
+    step = make_step(postgres={"reindex_min_bytes": 65536})
+    actions.reindex(step, "main")
+
+    [done] = pgh.actions(step, "postgres.reindex")
+    assert done.status is ActionStatus.DONE, done
+    assert done.details["statement"] == 'REINDEX INDEX CONCURRENTLY "public"."events_payload_idx"'
+    assert server.scalar("SELECT pg_relation_filenode('events_payload_idx')", db) != before
+    assert server.scalar("SELECT pg_relation_size('events_payload_idx')", db) < size_before / 2
+
+
+def test_vacuum_full_gives_up_within_lock_timeout_and_readers_wait_no_longer(server, db, make_step, pgh):
+    server.execute("CREATE TABLE ledger (id int)", db)
+    server.execute("INSERT INTO ledger SELECT generate_series(1, 1000)", db)
+    holder = server.connect(db, autocommit=False)
+    holder.execute("SELECT count(*) FROM ledger")  # ACCESS SHARE held by an open transaction
+    step = make_step(target={"vacuum_full_tables": ["public.ledger"]}, postgres={"lock_timeout_seconds": 1})
+    runner = threading.Thread(target=actions.vacuum_full, args=(step, "main"), daemon=True)
+    started = time.monotonic()
+    runner.start()
+    try:
+        pgh.wait_until(lambda: pgh.waiting_on_lock(server, db, "VACUUM"))
+        reader = pgh.Background(server, db, "SELECT count(*) FROM ledger").start()  # queues behind VACUUM FULL
+        reader.join()
+        runner.join(30)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert time.monotonic() - started < 5
+    assert reader.error is None
+    assert reader.elapsed is not None
+    assert reader.elapsed < 1.5
+    [skipped] = pgh.actions(step, "postgres.vacuum_full")
+    assert skipped.status is ActionStatus.SKIPPED
+    assert "lock_timeout=1s" in skipped.message
+    assert "public.ledger" in skipped.message
+    assert server.scalar("SELECT count(*) FROM ledger", db) == 1000
+
+
+def test_reindex_cancelled_by_old_snapshot_leaves_no_invalid_index(server, db, make_step, pgh):
+    server.execute("CREATE TABLE ledger (id int)", db)
+    server.execute("CREATE INDEX ledger_id_idx ON ledger (id)", db)
+    server.execute("CREATE TABLE other (id int)", db)
+    snapshot = server.connect(db, autocommit=False)
+    snapshot.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    snapshot.execute("SELECT count(*) FROM other")  # an old snapshot REINDEX CONCURRENTLY must wait for
+    try:
+        step = make_step(postgres={"lock_timeout_seconds": 0.5})
+        actions.reindex(step, "main", objects=["ledger_id_idx"])
+    finally:
+        snapshot.rollback()
+        snapshot.close()
+    [skipped] = pgh.actions(step, "postgres.reindex")
+    assert skipped.status is ActionStatus.SKIPPED, skipped
+    assert "dropped invalid leftover" in skipped.details["cleanup"]
+    assert server.scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid", db) == 0
+    assert server.scalar("SELECT count(*) FROM pg_indexes WHERE tablename = 'ledger'", db) == 1
+
+
+def test_busy_target_lock_makes_heavy_action_skip(server, db, make_step, pgh):
+    _dead_table(server, db)
+    with server.connect(db) as other, target_lock(other, 1):
+        step = make_step(postgres={"target_lock_wait_seconds": 0.3})
+        actions.vacuum_analyze(step, "main")
+    [busy] = pgh.actions(step, "postgres.vacuum_analyze")
+    assert busy.status is ActionStatus.SKIPPED
+    assert "target busy" in busy.message
+    assert _stats(server, db, "events")[0] == 15000  # nothing was vacuumed
+
+
+def test_configured_names_are_identifiers_never_sql(server, db, make_step, pgh):
+    weird = 'x"; DROP TABLE victim; --'
+    server.execute("CREATE TABLE victim (id int)", db)
+    server.execute('CREATE TABLE "x""; DROP TABLE victim; --" (id int)', db)
+    step = make_step(target={"vacuum_full_tables": [weird, "nope'; DROP TABLE victim; --"]})
+    dry = make_step(target={"vacuum_full_tables": [weird]})
+    actions.vacuum_full(dry, "main", dry_run=True)
+    [would] = pgh.actions(dry, "postgres.vacuum_full")
+    assert would.status is ActionStatus.DRY_RUN
+    filenode = server.scalar("""SELECT pg_relation_filenode('"x""; DROP TABLE victim; --"')""", db)
+
+    actions.vacuum_full(step, "main")
+    [failed] = pgh.actions(step, "postgres.vacuum_full")  # the missing name stops the run before any change
+    assert failed.status is ActionStatus.FAILED
+    assert "does not exist" in failed.message
+    actions.vacuum_full(step, "main", objects=[weird])
+    [_, done] = pgh.actions(step, "postgres.vacuum_full")
+    assert done.status is ActionStatus.DONE
+    assert done.details["statement"] == 'VACUUM (FULL, ANALYZE) "public"."x""; DROP TABLE victim; --"'
+    assert server.scalar("""SELECT pg_relation_filenode('"x""; DROP TABLE victim; --"')""", db) != filenode
+    assert server.scalar("SELECT to_regclass('victim') IS NOT NULL", db) is True

@@ -1,0 +1,35 @@
+"""DAG level: the weekly DAG maps the postgres tasks over two targets, one of them down."""
+
+from __future__ import annotations
+
+from mercenary_maintenance.servers import free_port
+
+
+def test_weekly_dag_maps_targets_and_reports_the_down_one(pg, write_config, connections, run_dag):
+    db = pg.create_database("weekly_dag")
+    pg.execute("CREATE TABLE events (id int, payload text) WITH (autovacuum_enabled = off)", db)
+    pg.execute("INSERT INTO events SELECT g, md5(g::text) FROM generate_series(1, 20000) g", db)
+    pg.execute("DELETE FROM events WHERE id % 4 <> 0", db)
+    connections({**pg.connection_env("pg_main", db),
+                 "AIRFLOW_CONN_PG_DOWN": f"postgresql://postgres:hidden-pw@127.0.0.1:{free_port()}/postgres"})
+    write_config({"targets": {"postgres": [{"name": "main", "conn_id": "pg_main"},
+                                           {"name": "down", "conn_id": "pg_down"}],
+                              "redis": [], "http": []},
+                  "logs": {"sets": []}})
+    state, report = run_dag("maintenance_weekly")
+
+    assert report is not None
+    assert state == "failed"  # the unreachable target fails its tasks, loudly, after recording
+    pg_findings = [f for f in report["findings"] if f["check"].startswith("postgres.")]
+    main = {f["check"]: f for f in pg_findings if f["target"] == "main"}
+    down = {f["check"]: f for f in pg_findings if f["target"] == "down"}
+    assert main["postgres.dead_tuples"]["severity"] == "critical"
+    assert main["postgres.dead_tuples"]["details"]["tables"][0]["table_name"] == "events"
+    assert set(down) == {"postgres.dead_tuples", "postgres.long_running_queries"}
+    assert all(f["severity"] == "unknown" for f in down.values())
+    vacuums = {(a["target"], a["status"]) for a in report["actions"] if a["action"] == "postgres.vacuum_analyze"}
+    assert ("main", "done") in vacuums
+    assert ("down", "failed") in vacuums
+    assert pg.scalar("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'events'", db) == 0
+    assert "hidden-pw" not in str(report)
+    assert pg.password not in str(report)

@@ -1,0 +1,219 @@
+"""Alert evaluation against a real Prometheus scraping a test exporter, and a real Slack receiver."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from mercenary_maintenance import servers
+from mercenary_maintenance.alerts.evaluation import run_evaluation
+from mercenary_maintenance.alerts.store import MemoryStateStore
+from mercenary_maintenance.steps import StepFailed, execute_step
+
+QUERIES = {
+    "host.cpu": "test_cpu_percent",
+    "host.memory": "test_memory_percent",
+    "host.disk_usage": "test_disk_percent",
+    "app.error_rate": "test_error_rate_percent",
+    "app.latency_p95": "test_latency_p95_seconds",
+}
+CALM = {"test_cpu_percent": 10.0, "test_memory_percent": 20.0, "test_disk_percent": 30.0,
+        "test_error_rate_percent": 0.1, "test_latency_p95_seconds": 0.2}
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class Metrics:
+    def __init__(self, exporter: servers.MetricsExporter, prom: servers.PrometheusServer) -> None:
+        self.exporter, self.prom = exporter, prom
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        url = f"{self.prom.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return list(json.loads(resp.read())["data"]["result"])
+
+    def set(self, **values: float) -> None:
+        """Set exporter values and wait until Prometheus has scraped them."""
+        self.exporter.metrics.update(CALM)
+        self.exporter.metrics.update(values)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                seen = {name: self.query(name) for name in self.exporter.metrics}
+            except OSError:  # 503 while Prometheus is starting
+                time.sleep(0.2)
+                continue
+            if all(r and float(r[0]["value"][1]) == self.exporter.metrics[n] for n, r in seen.items()):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"Prometheus did not scrape {values}")
+
+    @property
+    def instance(self) -> str:
+        return f"127.0.0.1:{self.exporter.port}"
+
+
+@pytest.fixture(scope="module")
+def metrics() -> Iterator[Metrics]:
+    exporter = servers.MetricsExporter(metrics=dict(CALM)).start()
+    prom = servers.PrometheusServer(scrape_targets=[f"127.0.0.1:{exporter.port}"], scrape_interval="1s").start()
+    yield Metrics(exporter, prom)
+    prom.cleanup()
+    exporter.cleanup()
+
+
+@pytest.fixture
+def setup(metrics: Metrics, slack: servers.SlackReceiver, write_config: Callable[..., Path],
+          connections: Callable[[dict[str, str]], None], request: pytest.FixtureRequest) -> Callable[..., None]:
+    def configure(**alerts: Any) -> None:
+        connections({**metrics.prom.connection_env("maintenance_prometheus"),
+                     **slack.connection_env("maintenance_slack")})
+        write_config({"alerts": {"prometheus_conn_id": "maintenance_prometheus", "queries": QUERIES,
+                                 "for_seconds": 0, "slack_retry_delay_seconds": 0.05,
+                                 "primary_oncall": "U0PRIMARY", "secondary_oncall": "U0SECOND",
+                                 "state_variable": f"alert_state_{request.node.name}"[:200], **alerts}})
+    return configure
+
+
+def context(run_id: str = "manual__test") -> dict[str, Any]:
+    dag_run = SimpleNamespace(dag_id="alert_evaluation", run_id=run_id, run_type="manual", logical_date=None,
+                              triggering_user_name=None, data_interval_start=None, data_interval_end=None)
+    return {"dag_run": dag_run, "ti": SimpleNamespace(task_id="evaluate_alerts", map_index=-1, try_number=1),
+            "params": {}}
+
+
+def parts(tmp_path: Path, run_id: str) -> list[dict[str, Any]]:
+    folder = tmp_path / "reports" / "alert_evaluation" / run_id / "parts"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def evaluate(store: MemoryStateStore, now: datetime, run_id: str = "manual__test") -> dict[str, Any]:
+    return execute_step(lambda step: run_evaluation(step, store=store, now=now), context=context(run_id))
+
+
+def cpu_messages(slack: servers.SlackReceiver) -> list[str]:
+    return [m["text"] for m in slack.messages if "host.cpu" in m["text"]]
+
+
+def test_dag_fires_and_resolves_with_state_in_a_variable(metrics, slack, setup, run_dag, tmp_path):
+    setup(repeat_interval_seconds=3600)
+    metrics.set(test_cpu_percent=95)
+    state, report = run_dag("alert_evaluation")
+    assert state == "success", report
+    assert report is not None
+    cpu = [f for f in report["findings"] if f["check"] == "host.cpu"]
+    assert [(f["target"], f["severity"], f["value"], f["threshold"]) for f in cpu] == [
+        (metrics.instance, "critical", 95.0, 90.0)]
+    # Critical inhibits the warning of the same check and target: exactly one message.
+    texts = cpu_messages(slack)
+    assert len(texts) == 1, texts
+    assert "FIRING* CRITICAL host.cpu on 127.0.0.1" in texts[0]
+    assert "value 95 vs threshold 90" in texts[0] and "incident P2 (respond within 1 h)" in texts[0]
+    assert "<@U0PRIMARY>" in texts[0] and "/dags/alert_evaluation/runs/" in texts[0]
+    assert [a["status"] for a in report["actions"] if a["action"] == "alerts.notify"] == ["done"]
+
+    # The next run only knows the alert was notified through the state kept in the Variable.
+    metrics.set(test_cpu_percent=10)
+    state, _ = run_dag("alert_evaluation")
+    assert state == "success"
+    texts = cpu_messages(slack)
+    assert len(texts) == 2 and "RESOLVED* CRITICAL host.cpu" in texts[1], texts
+    assert len(slack.messages) == 2  # nothing else fired
+
+
+def test_fires_only_after_for_duration(metrics, slack, setup, tmp_path):
+    setup(for_seconds=300)
+    metrics.set(test_memory_percent=85)
+    store = MemoryStateStore()
+    evaluate(store, T0, "r1")
+    assert slack.messages == []
+    mem = next(f for f in parts(tmp_path, "r1")[0]["findings"] if f["check"] == "host.memory")
+    assert mem["severity"] == "warning" and mem["details"]["alert_warning"].startswith("pending since")
+    evaluate(store, T0 + timedelta(seconds=299), "r2")
+    assert slack.messages == []
+    evaluate(store, T0 + timedelta(seconds=300), "r3")
+    assert len(slack.messages) == 1 and "WARNING host.memory" in slack.messages[0]["text"]
+    assert "incident P3 (respond within 4 h)" in slack.messages[0]["text"]
+
+
+def test_repeat_and_escalation_to_secondary(metrics, slack, setup):
+    setup(repeat_interval_seconds=7200, p1_checks=["app.error_rate"])
+    metrics.set(test_error_rate_percent=7.5)
+    store = MemoryStateStore()
+    evaluate(store, T0)
+    evaluate(store, T0 + timedelta(minutes=10))
+    assert len(slack.messages) == 1 and "incident P1 (respond within 15 min)" in slack.messages[0]["text"]
+    evaluate(store, T0 + timedelta(minutes=15))
+    assert len(slack.messages) == 2
+    assert "ESCALATED* CRITICAL app.error_rate" in slack.messages[1]["text"]
+    assert "escalated to <@U0SECOND>" in slack.messages[1]["text"]
+    evaluate(store, T0 + timedelta(minutes=15 + 120))
+    assert len(slack.messages) == 3 and "STILL FIRING" in slack.messages[2]["text"]
+
+
+def test_slack_500_then_200_is_retried_and_delivered_once(metrics, slack, setup, tmp_path):
+    setup()
+    metrics.set(test_latency_p95_seconds=1.5)
+    slack.fail_next = [500]
+    store = MemoryStateStore()
+    evaluate(store, T0, "r1")
+    assert slack.attempts == 2
+    assert len(slack.messages) == 1 and "WARNING app.latency_p95" in slack.messages[0]["text"]
+    action = parts(tmp_path, "r1")[0]["actions"][0]
+    assert action["action"] == "alerts.notify" and action["status"] == "done" and action["details"]["attempts"] == 2
+    evaluate(store, T0 + timedelta(minutes=5), "r2")  # dedup: within the repeat interval
+    assert len(slack.messages) == 1
+
+
+def test_slack_down_for_good_is_recorded_fails_the_task_and_is_resent_later(metrics, slack, setup, tmp_path):
+    setup(slack_attempts=3)
+    metrics.set(test_cpu_percent=80)
+    slack.fail_next = [500] * 3
+    store = MemoryStateStore()
+    with pytest.raises(StepFailed, match=r"alerts.notify .*not delivered after 3 attempts"):
+        evaluate(store, T0, "r1")
+    assert slack.attempts == 3 and slack.messages == []
+    part = parts(tmp_path, "r1")[0]
+    assert any(f["check"] == "host.cpu" and f["severity"] == "warning" for f in part["findings"])
+    assert [a["status"] for a in part["actions"]] == ["failed"]
+    assert len(store.state.outbox) == 1
+    # Slack is back: the undelivered notice goes out on the next run, once.
+    evaluate(store, T0 + timedelta(minutes=5), "r2")
+    assert len(slack.messages) == 1 and "WARNING host.cpu" in slack.messages[0]["text"]
+    assert store.state.outbox == ()
+
+
+def test_prometheus_down_gives_unknown_and_no_notification(metrics, slack, setup, connections, tmp_path):
+    setup()
+    connections({"AIRFLOW_CONN_MAINTENANCE_PROMETHEUS": json.dumps(
+        {"conn_type": "http", "host": f"http://127.0.0.1:{servers.free_port()}"})})
+    store = MemoryStateStore()
+    result = evaluate(store, T0, "r1")
+    assert result["worst"] == "unknown"
+    findings = parts(tmp_path, "r1")[0]["findings"]
+    assert {f["check"] for f in findings} == set(QUERIES)
+    assert all(f["severity"] == "unknown" and "Prometheus query failed" in f["message"] for f in findings)
+    assert slack.messages == []
+
+
+def test_without_prometheus_host_metrics_from_psutil_and_disk_threshold_by_config(
+        slack, write_config, connections, tmp_path):
+    connections(slack.connection_env("maintenance_slack"))
+    write_config({"host": {"paths": ["/"]}, "alerts": {"for_seconds": 0},
+                  "thresholds": {"disk_percent": {"warning": 0.001, "critical": 0.002}}})
+    store = MemoryStateStore()
+    evaluate(store, T0, "r1")
+    findings = {(f["check"], f["target"].rsplit(":", 1)[-1]): f for f in parts(tmp_path, "r1")[0]["findings"]}
+    assert findings[("host.disk_usage", "/")]["severity"] == "critical"
+    assert findings[("host.disk_usage", "/")]["details"]["source"] == "psutil"
+    assert findings[("app.error_rate", "all")]["severity"] == "unknown"
+    assert "no Prometheus configured" in findings[("app.latency_p95", "all")]["message"]
+    assert any("CRITICAL host.disk_usage" in m["text"] for m in slack.messages)

@@ -1,0 +1,296 @@
+"""Full backups against real PostgreSQL 15 and moto S3 over HTTP: dump, manifest, restore,
+integrity/freshness, failure paths (pg_dump dies mid-stream, S3 endpoint dies mid-upload)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mercenary_maintenance import servers
+from mercenary_maintenance.backups import actions, keys, verify
+from mercenary_maintenance.backups.binaries import client_dir
+from mercenary_maintenance.config import load_config
+from mercenary_maintenance.findings import ActionStatus, Severity
+from mercenary_maintenance.runinfo import RunInfo
+from mercenary_maintenance.steps import Step
+
+SOURCE_DB = "bk_source"
+LOGICAL = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def source(pg: servers.PostgresServer) -> str:
+    """A small database with a plain table, a quoted name, another schema and an index."""
+    pg.create_database(SOURCE_DB)
+    pg.execute(
+        """
+        CREATE TABLE orders (id bigint PRIMARY KEY, note text);
+        INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 5000) g;
+        CREATE SCHEMA sales;
+        CREATE TABLE sales."Line Items" (id int, qty int);
+        INSERT INTO sales."Line Items" SELECT g, g % 7 FROM generate_series(1, 1234) g;
+        CREATE TABLE empty_one (x int);
+        """,
+        SOURCE_DB,
+    )
+    return SOURCE_DB
+
+
+@pytest.fixture
+def env(pg, s3, source, write_config, connections) -> Callable[..., dict[str, Any]]:
+    """Connections + a config with a fresh bucket; returns a function to (re)write the config."""
+    bucket = f"bk-{uuid.uuid4().hex[:10]}"
+    s3.client().create_bucket(Bucket=bucket)
+    connections({**pg.connection_env("maintenance_postgres", source), **s3.connection_env("maintenance_s3")})
+
+    def configure(**backups: Any) -> dict[str, Any]:
+        data = {"targets": {"postgres": [{"name": "main", "conn_id": "maintenance_postgres"}], "redis": []},
+                "backups": {"bucket": bucket, "part_size_mb": 5, **backups}}
+        write_config(data)
+        return data
+
+    configure()
+    return configure
+
+
+def make_step(dag_id: str = "backup_full", logical_date: datetime | None = LOGICAL, try_number: int = 1) -> Step:
+    run = RunInfo(dag_id=dag_id, run_id=f"scheduled__{LOGICAL.isoformat()}", run_type="scheduled",
+                  logical_date=logical_date, try_number=try_number)
+    return Step(load_config(), run)
+
+
+def bucket_of() -> str:
+    return load_config().backups.bucket
+
+
+def objects(s3: servers.S3Server, prefix: str = "") -> dict[str, int]:
+    resp = s3.client().list_objects_v2(Bucket=bucket_of(), Prefix=prefix)
+    return {o["Key"]: o["Size"] for o in resp.get("Contents", [])}
+
+
+def manifest_of(s3: servers.S3Server, directory: str) -> dict[str, Any]:
+    body = s3.client().get_object(Bucket=bucket_of(), Key=directory + keys.MANIFEST)["Body"].read()
+    return json.loads(body)
+
+
+DIRECTORY = keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(LOGICAL, "x"))
+
+
+def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
+    step = make_step()
+    actions.backup_full(step, "main")
+    assert [a.status for a in step.actions] == [ActionStatus.DONE], step.actions
+    assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.MANIFEST}
+    manifest = manifest_of(s3, DIRECTORY)
+    data = s3.client().get_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP)["Body"].read()
+    assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
+    assert manifest["size"] == len(data)
+    assert data[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame
+    assert manifest["row_counts"] == {"public.orders": 5000, 'sales."Line Items"': 1234, "public.empty_one": 0}
+    assert manifest["server_version"].startswith("15")
+    assert "pg_dump" in manifest["client_version"]
+    # a retry (same logical date) overwrites: still exactly one dump
+    retry = make_step(try_number=2)
+    actions.backup_full(retry, "main")
+    assert len(objects(s3)) == 2
+
+    # restore test passes and the counts match
+    restore_step = make_step("maintenance_weekly")
+    actions.restore_test(restore_step, "main")
+    verdict = [f for f in restore_step.findings if f.check == "backup.restore_test"]
+    assert [f.severity for f in verdict] == [Severity.OK], verdict
+    assert verdict[0].details["count_diff"] == {}
+    assert verdict[0].details["rows"] == 6234
+    assert restore_step.actions[-1].status is ActionStatus.DONE
+    scratch = restore_step.actions[-1].details["scratch_database"]
+    assert scratch.startswith("mm_restore_main_")
+    with pg.connect() as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()]
+    assert scratch not in names  # dropped
+    assert SOURCE_DB in names
+
+
+def test_restore_test_fails_when_rows_differ_from_manifest(env, s3):
+    actions.backup_full(make_step(), "main")
+    key = DIRECTORY + keys.MANIFEST
+    manifest = manifest_of(s3, DIRECTORY)
+    manifest["row_counts"]["public.orders"] = 4999  # the oracle must catch a mismatch
+    s3.client().put_object(Bucket=bucket_of(), Key=key, Body=json.dumps(manifest).encode())
+    step = make_step("maintenance_weekly")
+    actions.restore_test(step, "main")
+    verdict = [f for f in step.findings if f.check == "backup.restore_test"]
+    assert verdict[0].severity is Severity.CRITICAL
+    assert verdict[0].details["count_diff"] == {"public.orders": {"expected": 4999, "restored": 5000}}
+    assert step.actions[-1].status is ActionStatus.FAILED
+
+
+def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_critical(env, s3):
+    actions.backup_full(make_step(), "main")
+    client = s3.client()
+    ok = make_step("maintenance_daily")
+    verify.run_daily(ok, "main")
+    integrity = [f for f in ok.findings if f.check == "backup.integrity"]
+    assert integrity
+    assert all(f.severity is Severity.OK for f in integrity), integrity
+    fresh_full = [f for f in ok.findings if f.check == "backup.freshness" and f.details.get("kind") == "full"]
+    assert fresh_full[0].severity is Severity.OK
+
+    data = bytearray(client.get_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP)["Body"].read())
+    data[len(data) // 2] ^= 0x01
+    client.put_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP, Body=bytes(data))
+    bad = make_step("maintenance_daily")
+    verify.run_daily(bad, "main")
+    integrity = [f for f in bad.findings if f.check == "backup.integrity" and f.details.get("kind") == "full"]
+    assert integrity[0].severity is Severity.CRITICAL, integrity
+    assert "sha256" in integrity[0].message
+
+    for key in objects(s3):
+        client.delete_object(Bucket=bucket_of(), Key=key)
+    gone = make_step("maintenance_daily")
+    verify.run_daily(gone, "main")
+    fresh_full = [f for f in gone.findings if f.check == "backup.freshness" and f.details.get("kind") == "full"]
+    assert fresh_full[0].severity is Severity.CRITICAL
+
+
+def _wrapper_bin(tmp_path: Path, script: str) -> Path:
+    """A bin dir whose pg_dump is a wrapper script around the real one."""
+    real = client_dir(15)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("pg_restore", "postgres"):
+        (bindir / name).symlink_to(real / name)
+    wrapper = bindir / "pg_dump"
+    wrapper.write_text("#!/bin/sh\n" + script.replace("REAL", str(real / "pg_dump")))
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return bindir
+
+
+def _no_uploads(client: Any) -> list[Any]:
+    return list(client.list_multipart_uploads(Bucket=bucket_of()).get("Uploads", []))
+
+
+def test_pg_dump_dying_mid_stream_leaves_nothing_and_retry_succeeds(env, s3, tmp_path):
+    # version queries pass through; the dump itself stops after 64 kB with an error
+    bindir = _wrapper_bin(tmp_path, 'case "$1" in --version) exec REAL "$@";; esac\n'
+                                    'REAL "$@" | head -c 65536\necho "simulated crash" >&2\nexit 3\n')
+    env(bin_dir=str(bindir))
+    step = make_step()
+    actions.backup_full(step, "main")
+    assert step.actions[-1].status is ActionStatus.FAILED
+    assert "exited with 3" in step.actions[-1].message
+    assert objects(s3) == {}  # no visible object, no manifest
+    assert _no_uploads(s3.client()) == []  # multipart aborted
+
+    env()  # the retry with a healthy pg_dump
+    actions.backup_full(make_step(try_number=2), "main")
+    assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.MANIFEST}
+
+
+def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_path, pg, connections):
+    own = servers.S3Server().start()
+    try:
+        # moto keeps its state per process: this endpoint serves the same buckets
+        connections(own.connection_env("maintenance_s3"))
+        os.environ["AWS_MAX_ATTEMPTS"] = "2"
+        # pg_dump streams its data, then stalls; the endpoint dies while the upload is open
+        env(bin_dir=str(_wrapper_bin(tmp_path, 'case "$1" in --version) exec REAL "$@";; esac\n'
+                                                'REAL "$@"\nsleep 3\n')))
+        step = make_step()
+        runner = threading.Thread(target=actions.backup_full, args=(step, "main"))
+        runner.start()
+        deadline = time.monotonic() + 20
+        while not _no_uploads(own.client()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _no_uploads(own.client()), "the multipart upload never started"
+        own.stop()
+        runner.join(60)
+        assert step.actions[-1].status is ActionStatus.FAILED
+        own.start()  # same port, same in-process moto state
+        assert objects(own) == {}
+        env()
+        actions.backup_full(make_step(try_number=2), "main")
+        assert set(objects(own)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.MANIFEST}
+        assert _no_uploads(own.client()) == []  # the killed attempt's upload was aborted by the retry
+    finally:
+        os.environ.pop("AWS_MAX_ATTEMPTS", None)
+        own.stop()
+
+
+def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
+    from mercenary_maintenance.backups import lifecycle
+
+    client = s3.client()
+    client.put_bucket_lifecycle_configuration(Bucket=bucket_of(), LifecycleConfiguration={"Rules": [
+        {"ID": "logs-archive", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 90}}]})
+    cfg = load_config().backups
+    assert lifecycle.ensure(client, bucket_of(), cfg)  # changed
+    assert lifecycle.ensure(client, bucket_of(), cfg) == []  # idempotent
+    rules = {r["ID"]: r for r in lifecycle.current_rules(client, bucket_of())}
+    assert rules["mercenary-backup-full"]["Transitions"][0] == {"Days": 7, "StorageClass": "GLACIER"}
+    assert "logs-archive" in rules  # foreign rules kept
+    step = make_step("maintenance_daily")
+    verify.run_bucket_checks(step)
+    assert [f.severity for f in step.findings if f.check == "backup.retention"] == [Severity.OK]
+
+    uploads = f"up-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=uploads)
+    env(full={"retention_days": 45, "glacier_after_days": 7}, uploads_bucket=uploads)
+    drifted = make_step("maintenance_daily")
+    verify.run_bucket_checks(drifted)
+    by_check = {f.check: f for f in drifted.findings}
+    assert by_check["backup.retention"].severity is Severity.CRITICAL
+    assert by_check["backup.uploads_versioning"].severity is Severity.CRITICAL
+    client.put_bucket_versioning(Bucket=uploads, VersioningConfiguration={"Status": "Enabled"})
+    client.put_bucket_lifecycle_configuration(Bucket=uploads, LifecycleConfiguration={"Rules": [
+        {"ID": "keep-90", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]})
+    fixed = make_step("maintenance_daily")
+    verify.run_bucket_checks(fixed)
+    assert {f.check: f.severity for f in fixed.findings}["backup.uploads_versioning"] is Severity.OK
+
+
+def test_retention_is_dry_run_by_default_and_never_deletes_the_newest_good_full(env, s3):
+    from datetime import timedelta
+
+    from mercenary_maintenance.backups import retention
+
+    actions.backup_full(make_step(), "main")
+    actions.backup_full(make_step(logical_date=LOGICAL + timedelta(days=1)), "main")
+    before = set(objects(s3))
+    assert len(before) == 4
+    far_future = datetime.now(UTC) + timedelta(days=365)  # both backups are long expired by then
+    dry = make_step()
+    retention.expire(dry, "main", now=far_future)
+    assert dry.actions[-1].status is ActionStatus.DRY_RUN
+    assert dry.actions[-1].details["backups"] == [DIRECTORY]
+    assert set(objects(s3)) == before  # nothing deleted
+
+    env(delete_expired=True)
+    real = make_step()
+    retention.expire(real, "main", now=far_future)
+    assert real.actions[-1].status is ActionStatus.DONE
+    newest = keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(LOGICAL + timedelta(days=1), "x"))
+    assert set(objects(s3)) == {newest + keys.DUMP, newest + keys.MANIFEST}
+    assert "newest good full" in real.actions[-1].details["protected"][0]
+
+
+def test_backup_full_dag_end_to_end(env, s3, run_dag):
+    state, report = run_dag("backup_full")
+    assert report is not None
+    by_action = {a["action"]: a for a in report["actions"]}
+    assert by_action["backup.full"]["status"] == "done", report
+    assert by_action["backup.lifecycle"]["status"] == "done"
+    assert by_action["backup.expire"]["status"] == "done"  # nothing expired yet
+    assert state == "success", report
+    assert any(k.endswith(keys.MANIFEST) for k in objects(s3))

@@ -1,0 +1,208 @@
+"""Redis checks and weekly actions against real redis-server processes.
+
+Each test that changes server state gets its own small server (they start in ~50 ms).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from mercenary_maintenance import servers
+from mercenary_maintenance.config import parse_config
+from mercenary_maintenance.findings import ActionStatus, Severity
+from mercenary_maintenance.redis import actions, checks
+from mercenary_maintenance.redis.lock import LOCK_KEY
+from mercenary_maintenance.runinfo import RunInfo
+from mercenary_maintenance.steps import Step
+
+SECRET = "hunter2-do-not-leak"
+
+
+@pytest.fixture
+def redis_factory() -> Iterator[Callable[..., servers.RedisServer]]:
+    started: list[servers.RedisServer] = []
+
+    def start(*args: str, appendonly: bool = True) -> servers.RedisServer:
+        server = servers.RedisServer(args=list(args), appendonly=appendonly).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.cleanup()
+
+
+@pytest.fixture
+def step_for(connections: Callable[[dict[str, str]], None]) -> Callable[..., Step]:
+    def make(server: servers.RedisServer, **config: Any) -> Step:
+        connections(server.connection_env("maintenance_redis"))
+        cfg = parse_config({"targets": {"redis": [{"name": "cache"}]}, **config})
+        return Step(cfg, RunInfo(dag_id="test_redis", run_id="run1", task_id="task"))
+
+    return make
+
+
+def _by_check(step: Step) -> dict[str, Any]:
+    return {f.check: f for f in step.findings}
+
+
+def test_memory_near_small_maxmemory_and_evictions(redis_factory, step_for):
+    server = redis_factory("--maxmemory", "3mb", "--maxmemory-policy", "allkeys-lru")
+    client = server.client()
+    for i in range(400):
+        client.set(f"key:{i}", "x" * 10_000)
+    step = step_for(server)
+    checks.run_daily(step, "cache")
+    found = _by_check(step)
+    assert not step.errors
+    memory = found["redis.memory"]
+    assert memory.value > 80
+    assert memory.severity in (Severity.WARNING, Severity.CRITICAL)
+    assert memory.details["maxmemory"] == 3 * 2**20
+    assert found["redis.evictions"].severity is not Severity.OK
+    assert found["redis.evictions"].value > 0
+
+
+def test_slow_commands_reported_without_secrets(redis_factory, step_for):
+    server = redis_factory("--slowlog-log-slower-than", "0")
+    client = server.client()
+    client.config_set("requirepass", SECRET)
+    client.execute_command("AUTH", SECRET)
+    client.execute_command("DEBUG", "SLEEP", "0.15")
+    client.set("big", "v" * 1000)
+    client.config_set("requirepass", "")
+    step = step_for(server)
+    checks.run_daily(step, "cache")
+    slow = _by_check(step)["redis.slowlog"]
+    assert slow.severity is Severity.WARNING
+    assert slow.value >= 150
+    commands = [e["command"] for e in slow.details["entries"]]
+    assert any(c.startswith("DEBUG SLEEP") for c in commands)
+    assert "v" * 40 not in str(step.findings)
+    assert SECRET not in str([f.to_dict() for f in step.findings])
+
+
+def test_healthy_server_daily_checks_ok_with_raw_info(redis_factory, step_for):
+    server = redis_factory()
+    client = server.client()
+    client.set("hit", "1")
+    for _ in range(1100):
+        client.get("hit")
+    step = step_for(server)
+    checks.run_daily(step, "cache")
+    found = _by_check(step)
+    assert {"redis.memory", "redis.slowlog", "redis.persistence", "redis.hit_ratio", "redis.info"} <= set(found)
+    assert found["redis.persistence"].severity is Severity.OK
+    assert found["redis.persistence"].details["aof_enabled"] == 1
+    assert found["redis.hit_ratio"].value == 100.0
+    assert found["redis.info"].details["info"]["tcp_port"] == server.port
+    assert "redis.replication" not in found
+
+
+def test_low_hit_ratio_is_critical(redis_factory, step_for):
+    server = redis_factory()
+    client = server.client()
+    for i in range(1200):
+        client.get(f"missing:{i}")
+    step = step_for(server)
+    checks.run_daily(step, "cache")
+    assert _by_check(step)["redis.hit_ratio"].severity is Severity.CRITICAL
+
+
+def test_server_down_gives_unknown_findings_and_fails_the_step(redis_factory, step_for):
+    server = redis_factory()
+    server.stop()
+    step = step_for(server)
+    checks.run_daily(step, "cache")
+    assert step.findings and all(f.severity is Severity.UNKNOWN for f in step.findings)
+    assert step.errors
+
+
+def test_memory_purge_with_jemalloc_records_before_and_after(redis_factory, step_for):
+    server = redis_factory()
+    client = server.client()
+    assert client.info("memory")["mem_allocator"].startswith("jemalloc")
+    client.mset({f"k{i}": "x" * 2000 for i in range(3000)})
+    client.flushall()
+    step = step_for(server)
+    actions.memory_purge(step, "cache")
+    (action,) = step.actions
+    assert action.status is ActionStatus.DONE, action
+    assert action.details["before"]["used_memory_rss"] and action.details["after"]["used_memory_rss"]
+    assert client.get(LOCK_KEY) is None  # released
+
+
+def test_memory_purge_dry_run_changes_nothing(redis_factory, step_for):
+    server = redis_factory()
+    step = step_for(server)
+    actions.memory_purge(step, "cache", dry_run=True)
+    assert step.actions[0].status is ActionStatus.DRY_RUN
+
+
+def test_bgrewriteaof_with_aof_on_is_confirmed(redis_factory, step_for):
+    server = redis_factory(appendonly=True)
+    client = server.client()
+    for _ in range(50):
+        client.set("counter", "1")
+    rewrites_before = client.info("persistence")["aof_rewrites"]
+    step = step_for(server)
+    actions.bgrewriteaof(step, "cache")
+    (action,) = step.actions
+    assert action.status is ActionStatus.DONE, action
+    assert action.details["aof_last_bgrewrite_status"] == "ok"
+    info = client.info("persistence")
+    assert info["aof_rewrites"] == rewrites_before + 1
+    assert info["aof_rewrite_in_progress"] == 0
+
+
+def test_bgrewriteaof_with_aof_off_is_skipped(redis_factory, step_for):
+    server = redis_factory(appendonly=False)
+    step = step_for(server)
+    actions.bgrewriteaof(step, "cache")
+    assert step.actions[0].status is ActionStatus.SKIPPED
+    assert "disabled" in step.actions[0].message
+    assert server.client().info("persistence")["aof_rewrites"] == 0
+
+
+def _slow_rewrite_server(redis_factory: Callable[..., servers.RedisServer]) -> servers.RedisServer:
+    # 300 keys x 10 ms per key saved: the rewrite child takes ~3 s.
+    server = redis_factory("--rdb-key-save-delay", "10000")
+    server.client().mset({f"k{i}": "v" for i in range(300)})
+    return server
+
+
+def test_bgrewriteaof_skipped_when_a_rewrite_is_running(redis_factory, step_for):
+    server = _slow_rewrite_server(redis_factory)
+    client = server.client()
+    client.bgrewriteaof()
+    assert client.info("persistence")["aof_rewrite_in_progress"] == 1
+    step = step_for(server)
+    actions.bgrewriteaof(step, "cache")
+    assert step.actions[0].status is ActionStatus.SKIPPED
+    assert "already in progress" in step.actions[0].message
+
+
+def test_bgrewriteaof_that_outlasts_its_budget_fails(redis_factory, step_for):
+    server = _slow_rewrite_server(redis_factory)
+    step = step_for(server, redis={"rewrite_timeout_seconds": 0.5, "rewrite_poll_seconds": 0.1})
+    started = time.monotonic()
+    actions.bgrewriteaof(step, "cache")
+    assert time.monotonic() - started < 2.5
+    assert step.actions[0].status is ActionStatus.FAILED
+    assert "still running" in step.actions[0].message
+
+
+def test_heavy_action_fails_when_the_target_lock_is_held(redis_factory, step_for):
+    server = redis_factory()
+    client = server.client()
+    client.set(LOCK_KEY, "other_dag/run/task", px=60_000)
+    step = step_for(server, redis={"lock_wait_seconds": 0.3})
+    actions.memory_purge(step, "cache")
+    action = step.actions[0]
+    assert action.status is ActionStatus.FAILED
+    assert "other_dag/run/task" in action.message
+    assert client.get(LOCK_KEY) == "other_dag/run/task"  # never released by someone else
