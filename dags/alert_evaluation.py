@@ -9,7 +9,6 @@ escalation and resolved notices to Slack.
 from __future__ import annotations
 
 # An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
-
 from datetime import timedelta
 from pathlib import Path
 

@@ -9,7 +9,6 @@ Retention 30 days with transition to Glacier (S3 lifecycle).
 from __future__ import annotations
 
 # An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
-
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

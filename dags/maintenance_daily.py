@@ -11,7 +11,6 @@ Checks only: nothing here changes a server. Report: `<reports.url>/maintenance_d
 from __future__ import annotations
 
 # An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
-
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

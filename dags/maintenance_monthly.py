@@ -10,7 +10,6 @@ run; heavy work on one target is serialized (pool + per-target lock).
 from __future__ import annotations
 
 # An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
-
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

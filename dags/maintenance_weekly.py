@@ -11,7 +11,6 @@ are skipped and recorded; every SQL statement gets `statement_timeout` ≤ time 
 from __future__ import annotations
 
 # An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
-
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

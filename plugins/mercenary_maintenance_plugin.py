@@ -13,4 +13,4 @@ from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 class MercenaryMaintenancePlugin(AirflowPlugin):
     name = "mercenary_maintenance"
-    timetables = [MaintenanceWindowTimetable]
+    timetables = [MaintenanceWindowTimetable]  # noqa: RUF012 - AirflowPlugin API

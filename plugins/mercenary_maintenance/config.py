@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -260,25 +260,50 @@ class AlertsConfig(_Model):
         return value
 
 
+AUDIT_MIN_RETENTION_DAYS = 365
+
+
 class LogSet(_Target):
+    # Absolute globs (``**`` recursive); ``$VARS`` are expanded at run time.
     paths: list[str]
     archive_after_days: int = Field(7, ge=0)
     retention_days: int = Field(90, ge=1)
-    max_local_bytes: int | None = None
+    max_local_bytes: int | None = Field(None, ge=0)
+    # The audit trail (Airflow's task logs): its archive must be kept at least a year.
+    audit: bool = False
+
+    @model_validator(mode="after")
+    def _audit_kept_a_year(self) -> LogSet:
+        if self.audit and self.retention_days < AUDIT_MIN_RETENTION_DAYS:
+            raise ValueError(f"an audit log set keeps its archive at least {AUDIT_MIN_RETENTION_DAYS} days")
+        return self
 
 
 class LogsConfig(_Model):
     sets: list[LogSet] = Field(
-        default_factory=lambda: [LogSet(name="app", paths=["/var/log/mercenary/*.log"])]
+        default_factory=lambda: [
+            LogSet(name="app", paths=["/var/log/mercenary/*.log"]),
+            LogSet(name="airflow_tasks", paths=["$AIRFLOW_HOME/logs/dag_id=*/**/*.log"],
+                   retention_days=AUDIT_MIN_RETENTION_DAYS, audit=True),
+        ]
     )
     delete_local_after_archive: bool = True
     quiet_minutes: int = Field(15, ge=0)
+    zstd_level: int = Field(3, ge=1, le=19)
 
 
 class CleanupConfig(_Model):
     roots: list[str] = Field(default_factory=lambda: ["/tmp/mercenary"])
     older_than_days: int = Field(7, ge=0)
     dry_run: bool = True
+
+    @field_validator("roots")
+    @classmethod
+    def _safe_roots(cls, value: list[str]) -> list[str]:
+        for root in value:
+            if not root.startswith("/") or root.rstrip("/") == "":
+                raise ValueError(f"cleanup roots are absolute directories other than '/', not {root!r}")
+        return value
 
 
 class HostConfig(_Model):
@@ -328,7 +353,10 @@ class MaintenanceConfig(_Model):
         return _pick(self.targets.redis, name, "targets.redis")
 
 
-def _pick(items: list[Any], name: str, key: str) -> Any:
+_T = TypeVar("_T", bound=_Target)
+
+
+def _pick(items: list[_T], name: str, key: str) -> _T:
     for item in items:
         if item.name == name:
             return item

@@ -12,25 +12,27 @@ import enum
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, Param, TriggerRule, task
+from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from mercenary_maintenance.notify import RunFailureNotifier, window_overrun
 from mercenary_maintenance.windows.rules import WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
-START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 OWNER = "sre"
 # Pool for heavy maintenance (VACUUM, REINDEX, dumps, restores). Its slots bound the load
 # across targets; each action also takes a per-target lock on the target itself.
 HEAVY_POOL = "maintenance_heavy"
 
 
-class Tag(str, enum.Enum):
+class Tag(enum.StrEnum):
     """The only tags maintenance DAGs may carry (enforced by a policy test)."""
 
     MAINTENANCE = "maintenance"

@@ -9,10 +9,12 @@ with a warning/critical pair.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Direction = Literal["above", "below"]
+_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 class Severity(enum.IntEnum):
@@ -41,7 +43,7 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {value!r}; expected ok|warning|critical|unknown") from None
 
 
-class ActionStatus(str, enum.Enum):
+class ActionStatus(enum.StrEnum):
     DONE = "done"
     SKIPPED = "skipped"
     DRY_RUN = "dry_run"
@@ -185,6 +187,5 @@ def worst(severities: list[Severity]) -> Severity:
 
 
 def _check_name(name: str) -> None:
-    area, sep, rest = name.partition(".")
-    if not sep or not area or not rest or not name.replace(".", "_").replace("_", "a").isalnum() or name != name.lower():
+    if not _NAME.fullmatch(name):
         raise ValueError(f"check/action name {name!r} must look like '<area>.<snake_case>'")

@@ -363,7 +363,7 @@ class S3Server:
 class _Handler(BaseHTTPRequestHandler):
     owner: HttpSink
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _respond(self) -> None:

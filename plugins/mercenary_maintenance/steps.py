@@ -112,7 +112,8 @@ class Step:
             yield recorder
         except Exception as exc:
             log.exception("action %s on %s failed", name, target)
-            recorder.failed(f"{type(exc).__name__}: {mask(str(exc)).strip().splitlines()[0] if str(exc).strip() else ''}")
+            first_line = mask(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
+            recorder.failed(f"{type(exc).__name__}: {first_line}")
         duration = time.monotonic() - started
         if not recorder.message:
             recorder.message = recorder.status.value
@@ -172,7 +173,8 @@ def execute_step(
     if run.past_cutoff():
         assert run.window is not None
         cutoff_at = run.window.end - run.cutoff
-        reason = f"not started: past the window cutoff {cutoff_at.isoformat()} (window ends {run.window.end.isoformat()})"
+        reason = (f"not started: past the window cutoff {cutoff_at.isoformat()} "
+                  f"(window ends {run.window.end.isoformat()})")
         step = Step(cfg, run)
         step.actions.append(Action("window.cutoff", run.task_id, ActionStatus.SKIPPED, reason))
         _store_part(cfg, run, _part(run, started, step, None, reason))

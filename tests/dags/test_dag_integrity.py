@@ -58,7 +58,8 @@ def test_house_rules(dagbag: Any, dag_id: str) -> None:
     allowed = {t.value for t in Tag}
     assert set(dag.tags) <= allowed, f"tags outside the Tag enum: {set(dag.tags) - allowed}"
     assert Tag.MAINTENANCE.value in dag.tags
-    assert dag.doc_md and len(dag.doc_md) > 80
+    assert dag.doc_md
+    assert len(dag.doc_md) > 80
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert dag.on_failure_callback, "run failures must notify Slack"
@@ -86,7 +87,8 @@ def test_dag_files_only_wire(path: Path) -> None:
     """A DAG file holds a docstring, imports and one `with maintenance_dag(...)` block."""
     tree = ast.parse(path.read_text())
     body = tree.body
-    assert isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant), "module docstring first"
+    assert isinstance(body[0], ast.Expr), "module docstring first"
+    assert isinstance(body[0].value, ast.Constant), "module docstring first"
     kinds = [type(node).__name__ for node in body[1:]]
     assert set(kinds) <= {"ImportFrom", "Import", "With"}, kinds
     assert kinds.count("With") == 1

@@ -7,7 +7,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -28,7 +28,7 @@ QUERIES = {
 }
 CALM = {"test_cpu_percent": 10.0, "test_memory_percent": 20.0, "test_disk_percent": 30.0,
         "test_error_rate_percent": 0.1, "test_latency_p95_seconds": 0.2}
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 class Metrics:
@@ -116,8 +116,10 @@ def test_dag_fires_and_resolves_with_state_in_a_variable(metrics, slack, setup, 
     texts = cpu_messages(slack)
     assert len(texts) == 1, texts
     assert "FIRING* CRITICAL host.cpu on 127.0.0.1" in texts[0]
-    assert "value 95 vs threshold 90" in texts[0] and "incident P2 (respond within 1 h)" in texts[0]
-    assert "<@U0PRIMARY>" in texts[0] and "/dags/alert_evaluation/runs/" in texts[0]
+    assert "value 95 vs threshold 90" in texts[0]
+    assert "incident P2 (respond within 1 h)" in texts[0]
+    assert "<@U0PRIMARY>" in texts[0]
+    assert "/dags/alert_evaluation/runs/" in texts[0]
     assert [a["status"] for a in report["actions"] if a["action"] == "alerts.notify"] == ["done"]
 
     # The next run only knows the alert was notified through the state kept in the Variable.
@@ -125,7 +127,8 @@ def test_dag_fires_and_resolves_with_state_in_a_variable(metrics, slack, setup, 
     state, _ = run_dag("alert_evaluation")
     assert state == "success"
     texts = cpu_messages(slack)
-    assert len(texts) == 2 and "RESOLVED* CRITICAL host.cpu" in texts[1], texts
+    assert len(texts) == 2, texts
+    assert "RESOLVED* CRITICAL host.cpu" in texts[1]
     assert len(slack.messages) == 2  # nothing else fired
 
 
@@ -136,11 +139,13 @@ def test_fires_only_after_for_duration(metrics, slack, setup, tmp_path):
     evaluate(store, T0, "r1")
     assert slack.messages == []
     mem = next(f for f in parts(tmp_path, "r1")[0]["findings"] if f["check"] == "host.memory")
-    assert mem["severity"] == "warning" and mem["details"]["alert_warning"].startswith("pending since")
+    assert mem["severity"] == "warning"
+    assert mem["details"]["alert_warning"].startswith("pending since")
     evaluate(store, T0 + timedelta(seconds=299), "r2")
     assert slack.messages == []
     evaluate(store, T0 + timedelta(seconds=300), "r3")
-    assert len(slack.messages) == 1 and "WARNING host.memory" in slack.messages[0]["text"]
+    assert len(slack.messages) == 1
+    assert "WARNING host.memory" in slack.messages[0]["text"]
     assert "incident P3 (respond within 4 h)" in slack.messages[0]["text"]
 
 
@@ -150,13 +155,15 @@ def test_repeat_and_escalation_to_secondary(metrics, slack, setup):
     store = MemoryStateStore()
     evaluate(store, T0)
     evaluate(store, T0 + timedelta(minutes=10))
-    assert len(slack.messages) == 1 and "incident P1 (respond within 15 min)" in slack.messages[0]["text"]
+    assert len(slack.messages) == 1
+    assert "incident P1 (respond within 15 min)" in slack.messages[0]["text"]
     evaluate(store, T0 + timedelta(minutes=15))
     assert len(slack.messages) == 2
     assert "ESCALATED* CRITICAL app.error_rate" in slack.messages[1]["text"]
     assert "escalated to <@U0SECOND>" in slack.messages[1]["text"]
     evaluate(store, T0 + timedelta(minutes=15 + 120))
-    assert len(slack.messages) == 3 and "STILL FIRING" in slack.messages[2]["text"]
+    assert len(slack.messages) == 3
+    assert "STILL FIRING" in slack.messages[2]["text"]
 
 
 def test_slack_500_then_200_is_retried_and_delivered_once(metrics, slack, setup, tmp_path):
@@ -166,9 +173,12 @@ def test_slack_500_then_200_is_retried_and_delivered_once(metrics, slack, setup,
     store = MemoryStateStore()
     evaluate(store, T0, "r1")
     assert slack.attempts == 2
-    assert len(slack.messages) == 1 and "WARNING app.latency_p95" in slack.messages[0]["text"]
+    assert len(slack.messages) == 1
+    assert "WARNING app.latency_p95" in slack.messages[0]["text"]
     action = parts(tmp_path, "r1")[0]["actions"][0]
-    assert action["action"] == "alerts.notify" and action["status"] == "done" and action["details"]["attempts"] == 2
+    assert action["action"] == "alerts.notify"
+    assert action["status"] == "done"
+    assert action["details"]["attempts"] == 2
     evaluate(store, T0 + timedelta(minutes=5), "r2")  # dedup: within the repeat interval
     assert len(slack.messages) == 1
 
@@ -180,14 +190,16 @@ def test_slack_down_for_good_is_recorded_fails_the_task_and_is_resent_later(metr
     store = MemoryStateStore()
     with pytest.raises(StepFailed, match=r"alerts.notify .*not delivered after 3 attempts"):
         evaluate(store, T0, "r1")
-    assert slack.attempts == 3 and slack.messages == []
+    assert slack.attempts == 3
+    assert slack.messages == []
     part = parts(tmp_path, "r1")[0]
     assert any(f["check"] == "host.cpu" and f["severity"] == "warning" for f in part["findings"])
     assert [a["status"] for a in part["actions"]] == ["failed"]
     assert len(store.state.outbox) == 1
     # Slack is back: the undelivered notice goes out on the next run, once.
     evaluate(store, T0 + timedelta(minutes=5), "r2")
-    assert len(slack.messages) == 1 and "WARNING host.cpu" in slack.messages[0]["text"]
+    assert len(slack.messages) == 1
+    assert "WARNING host.cpu" in slack.messages[0]["text"]
     assert store.state.outbox == ()
 
 

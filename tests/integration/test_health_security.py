@@ -31,8 +31,8 @@ GOOD_HEADERS = {
 
 
 def _name(cn: str) -> Any:
-    from cryptography.x509.oid import NameOID
     from cryptography import x509
+    from cryptography.x509.oid import NameOID
 
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
@@ -156,11 +156,13 @@ def test_security_headers_scored(http_targets, tmp_path):
     assert found[("http.security_headers", "valid")]["severity"] == "ok"
     assert found[("http.security_headers", "valid")]["value"] == 100
     expiring = found[("http.security_headers", "expiring")]
-    assert expiring["severity"] == "warning" and expiring["details"]["missing"] == ["content-security-policy"]
+    assert expiring["severity"] == "warning"
+    assert expiring["details"]["missing"] == ["content-security-policy"]
     assert found[("http.security_headers", "plain")]["severity"] == "critical"  # a 503 without any header
     # The site with a certificate for another host cannot be fetched: unknown, and the task fails.
     assert found[("http.security_headers", "wronghost")]["severity"] == "unknown"
-    assert error is not None and "wronghost" in error
+    assert error is not None
+    assert "wronghost" in error
 
 
 def test_services_http_status_and_latency(http_targets, tmp_path):
@@ -177,7 +179,8 @@ def test_disk_threshold_crossed_by_configuration(write_config, tmp_path):
     write_config({"host": {"paths": ["/"]}, "thresholds": {"disk_percent": {"warning": 0.001, "critical": 0.002}}})
     found, _ = run_body(health.disk_body, tmp_path)
     disk = [f for (c, _), f in found.items() if c == "host.disk_usage"]
-    assert disk and disk[0]["severity"] == "critical"
+    assert disk
+    assert disk[0]["severity"] == "critical"
     # The Airflow logs folder is checked too (its nearest existing parent).
     assert len({f["details"]["path"] for f in disk}) >= 1
     write_config({"host": {"paths": ["/"]}})
@@ -196,7 +199,8 @@ def test_failed_logins_from_real_postgres_log(pg, write_config, connections, tmp
     found, error = run_body(health.failed_logins_body, tmp_path)
     assert error is None
     f = found[("security.failed_logins", "main")]
-    assert f["value"] >= 2 and f["severity"] == "warning"
+    assert f["value"] >= 2
+    assert f["severity"] == "warning"
     assert f["details"]["by_user"].get("intruder", 0) >= 1
     assert pg.password not in json.dumps(list(found.values()))
     assert found[("security.failed_logins", "nolog")]["status"] == "skipped"
@@ -244,4 +248,5 @@ def test_aws_security_group_audit_against_moto(s3, write_config, connections, tm
 def test_security_group_audit_skipped_without_account(write_config, tmp_path):
     write_config({})
     found, error = run_body(health.security_groups_body, tmp_path)
-    assert error is None and found[("security.aws_security_groups", "aws")]["status"] == "skipped"
+    assert error is None
+    assert found[("security.aws_security_groups", "aws")]["status"] == "skipped"

@@ -36,7 +36,8 @@ def test_run_failure_posts_one_message_with_error_task_and_log_link(slack, write
     assert len(slack.messages) == 1
     text = slack.messages[0]["text"]
     assert "*maintenance_daily* run `manual__r1` failed — host.disk_usage on /nowhere" in text
-    assert "check could not run: disk gone" in text and "more detail" not in text
+    assert "check could not run: disk gone" in text
+    assert "more detail" not in text
     assert "failed tasks: health.check_disk_usage" in text
     assert "<http://airflow.example:8080/dags/maintenance_daily/runs/manual__r1/tasks/health.check_disk_usage|" in text
 

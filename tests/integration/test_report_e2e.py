@@ -32,9 +32,11 @@ def test_failing_task_still_writes_the_report_and_fails_the_run(
     write_config({"host": {"paths": ["/", "/definitely/not/here"]}})
     state, report = run_dag("maintenance_daily")
     assert state == "failed"
-    assert report is not None and report["status"] == "failed"
+    assert report is not None
+    assert report["status"] == "failed"
     assert "health.check_disk_usage" in report["failed_tasks"]
     unknown = [f for f in report["findings"] if f["severity"] == "unknown" and f["check"] == "host.disk_usage"]
-    assert unknown and "/definitely/not/here" in unknown[0]["message"]
+    assert unknown
+    assert "/definitely/not/here" in unknown[0]["message"]
     assert any(f["target"].endswith(":/") and f["check"] == "host.disk_usage" for f in report["findings"]), \
         "the other path was still checked"

@@ -32,15 +32,18 @@ def test_vector_answer_gives_one_finding_per_series():
 
 def test_nan_and_empty_answers_are_unknown():
     nan = metrics.findings_from_answer(CPU, Threshold(70, 90), vector(({}, "NaN")))
-    assert nan[0].severity is Severity.UNKNOWN and "no usable value" in nan[0].message
+    assert nan[0].severity is Severity.UNKNOWN
+    assert "no usable value" in nan[0].message
     empty = metrics.findings_from_answer(CPU, Threshold(70, 90), vector())
-    assert empty[0].severity is Severity.UNKNOWN and "no series" in empty[0].message
+    assert empty[0].severity is Severity.UNKNOWN
+    assert "no series" in empty[0].message
 
 
 def test_scalar_answer():
     found = metrics.findings_from_answer(CPU, Threshold(70, 90),
                                          {"status": "success", "data": {"resultType": "scalar", "result": [1, "75"]}})
-    assert found[0].severity is Severity.WARNING and found[0].target == "all"
+    assert found[0].severity is Severity.WARNING
+    assert found[0].target == "all"
 
 
 def test_error_answer_raises():
@@ -100,7 +103,9 @@ def test_delivery_retries_then_succeeds():
         sent.append(text)
 
     result = deliver("hi", send, attempts=3, delay_s=1, sleep=sleeps.append)
-    assert result.ok and result.attempts == 3 and sent == ["hi"]
+    assert result.ok
+    assert result.attempts == 3
+    assert sent == ["hi"]
     assert sleeps == [1, 2]
 
 
@@ -109,4 +114,6 @@ def test_delivery_gives_up_after_bounded_attempts():
         raise RuntimeError("Status Code: 500\nbody")
 
     result = deliver("hi", send, attempts=2, delay_s=0, sleep=lambda s: None)
-    assert not result.ok and result.attempts == 2 and result.error == "RuntimeError: Status Code: 500"
+    assert not result.ok
+    assert result.attempts == 2
+    assert result.error == "RuntimeError: Status Code: 500"

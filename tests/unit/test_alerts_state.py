@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from mercenary_maintenance.alerts.state import (
 )
 from mercenary_maintenance.findings import Threshold, measured
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CPU = Threshold(70, 90)
 POLICY = Policy(for_duration=timedelta(minutes=5), repeat_interval=timedelta(hours=4),
                 primary_oncall="alice", secondary_oncall="bob")
@@ -52,7 +52,9 @@ def test_fires_only_after_the_for_duration():
     assert run.at(4, obs(75)) == []
     notes = run.at(5, obs(75))
     assert kinds(notes) == [("firing", "warning")]
-    assert notes[0].value == 75 and notes[0].limit == 70 and notes[0].incident == "P3"
+    assert notes[0].value == 75
+    assert notes[0].limit == 70
+    assert notes[0].incident == "P3"
 
 
 def test_a_condition_that_clears_before_for_never_fires_and_restarts_the_clock():
@@ -85,7 +87,9 @@ def test_critical_inhibits_warning_of_same_check_and_target():
     run.at(0, obs(95))
     notes = run.at(5, obs(95))
     assert kinds(notes) == [("firing", "critical")]  # the warning fires too, but is muted
-    assert notes[0].incident == "P2" and notes[0].response == "1 h" and notes[0].mentions == ("alice",)
+    assert notes[0].incident == "P2"
+    assert notes[0].response == "1 h"
+    assert notes[0].mentions == ("alice",)
     assert run.at(10, obs(95)) == []
 
 
@@ -111,7 +115,8 @@ def test_resolved_notice_once_when_it_clears():
     run.at(5, obs(75))
     notes = run.at(10, obs(50))
     assert kinds(notes) == [("resolved", "warning")]
-    assert notes[0].value == 50 and notes[0].mentions == ()
+    assert notes[0].value == 50
+    assert notes[0].mentions == ()
     assert run.at(15, obs(50)) == []
     assert run.state.alerts == {}
 
@@ -134,7 +139,8 @@ def test_escalation_to_secondary_after_response_time():
     run = Run(Policy(for_duration=timedelta(0), repeat_interval=timedelta(hours=4),
                      primary_oncall="alice", secondary_oncall="bob", p1_checks=frozenset({"host.cpu"})))
     first = run.at(0, obs(95))
-    assert first[0].incident == "P1" and first[0].response == "15 min"
+    assert first[0].incident == "P1"
+    assert first[0].response == "15 min"
     assert run.at(14, obs(95)) == []
     notes = run.at(15, obs(95))
     assert kinds(notes) == [("escalation", "critical")]

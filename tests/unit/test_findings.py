@@ -49,7 +49,8 @@ def test_severity_order_and_parse() -> None:
 
 def test_measured_reports_the_crossed_limit() -> None:
     finding = measured("host.cpu", "h", 95, Threshold(70, 90), "cpu")
-    assert finding.severity is Severity.CRITICAL and finding.threshold == 90
+    assert finding.severity is Severity.CRITICAL
+    assert finding.threshold == 90
     assert measured("host.cpu", "h", 75, Threshold(70, 90), "cpu").threshold == 70
 
 

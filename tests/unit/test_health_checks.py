@@ -23,7 +23,9 @@ SCORE = Threshold(100, 50, "below")
 
 def test_plan_headers_score_100_and_ok():
     finding = headers.headers_finding("api", "https://x", GOOD, SCORE)
-    assert finding.severity is Severity.OK and finding.value == 100 and finding.details["grade"] == "A+"
+    assert finding.severity is Severity.OK
+    assert finding.value == 100
+    assert finding.details["grade"] == "A+"
 
 
 def test_missing_and_wrong_headers_are_listed_and_scored():
@@ -39,7 +41,8 @@ def test_missing_and_wrong_headers_are_listed_and_scored():
 
 def test_no_headers_is_critical():
     finding = headers.headers_finding("api", "https://x", {}, SCORE)
-    assert finding.severity is Severity.CRITICAL and finding.details["grade"] == "F"
+    assert finding.severity is Severity.CRITICAL
+    assert finding.details["grade"] == "F"
 
 
 def test_csp_frame_ancestors_replaces_x_frame_options():
@@ -72,13 +75,16 @@ def cert(days: float, error: str | None = None) -> tls.CertInfo:
                                                (-1, Severity.CRITICAL)])
 def test_certificate_expiry(days, severity):
     expiry, validity = tls.certificate_findings("api", cert(days), NOW, DAYS)
-    assert expiry.check == "tls.certificate_expiry" and expiry.severity is severity and expiry.value == days
+    assert expiry.check == "tls.certificate_expiry"
+    assert expiry.severity is severity
+    assert expiry.value == days
     assert validity.severity is Severity.OK
 
 
 def test_certificate_verification_error_is_critical():
     _, validity = tls.certificate_findings("api", cert(90, "Hostname mismatch"), NOW, DAYS)
-    assert validity.check == "tls.certificate_validity" and validity.severity is Severity.CRITICAL
+    assert validity.check == "tls.certificate_validity"
+    assert validity.severity is Severity.CRITICAL
     assert "Hostname mismatch" in validity.message
 
 
@@ -95,10 +101,12 @@ LOG = [
 
 def test_failed_logins_counted_in_lookback():
     result = security.count_failed_logins(LOG, NOW - timedelta(days=1))
-    assert result.count == 4 and result.undated == 1
+    assert result.count == 4
+    assert result.undated == 1
     assert dict(result.by_user) == {"bob": 1, "eve": 1, "mallory": 1, "undated": 1}
     finding = security.failed_logins_finding("main", "/x.log", result, 24, Threshold(3, 100))
-    assert finding.severity is Severity.WARNING and finding.value == 4
+    assert finding.severity is Severity.WARNING
+    assert finding.value == 4
 
 
 def test_open_ingress_flags_non_web_ports_and_all_traffic():
@@ -128,4 +136,5 @@ def test_http_status_and_latency():
     assert services.http_result("api", "u", 200, 200, 1.5, None, lat).severity is Severity.WARNING
     assert services.http_result("api", "u", 503, 200, 0.1, None, lat).severity is Severity.CRITICAL
     down = services.http_result("api", "u", None, 200, None, "ConnectionRefusedError: x", lat)
-    assert down.severity is Severity.CRITICAL and "ConnectionRefusedError" in down.message
+    assert down.severity is Severity.CRITICAL
+    assert "ConnectionRefusedError" in down.message

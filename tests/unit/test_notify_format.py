@@ -10,13 +10,15 @@ def test_failure_notice_has_first_error_line_tasks_and_log_link():
     assert link == "http://af:8080/dags/maintenance_daily/runs/manual__2026-01-01T00%3A00%3A00%2B00%3A00/tasks/health.check_x"
     text = format_run_failure("maintenance_daily", "r1", "StepFailed: boom\nTraceback...", ["a", "b"], link)
     assert text.splitlines()[0] == ":red_circle: *maintenance_daily* run `r1` failed — StepFailed: boom"
-    assert "failed tasks: a, b" in text and f"<{link}|open the log>" in text
+    assert "failed tasks: a, b" in text
+    assert f"<{link}|open the log>" in text
     assert "Traceback" not in text
 
 
 def test_failure_notice_without_details():
     text = format_run_failure("d", "r", None, [], "http://l")
-    assert "failed — task failure" in text and "failed tasks: see the run" in text
+    assert "failed — task failure" in text
+    assert "failed tasks: see the run" in text
 
 
 def test_summary_uses_the_last_try_of_each_task():

@@ -58,7 +58,8 @@ def test_report_follows_the_contract() -> None:
 
 def test_failed_task_without_a_part_still_fails_the_report() -> None:
     report = sample_report(task_states={"postgres.vacuum": "success", "redis.check": "upstream_failed"})
-    assert report["status"] == "failed" and report["failed_tasks"] == ["redis.check"]
+    assert report["status"] == "failed"
+    assert report["failed_tasks"] == ["redis.check"]
 
 
 def test_markdown_is_readable_and_escapes_tables() -> None:
@@ -74,7 +75,8 @@ def test_file_store_is_write_once(tmp_path: Path) -> None:
     report = sample_report()
     first = store.write_report(report, render_markdown(report))
     second = store.write_report({**report, "status": "failed"}, "again")
-    assert first.endswith("report.json") and "/attempts/report.json.2" in second
+    assert first.endswith("report.json")
+    assert "/attempts/report.json.2" in second
     assert json.loads(Path(first).read_text())["status"] == "warning", "the first report was not overwritten"
     assert store.read_report(report["dag_id"], report["run_id"])["status"] == "failed", "readers see the newest"
     assert store.run_ids("maintenance_weekly") == [report["run_id"]]

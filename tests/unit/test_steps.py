@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +18,7 @@ from mercenary_maintenance.steps import Step, StepFailed, execute_step
 from mercenary_maintenance.windows.rules import WEEKLY
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_doctests_of_the_evaluator() -> None:
@@ -75,7 +75,8 @@ def test_past_cutoff_is_skipped_recorded_and_not_started(cfg: Any, tmp_path: Pat
     assert started == []
     [part] = parts(tmp_path)
     assert part["skipped"].startswith("not started")
-    assert part["actions"][0]["action"] == "window.cutoff" and part["actions"][0]["status"] == "skipped"
+    assert part["actions"][0]["action"] == "window.cutoff"
+    assert part["actions"][0]["status"] == "skipped"
 
 
 def test_manual_runs_ignore_the_window(cfg: Any) -> None:
@@ -91,7 +92,7 @@ def test_check_errors_are_recorded_then_fail_the_task(cfg: Any, tmp_path: Path) 
         step.check("postgres.connections", "main", broken)
         step.check("postgres.connections", "other", lambda: Finding("postgres.connections", "other", "ok", "fine"))
 
-    with pytest.raises(StepFailed, match="postgres.connections on main"):
+    with pytest.raises(StepFailed, match=r"postgres\.connections on main"):
         execute_step(body, context=make_context(), cfg=cfg)
     [part] = parts(tmp_path)
     severities = {f["target"]: f["severity"] for f in part["findings"]}
@@ -126,7 +127,8 @@ def test_body_exception_is_recorded_and_reraised(cfg: Any, tmp_path: Path) -> No
     with pytest.raises(KeyError):
         execute_step(body, context=make_context(), cfg=cfg)
     [part] = parts(tmp_path)
-    assert part["error"].startswith("KeyError") and part["actions"][0]["status"] == "done"
+    assert part["error"].startswith("KeyError")
+    assert part["actions"][0]["status"] == "done"
 
 
 def test_invalid_config_fails_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,7 +138,7 @@ def test_invalid_config_fails_before_anything_runs(tmp_path: Path, monkeypatch: 
     bad.write_text("postgres: {lock_timeout_seconds: fast}\n")
     monkeypatch.setenv("MAINTENANCE_CONFIG", str(bad))
     ran = []
-    with pytest.raises(ConfigError, match="postgres.lock_timeout_seconds"):
+    with pytest.raises(ConfigError, match=r"postgres\.lock_timeout_seconds"):
         execute_step(lambda step: ran.append(1), context=make_context())
     assert ran == []
 

@@ -4,7 +4,7 @@ an independent day-by-day oracle over several years, leap years included."""
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from airflow.timetables.base import DataInterval, TimeRestriction
@@ -13,7 +13,7 @@ from mercenary_maintenance.windows import timetable as tt_module
 from mercenary_maintenance.windows.rules import MONTHLY, QUARTERLY, WEEKLY, WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def oracle_windows(kind: str, first: date, last: date) -> list[tuple[datetime, datetime]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from mercenary_maintenance.backups import catalog, keys
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.runner import mask
 from mercenary_maintenance.steps import Step
 
 FULL = "backup.full"
@@ -97,7 +98,7 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
                     bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()))
             except Exception as exc:
                 step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore of {manifest.key} failed: "
-                                 f"{type(exc).__name__}: {str(exc).strip()[:300]}", details={"key": manifest.key}))
+                                 f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}", details={"key": manifest.key}))
                 raise
         details = {"key": manifest.key, "backup_finished_at": manifest.finished_at, "scratch_database": scratch,
                    "restore_s": round(result.restore_s, 3), "verify_s": round(result.verify_s, 3),

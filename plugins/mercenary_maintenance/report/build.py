@@ -37,7 +37,7 @@ def build_report(
     run_type: str,
     triggered_by: dict[str, Any] | None,
     window: dict[str, str] | None,
-    started_at: str,
+    started_at: str | None,
     finished_at: str,
     parts: list[dict[str, Any]],
     task_states: dict[str, str],
@@ -73,7 +73,7 @@ def build_report(
 
 def _label(part: dict[str, Any]) -> str:
     index = int(part.get("map_index", -1))
-    return part["task_id"] + (f"[{index}]" if index >= 0 else "")
+    return str(part["task_id"]) + (f"[{index}]" if index >= 0 else "")
 
 
 def _cell(value: Any) -> str:

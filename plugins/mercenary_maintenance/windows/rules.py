@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC as UTC
+from datetime import date, datetime, time, timedelta
 
-UTC = timezone.utc
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ALL_MONTHS = tuple(range(1, 13))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from airflow.timetables.base import DagRunInfo, DataInterval, Timetable, TimeRestriction
+from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
 from mercenary_maintenance.windows.rules import ALL_MONTHS, UTC, Window, WindowRule
 

@@ -1,0 +1,111 @@
+"""The emergency request: run-time validation names the field; routing covers every action."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from mercenary_maintenance.config import parse_config
+from mercenary_maintenance.emergency import dispatch, notice
+from mercenary_maintenance.emergency.request import ACTIONS, CHECK_SETS, InvalidRequest, params, validate
+
+CFG = parse_config({"targets": {"postgres": [{"name": "main"}], "redis": [{"name": "cache"}]}})
+
+
+def _params(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"action": "vacuum_analyze", "target": "main", "objects": ["public.orders"],
+                            "severity": "critical", "reason": "bloat after a bulk delete", "ticket": "OPS-7",
+                            "dry_run": False, "check_set": None}
+    base.update(overrides)
+    return base
+
+
+def test_a_valid_request_is_normalised() -> None:
+    req = validate(_params(reason="  bloat  "), CFG)
+    assert (req.kind, req.objects, req.reason, req.critical) == ("postgres", ["public.orders"], "bloat", True)
+    assert req.describe() == "vacuum_analyze on postgres:main (public.orders)"
+
+
+@pytest.mark.parametrize(("field", "overrides"), [
+    ("reason", {"reason": "   "}),
+    ("reason", {"reason": None}),
+    ("ticket", {"ticket": "see slack"}),
+    ("objects", {"objects": ["orders; DROP TABLE orders"]}),
+    ("objects", {"objects": ['"Quoted"']}),
+    ("objects", {"objects": ["a.b.c"]}),
+    ("objects", {"action": "redis_memory_purge", "target": "cache", "objects": ["x"]}),
+    ("target", {"target": "replica"}),
+    ("target", {"action": "redis_bgrewriteaof", "target": "main", "objects": []}),
+    ("action", {"action": "drop_database"}),
+    ("check_set", {"action": "check_set", "check_set": "everything", "objects": []}),
+    ("check_set", {"check_set": "postgres_daily"}),
+    ("severity", {"severity": "urgent"}),
+    ("dry_run", {"dry_run": "no"}),
+])
+def test_invalid_requests_are_refused_naming_the_field(field: str, overrides: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        validate(_params(**overrides), CFG)
+    assert err.value.field == field
+    assert str(err.value).startswith(f"{field}: ")
+
+
+def test_the_ticket_pattern_comes_from_the_config() -> None:
+    cfg = parse_config({"emergency": {"ticket_pattern": r"^INC[0-9]{6}$"}})
+    assert validate(_params(ticket="INC000123"), cfg).ticket == "INC000123"
+    with pytest.raises(InvalidRequest, match="ticket"):
+        validate(_params(ticket="OPS-7"), cfg)
+
+
+def test_check_sets_take_their_target_kind_from_the_set() -> None:
+    req = validate(_params(action="check_set", check_set="redis_daily", target="cache", objects=[]), CFG)
+    assert (req.kind, dispatch.route_name(req)) == ("redis", "redis_daily")
+
+
+def test_dry_run_is_the_default() -> None:
+    given = _params()
+    del given["dry_run"]
+    assert validate(given, CFG).dry_run is True
+    assert params()["dry_run"].value is True
+
+
+def test_every_action_and_check_set_has_a_route_with_the_right_arguments() -> None:
+    assert set(dispatch.ROUTES) == (set(ACTIONS) - {"check_set"}) | set(CHECK_SETS)
+    for name, (_, _, takes_objects, takes_dry_run) in dispatch.ROUTES.items():
+        spec = ACTIONS.get(name)
+        assert takes_objects == bool(spec and spec.takes_objects), name
+        assert takes_dry_run == (name not in CHECK_SETS), name
+
+
+def test_the_form_schema_rejects_what_the_ui_must_not_submit() -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+
+    def form(conf: dict[str, Any]) -> ParamsDict:
+        merged = ParamsDict(params())
+        merged.update(conf)
+        return merged
+
+    ok = {"action": "reindex", "target": "main", "reason": "r", "ticket": "OPS-1", "objects": ["public.i_x"]}
+    form(ok).validate()
+    for bad in ({"reason": ""}, {"objects": ["x;y"]}, {"severity": "whenever"}, {"action": "rm"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            form({**ok, **bad}).validate()
+
+
+def test_notice_period_applies_to_non_critical_real_runs_only() -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+    req = validate(_params(severity="non_critical"), CFG)
+    assert notice.act_after(req, now, 60) == now + timedelta(hours=1)
+    assert notice.act_after(validate(_params(), CFG), now, 60) == now
+    assert notice.act_after(validate(_params(severity="non_critical", dry_run=True), CFG), now, 60) == now
+    text = notice.notice_text(req, user="alice", when=now + timedelta(hours=1), link="http://x/run")
+    assert "2026-05-01 13:00 UTC" in text
+    assert "alice" in text
+    assert "wait_notice_period" in text
+
+
+def test_a_missing_implementation_is_reported_not_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(dispatch.ROUTES, "vacuum_analyze", ("mercenary_maintenance.nope", "f", True, True))
+    with pytest.raises(dispatch.ActionUnavailable, match="mercenary_maintenance.nope.f"):
+        dispatch.resolve("vacuum_analyze")
