@@ -44,7 +44,7 @@ def config(reports: Path, names: list[str]) -> dict[str, Any]:
 
 def run_daily(home: Path, base_env: dict[str, str], pg: PostgresServer, s3: S3Server,
               names: list[str]) -> tuple[float, dict[str, Any]]:
-    reports = home / f"reports-{len(names)}"
+    reports = home / f"reports-{len(names)}-{time.monotonic_ns()}"
     cfg = home / f"maintenance-{len(names)}.yaml"
     cfg.write_text(yaml.safe_dump(config(reports, names)))
     conns = {f"AIRFLOW_CONN_MAINTENANCE_POSTGRES_{n.upper()}": pg.uri(f"fan_{n}") for n in names}
@@ -110,7 +110,8 @@ def main() -> int:
                            capture_output=True)
             api = start_api_server(env, port)
             try:
-                one, _ = run_daily(home, env, pg, s3, names[:1])
+                # Twice: the first run also pays cold caches of a fresh Airflow home.
+                one = min(run_daily(home, env, pg, s3, names[:1])[0] for _ in range(2))
                 many, data = run_daily(home, env, pg, s3, names)
             finally:
                 stop_group(api)

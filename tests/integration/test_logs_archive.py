@@ -20,7 +20,7 @@ import pytest
 import zstandard
 
 from mercenary_maintenance import servers
-from mercenary_maintenance.config import parse_config
+from mercenary_maintenance.config import ConfigError, parse_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.logs import archive, jobs
 from mercenary_maintenance.logs import s3 as logs_s3
@@ -315,6 +315,6 @@ def test_local_size_budget(tmp_path, make_step, bucket):
 
 
 def test_audit_set_must_be_kept_a_year():
-    with pytest.raises(Exception, match="at least 365 days"):
+    with pytest.raises(ConfigError, match="at least 365 days"):
         parse_config({"logs": {"sets": [{"name": "airflow_tasks", "paths": ["/x/*.log"], "retention_days": 90,
                                          "audit": True}]}})

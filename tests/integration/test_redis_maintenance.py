@@ -118,7 +118,8 @@ def test_server_down_gives_unknown_findings_and_fails_the_step(redis_factory, st
     server.stop()
     step = step_for(server)
     checks.run_daily(step, "cache")
-    assert step.findings and all(f.severity is Severity.UNKNOWN for f in step.findings)
+    assert step.findings
+    assert all(f.severity is Severity.UNKNOWN for f in step.findings)
     assert step.errors
 
 
@@ -132,7 +133,8 @@ def test_memory_purge_with_jemalloc_records_before_and_after(redis_factory, step
     actions.memory_purge(step, "cache")
     (action,) = step.actions
     assert action.status is ActionStatus.DONE, action
-    assert action.details["before"]["used_memory_rss"] and action.details["after"]["used_memory_rss"]
+    assert action.details["before"]["used_memory_rss"]
+    assert action.details["after"]["used_memory_rss"]
     assert client.get(LOCK_KEY) is None  # released
 
 

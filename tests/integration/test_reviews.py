@@ -11,17 +11,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "maintenance_quarterly"
 
 
-def _run(tmp_path: Path) -> tuple[str, dict[str, Any]]:
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(ROOT / "dags" / f"{DAG_ID}.py")).get_dag(DAG_ID)
+def _run(dagbag: Any, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    dag = dagbag.get_dag(DAG_ID)
     state = str(dag.test().state)
     reports = sorted((tmp_path / "reports" / DAG_ID).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
     return state, json.loads(reports[-1].read_text())
 
 
 def test_quarterly_review_reports_access_changes_since_the_last_review(
-        airflow_db, tmp_path, pg, redis_server, s3, slack, connections, write_config):
+        dagbag, tmp_path, pg, redis_server, s3, slack, connections, write_config):
     connections({**pg.connection_env("maintenance_postgres"), **redis_server.connection_env("maintenance_redis"),
                  **s3.connection_env("maintenance_s3"), **slack.connection_env("maintenance_slack")})
     s3.client().create_bucket(Bucket="review-backups")
@@ -30,14 +28,14 @@ def test_quarterly_review_reports_access_changes_since_the_last_review(
     pg.execute("DROP TABLE IF EXISTS review_orders; DROP ROLE IF EXISTS review_auditor;"
                "CREATE TABLE review_orders (id int)")
 
-    state, first = _run(tmp_path)
+    state, first = _run(dagbag, tmp_path)
     assert state == "success", first
     [access] = [f for f in first["findings"] if f["check"] == "reviews.access_changes"]
     assert access["severity"] == "ok"
     assert "baseline" in access["message"]
 
     pg.execute("CREATE ROLE review_auditor LOGIN; GRANT SELECT ON review_orders TO review_auditor")
-    state, second = _run(tmp_path)
+    state, second = _run(dagbag, tmp_path)
     assert state == "warning" or second["status"] == "warning", second
     [access] = [f for f in second["findings"] if f["check"] == "reviews.access_changes"]
     assert access["severity"] == "warning"

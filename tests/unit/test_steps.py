@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance import findings as findings_module
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.findings import Action, Finding, Severity
 from mercenary_maintenance.steps import Step, StepFailed, execute_step
@@ -20,9 +18,6 @@ from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 UTC = UTC
 
-
-def test_doctests_of_the_evaluator() -> None:
-    assert doctest.testmod(findings_module).failed == 0
 
 
 def make_context(run_type: str = "scheduled", start: datetime | None = None, try_number: int = 1,

@@ -97,8 +97,9 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
                     pg, client, cfg.bucket, manifest, scratch_db=scratch, server_major=server_major,
                     bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()))
             except Exception as exc:
-                step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore of {manifest.key} failed: "
-                                 f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}", details={"key": manifest.key}))
+                reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
+                step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore of {manifest.key} failed: {reason}",
+                                 details={"key": manifest.key}))
                 raise
         details = {"key": manifest.key, "backup_finished_at": manifest.finished_at, "scratch_database": scratch,
                    "restore_s": round(result.restore_s, 3), "verify_s": round(result.verify_s, 3),

@@ -49,7 +49,7 @@ def notable_findings(results: list[DagResult], limit: int = 10) -> list[str]:
             severity = str(finding.get("severity"))
             if severity in NOTABLE:
                 message = " ".join(str(finding.get("message", "")).split())[:70]
-                line = f"  {severity:<8} {finding.get('check', '?'):<32} {finding.get('target', ''):<10} {message}"
+                line = f"  {severity:<8} {finding.get('check', '?'):<34} {finding.get('target', ''):<10} {message}"
                 lines.append((NOTABLE.index(severity), line))
     seen: list[str] = []
     for _, line in sorted(lines, key=lambda pair: pair[0]):

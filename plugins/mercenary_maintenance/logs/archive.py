@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,16 +54,16 @@ class Plan:
     level: int
     quiet_s: float
     delete_local: bool
-    now: float
     open_paths: frozenset[str]
 
 
 def archive_file(client: Any, plan: Plan, log_set: LogSet, base: str, path: str, tally: Tally, staging: str) -> None:
     st = os.lstat(path)
-    if plan.now - st.st_mtime < log_set.archive_after_days * 86400:
+    now = time.time()  # per file: a long run must not judge late files by its start time
+    if now - st.st_mtime < log_set.archive_after_days * 86400:
         tally.recent += 1
         return
-    reason = files.busy_reason(st, path, plan.now, plan.quiet_s, set(plan.open_paths))
+    reason = files.busy_reason(st, path, now, plan.quiet_s, plan.open_paths)
     if reason:
         tally.skip(path, reason)
         return

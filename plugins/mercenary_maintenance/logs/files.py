@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import stat
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def open_files(proc: str = "/proc") -> set[str]:
     return found
 
 
-def busy_reason(st: os.stat_result, path: str, now: float, quiet_s: float, open_paths: set[str]) -> str | None:
+def busy_reason(st: os.stat_result, path: str, now: float, quiet_s: float, open_paths: AbstractSet[str]) -> str | None:
     """Why a file must not be touched now (``None``: it may be)."""
     if now - st.st_mtime < quiet_s:
         return f"modified within the last {quiet_s / 60:g} minutes"

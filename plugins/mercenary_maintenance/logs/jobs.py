@@ -51,7 +51,7 @@ def archive_logs(step: Step) -> None:
         else:
             act.skipped("lifecycle rules already match the config")
     plan = archive.Plan(bucket=bucket, level=cfg.logs.zstd_level, quiet_s=cfg.logs.quiet_minutes * 60.0,
-                        delete_local=cfg.logs.delete_local_after_archive, now=time.time(),
+                        delete_local=cfg.logs.delete_local_after_archive,
                         open_paths=frozenset(files.open_files()))
     for log_set in cfg.logs.sets:
         with step.action("logs.archive", log_set.name, why=f"archive {log_set.name} logs older than "
