@@ -6,9 +6,9 @@ from Prometheus (or host metrics), with a `for` duration, dedup, inhibition,
 escalation and resolved notices to Slack.
 """
 
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from __future__ import annotations
 
-# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from datetime import timedelta
 from pathlib import Path
 

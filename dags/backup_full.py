@@ -6,9 +6,9 @@ S3 multipart upload; sha256 and a manifest (row counts, versions) written last.
 Retention 30 days with transition to Glacier (S3 lifecycle).
 """
 
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from __future__ import annotations
 
-# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

@@ -6,9 +6,9 @@ restorable with `pg_combinebackup`. Below 17 the report says plainly what is don
 Retention 7 days.
 """
 
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from __future__ import annotations
 
-# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

@@ -10,9 +10,9 @@ Form: `action`, `check_set` (for action check_set), `target` (a configured targe
 Runbook: `docs/areas/emergency.md`.
 """
 
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from __future__ import annotations
 
-# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from pathlib import Path
 
 from mercenary_maintenance.dagkit import Tag, maintenance_dag
@@ -26,5 +26,7 @@ with maintenance_dag(
     retries=0,
     params=emergency.form_params(),
     allowed_run_types=["manual"],
+    # A non-critical request waiting out its notice must not hold back a critical one.
+    max_active_runs=4,
 ):
     emergency.build()

@@ -8,9 +8,9 @@ backup verification (freshness, integrity, capacity) and security monitoring.
 Checks only: nothing here changes a server. Report: `<reports.url>/maintenance_daily/<run_id>/`.
 """
 
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from __future__ import annotations
 
-# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

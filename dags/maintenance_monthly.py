@@ -7,9 +7,9 @@ review, AWS security-group audit), and the full restore test. Overlaps the weekl
 run; heavy work on one target is serialized (pool + per-target lock).
 """
 
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from __future__ import annotations
 
-# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

@@ -4,9 +4,9 @@
 The plan's "first weekend of each quarter": the quarterly access and capacity review.
 """
 
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from __future__ import annotations
 
-# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from pathlib import Path
 
 from mercenary_maintenance.dagkit import Tag, maintenance_dag

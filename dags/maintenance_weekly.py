@@ -8,9 +8,9 @@ are skipped and recorded; every SQL statement gets `statement_timeout` ≤ time 
 `lock_timeout`. A run still going at the window's end raises a deadline alert.
 """
 
+# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from __future__ import annotations
 
-# An Airflow DAG file: the DAG processor only parses files mentioning "airflow" and "dag".
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups

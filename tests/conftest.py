@@ -33,6 +33,8 @@ os.environ.update(
         "AIRFLOW__TRIGGERER__DEFAULT_CAPACITY": "10",
         # Retries keep their count but wait 1 s (then 2 s) so failure paths stay fast.
         "MAINTENANCE_RETRY_DELAY_SECONDS": "1",
+        # dag.test() cannot run window DAGs with a DeadlineAlert (Airflow 3.3.2); see dagkit.
+        "MAINTENANCE_DEADLINE_ALERTS": "off",
     }
 )
 os.environ.pop("MAINTENANCE_CONFIG", None)
@@ -135,11 +137,19 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], N
 
 @pytest.fixture
 def run_dag(dagbag: Any, tmp_path: Path) -> Callable[..., Any]:
-    """Run one DAG with ``dag.test()`` and return (dag_run state, report dict or None)."""
+    """Run one DAG with ``dag.test()`` and return (dag_run state, report dict or None).
+
+    The DAG file is parsed afresh for each run: ``dag.test()`` merges the run's conf into
+    the DAG object's params, which would leak into the next test through a shared DagBag.
+    """
     import json
 
+    from airflow.dag_processing.dagbag import DagBag
+
     def run(dag_id: str, **kwargs: Any) -> tuple[str, dict[str, Any] | None]:
-        dag = dagbag.get_dag(dag_id)
+        bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
+        assert not bag.import_errors, bag.import_errors
+        dag = bag.get_dag(dag_id)
         dag_run = dag.test(**kwargs)
         reports = sorted((tmp_path / "reports" / dag_id).glob("*/report.json"))
         report = json.loads(reports[-1].read_text()) if reports else None

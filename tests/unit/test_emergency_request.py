@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -94,7 +94,7 @@ def test_the_form_schema_rejects_what_the_ui_must_not_submit() -> None:
 
 
 def test_notice_period_applies_to_non_critical_real_runs_only() -> None:
-    now = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
     req = validate(_params(severity="non_critical"), CFG)
     assert notice.act_after(req, now, 60) == now + timedelta(hours=1)
     assert notice.act_after(validate(_params(), CFG), now, 60) == now
@@ -107,5 +107,5 @@ def test_notice_period_applies_to_non_critical_real_runs_only() -> None:
 
 def test_a_missing_implementation_is_reported_not_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(dispatch.ROUTES, "vacuum_analyze", ("mercenary_maintenance.nope", "f", True, True))
-    with pytest.raises(dispatch.ActionUnavailable, match="mercenary_maintenance.nope.f"):
+    with pytest.raises(dispatch.ActionUnavailable, match=r"mercenary_maintenance\.nope\.f"):
         dispatch.resolve("vacuum_analyze")

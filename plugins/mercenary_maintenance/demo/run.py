@@ -114,6 +114,10 @@ def airflow_env(workdir: Path, config_path: Path, connections: dict[str, str]) -
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "MAINTENANCE_CONFIG": str(config_path),
+            # `airflow dags test` cannot run window DAGs with a DeadlineAlert in Airflow 3.3.2
+            # (see dagkit.DEADLINES_ENV); failed tasks retry after 1 s instead of 1 min.
+            "MAINTENANCE_DEADLINE_ALERTS": "off",
+            "MAINTENANCE_RETRY_DELAY_SECONDS": "1",
             # `airflow standalone` spawns its components by name.
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             **connections,

@@ -83,7 +83,7 @@ def postgres_snapshot(cfg: MaintenanceConfig, target: str) -> dict[str, Any]:
 def redis_snapshot(cfg: MaintenanceConfig, target: str) -> dict[str, Any]:
     from airflow.providers.redis.hooks.redis import RedisHook
 
-    client = RedisHook(redis_conn_id=cfg.redis_target(target).conn_id).get_conn()
+    client = RedisHook(redis_conn_id=cfg.redis_target(target).conn_id).get_conn()  # type: ignore[no-untyped-call]
     info = client.info("memory")
     keyspace = client.info("keyspace")
     return {

@@ -17,7 +17,7 @@ HISTORY_DAGS = ["maintenance_daily", "maintenance_weekly", "alert_evaluation"]
 PERIOD_DAYS = {"monthly": 31, "quarterly": 92}
 
 
-def run_review(kind: str) -> dict[str, Any]:
+def run_review(kind: str, context: Any = None) -> dict[str, Any]:
     """The body shared by both review tasks (``kind``: monthly | quarterly)."""
     from datetime import datetime, timedelta
 
@@ -73,7 +73,7 @@ def run_review(kind: str) -> dict[str, Any]:
             step.add(Finding("reviews.coverage", "all", Severity.WARNING,
                              "no PostgreSQL target reviewed: access review has nothing to compare"))
 
-    return execute_step(body)
+    return execute_step(body, context=context)
 
 
 @task(task_id="performance_review")
