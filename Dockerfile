@@ -19,6 +19,8 @@ RUN pip install --no-cache-dir \
     "apache-airflow-providers-slack==9.11.1" \
     "apache-airflow-providers-standard==1.21.0" \
     "apache-airflow-providers-common-sql>=2.4" \
+    "apache-airflow-providers-http>=5.0" \
+    "cryptography>=42" \
     "pydantic>=2.7" \
     "PyYAML>=6" \
     "zstandard>=0.23" \

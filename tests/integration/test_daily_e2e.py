@@ -18,4 +18,9 @@ def test_daily_dag_writes_report_against_real_services(pg, redis_server, s3, wri
     assert by_target["redis:cache"]["severity"] == "ok"
     assert report["run_type"] == "manual"
     assert pg.password not in str(report)
-    assert state == "success", report
+    # No backup bucket, no backups: that is a critical finding, not a crash of the check.
+    freshness = [f for f in report["findings"] if f["check"] == "backup.freshness"]
+    assert freshness
+    assert all(f["severity"] == "critical" for f in freshness)
+    assert report["status"] == "critical"
+    assert state == "success", report["failed_tasks"]

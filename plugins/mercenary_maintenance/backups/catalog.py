@@ -58,9 +58,17 @@ class Backup:
 
 
 def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Objects under ``prefix``; a bucket that does not exist holds no backups (the freshness
+    check then says so as critical), any other S3 error is raised."""
+    from botocore.exceptions import ClientError
+
     paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        yield from page.get("Contents", [])
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            yield from page.get("Contents", [])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
 
 
 def group(prefix: str, objects: list[dict[str, Any]]) -> list[Backup]:

@@ -53,7 +53,8 @@ def current_rules(client: Any, bucket: str) -> list[dict[str, Any]]:
     try:
         return list(client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", []))
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchLifecycleConfiguration":
+        # No rules, or no bucket at all: either way nothing enforces the retention (critical).
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchLifecycleConfiguration", "NoSuchBucket"):
             return []
         raise
 

@@ -51,7 +51,7 @@ class RestoreResult:
 def scratch_name(target: str, run_id: str, try_number: int) -> str:
     """
     >>> scratch_name("main", "manual__2026-01-01", 1)
-    'mm_restore_main_8f1bc1'
+    'mm_restore_main_91095a'
     >>> len(scratch_name("x" * 63, "r", 1)) <= 63
     True
     """

@@ -2,9 +2,15 @@
 
 A producer (``feed``, e.g. copying ``pg_dump``'s stdout) runs in a worker thread and
 writes raw chunks; they are compressed (zstd releases the GIL, so this uses a second
-core), hashed (sha256 of the stored bytes) and cut into fixed-size parts that go through
-a bounded queue to the uploading thread. Memory is bounded by about
-``(QUEUE_PARTS + 2) * part_size`` whatever the database size.
+core) and cut into fixed-size parts that go through a bounded queue to the uploading
+thread, which hashes (sha256 of the stored bytes) and uploads them. Memory is bounded by
+about ``(QUEUE_PARTS + 2) * part_size`` whatever the database size.
+
+CPU: zstd is nearly all of it (level 3 is about 85 % of the process's CPU time, level 1
+costs about a third of level 3; see docs/areas/backups.md). The rest is kept small: the
+pipe is widened to 1 MiB and read with ``readinto`` into one reused 4 MiB buffer whose
+slices go to zstd without a copy; parts leave the chunker as exactly ``part_size`` bytes
+(one copy) and are hashed once, by the uploading thread (off the compressing thread).
 
 The object becomes visible only when ``complete_multipart_upload`` succeeds, which
 happens after the producer and ``finish`` (e.g. checking pg_dump's exit status)
@@ -16,6 +22,7 @@ to the lifecycle rule that aborts incomplete uploads after a day.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import queue
 import threading
@@ -28,10 +35,14 @@ log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 QUEUE_PARTS = 2
-READ_CHUNK = 1 * MB
+READ_CHUNK = 1 * MB  # restore/integrity reads of S3 bodies
+FEED_CHUNK = 4 * MB  # pipe reads handed to zstd in one call
+PIPE_SIZE = 1 * MB  # Linux default is 64 KiB; 1 MiB is the unprivileged maximum by default
 PROGRESS_EVERY_S = 10.0
 
-Write = Callable[[bytes], None]
+Buffer = bytes | bytearray | memoryview
+Write = Callable[[Buffer], None]
+"""Receives raw bytes; a memoryview is valid only during the call (its buffer is reused)."""
 
 
 class Cancelled(RuntimeError):
@@ -52,12 +63,6 @@ class Uploaded:
         return self.raw_size / MB / self.seconds if self.seconds > 0 else 0.0
 
 
-@dataclass
-class _Tally:
-    raw: int = 0
-    stored: int = 0
-
-
 class _Compressor:
     """Raw chunks in, fixed-size compressed parts out (into a bounded queue)."""
 
@@ -67,12 +72,11 @@ class _Compressor:
         self._chunker = zstandard.ZstdCompressor(level=level).chunker(chunk_size=part_size)
         self._out = out
         self._cancel = cancel
-        self.sha = hashlib.sha256()
-        self.tally = _Tally()
+        self.raw = 0
 
-    def write(self, data: bytes) -> None:
-        self.tally.raw += len(data)
-        for part in self._chunker.compress(data):
+    def write(self, data: Buffer) -> None:
+        self.raw += len(data)
+        for part in self._chunker.compress(data):  # consumes all of ``data`` before returning
             self._emit(part)
 
     def finish(self) -> None:
@@ -80,8 +84,6 @@ class _Compressor:
             self._emit(part)
 
     def _emit(self, part: bytes) -> None:
-        self.sha.update(part)
-        self.tally.stored += len(part)
         while True:  # block on a full queue, but notice when the uploader gave up
             if self._cancel.is_set():
                 raise Cancelled("upload cancelled")
@@ -92,13 +94,26 @@ class _Compressor:
                 continue
 
 
-def copy_reader(source: IO[bytes]) -> Callable[[Write], None]:
-    """A ``feed`` that copies a binary pipe in 1 MB reads."""
+def widen_pipe(source: Any, size: int = PIPE_SIZE) -> None:
+    """Best effort: a bigger pipe buffer means fewer reads and wake-ups (Linux only)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(source.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        pass  # not a pipe, not Linux, or above /proc/sys/fs/pipe-max-size: keep the default
+
+
+def copy_reader(source: IO[bytes], chunk: int = FEED_CHUNK) -> Callable[[Write], None]:
+    """A ``feed`` that copies a binary pipe in ``chunk``-sized reads into one reused buffer."""
 
     def feed(write: Write) -> None:
-        read = getattr(source, "read1", source.read)
-        while chunk := read(READ_CHUNK):
-            write(chunk)
+        widen_pipe(source)
+        buf = bytearray(chunk)
+        view = memoryview(buf)
+        readinto = source.readinto  # a BufferedReader fills ``buf`` unless at EOF
+        while n := readinto(buf):
+            write(view[:n])
 
     return feed
 
@@ -137,16 +152,21 @@ def upload_stream(
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType="application/zstd")["UploadId"]
     worker = threading.Thread(target=produce, name=f"compress-{label}", daemon=True)
     etags: list[dict[str, Any]] = []
+    sha = hashlib.sha256()
+    stored = 0
     try:
         worker.start()
         last_log = started
         while (part := parts_q.get()) is not _END:
+            sha.update(part)  # exactly the bytes stored, in order
+            stored += len(part)
             number = len(etags) + 1
             resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part)
             etags.append({"PartNumber": number, "ETag": resp["ETag"]})
+            del part  # drop our reference before waiting for the next one (bounded memory)
             if time.monotonic() - last_log >= PROGRESS_EVERY_S:
                 last_log = time.monotonic()
-                _progress(label, compressor.tally, started)
+                _progress(label, compressor.raw, stored, started)
         worker.join()
         if errors:
             raise errors[0]
@@ -167,9 +187,9 @@ def upload_stream(
             raise errors[0] from None
         raise
     seconds = time.monotonic() - started
-    _progress(label, compressor.tally, started, done=True)
-    return Uploaded(key=key, size=compressor.tally.stored, sha256=compressor.sha.hexdigest(),
-                    raw_size=compressor.tally.raw, parts=len(etags), seconds=seconds)
+    _progress(label, compressor.raw, stored, started, done=True)
+    return Uploaded(key=key, size=stored, sha256=sha.hexdigest(), raw_size=compressor.raw, parts=len(etags),
+                    seconds=seconds)
 
 
 def _put_end(parts_q: queue.Queue[Any], cancel: threading.Event) -> None:
@@ -181,10 +201,10 @@ def _put_end(parts_q: queue.Queue[Any], cancel: threading.Event) -> None:
             continue
 
 
-def _progress(label: str, tally: _Tally, started: float, done: bool = False) -> None:
+def _progress(label: str, raw: int, stored: int, started: float, done: bool = False) -> None:
     elapsed = max(time.monotonic() - started, 1e-6)
     log.info("%s %s: %.1f MB read, %.1f MB stored, %.1f MB/s", label, "done" if done else "progress",
-             tally.raw / MB, tally.stored / MB, tally.raw / MB / elapsed)
+             raw / MB, stored / MB, raw / MB / elapsed)
 
 
 def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
 from mercenary_maintenance.windows.rules import ALL_MONTHS, UTC, Window, WindowRule
@@ -51,11 +52,11 @@ class MaintenanceWindowTimetable(Timetable):
 
     # -- what the UI shows ----------------------------------------------------
     @property
-    def summary(self) -> str:
+    def summary(self) -> str:  # type: ignore[override]  # the base declares a plain attribute
         return self.rule.summary()
 
     @property
-    def description(self) -> str:
+    def description(self) -> str:  # type: ignore[override]  # the base declares a plain attribute
         return f"Maintenance window: {self.rule.summary()}"
 
     # -- serialization ----------------------------------------------------------
@@ -84,7 +85,7 @@ class MaintenanceWindowTimetable(Timetable):
 
     # -- scheduling --------------------------------------------------------------
     def infer_manual_data_interval(self, *, run_after: datetime) -> DataInterval:
-        return DataInterval.exact(run_after)
+        return DataInterval.exact(pendulum.instance(run_after))
 
     def next_dagrun_info(
         self,
@@ -97,7 +98,8 @@ class MaintenanceWindowTimetable(Timetable):
             return None
         if restriction.latest is not None and window.start > restriction.latest:
             return None
-        return DagRunInfo(run_after=window.start, data_interval=DataInterval(window.start, window.end))
+        start, end = pendulum.instance(window.start), pendulum.instance(window.end)
+        return DagRunInfo(run_after=start, data_interval=DataInterval(start, end))
 
     def _next_window(self, last: DataInterval | None, restriction: TimeRestriction) -> Window | None:
         # Windows never overlap themselves: the next one starts at or after the last end.
