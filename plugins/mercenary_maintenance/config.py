@@ -248,6 +248,9 @@ class AlertsConfig(_Model):
     slack_attempts: int = Field(3, ge=1, le=10)
     slack_retry_delay_seconds: float = Field(2, ge=0)
     state_variable: str = "mercenary_alert_state"
+    # After each maintenance run, post the findings at or above this severity to Slack
+    # (one message per run; a failed run is announced by the failure notifier instead).
+    notify_findings: Literal["critical", "warning", "none"] = "critical"
 
     @field_validator("queries")
     @classmethod

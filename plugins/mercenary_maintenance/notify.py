@@ -127,3 +127,37 @@ async def window_overrun(dag_id: str, window: str, context: Any = None, **_: Any
             + (f": `{run_id}` <{run_link(base_url, dag_id, run_id)}|open the run>" if run_id else "")
             + ". Remaining tasks past the cutoff will be skipped; running statements end at their statement_timeout.")
     await asyncio.to_thread(post_to_slack, conn_id, text)
+
+
+_NOTICE_LEVELS = {"critical": ("critical",), "warning": ("critical", "warning", "unknown"), "none": ()}
+
+
+def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 10) -> str | None:
+    """The Slack text for a finished run's findings at or above ``level``; None if nothing to say.
+
+    >>> r = {"dag_id": "maintenance_daily", "run_id": "r1", "status": "critical", "findings": [
+    ...     {"check": "backup.freshness", "target": "main", "severity": "critical", "message": "no good full backup"},
+    ...     {"check": "redis.memory", "target": "cache", "severity": "warning", "message": "81% of maxmemory"}]}
+    >>> print(findings_notice(r, "critical", "http://x/run"))
+    :rotating_light: *maintenance_daily* run `r1` finished *critical* — 1 finding(s) need attention:
+    • critical `backup.freshness` main: no good full backup
+    <http://x/run|open the run>
+    >>> findings_notice({**r, "status": "failed"}, "critical", "l") is None  # the failure notifier speaks
+    True
+    """
+    severities = _NOTICE_LEVELS[level]
+    if report["status"] == "failed" or not severities:
+        return None
+    wanted = [f for f in report["findings"] if f["severity"] in severities]
+    if not wanted:
+        return None
+    order = {"critical": 0, "unknown": 1, "warning": 2}
+    wanted.sort(key=lambda f: order.get(f["severity"], 3))
+    icon = ":rotating_light:" if report["status"] == "critical" else ":warning:"
+    lines = [f"{icon} *{report['dag_id']}* run `{report['run_id']}` finished *{report['status']}* — "
+             f"{len(wanted)} finding(s) need attention:"]
+    lines += [f"• {f['severity']} `{f['check']}` {f['target']}: {f['message']}" for f in wanted[:limit]]
+    if len(wanted) > limit:
+        lines.append(f"… and {len(wanted) - limit} more in the report")
+    lines.append(f"<{link}|open the run>")
+    return mask("\n".join(lines))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def test_daily_dag_writes_report_against_real_services(pg, redis_server, s3, write_config, connections, run_dag):
+def test_daily_dag_writes_report_against_real_services(
+    pg, redis_server, s3, slack, write_config, connections, run_dag
+):
     connections({**pg.connection_env("maintenance_postgres"), **redis_server.connection_env("maintenance_redis"),
-                 **s3.connection_env("maintenance_s3")})
+                 **s3.connection_env("maintenance_s3"), **slack.connection_env("maintenance_slack")})
     write_config({"host": {"paths": ["/"]}})
     state, report = run_dag("maintenance_daily")
     assert report is not None
@@ -24,3 +26,8 @@ def test_daily_dag_writes_report_against_real_services(pg, redis_server, s3, wri
     assert all(f["severity"] == "critical" for f in freshness)
     assert report["status"] == "critical"
     assert state == "success", report["failed_tasks"]
+    # One Slack notice for the run, naming the critical finding, no secret.
+    [notice] = slack.messages
+    assert "backup.freshness" in notice["text"]
+    assert "finished *critical*" in notice["text"]
+    assert pg.password not in notice["text"]

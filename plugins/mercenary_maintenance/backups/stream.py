@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ def widen_pipe(source: Any, size: int = PIPE_SIZE) -> None:
         pass  # not a pipe, not Linux, or above /proc/sys/fs/pipe-max-size: keep the default
 
 
-def copy_reader(source: IO[bytes], chunk: int = FEED_CHUNK) -> Callable[[Write], None]:
-    """A ``feed`` that copies a binary pipe in ``chunk``-sized reads into one reused buffer."""
+def copy_reader(source: Any, chunk: int = FEED_CHUNK) -> Callable[[Write], None]:
+    """A ``feed`` that copies a binary pipe (anything with ``readinto``, e.g. a Popen's
+    stdout) in ``chunk``-sized reads into one reused buffer."""
 
     def feed(write: Write) -> None:
         widen_pipe(source)
