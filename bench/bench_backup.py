@@ -11,8 +11,8 @@ memory; we measure only the backing-up process):
 * restore verification (S3 → zstd → pg_restore → row counts) vs a raw ``pg_restore``
   of the same dump from a local file (target ≤ 1.2×).
 
-Run: ``python bench/bench_backup.py`` (``BENCH_GB=0.2`` for a quick run; ``BENCH_ZSTD_LEVEL=1`` to
-compare another ``backups.full.zstd_level``).
+Run: ``python bench/bench_backup.py`` (``BENCH_GB=0.2`` for a quick run; ``BENCH_ZSTD_LEVEL=3`` to
+compare another ``backups.full.zstd_level``; the default is the config's).
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def raw_restore(pg: Any, dbname: str) -> float:
 
 def main() -> int:
     from mercenary_maintenance import servers
+    from mercenary_maintenance.config import FullBackupConfig
 
     gigabytes = float(os.environ.get("BENCH_GB", "1.0"))
     pg = servers.PostgresServer(major=15).start()
@@ -148,7 +149,8 @@ def main() -> int:
         make_db(pg, "small", gigabytes * 1024 / 10)
         size_mb = int(pg.scalar("SELECT pg_database_size('big')")) / 2**20
         print(f"generated databases in {time.monotonic() - t0:.0f} s; big = {size_mb:.0f} MB", flush=True)
-        level = int(os.environ.get("BENCH_ZSTD_LEVEL", "3"))  # the config default is 3
+        default_level = FullBackupConfig().zstd_level
+        level = int(os.environ.get("BENCH_ZSTD_LEVEL", str(default_level)))
         base = {"level": level, "port": pg.port, "user": pg.user, "password": pg.password, "endpoint": endpoint,
                 "bucket": "bench"}
         timed_dump(pg, "big", ["-Z0"])  # warm the cache for everyone alike
