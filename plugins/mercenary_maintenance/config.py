@@ -196,6 +196,8 @@ class BackupsConfig(_Model):
     scratch_dir: str | None = None
     # How long a dump/restore waits for the target's maintenance lock (held by VACUUM, REINDEX …).
     lock_wait_seconds: float = Field(900, gt=0)
+    # Daily backup.sample_restore: schema + this many smallest non-empty tables (0 disables it).
+    sample_restore_tables: int = Field(3, ge=0)
 
 
 class PostgresConfig(_Model):

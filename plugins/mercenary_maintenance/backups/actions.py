@@ -34,6 +34,20 @@ def locked(step: Step, pg: Any) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def scratch_session(step: Step, pg: Any, target: str) -> Iterator[tuple[int, list[str]]]:
+    """Under the target's lock: the server's major version, after dropping leftover scratch databases
+    of killed earlier attempts (we hold the lock, so nobody uses them)."""
+    from mercenary_maintenance.backups import restore
+
+    with locked(step, pg), pg.connect() as conn:
+        server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
+        stale = restore.leftovers(conn, target)
+        for name in stale:
+            restore.drop_db(conn, name)
+        yield server_major, stale
+
+
 def backup_full(step: Step, target: str, dry_run: bool = False) -> None:
     """``backup.full``: pg_dump of ``target`` → zstd → S3 multipart, manifest last."""
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
@@ -87,11 +101,7 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
             act.dry_run(f"would restore {manifest.key} into scratch database {scratch} on {target}")
             return
         pg = params(tcfg.conn_id)
-        with locked(step, pg), pg.connect() as conn:
-            server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
-            stale = restore.leftovers(conn, target)
-            for name in stale:  # a killed earlier attempt; we hold the lock, so nobody uses them
-                restore.drop_db(conn, name)
+        with scratch_session(step, pg, target) as (server_major, stale):
             try:
                 result = restore.restore_and_verify(
                     pg, client, cfg.bucket, manifest, scratch_db=scratch, server_major=server_major,

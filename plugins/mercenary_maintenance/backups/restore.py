@@ -14,6 +14,8 @@ import hashlib
 import logging
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,14 +50,17 @@ class RestoreResult:
         return not self.problems
 
 
-def scratch_name(target: str, run_id: str, try_number: int) -> str:
+def scratch_name(target: str, run_id: str, try_number: int, purpose: str = "") -> str:
     """
     >>> scratch_name("main", "manual__2026-01-01", 1)
     'mm_restore_main_91095a'
+    >>> scratch_name("main", "manual__2026-01-01", 1, "sample") != scratch_name("main", "manual__2026-01-01", 1)
+    True
     >>> len(scratch_name("x" * 63, "r", 1)) <= 63
     True
     """
-    suffix = hashlib.sha1(f"{run_id}/{try_number}".encode()).hexdigest()[:6]
+    ident = f"{run_id}/{try_number}" + (f"/{purpose}" if purpose else "")
+    suffix = hashlib.sha1(ident.encode()).hexdigest()[:6]
     return f"{SCRATCH_PREFIX}{target[:63 - len(SCRATCH_PREFIX) - 7]}_{suffix}"
 
 
@@ -76,17 +81,42 @@ def drop_db(admin: Any, name: str) -> None:
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int, bin_dir: str | None) -> HashingReader:
-    """Stream ``body`` (zstd-compressed custom-format dump) into pg_restore; raise on failure."""
-    import zstandard
+def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int, bin_dir: str | None,
+                    list_file: str | None = None) -> HashingReader:
+    """Stream ``body`` (zstd-compressed custom-format dump) into pg_restore; raise on failure.
 
+    With ``list_file`` only the entries of that list are restored (``pg_restore -L``); pg_restore
+    then stops reading after the last selected entry, so the rest of the object is not read.
+    """
     pg_restore = binaries.program(server_major, "pg_restore", bin_dir)
     argv = [pg_restore, f"--dbname={scratch_db}", "--no-owner", "--no-privileges", "--exit-on-error",
             "--no-password"]
-    proc = runner.spawn(argv, env=pg.env(scratch_db), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    if list_file is not None:
+        argv.append(f"--use-list={list_file}")
+    reader, _ = _pipe_into(argv, pg.env(scratch_db), body, reads_all=list_file is None)
+    return reader
+
+
+def pg_restore_list(pg: PgParams, body: Any, server_major: int, bin_dir: str | None) -> str:
+    """The archive's table of contents (``pg_restore --list``), streamed like a restore."""
+    pg_restore = binaries.program(server_major, "pg_restore", bin_dir)
+    _, toc = _pipe_into([pg_restore, "--list"], pg.env(), body, reads_all=False)
+    return toc
+
+
+def _pipe_into(argv: list[str], env: dict[str, str], body: Any, *, reads_all: bool) -> tuple[HashingReader, str]:
+    """Decompress ``body`` into ``argv``'s stdin; returns the reader and the program's stdout.
+
+    ``reads_all=False``: the program may exit (successfully) before the end of the stream.
+    """
+    import zstandard
+
+    proc = runner.spawn(argv, env=env, stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL if reads_all else subprocess.PIPE)
     assert proc.stdin is not None
     assert proc.stderr is not None
     stderr = _collect(proc.stderr)
+    stdout = _collect(proc.stdout) if proc.stdout is not None else None
     reader = HashingReader(body)
 
     def feed() -> None:
@@ -95,8 +125,15 @@ def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int,
             zstandard.ZstdDecompressor().copy_stream(reader, proc.stdin, read_size=MB,  # type: ignore[arg-type]
                                                       write_size=MB)
             reader.drain()
+        except BrokenPipeError:
+            if reads_all:
+                raise
         finally:
-            proc.stdin.close()
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                if reads_all:
+                    raise
 
     feeder = _Background(feed)
     try:
@@ -107,7 +144,28 @@ def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int,
     except BaseException:
         _stop(proc)
         raise
-    return reader
+    finally:
+        if not reads_all:
+            _close(body)
+    return reader, stdout.result() if stdout is not None else ""
+
+
+def _close(body: Any) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+@contextmanager
+def scratch_database(admin: Any, name: str) -> Iterator[None]:
+    """Create ``name`` (from template0) and always drop it; a failed drop never hides an error."""
+    create_db(admin, name)
+    failing = True
+    try:
+        yield
+        failing = False
+    finally:
+        _teardown(admin, name, failing)
 
 
 def verify_restored(pg: PgParams, scratch_db: str, manifest: Manifest, result: RestoreResult,
@@ -145,23 +203,17 @@ def restore_and_verify(pg: PgParams, client: Any, bucket: str, manifest: Manifes
                        server_major: int, bin_dir: str | None, statement_timeout_ms: str) -> RestoreResult:
     """Create the scratch database, restore, verify, and always drop it."""
     result = RestoreResult(scratch_db)
-    with pg.connect() as admin:
-        create_db(admin, scratch_db)
-        failing = True
-        try:
-            started = time.monotonic()
-            body = client.get_object(Bucket=bucket, Key=manifest.key)["Body"]
-            reader = pg_restore_into(pg, body, scratch_db, server_major, bin_dir)
-            result.restore_s = time.monotonic() - started
-            result.size, result.sha256 = reader.size, reader.sha.hexdigest()
-            if (result.size, result.sha256) != (manifest.size, manifest.sha256):
-                result.problems.append("restored object's size/sha256 differ from the manifest")
-            started = time.monotonic()
-            verify_restored(pg, scratch_db, manifest, result, statement_timeout_ms)
-            result.verify_s = time.monotonic() - started
-            failing = False
-        finally:
-            _teardown(admin, scratch_db, failing)
+    with pg.connect() as admin, scratch_database(admin, scratch_db):
+        started = time.monotonic()
+        body = client.get_object(Bucket=bucket, Key=manifest.key)["Body"]
+        reader = pg_restore_into(pg, body, scratch_db, server_major, bin_dir)
+        result.restore_s = time.monotonic() - started
+        result.size, result.sha256 = reader.size, reader.sha.hexdigest()
+        if (result.size, result.sha256) != (manifest.size, manifest.sha256):
+            result.problems.append("restored object's size/sha256 differ from the manifest")
+        started = time.monotonic()
+        verify_restored(pg, scratch_db, manifest, result, statement_timeout_ms)
+        result.verify_s = time.monotonic() - started
     return result
 
 

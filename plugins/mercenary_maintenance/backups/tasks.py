@@ -84,6 +84,18 @@ def verify_backups(target: str) -> dict[str, Any]:
     return execute_step(body)
 
 
+@task(task_id="sample_restore", pool=HEAVY_POOL)
+def sample_restore(target: str) -> dict[str, Any]:
+    """backup.sample_restore: schema + the smallest tables of the latest full backup, counts vs manifest."""
+    from mercenary_maintenance.backups import sample
+    from mercenary_maintenance.steps import Step, execute_step
+
+    def body(step: Step) -> None:
+        sample.sample_restore(step, target)
+
+    return execute_step(body)
+
+
 @task(task_id="check_retention")
 def check_retention() -> dict[str, Any]:
     """backup.retention (lifecycle vs config) and backup.uploads_versioning."""
@@ -139,7 +151,9 @@ def incremental() -> Any:
 def daily_verification() -> Any:
     @task_group(group_id="backups")
     def group() -> None:
-        verify_backups.expand(target=_postgres_targets())
+        targets = _postgres_targets()
+        verify_backups.expand(target=targets)
+        sample_restore.expand(target=targets)  # independent of verify: one failing must not skip the other
         check_retention()
 
     return group()
