@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import statistics
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -48,19 +46,9 @@ def report(name: str, baseline_s: float, ours_s: float, target: str, ok: bool) -
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        **extra,
-    })
-    return env
+    from mercenary_maintenance.servers import airflow_env as local_airflow_env
+
+    return {**local_airflow_env(home), **extra}
 
 
 def timed_process(argv: Sequence[str], env: dict[str, str], timeout: float = 600) -> float:

@@ -19,29 +19,21 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-_HOME = Path(tempfile.mkdtemp(prefix="mm-airflow-"))
-os.environ.update(
-    {
-        "AIRFLOW_HOME": str(_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_HOME / "logs"),
-        "AIRFLOW__TRIGGERER__DEFAULT_CAPACITY": "10",
-        # Retries keep their count but wait 1 s (then 2 s) so failure paths stay fast.
-        "MAINTENANCE_RETRY_DELAY_SECONDS": "1",
-        # dag.test() cannot run window DAGs with a DeadlineAlert (Airflow 3.3.2); see dagkit.
-        "MAINTENANCE_DEADLINE_ALERTS": "off",
-    }
-)
-os.environ.pop("MAINTENANCE_CONFIG", None)
-for _key in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
-    del os.environ[_key]
+sys.path.insert(0, str(ROOT / "plugins"))  # importable even before `pip install -e .`
 
 from mercenary_maintenance import servers  # noqa: E402
+
+_HOME = Path(tempfile.mkdtemp(prefix="mm-airflow-"))
+_ENV = servers.airflow_env(_HOME) | {
+    "AIRFLOW__TRIGGERER__DEFAULT_CAPACITY": "10",
+    # Retries keep their count but wait 1 s (then 2 s) so failure paths stay fast.
+    "MAINTENANCE_RETRY_DELAY_SECONDS": "1",
+    # dag.test() cannot run window DAGs with a DeadlineAlert (Airflow 3.3.2); see dagkit.
+    "MAINTENANCE_DEADLINE_ALERTS": "off",
+}
+for _key in set(os.environ) - set(_ENV):  # a developer's AIRFLOW_CONN_*, AIRFLOW__*, MAINTENANCE_CONFIG
+    del os.environ[_key]
+os.environ.update(_ENV)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -536,6 +536,33 @@ class PrometheusServer:
         return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps({"conn_type": "http", "host": self.url})}
 
 
+# --------------------------------------------------------------------------- Airflow
+
+
+def airflow_env(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a local Airflow (SQLite metadata in ``home``) running this project's
+    DAGs and plugins: the one definition the tests, the demo and the benchmarks share.
+    Connections and Airflow settings inherited from ``base`` (default: this process) are
+    dropped so a developer's own Airflow setup cannot leak in."""
+    root = Path(__file__).resolve().parents[2]
+    inherited = os.environ if base is None else base
+    env = {k: v for k, v in inherited.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
+    env.pop("MAINTENANCE_CONFIG", None)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # `airflow standalone` and the executors spawn their components by name.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{inherited.get('PATH', '')}",
+    })
+    return env
+
+
 # --------------------------------------------------------------------------- the stack
 
 

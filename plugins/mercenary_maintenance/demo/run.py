@@ -38,6 +38,7 @@ from mercenary_maintenance.demo import sample
 from mercenary_maintenance.demo.state import AlreadyRunning, DemoState, Proc, clean_stale, kill_group
 from mercenary_maintenance.demo.summary import DagResult, find_report, render
 from mercenary_maintenance.servers import LocalStack, ServerError, free_port, wait_for_port
+from mercenary_maintenance.servers import airflow_env as local_airflow_env
 
 T = TypeVar("T")
 
@@ -101,25 +102,15 @@ def demo_config(workdir: Path) -> dict[str, Any]:
 
 
 def airflow_env(workdir: Path, config_path: Path, connections: dict[str, str]) -> dict[str, str]:
-    home = workdir / "airflow"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
+    env = local_airflow_env(workdir / "airflow")
     env.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "MAINTENANCE_CONFIG": str(config_path),
             # `airflow dags test` cannot run window DAGs with a DeadlineAlert in Airflow 3.3.2
             # (see dagkit.DEADLINES_ENV); failed tasks retry after 1 s instead of 1 min.
             "MAINTENANCE_DEADLINE_ALERTS": "off",
             "MAINTENANCE_RETRY_DELAY_SECONDS": "1",
-            # `airflow standalone` spawns its components by name.
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             **connections,
         }
     )
