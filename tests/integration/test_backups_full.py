@@ -24,6 +24,7 @@ from mercenary_maintenance.config import load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
+from tests.integration.backup_helpers import backup_env
 
 SOURCE_DB = "bk_source"
 LOGICAL = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
@@ -50,18 +51,7 @@ def source(pg: servers.PostgresServer) -> str:
 @pytest.fixture
 def env(pg, s3, source, write_config, connections) -> Callable[..., dict[str, Any]]:
     """Connections + a config with a fresh bucket; returns a function to (re)write the config."""
-    bucket = f"bk-{uuid.uuid4().hex[:10]}"
-    s3.client().create_bucket(Bucket=bucket)
-    connections({**pg.connection_env("maintenance_postgres", source), **s3.connection_env("maintenance_s3")})
-
-    def configure(**backups: Any) -> dict[str, Any]:
-        data = {"targets": {"postgres": [{"name": "main", "conn_id": "maintenance_postgres"}], "redis": []},
-                "backups": {"bucket": bucket, "part_size_mb": 5, **backups}}
-        write_config(data)
-        return data
-
-    configure()
-    return configure
+    return backup_env(pg, s3, source, write_config, connections, "bk")
 
 
 def make_step(dag_id: str = "backup_full", logical_date: datetime | None = LOGICAL, try_number: int = 1) -> Step:

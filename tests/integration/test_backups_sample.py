@@ -5,7 +5,6 @@ no backup, disabled."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from mercenary_maintenance import servers
 from mercenary_maintenance.backups import actions, keys, sample
 from mercenary_maintenance.findings import Severity
+from tests.integration.backup_helpers import backup_env
 from tests.integration.test_backups_full import DIRECTORY, bucket_of, make_step, manifest_of
 
 SOURCE_DB = "bk_sample_source"
@@ -47,18 +47,8 @@ def source(pg: servers.PostgresServer) -> str:
 
 @pytest.fixture
 def env(pg, s3, source, write_config, connections) -> Callable[..., dict[str, Any]]:
-    bucket = f"bs-{uuid.uuid4().hex[:10]}"
-    s3.client().create_bucket(Bucket=bucket)
-    connections({**pg.connection_env("maintenance_postgres", source), **s3.connection_env("maintenance_s3")})
-
-    def configure(**backups: Any) -> dict[str, Any]:
-        data = {"targets": {"postgres": [{"name": "main", "conn_id": "maintenance_postgres"}], "redis": []},
-                "backups": {"bucket": bucket, "part_size_mb": 5, **backups}}
-        write_config(data)
-        return data
-
-    configure()
-    return configure
+    """Connections + a config with a fresh bucket; returns a function to (re)write the config."""
+    return backup_env(pg, s3, source, write_config, connections, "bs")
 
 
 def verdict_of(target: str = "main") -> Any:
