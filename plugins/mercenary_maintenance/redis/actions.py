@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mercenary_maintenance.redis import client as rclient
 from mercenary_maintenance.redis.info import num
 from mercenary_maintenance.redis.lock import target_lock
+from mercenary_maintenance.windows import guard
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 _MEMORY_KEYS = ("used_memory", "used_memory_rss", "allocator_frag_ratio", "allocator_frag_bytes",
                 "mem_fragmentation_ratio", "mem_fragmentation_bytes")
 # Room left between our wait and the window's end.
-WINDOW_MARGIN_S = 30.0
+# The lock outlives the action's budget by the same margin the window guard keeps.
+WINDOW_MARGIN_S = guard.SAFETY_MARGIN.total_seconds()
 
 
 class RewriteFailed(RuntimeError):
@@ -76,9 +78,7 @@ def _owner(step: Step) -> str:
 
 def time_budget(step: Step) -> float:
     """Seconds an action may take: the configured ceiling, and never past the window's end."""
-    ceiling = step.cfg.redis.rewrite_timeout_seconds
-    left = step.run.seconds_left()
-    return ceiling if left is None else max(1.0, min(ceiling, left - WINDOW_MARGIN_S))
+    return step.run.statement_timeout(step.cfg.redis.rewrite_timeout_seconds)
 
 
 def memory_purge(step: Step, target: str, dry_run: bool = False) -> None:
