@@ -18,16 +18,7 @@ import pytest
 from mercenary_maintenance import servers
 from mercenary_maintenance.health import tasks as health
 from mercenary_maintenance.steps import StepFailed, execute_step
-
-GOOD_HEADERS = {
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "X-XSS-Protection": "1; mode=block",
-    "Content-Security-Policy": "default-src 'self'",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Permissions-Policy": "geolocation=(), microphone=(), camera=()",
-}
+from tests.unit.test_health_checks import GOOD as GOOD_HEADERS  # the plan's seven headers
 
 
 def _name(cn: str) -> Any:

@@ -9,6 +9,7 @@ import pytest
 from mercenary_maintenance.findings import Severity, Threshold
 from mercenary_maintenance.health import headers, security, services, tls
 
+# The plan's "Security Headers" section, verbatim (also used by the integration tests).
 GOOD = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
     "X-Content-Type-Options": "nosniff",

@@ -60,7 +60,8 @@ def backup_full(step: Step, target: str, dry_run: bool = False) -> None:
     with step.action(FULL, target, why="daily full backup (plan: Backup Procedures)",
                      key=f"s3://{cfg.bucket}/{directory}") as act:
         if dry_run:
-            act.dry_run(f"would dump {target} to s3://{cfg.bucket}/{directory}{keys.DUMP}")
+            message = f"would dump {target} to s3://{cfg.bucket}/{directory}{keys.DUMP}"
+            act.dry_run(message)
             return
         pg = params(tcfg.conn_id)
         client = s3_client(cfg.conn_id)
@@ -98,7 +99,8 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
             return
         manifest = catalog.read_manifest(client, cfg.bucket, latest)
         if dry_run:
-            act.dry_run(f"would restore {manifest.key} into scratch database {scratch} on {target}")
+            message = f"would restore {manifest.key} into scratch database {scratch} on {target}"
+            act.dry_run(message)
             return
         pg = params(tcfg.conn_id)
         with scratch_session(step, pg, target) as (server_major, stale):

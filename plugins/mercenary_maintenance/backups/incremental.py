@@ -215,7 +215,8 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
         native = major >= NATIVE_MAJOR
         if dry_run:
             what = "pg_basebackup --incremental" if native else "a full logical snapshot (NOT incremental)"
-            act.dry_run(f"would take {what} of {target} into s3://{cfg.bucket}/{directory}")
+            message = f"would take {what} of {target} into s3://{cfg.bucket}/{directory}"
+            act.dry_run(message)
             return
         client = s3_client(cfg.conn_id)
         if native:
@@ -322,7 +323,8 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
             return
         manifests = [m for _, m in chain]
         if dry_run:
-            act.dry_run(f"would combine and start a chain of {len(manifests)} backup(s) ending {chain[-1][0].prefix}")
+            message = f"would combine and start a chain of {len(manifests)} backup(s) ending {chain[-1][0].prefix}"
+            act.dry_run(message)
             return
         pg = params(step.cfg.postgres_target(target).conn_id)
         major = int(manifests[-1].server_version.split(".")[0])

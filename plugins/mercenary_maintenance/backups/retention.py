@@ -106,8 +106,9 @@ def expire(step: Step, target: str, now: datetime | None = None) -> None:
         if not doomed:
             act.done("nothing expired", **details)
         elif not cfg.delete_expired:
-            act.dry_run(f"would delete {len(doomed_dirs)} expired backup(s), {details['bytes']} bytes "
-                        "(set backups.delete_expired: true to delete)", **details)
+            message = (f"would delete {len(doomed_dirs)} expired backup(s), {details['bytes']} bytes "
+                       "(set backups.delete_expired: true to delete)")
+            act.dry_run(message, **details)
         else:
             delete(client, cfg.bucket, doomed)
             act.done(f"deleted {len(doomed_dirs)} expired backup(s), {details['bytes']} bytes", **details)

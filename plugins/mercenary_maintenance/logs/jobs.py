@@ -94,8 +94,9 @@ def clean_tmp(step: Step, dry_run: bool | None = None) -> None:
         with step.action("tmp.cleanup", root, why=f"remove files older than {cfg.older_than_days} days") as act:
             sweep = cleanup.scan(root, cfg.older_than_days * 86400.0, time.time(), open_paths)
             if dry:
-                act.dry_run(f"would remove {len(sweep.candidates)} files, {sweep.candidate_bytes} bytes "
-                            "(cleanup.dry_run is true)", **sweep.details())
+                message = (f"would remove {len(sweep.candidates)} files, {sweep.candidate_bytes} bytes "
+                           "(cleanup.dry_run is true)")
+                act.dry_run(message, **sweep.details())
                 continue
             cleanup.remove(sweep)
             message = f"removed {sweep.deleted} files, {sweep.deleted_bytes} bytes; {len(sweep.skipped)} skipped"

@@ -165,7 +165,8 @@ def _per_relation(
                 with step.action(action, target, why=rel.reason, relation=rel.label, dry_run=dry_run) as act:
                     statement = build(rel)
                     if dry_run:
-                        act.dry_run(f"would run {statement.as_string(s.conn)}", reason=rel.reason)
+                        message = f"would run {statement.as_string(s.conn)}"  # a log line, not SQL to run
+                        act.dry_run(message, reason=rel.reason)
                         continue
                     known = before(s, rel) if before else set()
                     ok = False
@@ -251,7 +252,8 @@ def analyze(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
                     return
                 statement = sql.SQL("ANALYZE (SKIP_LOCKED) {}").format(sql.SQL(", ").join(r.ident() for r in rels))
                 if dry_run:
-                    act.dry_run(f"would analyze {len(rels)} table(s)", tables=[r.label for r in rels][:50])
+                    message = f"would analyze {len(rels)} table(s)"
+                    act.dry_run(message, tables=[r.label for r in rels][:50])
                     return
                 skipped: list[str] = []
 
