@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +42,10 @@ class ServerError(RuntimeError):
     pass
 
 
+MOTO_ENV = {"MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(8 << 30)}
+"""moto keeps object bodies in memory up to this size instead of spilling them to temp files."""
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -61,6 +64,16 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes
             return
         time.sleep(0.05)
     raise ServerError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def missing_system_packages() -> list[str]:
@@ -293,13 +306,8 @@ class RedisServer:
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            _terminate(self.proc)
 
     def cleanup(self) -> None:
         self.stop()
@@ -315,18 +323,37 @@ class RedisServer:
 
 @dataclass
 class S3Server:
+    """moto's S3 API. In a thread of this process by default; ``own_process=True`` runs it as
+    a separate process (the benchmarks: its CPU is then not charged to the measured process).
+
+    Objects are kept in memory (moto spills every part above 5 MB to a temp file by default,
+    which a remote S3 would not cost the backing-up machine)."""
+
     port: int = 0
     server: Any = None
     region: str = "us-east-1"
+    own_process: bool = False
+    proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> S3Server:
+        self.port = self.port or free_port()
+        if self.own_process:
+            env = dict(os.environ, **MOTO_ENV)
+            argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            wait_for_port(self.port, proc=self.proc)
+            return self
         from moto.server import ThreadedMotoServer
 
-        self.port = self.port or free_port()
+        os.environ.update(MOTO_ENV)  # read by moto per object
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
         wait_for_port(self.port)
         return self
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc is not None else os.getpid()
 
     @property
     def endpoint(self) -> str:
@@ -344,6 +371,9 @@ class S3Server:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self.proc is not None:
+            _terminate(self.proc)
+            self.proc = None
 
     cleanup = stop
 
@@ -519,13 +549,8 @@ class PrometheusServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            _terminate(self.proc)
 
     def cleanup(self) -> None:
         self.stop()

@@ -87,6 +87,8 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
     assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
     assert manifest["size"] == len(data)
     assert data[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame
+    head = s3.client().head_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP, ChecksumMode="ENABLED")
+    assert head.get("ChecksumCRC32"), head  # S3 checked each part's CRC32 on receipt and keeps the composite
     assert manifest["row_counts"] == {"public.orders": 5000, 'sales."Line Items"': 1234, "public.empty_one": 0}
     assert manifest["server_version"].startswith("15")
     assert "pg_dump" in manifest["client_version"]

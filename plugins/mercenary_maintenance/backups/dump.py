@@ -126,7 +126,8 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size)],
         row_counts=row_counts,
         details={**req.details, "snapshot_consistent": True, "raw_size": uploaded.raw_size, "parts": uploaded.parts,
-                 "seconds": round(uploaded.seconds, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
+                 "seconds": round(uploaded.seconds, 3),
+                 "complete_s": round(uploaded.complete_s, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
                  "compression": f"zstd-{req.level}", "tables": len(row_counts)},
     )
     catalog.put_manifest(client, req.bucket, req.directory, manifest)

@@ -39,6 +39,10 @@ READ_CHUNK = 1 * MB  # restore/integrity reads of S3 bodies
 FEED_CHUNK = 4 * MB  # pipe reads handed to zstd in one call
 PIPE_SIZE = 1 * MB  # Linux default is 64 KiB; 1 MiB is the unprivileged maximum by default
 PROGRESS_EVERY_S = 10.0
+CHECKSUM = "CRC32"
+"""Each part carries a CRC32 that S3 verifies on receipt (the in-transit check over HTTPS, where
+the payload is not signed); the object gets a composite checksum of its parts. Our sha256 of
+the whole object (in the manifest) is the end-to-end check that ``backup.integrity`` repeats."""
 
 Buffer = bytes | bytearray | memoryview
 Write = Callable[[Buffer], None]
@@ -57,6 +61,8 @@ class Uploaded:
     raw_size: int
     parts: int
     seconds: float
+    complete_s: float = 0.0
+    """Of ``seconds``, the time S3 took to assemble the object after the last part."""
 
     @property
     def mb_per_s(self) -> float:
@@ -150,7 +156,8 @@ def upload_stream(
         finally:
             _put_end(parts_q, cancel)
 
-    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType="application/zstd")["UploadId"]
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType="application/zstd",
+                                               ChecksumAlgorithm=CHECKSUM)["UploadId"]
     worker = threading.Thread(target=produce, name=f"compress-{label}", daemon=True)
     etags: list[dict[str, Any]] = []
     sha = hashlib.sha256()
@@ -162,7 +169,8 @@ def upload_stream(
             sha.update(part)  # exactly the bytes stored, in order
             stored += len(part)
             number = len(etags) + 1
-            resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part)
+            resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part,
+                                      ChecksumAlgorithm=CHECKSUM)
             etags.append({"PartNumber": number, "ETag": resp["ETag"]})
             del part  # drop our reference before waiting for the next one (bounded memory)
             if time.monotonic() - last_log >= PROGRESS_EVERY_S:
@@ -174,10 +182,13 @@ def upload_stream(
         if finish is not None:
             finish()
         if not etags:  # an empty stream still needs one (empty) part
-            resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"")
+            resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"",
+                                      ChecksumAlgorithm=CHECKSUM)
             etags.append({"PartNumber": 1, "ETag": resp["ETag"]})
+        completing = time.monotonic()
         client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                          MultipartUpload={"Parts": etags})
+        complete_s = time.monotonic() - completing
     except BaseException:
         cancel.set()
         if on_failure is not None:
@@ -190,7 +201,7 @@ def upload_stream(
     seconds = time.monotonic() - started
     _progress(label, compressor.raw, stored, started, done=True)
     return Uploaded(key=key, size=stored, sha256=sha.hexdigest(), raw_size=compressor.raw, parts=len(etags),
-                    seconds=seconds)
+                    seconds=seconds, complete_s=complete_s)
 
 
 def _put_end(parts_q: queue.Queue[Any], cancel: threading.Event) -> None:
