@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from mercenary_maintenance import servers
-from mercenary_maintenance.backups import actions, keys, verify
+from mercenary_maintenance.backups import actions, keys, stream, verify
 from mercenary_maintenance.backups.binaries import client_dir
 from mercenary_maintenance.config import load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
@@ -187,6 +187,18 @@ def test_pg_dump_dying_mid_stream_leaves_nothing_and_retry_succeeds(env, s3, tmp
     env()  # the retry with a healthy pg_dump
     actions.backup_full(make_step(try_number=2), "main")
     assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.MANIFEST}
+
+
+def test_stream_outgrowing_the_part_limit_is_aborted_with_a_clear_error(env, s3):
+    # incompressible data: 3 parts of 5 MB where only 2 are allowed
+    def feed(write: Callable[[bytes], None]) -> None:
+        for _ in range(16):
+            write(os.urandom(1 << 20))
+
+    with pytest.raises(stream.TooManyParts, match=r"more than 2 parts of 5 MB .*raise backups.part_size_mb"):
+        stream.upload_stream(s3.client(), bucket_of(), "too/big.zst", feed, level=1, part_size=5 << 20, max_parts=2)
+    assert objects(s3) == {}
+    assert _no_uploads(s3.client()) == []
 
 
 def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_path, pg, connections):

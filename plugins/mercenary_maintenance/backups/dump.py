@@ -18,7 +18,7 @@ from mercenary_maintenance import runner
 from mercenary_maintenance.backups import binaries, catalog, keys
 from mercenary_maintenance.backups.manifest import Manifest, StoredObject, count_rows, list_tables, sql_text
 from mercenary_maintenance.backups.pgconn import PgParams
-from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, upload_stream
+from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, part_size_for, upload_stream
 from mercenary_maintenance.postgres.session import millis
 from mercenary_maintenance.windows.rules import UTC
 
@@ -42,6 +42,12 @@ class DumpRequest:
 def server_info(conn: Any) -> tuple[str, int, str]:
     row = conn.execute(sql_text("server_info")).fetchone()
     return str(row[0]), int(row[1]), str(row[2])
+
+
+def size_estimate(conn: Any) -> tuple[int, int]:
+    """(bytes of the current database, bytes of the databases we may connect to)."""
+    row = conn.execute(sql_text("size_estimate")).fetchone()
+    return int(row[0]), int(row[1])
 
 
 def client_version(path: str) -> str:
@@ -94,6 +100,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         version, version_num, database = server_info(snap)
         snapshot = str(snap.execute(sql_text("export_snapshot")).fetchone()[0])
         tables = list_tables(snap)
+        part_size = part_size_for(size_estimate(snap)[0], req.part_size)
         pg_dump = binaries.program(version_num // 10000, "pg_dump", req.bin_dir)
         dump_version = client_version(pg_dump)
         argv = [pg_dump, "--format=custom", "--compress=0", f"--snapshot={snapshot}", "--no-password"]
@@ -111,7 +118,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
 
         key = req.directory + keys.DUMP
         uploaded = upload_stream(client, req.bucket, key, copy_reader(proc.stdout), level=req.level,
-                                 part_size=req.part_size, finish=finish, on_failure=lambda: _stop(proc),
+                                 part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
                                  label=f"pg_dump {req.target}")
         row_counts: dict[str, int] = counts.result()
     except BaseException:
@@ -126,6 +133,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size)],
         row_counts=row_counts,
         details={**req.details, "snapshot_consistent": True, "raw_size": uploaded.raw_size, "parts": uploaded.parts,
+                 "part_size": part_size,
                  "seconds": round(uploaded.seconds, 3),
                  "complete_s": round(uploaded.complete_s, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
                  "compression": f"zstd-{req.level}", "tables": len(row_counts)},

@@ -28,7 +28,7 @@ from typing import Any
 from mercenary_maintenance import runner
 from mercenary_maintenance.backups import binaries, catalog, keys
 from mercenary_maintenance.backups.catalog import Backup
-from mercenary_maintenance.backups.dump import _collect, _stop, server_info
+from mercenary_maintenance.backups.dump import _collect, _stop, server_info, size_estimate
 from mercenary_maintenance.backups.manifest import (
     Manifest,
     StoredObject,
@@ -38,7 +38,14 @@ from mercenary_maintenance.backups.manifest import (
     sql_text,
 )
 from mercenary_maintenance.backups.pgconn import PgParams
-from mercenary_maintenance.backups.stream import MB, HashingReader, Write, abort_stale_uploads, upload_stream
+from mercenary_maintenance.backups.stream import (
+    MB,
+    HashingReader,
+    Write,
+    abort_stale_uploads,
+    part_size_for,
+    upload_stream,
+)
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows.rules import UTC
@@ -159,6 +166,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     with pg.connect() as conn:
         version, version_num, database = server_info(conn)
         summarize, can_replicate = conn.execute(sql_text("incremental_prereqs")).fetchone()
+        part_size = part_size_for(size_estimate(conn)[1], cfg.part_size_mb * MB)
     problems = prerequisites(summarize, bool(can_replicate), pg.user)
     if problems:
         raise PrerequisiteMissing("incremental backups need: " + "; ".join(problems))
@@ -173,7 +181,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     abort_stale_uploads(client, cfg.bucket, directory)
     uploaded, pg_manifest = basebackup_to_s3(
         pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
-        parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB,
+        parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
         label=f"{target} {stamp}")
     with pg.connect() as conn:
         counts = count_rows(conn, list_tables(conn))

@@ -39,6 +39,9 @@ READ_CHUNK = 1 * MB  # restore/integrity reads of S3 bodies
 FEED_CHUNK = 4 * MB  # pipe reads handed to zstd in one call
 PIPE_SIZE = 1 * MB  # Linux default is 64 KiB; 1 MiB is the unprivileged maximum by default
 PROGRESS_EVERY_S = 10.0
+MAX_PARTS = 10_000  # S3's limit per multipart upload
+MAX_PART_SIZE = 5 * 1024 * MB  # S3's limit per part
+PLANNED_PARTS = 8_000  # room for a dump that turns out bigger than the estimate
 CHECKSUM = "CRC32"
 """Each part carries a CRC32 that S3 verifies on receipt (the in-transit check over HTTPS, where
 the payload is not signed); the object gets a composite checksum of its parts. Our sha256 of
@@ -51,6 +54,24 @@ Write = Callable[[Buffer], None]
 
 class Cancelled(RuntimeError):
     """The uploading side failed; the producer stops."""
+
+
+class TooManyParts(RuntimeError):
+    """The stream outgrew S3's part limit (the upload is aborted)."""
+
+
+def part_size_for(expected_bytes: int, configured: int) -> int:
+    """The configured part size, raised (in whole MB) when ``expected_bytes`` would need more
+    than :data:`PLANNED_PARTS` parts; memory grows with it, so only huge databases pay.
+
+    >>> part_size_for(1024 * MB, 16 * MB) // MB
+    16
+    >>> part_size_for(400 * 1024 * MB, 16 * MB) // MB
+    52
+    """
+    needed = -(-max(expected_bytes, 0) // PLANNED_PARTS)
+    size = max(configured, -(-needed // MB) * MB)
+    return min(size, MAX_PART_SIZE)
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,7 @@ def upload_stream(
     finish: Callable[[], None] | None = None,
     on_failure: Callable[[], None] | None = None,
     label: str = "backup",
+    max_parts: int = MAX_PARTS,
 ) -> Uploaded:
     """Run ``feed`` in a thread, upload its compressed output to ``s3://bucket/key``."""
     started = time.monotonic()
@@ -169,6 +191,10 @@ def upload_stream(
             sha.update(part)  # exactly the bytes stored, in order
             stored += len(part)
             number = len(etags) + 1
+            if number > max_parts:
+                raise TooManyParts(
+                    f"{label}: more than {max_parts} parts of {part_size / MB:.0f} MB ({stored / MB:.0f} MB "
+                    f"so far, S3's limit); raise backups.part_size_mb")
             resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part,
                                       ChecksumAlgorithm=CHECKSUM)
             etags.append({"PartNumber": number, "ETag": resp["ETag"]})
