@@ -232,17 +232,25 @@ def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_pat
 
 
 def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
-    from mercenary_maintenance.backups import lifecycle
+    from mercenary_maintenance import bucket_lifecycle
 
     client = s3.client()
     client.put_bucket_lifecycle_configuration(Bucket=bucket_of(), LifecycleConfiguration={"Rules": [
-        {"ID": "logs-archive", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 90}}]})
-    cfg = load_config().backups
-    assert lifecycle.ensure(client, bucket_of(), cfg)  # changed
-    assert lifecycle.ensure(client, bucket_of(), cfg) == []  # idempotent
-    rules = {r["ID"]: r for r in lifecycle.current_rules(client, bucket_of())}
+        {"ID": "logs-archive", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 90}},
+        {"ID": "mercenary-logs-removed-set", "Status": "Enabled", "Filter": {"Prefix": "logs/removed-set/"},
+         "Expiration": {"Days": 9}}]})
+    cfg = load_config()
+    changes = bucket_lifecycle.ensure(client, cfg)
+    assert "rule mercenary-backup-full missing" in changes
+    assert "rule mercenary-logs-removed-set no longer configured" in changes
+    assert bucket_lifecycle.ensure(client, cfg) == []  # idempotent
+    rules = {r["ID"]: r for r in bucket_lifecycle.current_rules(client, bucket_of())}
     assert rules["mercenary-backup-full"]["Transitions"][0] == {"Days": 7, "StorageClass": "GLACIER"}
     assert "logs-archive" in rules  # foreign rules kept
+    assert "mercenary-logs-removed-set" not in rules  # ours, no longer configured
+    # one writer: the backup side also writes the log sets' rules, so neither can erase the other's
+    assert cfg.logs.sets
+    assert {f"mercenary-logs-{s.name}" for s in cfg.logs.sets} <= set(rules)
     step = make_step("maintenance_daily")
     verify.run_bucket_checks(step)
     assert [f.severity for f in step.findings if f.check == "backup.retention"] == [Severity.OK]

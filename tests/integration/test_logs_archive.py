@@ -271,9 +271,8 @@ def test_corrupt_object_from_an_earlier_try_is_uploaded_again_not_trusted(tmp_pa
 
 def test_lifecycle_rule_present_matching_and_other_rules_kept(tmp_path, s3, bucket, make_step):
     client = s3.client()
-    backup_rule = {"ID": "mercenary-backup-full", "Filter": {"Prefix": "postgres/full/"}, "Status": "Enabled",
-                   "Expiration": {"Days": 30}}
-    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [backup_rule]})
+    foreign = {"ID": "team-scratch", "Filter": {"Prefix": "scratch/"}, "Status": "Enabled", "Expiration": {"Days": 2}}
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [foreign]})
     app = tmp_path / "app"
     _old(app / "a.log", "x")
     cfg = _logs_cfg(app)
@@ -283,7 +282,9 @@ def test_lifecycle_rule_present_matching_and_other_rules_kept(tmp_path, s3, buck
     jobs.archive_logs(step)
     assert _action(step, "logs.lifecycle").status is ActionStatus.DONE
     rules = {r["ID"]: r for r in client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
-    assert set(rules) == {"mercenary-backup-full", "mercenary-logs-app", "mercenary-logs-airflow_tasks"}
+    # one document, one writer: the backups' rules are written with the logs' ones, foreign rules kept
+    assert set(rules) == {"team-scratch", "mercenary-backup-full", "mercenary-backup-incremental",
+                          "mercenary-logs-app", "mercenary-logs-airflow_tasks"}
     assert rules["mercenary-logs-airflow_tasks"]["Expiration"]["Days"] == 400
     assert rules["mercenary-logs-app"]["Filter"]["Prefix"] == "logs/app/"
 

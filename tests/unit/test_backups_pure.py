@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from mercenary_maintenance import bucket_lifecycle
 from mercenary_maintenance.backups import keys, lifecycle, retention, verify
 from mercenary_maintenance.backups.catalog import Backup, StoredFile, group
 from mercenary_maintenance.backups.incremental import chain_to_restore, next_parent, prerequisites
@@ -56,9 +57,9 @@ def test_freshness_capacity_redundancy_verdicts():
 def test_lifecycle_diff_detects_changed_retention_and_keeps_foreign_rules_out_of_the_comparison():
     cfg = BackupsConfig()
     current = [*lifecycle.desired_rules(cfg), {"ID": "logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}}]
-    assert lifecycle.differences(lifecycle.desired_rules(cfg), current) == []
+    assert bucket_lifecycle.differences(lifecycle.desired_rules(cfg), current) == []
     changed = BackupsConfig(full={"retention_days": 60, "glacier_after_days": 7})
-    problems = lifecycle.differences(lifecycle.desired_rules(changed), current)
+    problems = bucket_lifecycle.differences(lifecycle.desired_rules(changed), current)
     assert len(problems) == 1
     assert "mercenary-backup-full differs" in problems[0]
 

@@ -1,9 +1,8 @@
 """The bucket's S3 lifecycle rules for backups: expiry, Glacier transition, stale uploads.
 
-Rules this project owns carry ids starting with ``mercenary-backup-``; other rules of the
-bucket (e.g. log archives) are kept untouched when ours are written. ``ensure`` writes
-only when the rules differ (idempotent); ``check`` (``backup.retention``) compares what
-the bucket has with the config.
+Rules ids start with ``mercenary-backup-``; :mod:`mercenary_maintenance.bucket_lifecycle`
+writes them together with the log archives' rules (one document per bucket, one writer);
+``check`` (``backup.retention``) compares what the bucket has with the config.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mercenary_maintenance.backups import keys
+from mercenary_maintenance.bucket_lifecycle import differences
 from mercenary_maintenance.config import BackupsConfig
 from mercenary_maintenance.findings import Finding, Severity
 
@@ -45,59 +45,6 @@ def desired_rules(cfg: BackupsConfig) -> list[dict[str, Any]]:
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_DAYS},
     }
     return [full, incremental]
-
-
-def current_rules(client: Any, bucket: str) -> list[dict[str, Any]]:
-    from botocore.exceptions import ClientError
-
-    try:
-        return list(client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", []))
-    except ClientError as exc:
-        # No rules, or no bucket at all: either way nothing enforces the retention (critical).
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchLifecycleConfiguration", "NoSuchBucket"):
-            return []
-        raise
-
-
-def normalize(rule: dict[str, Any]) -> dict[str, Any]:
-    """The fields we compare (S3 adds defaults such as an empty ``NoncurrentVersion…``)."""
-    fields = ("ID", "Filter", "Status", "Expiration", "Transitions", "AbortIncompleteMultipartUpload",
-              "NoncurrentVersionExpiration")
-    out = {k: rule[k] for k in fields if rule.get(k) not in (None, [], {})}
-    if "Filter" in out and "Prefix" in out["Filter"]:
-        out["Filter"] = {"Prefix": out["Filter"]["Prefix"]}
-    if "Expiration" in out:
-        out["Expiration"] = {k: v for k, v in out["Expiration"].items() if k == "Days"}
-    return out
-
-
-def differences(desired: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[str]:
-    """Human-readable differences between desired and current rules (ours only).
-
-    >>> differences(desired_rules(BackupsConfig()), [])
-    ['rule mercenary-backup-full missing', 'rule mercenary-backup-incremental missing']
-    """
-    have = {r.get("ID"): normalize(r) for r in current}
-    problems = []
-    for rule in desired:
-        got = have.get(rule["ID"])
-        if got is None:
-            problems.append(f"rule {rule['ID']} missing")
-        elif got != normalize(rule):
-            problems.append(f"rule {rule['ID']} differs: has {got}, want {normalize(rule)}")
-    return problems
-
-
-def ensure(client: Any, bucket: str, cfg: BackupsConfig) -> list[str]:
-    """Make the bucket's backup rules equal the config; returns what was changed (empty: nothing)."""
-    current = current_rules(client, bucket)
-    desired = desired_rules(cfg)
-    changes = differences(desired, current)
-    if changes:
-        others = [r for r in current if not str(r.get("ID", "")).startswith(RULE_PREFIX)]
-        client.put_bucket_lifecycle_configuration(Bucket=bucket,
-                                                  LifecycleConfiguration={"Rules": others + desired})
-    return changes
 
 
 def check(bucket: str, cfg: BackupsConfig, current: list[dict[str, Any]]) -> Finding:

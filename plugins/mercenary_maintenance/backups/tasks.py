@@ -20,14 +20,14 @@ def _postgres_targets() -> Any:
 @task(task_id="ensure_lifecycle")
 def ensure_lifecycle() -> dict[str, Any]:
     """backup.lifecycle: the bucket's expiry/Glacier rules equal the retention config (idempotent)."""
-    from mercenary_maintenance.backups import lifecycle
+    from mercenary_maintenance import bucket_lifecycle
     from mercenary_maintenance.backups.pgconn import s3_client
     from mercenary_maintenance.steps import Step, execute_step
 
     def body(step: Step) -> None:
         cfg = step.cfg.backups
         with step.action("backup.lifecycle", cfg.bucket, why="retention as S3 lifecycle rules") as act:
-            changes = lifecycle.ensure(s3_client(cfg.conn_id), cfg.bucket, cfg)
+            changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id), step.cfg)
             if changes:
                 act.done(f"lifecycle rules updated: {'; '.join(changes)}", changes=changes)
             else:

@@ -9,6 +9,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from mercenary_maintenance import bucket_lifecycle
 from mercenary_maintenance.config import LogSet
 from mercenary_maintenance.findings import Finding
 from mercenary_maintenance.logs import archive, cleanup, files, retention, s3
@@ -45,7 +46,7 @@ def archive_logs(step: Step) -> None:
     disk_usage(step, _log_dirs(step), "before")
     client = s3.client_for(cfg.backups.conn_id)
     with step.action("logs.lifecycle", bucket, why="archived logs expire by an S3 lifecycle rule per set") as act:
-        changes = retention.ensure(client, bucket, cfg.logs.sets)
+        changes = bucket_lifecycle.ensure(client, cfg)
         if changes:
             act.done(f"lifecycle rules written: {'; '.join(changes)}", changes=changes)
         else:
@@ -73,7 +74,7 @@ def check_retention(step: Step) -> None:
 
     def rules() -> list[dict[str, object]]:
         if "rules" not in state:
-            from mercenary_maintenance.backups.lifecycle import current_rules
+            from mercenary_maintenance.bucket_lifecycle import current_rules
 
             state["rules"] = current_rules(s3.client_for(cfg.backups.conn_id), cfg.backups.bucket)
         return state["rules"]

@@ -1,7 +1,7 @@
 """``logs.retention``: one S3 lifecycle rule per log set, and each set's local size budget.
 
-Rules owned here have ids ``mercenary-logs-<set>``; other rules of the bucket (backups)
-are kept when ours are written (the comparison helpers are the backups area's).
+Rule ids are ``mercenary-logs-<set>``; :mod:`mercenary_maintenance.bucket_lifecycle` writes
+them together with the backups' rules (one document per bucket, one writer).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from mercenary_maintenance.backups.lifecycle import current_rules, differences
+from mercenary_maintenance.bucket_lifecycle import differences
 from mercenary_maintenance.config import LogSet
 from mercenary_maintenance.findings import Finding, Severity, worst
 from mercenary_maintenance.logs import files, s3
@@ -30,17 +30,6 @@ def desired_rule(log_set: LogSet) -> dict[str, Any]:
         "Expiration": {"Days": log_set.retention_days},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
     }
-
-
-def ensure(client: Any, bucket: str, sets: list[LogSet]) -> list[str]:
-    """Make the bucket's log rules equal the config (others kept); returns the changes made."""
-    current = current_rules(client, bucket)
-    desired = [desired_rule(s) for s in sets]
-    changes = differences(desired, current)
-    if changes:
-        others = [r for r in current if not str(r.get("ID", "")).startswith(RULE_PREFIX)]
-        client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": others + desired})
-    return changes
 
 
 def local_bytes(log_set: LogSet) -> int:
