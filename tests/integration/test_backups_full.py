@@ -189,6 +189,48 @@ def test_pg_dump_dying_mid_stream_leaves_nothing_and_retry_succeeds(env, s3, tmp
     assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.MANIFEST}
 
 
+def test_table_held_exclusively_fails_the_backup_within_lock_timeout_and_leaves_nothing(env, s3, pg):
+    env(postgres={"lock_timeout_seconds": 1})
+    actions.backup_full(make_step(), "main")  # a good backup first (and the hooks imported)
+    later = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    directory = keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(later, "x"))
+    with pg.connect(SOURCE_DB, autocommit=False) as migration:
+        migration.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        step = make_step(logical_date=later)
+        actions.backup_full(step, "main")
+        elapsed = time.monotonic() - started
+        migration.rollback()
+    assert step.actions[-1].status is ActionStatus.FAILED
+    # whichever gives up first: pg_dump --lock-wait-timeout on its LOCK TABLE ("statement timeout"
+    # in its words) or the row counts' lock_timeout
+    assert "timeout" in step.actions[-1].message, step.actions[-1].message
+    assert elapsed < 6  # 1 s lock timeout, not the hour-long statement timeout: it did not queue behind the lock
+    assert objects(s3, directory) == {}
+    assert _no_uploads(s3.client()) == []
+
+    actions.backup_full(make_step(logical_date=later, try_number=2), "main")  # lock gone: the retry succeeds
+    assert set(objects(s3, directory)) == {directory + keys.DUMP, directory + keys.MANIFEST}
+
+
+def test_failed_row_counts_stop_pg_dump_at_once(env, s3, pg, tmp_path):
+    # a pg_dump that would wait 10 minutes for its locks; the counts' own lock_timeout ends the backup
+    env(postgres={"lock_timeout_seconds": 1},
+        bin_dir=str(_wrapper_bin(tmp_path, 'exec REAL "$@" --lock-wait-timeout=600000\n')))
+    with pg.connect(SOURCE_DB, autocommit=False) as migration:
+        migration.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        step = make_step()
+        actions.backup_full(step, "main")
+        elapsed = time.monotonic() - started
+        migration.rollback()
+    assert step.actions[-1].status is ActionStatus.FAILED
+    assert "lock timeout" in step.actions[-1].message, step.actions[-1].message
+    assert elapsed < 15  # hooks may be imported here for the first time; pg_dump alone would wait 600 s
+    assert objects(s3) == {}
+    assert _no_uploads(s3.client()) == []
+
+
 def test_stream_outgrowing_the_part_limit_is_aborted_with_a_clear_error(env, s3):
     # incompressible data: 3 parts of 5 MB where only 2 are allowed
     def feed(write: Callable[[bytes], None]) -> None:

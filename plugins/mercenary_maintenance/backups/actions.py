@@ -67,7 +67,8 @@ def backup_full(step: Step, target: str, dry_run: bool = False) -> None:
         client = s3_client(cfg.conn_id)
         req = DumpRequest(target=target, kind=keys.FULL, method="pg_dump", bucket=cfg.bucket, directory=directory,
                           level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB, bin_dir=cfg.bin_dir,
-                          statement_timeout_s=step.statement_timeout_s())
+                          statement_timeout_s=step.statement_timeout_s(),
+                          lock_timeout_s=step.cfg.postgres.lock_timeout_seconds)
         with locked(step, pg):
             manifest = dump_to_s3(pg, client, req)
         d = manifest.details

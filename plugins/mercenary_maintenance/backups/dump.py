@@ -2,7 +2,8 @@
 
 pg_dump runs in a snapshot exported by a REPEATABLE READ transaction that stays open for
 the whole dump; the same transaction counts every table's rows (in parallel with the
-dump), so the manifest's row counts are exactly what the dump contains.
+dump), so the manifest's row counts are exactly what the dump contains. Both wait at most
+``lock_timeout_s`` for a table lock (pg_dump ``--lock-wait-timeout``, ``lock_timeout``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class DumpRequest:
     part_size: int = 16 * MB
     bin_dir: str | None = None
     statement_timeout_s: float = 3600.0
+    lock_timeout_s: float = 5.0
+    """How long pg_dump (``--lock-wait-timeout``) and the row counts wait for a table lock: a table
+    held ACCESS EXCLUSIVE (a migration) fails the backup quickly instead of queueing behind it."""
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,6 +79,10 @@ class _Background:
             raise self._error
         return self._value
 
+    def failed(self) -> BaseException | None:
+        """The error, if the function already ended with one (does not wait)."""
+        return None if self._thread.is_alive() else self._error
+
 
 def _collect(stream: Any) -> _Background:
     return _Background(lambda: stream.read().decode(errors="replace"))
@@ -96,23 +104,35 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
     try:
         snap.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         snap.read_only = True
-        snap.execute("SELECT set_config('statement_timeout', %s, true)", [millis(req.statement_timeout_s)])
+        snap.execute("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
+                     [millis(req.statement_timeout_s), millis(req.lock_timeout_s)])
         version, version_num, database = server_info(snap)
         snapshot = str(snap.execute(sql_text("export_snapshot")).fetchone()[0])
         tables = list_tables(snap)
         part_size = part_size_for(size_estimate(snap)[0], req.part_size)
         pg_dump = binaries.program(version_num // 10000, "pg_dump", req.bin_dir)
         dump_version = client_version(pg_dump)
-        argv = [pg_dump, "--format=custom", "--compress=0", f"--snapshot={snapshot}", "--no-password"]
+        argv = [pg_dump, "--format=custom", "--compress=0", f"--snapshot={snapshot}", "--no-password",
+                f"--lock-wait-timeout={millis(req.lock_timeout_s)}"]
         proc = runner.spawn(argv, env=pg.env())
         assert proc.stdout is not None
         assert proc.stderr is not None
         stderr = _collect(proc.stderr)
-        counts = _Background(lambda: count_rows(snap, tables))
+        def count_or_stop() -> dict[str, int]:
+            try:
+                return count_rows(snap, tables)
+            except BaseException:
+                _stop(proc)  # no manifest without counts: do not dump on for nothing
+                raise
+
+        counts = _Background(count_or_stop)
 
         def finish() -> None:
             code = proc.wait()
             if code != 0:
+                cause = counts.failed()
+                if cause is not None:  # the counts failed and stopped pg_dump: theirs is the error
+                    raise cause
                 raise runner.CommandError(argv, code, stderr.result())
             counts.result()
 

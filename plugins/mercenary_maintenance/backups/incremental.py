@@ -237,7 +237,7 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
         req = DumpRequest(target=target, kind=keys.INCREMENTAL, method=LOGICAL_SNAPSHOT, bucket=cfg.bucket,
                           directory=directory, level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB,
                           bin_dir=cfg.bin_dir, statement_timeout_s=step.statement_timeout_s(),
-                          details={"method": LOGICAL_SNAPSHOT})
+                          lock_timeout_s=step.cfg.postgres.lock_timeout_seconds, details={"method": LOGICAL_SNAPSHOT})
         with locked(step, pg):
             manifest = dump_to_s3(pg, client, req)
         act.done(f"NOT incremental: PostgreSQL {major} has no incremental backup (needs {NATIVE_MAJOR}+); took a "
