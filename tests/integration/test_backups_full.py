@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 
 from mercenary_maintenance import servers
 from mercenary_maintenance.backups import actions, keys, stream, verify
@@ -42,6 +43,9 @@ def source(pg: servers.PostgresServer) -> str:
         CREATE TABLE sales."Line Items" (id int, qty int);
         INSERT INTO sales."Line Items" SELECT g, g % 7 FROM generate_series(1, 1234) g;
         CREATE TABLE empty_one (x int);
+        DO $$ BEGIN CREATE ROLE report_reader LOGIN PASSWORD 'never-in-a-backup';
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+        GRANT SELECT ON orders TO report_reader;
         """,
         SOURCE_DB,
     )
@@ -81,7 +85,7 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
     step = make_step()
     actions.backup_full(step, "main")
     assert [a.status for a in step.actions] == [ActionStatus.DONE], step.actions
-    assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.MANIFEST}
+    assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.GLOBALS, DIRECTORY + keys.MANIFEST}
     manifest = manifest_of(s3, DIRECTORY)
     data = s3.client().get_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP)["Body"].read()
     assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
@@ -91,11 +95,19 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
     assert head.get("ChecksumCRC32"), head  # S3 checked each part's CRC32 on receipt and keeps the composite
     assert manifest["row_counts"] == {"public.orders": 5000, 'sales."Line Items"': 1234, "public.empty_one": 0}
     assert manifest["server_version"].startswith("15")
+    # the cluster's roles travel with the dump (a restore on a new server needs them), without passwords
+    roles = manifest["objects"][1]
+    assert roles["key"] == DIRECTORY + keys.GLOBALS
+    body = s3.client().get_object(Bucket=bucket_of(), Key=roles["key"])["Body"].read()
+    assert (roles["size"], roles["sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+    sql = zstandard.ZstdDecompressor().decompressobj().decompress(body).decode()
+    assert "CREATE ROLE report_reader;" in sql
+    assert "PASSWORD" not in sql.upper().replace("NOPASSWORD", "")
     assert "pg_dump" in manifest["client_version"]
     # a retry (same logical date) overwrites: still exactly one dump
     retry = make_step(try_number=2)
     actions.backup_full(retry, "main")
-    assert len(objects(s3)) == 2
+    assert len(objects(s3)) == 3
 
     # restore test passes and the counts match
     restore_step = make_step("maintenance_weekly")
@@ -160,7 +172,7 @@ def _wrapper_bin(tmp_path: Path, script: str) -> Path:
     real = client_dir(15)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name in ("pg_restore", "postgres"):
+    for name in ("pg_restore", "pg_dumpall", "postgres"):
         (bindir / name).symlink_to(real / name)
     wrapper = bindir / "pg_dump"
     wrapper.write_text("#!/bin/sh\n" + script.replace("REAL", str(real / "pg_dump")))
@@ -186,7 +198,7 @@ def test_pg_dump_dying_mid_stream_leaves_nothing_and_retry_succeeds(env, s3, tmp
 
     env()  # the retry with a healthy pg_dump
     actions.backup_full(make_step(try_number=2), "main")
-    assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.MANIFEST}
+    assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.GLOBALS, DIRECTORY + keys.MANIFEST}
 
 
 def test_table_held_exclusively_fails_the_backup_within_lock_timeout_and_leaves_nothing(env, s3, pg):
@@ -210,7 +222,7 @@ def test_table_held_exclusively_fails_the_backup_within_lock_timeout_and_leaves_
     assert _no_uploads(s3.client()) == []
 
     actions.backup_full(make_step(logical_date=later, try_number=2), "main")  # lock gone: the retry succeeds
-    assert set(objects(s3, directory)) == {directory + keys.DUMP, directory + keys.MANIFEST}
+    assert set(objects(s3, directory)) == {directory + keys.DUMP, directory + keys.GLOBALS, directory + keys.MANIFEST}
 
 
 def test_failed_row_counts_stop_pg_dump_at_once(env, s3, pg, tmp_path):
@@ -266,7 +278,7 @@ def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_pat
         assert objects(own) == {}
         env()
         actions.backup_full(make_step(try_number=2), "main")
-        assert set(objects(own)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.MANIFEST}
+        assert set(objects(own)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.GLOBALS, DIRECTORY + keys.MANIFEST}
         assert _no_uploads(own.client()) == []  # the killed attempt's upload was aborted by the retry
     finally:
         os.environ.pop("AWS_MAX_ATTEMPTS", None)
@@ -322,7 +334,7 @@ def test_retention_is_dry_run_by_default_and_never_deletes_the_newest_good_full(
     actions.backup_full(make_step(), "main")
     actions.backup_full(make_step(logical_date=LOGICAL + timedelta(days=1)), "main")
     before = set(objects(s3))
-    assert len(before) == 4
+    assert len(before) == 6  # two backups of dump + globals + manifest
     far_future = datetime.now(UTC) + timedelta(days=365)  # both backups are long expired by then
     dry = make_step()
     retention.expire(dry, "main", now=far_future)
@@ -335,7 +347,7 @@ def test_retention_is_dry_run_by_default_and_never_deletes_the_newest_good_full(
     retention.expire(real, "main", now=far_future)
     assert real.actions[-1].status is ActionStatus.DONE
     newest = keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(LOGICAL + timedelta(days=1), "x"))
-    assert set(objects(s3)) == {newest + keys.DUMP, newest + keys.MANIFEST}
+    assert set(objects(s3)) == {newest + keys.DUMP, newest + keys.GLOBALS, newest + keys.MANIFEST}
     assert "newest good full" in real.actions[-1].details["protected"][0]
 
 

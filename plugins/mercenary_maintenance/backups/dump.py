@@ -1,5 +1,10 @@
 """A logical backup: ``pg_dump -Fc -Z0`` streamed through zstd into S3, manifest last.
 
+Beside the dump, ``globals.sql.zst`` keeps the cluster's roles, memberships, role settings
+and tablespaces (``pg_dumpall --globals-only --no-role-passwords``: no password hashes leave
+the server), which a dump of one database does not contain and a restore on a new server
+needs first.
+
 pg_dump runs in a snapshot exported by a REPEATABLE READ transaction that stays open for
 the whole dump; the same transaction counts every table's rows (in parallel with the
 dump), so the manifest's row counts are exactly what the dump contains. Both wait at most
@@ -84,6 +89,24 @@ class _Background:
         return None if self._thread.is_alive() else self._error
 
 
+def dump_globals(pg: PgParams, major: int, bin_dir: str | None) -> bytes:
+    """Roles, memberships, role settings and tablespaces as SQL (small; no password hashes)."""
+    pg_dumpall = binaries.program(major, "pg_dumpall", bin_dir)
+    return runner.run([pg_dumpall, "--globals-only", "--no-role-passwords", "--no-password",
+                       f"--database={pg.dbname}"], env=pg.env()).stdout.encode()
+
+
+def store_small(client: Any, bucket: str, key: str, data: bytes, level: int) -> StoredObject:
+    """Compress ``data`` with zstd and store it in one put."""
+    import hashlib
+
+    import zstandard
+
+    body = zstandard.ZstdCompressor(level=level).compress(data)
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zstd")
+    return StoredObject(key, len(body), hashlib.sha256(body).hexdigest(), len(data))
+
+
 def _collect(stream: Any) -> _Background:
     return _Background(lambda: stream.read().decode(errors="replace"))
 
@@ -112,12 +135,14 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         part_size = part_size_for(size_estimate(snap)[0], req.part_size)
         pg_dump = binaries.program(version_num // 10000, "pg_dump", req.bin_dir)
         dump_version = client_version(pg_dump)
+        cluster_globals = dump_globals(pg, version_num // 10000, req.bin_dir)  # fails before the dump starts
         argv = [pg_dump, "--format=custom", "--compress=0", f"--snapshot={snapshot}", "--no-password",
                 f"--lock-wait-timeout={millis(req.lock_timeout_s)}"]
         proc = runner.spawn(argv, env=pg.env())
         assert proc.stdout is not None
         assert proc.stderr is not None
         stderr = _collect(proc.stderr)
+
         def count_or_stop() -> dict[str, int]:
             try:
                 return count_rows(snap, tables)
@@ -141,6 +166,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
                                  part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
                                  label=f"pg_dump {req.target}")
         row_counts: dict[str, int] = counts.result()
+        roles = store_small(client, req.bucket, req.directory + keys.GLOBALS, cluster_globals, req.level)
     except BaseException:
         snap.cancel_safe()  # stop a count still running before closing the session
         raise
@@ -150,13 +176,13 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         target=req.target, kind=req.kind, method=req.method, key=uploaded.key, size=uploaded.size,
         sha256=uploaded.sha256, server_version=version, client_version=dump_version, database=database,
         started_at=started.isoformat(), finished_at=datetime.now(UTC).isoformat(),
-        objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size)],
+        objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size), roles],
         row_counts=row_counts,
         details={**req.details, "snapshot_consistent": True, "raw_size": uploaded.raw_size, "parts": uploaded.parts,
                  "part_size": part_size,
                  "seconds": round(uploaded.seconds, 3),
                  "complete_s": round(uploaded.complete_s, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
-                 "compression": f"zstd-{req.level}", "tables": len(row_counts)},
+                 "compression": f"zstd-{req.level}", "tables": len(row_counts), "globals": roles.key},
     )
     catalog.put_manifest(client, req.bucket, req.directory, manifest)
     return manifest

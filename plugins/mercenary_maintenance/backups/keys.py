@@ -18,6 +18,7 @@ FULL = "full"
 INCREMENTAL = "incremental"
 KINDS = (FULL, INCREMENTAL)
 DUMP = "dump.pgc.zst"
+GLOBALS = "globals.sql.zst"  # roles and tablespaces (pg_dumpall --globals-only), beside a dump
 BASE_TAR = "base.tar.zst"
 PG_MANIFEST = "backup_manifest"
 MANIFEST = "manifest.json"
