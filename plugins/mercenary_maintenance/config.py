@@ -198,6 +198,16 @@ class BackupsConfig(_Model):
     lock_wait_seconds: float = Field(900, gt=0)
     # Daily backup.sample_restore: schema + this many smallest non-empty tables (0 disables it).
     sample_restore_tables: int = Field(3, ge=0)
+    # Encryption at rest asked for every object we store (backups, log archives): "AES256" (SSE-S3),
+    # "aws:kms" (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides.
+    server_side_encryption: Literal["AES256", "aws:kms"] | None = None
+    kms_key_id: str | None = None
+
+    @model_validator(mode="after")
+    def _kms_key_needs_kms(self) -> BackupsConfig:
+        if self.kms_key_id and self.server_side_encryption != "aws:kms":
+            raise ValueError('kms_key_id needs server_side_encryption: "aws:kms"')
+        return self
 
 
 class PostgresConfig(_Model):

@@ -139,6 +139,35 @@ def test_restore_test_fails_when_rows_differ_from_manifest(env, s3):
     assert step.actions[-1].status is ActionStatus.FAILED
 
 
+def _encryption(step: Step) -> list[tuple[Severity, str]]:
+    return [(f.severity, f.message) for f in step.findings if f.check == "backup.encryption"]
+
+
+def test_objects_are_stored_encrypted_as_configured_and_checked_daily(env, s3):
+    env(server_side_encryption="aws:kms", kms_key_id="alias/backups")
+    actions.backup_full(make_step(), "main")
+    client = s3.client()
+    for key in (keys.DUMP, keys.GLOBALS, keys.MANIFEST):
+        head = client.head_object(Bucket=bucket_of(), Key=DIRECTORY + key)
+        assert (head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")) == ("aws:kms", "alias/backups"), key
+    ok = make_step("maintenance_daily")
+    verify.run_daily(ok, "main")
+    assert [s for s, _ in _encryption(ok)] == [Severity.OK]
+
+    env(server_side_encryption="AES256")  # the config changed, the stored backup did not
+    drifted = make_step("maintenance_daily")
+    verify.run_daily(drifted, "main")
+    assert _encryption(drifted) == [(Severity.CRITICAL, f"{DIRECTORY}{keys.DUMP}: stored with aws:kms, the config "
+                                                        "asks for AES256")]
+
+    env()  # nothing asked, and this S3 encrypts nothing by default: a warning, not silence
+    actions.backup_full(make_step(try_number=2), "main")
+    plain = make_step("maintenance_daily")
+    verify.run_daily(plain, "main")
+    assert [s for s, _ in _encryption(plain)] == [Severity.WARNING]
+    assert "without server-side encryption" in _encryption(plain)[0][1]
+
+
 def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_critical(env, s3):
     actions.backup_full(make_step(), "main")
     client = s3.client()

@@ -56,7 +56,7 @@ def _conn_env(endpoint: str) -> dict[str, str]:
 def make_step(s3: servers.S3Server, bucket: str, connections: Callable[[dict[str, str]], None]) -> Callable[..., Step]:
     def make(endpoint: str | None = None, **config: Any) -> Step:
         connections(_conn_env(endpoint or s3.endpoint))
-        cfg = parse_config({"backups": {"bucket": bucket}, **config})
+        cfg = parse_config({**config, "backups": {"bucket": bucket, **config.get("backups", {})}})
         return Step(cfg, RunInfo(dag_id="maintenance_weekly", run_id="run1", task_id="logs.archive_logs"))
 
     return make
@@ -85,7 +85,7 @@ def test_old_logs_archived_verified_then_deleted_fresh_kept(tmp_path, s3, bucket
     fresh = app / "today.log"
     fresh.write_text("still writing\n")
     contents = {str(old): old.read_bytes(), str(nested): nested.read_bytes()}
-    step = make_step(**_logs_cfg(app))
+    step = make_step(**_logs_cfg(app), backups={"server_side_encryption": "AES256"})
     jobs.archive_logs(step)
     action = _action(step, "logs.archive", "app")
     assert action.status is ActionStatus.DONE, action
@@ -101,6 +101,7 @@ def test_old_logs_archived_verified_then_deleted_fresh_kept(tmp_path, s3, bucket
         assert key.endswith(".zst")
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == head["Metadata"]["sha256"]
+        assert head["ServerSideEncryption"] == "AES256"  # logs hold what backups hold: encrypted at rest
         original = zstandard.ZstdDecompressor().decompressobj().decompress(body)
         assert hashlib.sha256(original).hexdigest() == head["Metadata"]["source-sha256"]
         assert original in contents.values()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mercenary_maintenance.backups import catalog, keys
+from mercenary_maintenance.backups import catalog, encryption, keys
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.steps import Step
@@ -68,7 +68,8 @@ def backup_full(step: Step, target: str, dry_run: bool = False) -> None:
         req = DumpRequest(target=target, kind=keys.FULL, method="pg_dump", bucket=cfg.bucket, directory=directory,
                           level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB, bin_dir=cfg.bin_dir,
                           statement_timeout_s=step.statement_timeout_s(),
-                          lock_timeout_s=step.cfg.postgres.lock_timeout_seconds)
+                          lock_timeout_s=step.cfg.postgres.lock_timeout_seconds,
+                          extra_args=encryption.upload_args(cfg))
         with locked(step, pg):
             manifest = dump_to_s3(pg, client, req)
         d = manifest.details

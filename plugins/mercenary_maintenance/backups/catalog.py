@@ -102,7 +102,9 @@ def read_manifest(client: Any, bucket: str, backup: Backup) -> Manifest:
     return Manifest.from_json(body)
 
 
-def put_manifest(client: Any, bucket: str, directory: str, manifest: Manifest) -> str:
+def put_manifest(client: Any, bucket: str, directory: str, manifest: Manifest,
+                 extra_args: dict[str, str] | None = None) -> str:
     key = directory + keys.MANIFEST
-    client.put_object(Bucket=bucket, Key=key, Body=manifest.to_json(), ContentType="application/json")
+    client.put_object(Bucket=bucket, Key=key, Body=manifest.to_json(), ContentType="application/json",
+                      **(extra_args or {}))
     return key

@@ -46,6 +46,7 @@ class DumpRequest:
     """How long pg_dump (``--lock-wait-timeout``) and the row counts wait for a table lock: a table
     held ACCESS EXCLUSIVE (a migration) fails the backup quickly instead of queueing behind it."""
     details: dict[str, Any] = field(default_factory=dict)
+    extra_args: dict[str, str] = field(default_factory=dict)  # put/upload arguments (encryption)
 
 
 def server_info(conn: Any) -> tuple[str, int, str]:
@@ -96,14 +97,15 @@ def dump_globals(pg: PgParams, major: int, bin_dir: str | None) -> bytes:
                        f"--database={pg.dbname}"], env=pg.env()).stdout.encode()
 
 
-def store_small(client: Any, bucket: str, key: str, data: bytes, level: int) -> StoredObject:
+def store_small(client: Any, bucket: str, key: str, data: bytes, level: int,
+                extra_args: dict[str, str] | None = None) -> StoredObject:
     """Compress ``data`` with zstd and store it in one put."""
     import hashlib
 
     import zstandard
 
     body = zstandard.ZstdCompressor(level=level).compress(data)
-    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zstd")
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zstd", **(extra_args or {}))
     return StoredObject(key, len(body), hashlib.sha256(body).hexdigest(), len(data))
 
 
@@ -164,9 +166,10 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         key = req.directory + keys.DUMP
         uploaded = upload_stream(client, req.bucket, key, copy_reader(proc.stdout), level=req.level,
                                  part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
-                                 label=f"pg_dump {req.target}")
+                                 label=f"pg_dump {req.target}", extra_args=req.extra_args)
         row_counts: dict[str, int] = counts.result()
-        roles = store_small(client, req.bucket, req.directory + keys.GLOBALS, cluster_globals, req.level)
+        roles = store_small(client, req.bucket, req.directory + keys.GLOBALS, cluster_globals, req.level,
+                            req.extra_args)
     except BaseException:
         snap.cancel_safe()  # stop a count still running before closing the session
         raise
@@ -184,5 +187,5 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
                  "complete_s": round(uploaded.complete_s, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
                  "compression": f"zstd-{req.level}", "tables": len(row_counts), "globals": roles.key},
     )
-    catalog.put_manifest(client, req.bucket, req.directory, manifest)
+    catalog.put_manifest(client, req.bucket, req.directory, manifest, req.extra_args)
     return manifest

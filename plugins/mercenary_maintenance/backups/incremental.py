@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mercenary_maintenance import runner
-from mercenary_maintenance.backups import binaries, catalog, keys
+from mercenary_maintenance.backups import binaries, catalog, encryption, keys
 from mercenary_maintenance.backups.catalog import Backup
 from mercenary_maintenance.backups.dump import _collect, _stop, server_info, size_estimate
 from mercenary_maintenance.backups.manifest import (
@@ -127,7 +127,8 @@ def tar_feed(source: Any, found: dict[str, bytes]) -> Callable[[Write], None]:
 
 
 def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, major: int, bin_dir: str | None,
-                     parent_manifest: bytes | None, level: int, part_size: int, label: str) -> tuple[Any, bytes]:
+                     parent_manifest: bytes | None, level: int, part_size: int, label: str,
+                     extra_args: dict[str, str]) -> tuple[Any, bytes]:
     """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest``."""
     pg_basebackup = binaries.program(major, "pg_basebackup", bin_dir)
     with tempfile.TemporaryDirectory(prefix="mm-incr-") as tmp:
@@ -152,8 +153,8 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
 
         uploaded = upload_stream(client, bucket, directory + keys.BASE_TAR, tar_feed(proc.stdout, found),
                                  level=level, part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
-                                 label=f"pg_basebackup {label}")
-    client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST])
+                                 label=f"pg_basebackup {label}", extra_args=extra_args)
+    client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST], **extra_args)
     return uploaded, found[keys.PG_MANIFEST]
 
 
@@ -182,7 +183,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     uploaded, pg_manifest = basebackup_to_s3(
         pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
         parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
-        label=f"{target} {stamp}")
+        label=f"{target} {stamp}", extra_args=encryption.upload_args(cfg))
     with pg.connect() as conn:
         counts = count_rows(conn, list_tables(conn))
     tool = runner.run([binaries.program(version_num // 10000, "pg_basebackup", cfg.bin_dir), "--version"])
@@ -200,7 +201,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
                  "seconds": round(uploaded.seconds, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
                  "row_counts_note": "counted right after the backup ended; writes in between show as differences"},
     )
-    catalog.put_manifest(client, cfg.bucket, directory, manifest)
+    catalog.put_manifest(client, cfg.bucket, directory, manifest, encryption.upload_args(cfg))
     return manifest
 
 
@@ -237,7 +238,8 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
         req = DumpRequest(target=target, kind=keys.INCREMENTAL, method=LOGICAL_SNAPSHOT, bucket=cfg.bucket,
                           directory=directory, level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB,
                           bin_dir=cfg.bin_dir, statement_timeout_s=step.statement_timeout_s(),
-                          lock_timeout_s=step.cfg.postgres.lock_timeout_seconds, details={"method": LOGICAL_SNAPSHOT})
+                          lock_timeout_s=step.cfg.postgres.lock_timeout_seconds, details={"method": LOGICAL_SNAPSHOT},
+                          extra_args=encryption.upload_args(cfg))
         with locked(step, pg):
             manifest = dump_to_s3(pg, client, req)
         act.done(f"NOT incremental: PostgreSQL {major} has no incremental backup (needs {NATIVE_MAJOR}+); took a "

@@ -161,8 +161,10 @@ def upload_stream(
     on_failure: Callable[[], None] | None = None,
     label: str = "backup",
     max_parts: int = MAX_PARTS,
+    extra_args: dict[str, str] | None = None,
 ) -> Uploaded:
-    """Run ``feed`` in a thread, upload its compressed output to ``s3://bucket/key``."""
+    """Run ``feed`` in a thread, upload its compressed output to ``s3://bucket/key``
+    (``extra_args``: e.g. server-side encryption, see :mod:`.encryption`)."""
     started = time.monotonic()
     parts_q: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PARTS)
     cancel = threading.Event()
@@ -179,7 +181,7 @@ def upload_stream(
             _put_end(parts_q, cancel)
 
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType="application/zstd",
-                                               ChecksumAlgorithm=CHECKSUM)["UploadId"]
+                                               ChecksumAlgorithm=CHECKSUM, **(extra_args or {}))["UploadId"]
     worker = threading.Thread(target=produce, name=f"compress-{label}", daemon=True)
     etags: list[dict[str, Any]] = []
     sha = hashlib.sha256()

@@ -12,10 +12,11 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from mercenary_maintenance.backups import catalog, keys
+from mercenary_maintenance.backups import catalog, encryption, keys
 from mercenary_maintenance.backups.catalog import Backup
 from mercenary_maintenance.backups.manifest import Manifest, StoredObject
-from mercenary_maintenance.findings import Finding, Severity, Threshold, measured
+from mercenary_maintenance.config import BackupsConfig
+from mercenary_maintenance.findings import Finding, Severity, Threshold, measured, unknown
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows.rules import UTC
 
@@ -117,6 +118,14 @@ def _integrity_of_backup(client: Any, bucket: str, target: str, backup: Backup) 
     return integrity_of(client, bucket, target, catalog.read_manifest(client, bucket, backup))
 
 
+def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup) -> Finding:
+    data = backup.files.get(keys.DUMP) or backup.files.get(keys.BASE_TAR)
+    if data is None:  # backup.integrity reports the missing object
+        return unknown(encryption.CHECK, target, f"{backup.prefix}: no data object to inspect")
+    head = client.head_object(Bucket=cfg.bucket, Key=data.key)
+    return encryption.encryption(target, backup.kind, data.key, head, cfg.server_side_encryption)
+
+
 def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
     """All daily backup checks of one target."""
     from mercenary_maintenance.backups.pgconn import s3_client
@@ -141,6 +150,7 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
         step.check(FRESHNESS, target, partial(freshness, target, kind, latest, moment, limits[kind]))
         if latest is not None:
             step.check(INTEGRITY, target, partial(_integrity_of_backup, client, cfg.bucket, target, latest))
+            step.check(encryption.CHECK, target, partial(_encryption_of, client, cfg, target, latest))
     everything = listing[keys.FULL] + listing[keys.INCREMENTAL]
     step.check(CAPACITY, target, lambda: capacity(target, everything, th.backup_growth_percent.as_threshold()))
     step.check(REDUNDANCY, target, lambda: redundancy(target, listing[keys.FULL], cfg.min_redundancy))

@@ -91,7 +91,7 @@ def demo_config(workdir: Path) -> dict[str, Any]:
     return {
         "reports": {"url": f"file://{workdir / 'reports'}"},
         "targets": {"postgres": [{"name": "main"}], "redis": [{"name": "cache"}]},
-        "backups": {"bucket": BUCKET},
+        "backups": {"bucket": BUCKET, "server_side_encryption": "AES256"},
         "postgres": {"long_transaction_seconds": 5},
         "thresholds": {"slow_query_mean_ms": {"warning": 200, "critical": 2000}},
         "alerts": {"for_seconds": 0},

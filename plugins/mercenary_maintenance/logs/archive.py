@@ -55,6 +55,7 @@ class Plan:
     quiet_s: float
     delete_local: bool
     open_paths: frozenset[str]
+    extra_args: dict[str, str] = field(default_factory=dict)  # upload arguments (encryption at rest)
 
 
 def archive_file(client: Any, plan: Plan, log_set: LogSet, base: str, path: str, tally: Tally, staging: str) -> None:
@@ -74,7 +75,7 @@ def archive_file(client: Any, plan: Plan, log_set: LogSet, base: str, path: str,
         return
     key = s3.object_key(log_set.name, base, path, st.st_mtime, packed.source_sha256)
     if not _already_there(client, plan.bucket, key, packed.source_sha256):
-        s3.upload(client, plan.bucket, key, packed)
+        s3.upload(client, plan.bucket, key, packed, plan.extra_args)
         problem = s3.verify(client, plan.bucket, key, packed.sha256, packed.size, packed.source_sha256)
         if problem:
             tally.failed.append({"path": path, "key": key, "error": f"verification failed: {problem}"})

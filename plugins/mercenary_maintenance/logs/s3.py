@@ -105,6 +105,6 @@ def verify(client: Any, bucket: str, key: str, expect_sha256: str, expect_size: 
     return None
 
 
-def upload(client: Any, bucket: str, key: str, packed: Packed) -> None:
+def upload(client: Any, bucket: str, key: str, packed: Packed, extra_args: dict[str, str] | None = None) -> None:
     client.upload_file(packed.path, bucket, key, ExtraArgs={"Metadata": packed.metadata(),
-                                                           "ContentType": "application/zstd"})
+                                                           "ContentType": "application/zstd", **(extra_args or {})})
