@@ -23,7 +23,7 @@ def configure(server: Any, s3: Any, write_config: Any, connections: Any, dbname:
     s3.client().create_bucket(Bucket=bucket)
     connections({**server.connection_env("maintenance_postgres", dbname), **s3.connection_env("maintenance_s3")})
     write_config({"targets": {"postgres": [{"name": "main", "conn_id": "maintenance_postgres"}], "redis": []},
-                  "backups": {"bucket": bucket, "part_size_mb": 5}})
+                  "backups": {"bucket": bucket, "part_size_mb": 5, "server_side_encryption": "AES256"}})
     return bucket
 
 
@@ -34,7 +34,7 @@ def step_at(when: datetime, dag_id: str = "backup_incremental") -> Step:
 
 def test_chain_of_full_and_two_incrementals_restores_with_matching_counts(pg18, s3, write_config, connections):
     db = pg18.create_database(f"inc_{uuid.uuid4().hex[:6]}")
-    configure(pg18, s3, write_config, connections, db)
+    bucket = configure(pg18, s3, write_config, connections, db)
     pg18.execute("CREATE TABLE events (id int, body text);"
                  "INSERT INTO events SELECT g, 'a' FROM generate_series(1, 3000) g", db)
     methods = []
@@ -52,6 +52,10 @@ def test_chain_of_full_and_two_incrementals_restores_with_matching_counts(pg18, 
         methods.append(step.actions[-1].details["method"])
     assert methods == [incremental.PHYSICAL_FULL, incremental.PHYSICAL_INCREMENTAL, incremental.PHYSICAL_INCREMENTAL]
     assert step.actions[-1].details["chain"] == keys.stamp(T0, "x")
+    stored = s3.client().list_objects_v2(Bucket=bucket)["Contents"]
+    assert {o["Key"].rsplit("/", 1)[1] for o in stored} == {keys.BASE_TAR, keys.PG_MANIFEST, keys.MANIFEST}
+    for obj in stored:  # encrypted at rest as configured, physical backups too
+        assert s3.client().head_object(Bucket=bucket, Key=obj["Key"])["ServerSideEncryption"] == "AES256"
 
     monthly = step_at(T0 + timedelta(hours=9), "maintenance_monthly")
     incremental.restore_chain_test(monthly, "main")
