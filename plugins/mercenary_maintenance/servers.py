@@ -278,12 +278,27 @@ class PostgresServer:
 
 
 @dataclass
-class RedisServer:
-    args: list[str] = field(default_factory=list)
-    appendonly: bool = True
+class _ChildServer:
+    """A server run as a child process, with its files in a temp directory of its own."""
+
     port: int = 0
     base_dir: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _terminate(self.proc)
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self.base_dir is not None:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+@dataclass
+class RedisServer(_ChildServer):
+    args: list[str] = field(default_factory=list)
+    appendonly: bool = True
 
     def start(self) -> RedisServer:
         binary = require_binary("redis-server")
@@ -304,15 +319,6 @@ class RedisServer:
         import redis
 
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            _terminate(self.proc)
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self.base_dir is not None:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def connection_env(self, conn_id: str) -> dict[str, str]:
         return {f"AIRFLOW_CONN_{conn_id.upper()}": self.uri()}
@@ -521,12 +527,9 @@ class WebSite(HttpSink):
 
 
 @dataclass
-class PrometheusServer:
+class PrometheusServer(_ChildServer):
     scrape_targets: list[str] = field(default_factory=list)
     scrape_interval: str = "1s"
-    port: int = 0
-    base_dir: Path | None = None
-    proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PrometheusServer:
         binary = require_binary("prometheus")
@@ -547,15 +550,6 @@ class PrometheusServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            _terminate(self.proc)
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self.base_dir is not None:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def connection_env(self, conn_id: str) -> dict[str, str]:
         return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps({"conn_type": "http", "host": self.url})}
