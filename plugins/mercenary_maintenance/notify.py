@@ -78,10 +78,10 @@ def failure_summary(parts: list[dict[str, Any]]) -> tuple[list[str], str | None]
 
 def _run_parts(dag_id: str, run_id: str) -> list[dict[str, Any]]:
     from mercenary_maintenance.config import load_config
-    from mercenary_maintenance.report.store import open_store
+    from mercenary_maintenance.report.store import store_for
 
     cfg = load_config()
-    return open_store(cfg.reports.url, cfg.backups.conn_id).parts(dag_id, run_id)
+    return store_for(cfg).parts(dag_id, run_id)
 
 
 class RunFailureNotifier(BaseNotifier):

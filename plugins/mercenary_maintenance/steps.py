@@ -146,11 +146,11 @@ def _part(run: RunInfo, started: str, step: Step | None, error: str | None, skip
 
 
 def _store_part(cfg: MaintenanceConfig | None, run: RunInfo, part: dict[str, Any]) -> None:
-    from mercenary_maintenance.report.store import open_store
+    from mercenary_maintenance.report.store import store_for
 
     if cfg is None:  # the config itself is broken: the part cannot be stored anywhere
         return
-    store = open_store(cfg.reports.url, cfg.backups.conn_id)
+    store = store_for(cfg)
     store.put_part(run.dag_id, run.run_id, run.part_name, part)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.report.build import render_markdown
-from mercenary_maintenance.report.store import open_store
+from mercenary_maintenance.report.store import open_store, store_for
 from tests.unit.test_report import sample_report
 
 
@@ -22,6 +23,17 @@ def test_s3_store_never_overwrites(s3: Any) -> None:
     assert b'"status": "warning"' in body
     assert store.read_report(report["dag_id"], report["run_id"])["status"] == "failed"
     assert store.run_ids("maintenance_weekly") == [report["run_id"]]
+
+
+def test_configured_store_encrypts_reports_at_rest(s3: Any, connections: Any) -> None:
+    connections(s3.connection_env("maintenance_s3"))
+    s3.client().create_bucket(Bucket="enc-reports")
+    cfg = parse_config({"reports": {"url": "s3://enc-reports/audit"},
+                        "backups": {"server_side_encryption": "AES256"}})
+    report = sample_report()
+    location = store_for(cfg).write_report(report, render_markdown(report))
+    head = s3.client().head_object(Bucket="enc-reports", Key=location.split("enc-reports/")[1])
+    assert head["ServerSideEncryption"] == "AES256"
 
 
 def test_failing_task_still_writes_the_report_and_fails_the_run(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mercenary_maintenance.report.build import render_markdown
-from mercenary_maintenance.report.store import ReportStore, open_store, run_time
+from mercenary_maintenance.report.store import ReportStore, run_time, store_for
 
 
 def _sort_key(run_id: str) -> str:
@@ -53,7 +53,7 @@ def _store(url: str | None) -> ReportStore:
     from mercenary_maintenance.config import load_config
 
     cfg = load_config()
-    return open_store(url or cfg.reports.url, cfg.backups.conn_id)
+    return store_for(cfg, url)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:

@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.report.build import build_report, render_markdown
-from mercenary_maintenance.report.store import open_store
+from mercenary_maintenance.report.store import store_for
 from mercenary_maintenance.runinfo import from_context
 from mercenary_maintenance.windows.rules import UTC
 
@@ -57,7 +57,7 @@ def announce(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
 def finalize(context: Any) -> str:
     cfg = load_config()
     run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
-    store = open_store(cfg.reports.url, cfg.backups.conn_id)
+    store = store_for(cfg)
     dag_run = context["dag_run"]
     started = dag_run.start_date or dag_run.run_after
     report = build_report(

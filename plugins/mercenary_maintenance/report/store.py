@@ -13,8 +13,11 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import MaintenanceConfig
 
 _ATTEMPT = re.compile(r"^(?P<name>.+)\.(?P<n>\d+)$")
 _RUN_STAMP = re.compile(r"__(?P<ts>\d{4}-\d{2}-\d{2}T[^/]+)$")
@@ -59,8 +62,9 @@ class FileBackend:
 
 
 class S3Backend:
-    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+    def __init__(self, client: Any, bucket: str, prefix: str, extra_args: dict[str, str] | None = None) -> None:
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
+        self.extra_args = extra_args or {}  # e.g. server-side encryption
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -70,7 +74,8 @@ class S3Backend:
 
         try:
             # Conditional write: S3 refuses to replace an existing object.
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*")
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*",
+                                   **self.extra_args)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 raise AlreadyExists(key) from None
@@ -180,8 +185,9 @@ class ReportStore:
         return sorted({k.split("/")[1] for k in self.backend.list(f"{dag_id}/") if k.endswith("/report.json")})
 
 
-def open_store(url: str, s3_conn_id: str | None = None, client: Any = None) -> ReportStore:
-    """A store for ``reports.url``; S3 uses the amazon provider's hook on ``s3_conn_id``."""
+def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,
+               extra_args: dict[str, str] | None = None) -> ReportStore:
+    """A store for ``url``; S3 uses the amazon provider's hook on ``s3_conn_id``."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return ReportStore(FileBackend(Path(parsed.path)))
@@ -190,5 +196,13 @@ def open_store(url: str, s3_conn_id: str | None = None, client: Any = None) -> R
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
             client = S3Hook(aws_conn_id=s3_conn_id).get_conn()
-        return ReportStore(S3Backend(client, parsed.netloc, parsed.path))
+        return ReportStore(S3Backend(client, parsed.netloc, parsed.path, extra_args))
     raise ValueError(f"reports.url: unsupported scheme {parsed.scheme!r}")
+
+
+def store_for(cfg: MaintenanceConfig, url: str | None = None) -> ReportStore:
+    """The configured report store (``reports.url``), with the backups' S3 connection and
+    encryption at rest (reports quote queries and object names)."""
+    from mercenary_maintenance.backups.encryption import upload_args
+
+    return open_store(url or cfg.reports.url, cfg.backups.conn_id, extra_args=upload_args(cfg.backups))

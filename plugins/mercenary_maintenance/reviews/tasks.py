@@ -23,7 +23,7 @@ def run_review(kind: str, context: Any = None) -> dict[str, Any]:
 
     from mercenary_maintenance.findings import Finding, Severity
     from mercenary_maintenance.notify import post_to_slack, run_link
-    from mercenary_maintenance.report.store import open_store
+    from mercenary_maintenance.report.store import store_for
     from mercenary_maintenance.reviews import history, measure
     from mercenary_maintenance.reviews.analysis import trend_rows
     from mercenary_maintenance.reviews.compose import TREND_CHECKS, compose
@@ -54,7 +54,7 @@ def run_review(kind: str, context: Any = None) -> dict[str, Any]:
         measured("backups", cfg.backups.bucket, lambda: measure.backup_storage(cfg),
                  lambda data: snapshot.__setitem__("backups", data))
 
-        store = open_store(cfg.reports.url, cfg.backups.conn_id)
+        store = store_for(cfg)
         previous = history.previous_snapshot(store, step.run.dag_id, step.run.run_id)
         days = PERIOD_DAYS[kind]
         past = history.reports_since(store, HISTORY_DAGS, now - timedelta(days=days))
