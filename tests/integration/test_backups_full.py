@@ -46,6 +46,7 @@ def source(pg: servers.PostgresServer) -> str:
         DO $$ BEGIN CREATE ROLE report_reader LOGIN PASSWORD 'never-in-a-backup';
         EXCEPTION WHEN duplicate_object THEN NULL; END $$;
         GRANT SELECT ON orders TO report_reader;
+        SELECT lo_from_bytea(0, 'scan-1'), lo_from_bytea(0, 'scan-2');
         """,
         SOURCE_DB,
     )
@@ -94,6 +95,7 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
     head = s3.client().head_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP, ChecksumMode="ENABLED")
     assert head.get("ChecksumCRC32"), head  # S3 checked each part's CRC32 on receipt and keeps the composite
     assert manifest["row_counts"] == {"public.orders": 5000, 'sales."Line Items"': 1234, "public.empty_one": 0}
+    assert manifest["large_objects"] == 2
     assert manifest["server_version"].startswith("15")
     # the cluster's roles travel with the dump (a restore on a new server needs them), without passwords
     roles = manifest["objects"][1]
@@ -137,6 +139,19 @@ def test_restore_test_fails_when_rows_differ_from_manifest(env, s3):
     assert verdict[0].severity is Severity.CRITICAL
     assert verdict[0].details["count_diff"] == {"public.orders": {"expected": 4999, "restored": 5000}}
     assert step.actions[-1].status is ActionStatus.FAILED
+
+
+def test_restore_test_catches_a_dump_without_the_large_objects(env, s3, tmp_path):
+    # pg_dump told to leave large objects out: the dump is "fine", the oracle knows better
+    env(bin_dir=str(_wrapper_bin(tmp_path, 'exec REAL "$@" --no-blobs\n')))
+    actions.backup_full(make_step(), "main")
+    assert manifest_of(s3, DIRECTORY)["large_objects"] == 2  # counted in the dump's snapshot
+    step = make_step("maintenance_weekly")
+    actions.restore_test(step, "main")
+    verdict = [f for f in step.findings if f.check == "backup.restore_test"]
+    assert verdict[0].severity is Severity.CRITICAL, verdict
+    assert verdict[0].details["count_diff"] == {"large objects": {"expected": 2, "restored": 0}}
+    assert "large objects" in step.actions[-1].message
 
 
 def _encryption(step: Step) -> list[tuple[Severity, str]]:

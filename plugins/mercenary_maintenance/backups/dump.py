@@ -6,8 +6,8 @@ the server), which a dump of one database does not contain and a restore on a ne
 needs first.
 
 pg_dump runs in a snapshot exported by a REPEATABLE READ transaction that stays open for
-the whole dump; the same transaction counts every table's rows (in parallel with the
-dump), so the manifest's row counts are exactly what the dump contains. Both wait at most
+the whole dump; the same transaction counts every table's rows and the large objects (in
+parallel with the dump), so the manifest's counts are exactly what the dump contains. Both wait at most
 ``lock_timeout_s`` for a table lock (pg_dump ``--lock-wait-timeout``, ``lock_timeout``).
 """
 
@@ -22,7 +22,14 @@ from typing import Any
 
 from mercenary_maintenance import runner
 from mercenary_maintenance.backups import binaries, catalog, keys
-from mercenary_maintenance.backups.manifest import Manifest, StoredObject, count_rows, list_tables, sql_text
+from mercenary_maintenance.backups.manifest import (
+    Manifest,
+    StoredObject,
+    count_large_objects,
+    count_rows,
+    list_tables,
+    sql_text,
+)
 from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, part_size_for, upload_stream
 from mercenary_maintenance.postgres.session import millis
@@ -145,9 +152,9 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         assert proc.stderr is not None
         stderr = _collect(proc.stderr)
 
-        def count_or_stop() -> dict[str, int]:
+        def count_or_stop() -> tuple[dict[str, int], int]:
             try:
-                return count_rows(snap, tables)
+                return count_rows(snap, tables), count_large_objects(snap)
             except BaseException:
                 _stop(proc)  # no manifest without counts: do not dump on for nothing
                 raise
@@ -167,7 +174,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         uploaded = upload_stream(client, req.bucket, key, copy_reader(proc.stdout), level=req.level,
                                  part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
                                  label=f"pg_dump {req.target}", extra_args=req.extra_args)
-        row_counts: dict[str, int] = counts.result()
+        row_counts, large_objects = counts.result()
         roles = store_small(client, req.bucket, req.directory + keys.GLOBALS, cluster_globals, req.level,
                             req.extra_args)
     except BaseException:
@@ -180,7 +187,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         sha256=uploaded.sha256, server_version=version, client_version=dump_version, database=database,
         started_at=started.isoformat(), finished_at=datetime.now(UTC).isoformat(),
         objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size), roles],
-        row_counts=row_counts,
+        row_counts=row_counts, large_objects=large_objects,
         details={**req.details, "snapshot_consistent": True, "raw_size": uploaded.raw_size, "parts": uploaded.parts,
                  "part_size": part_size,
                  "seconds": round(uploaded.seconds, 3),

@@ -46,6 +46,7 @@ class Manifest:
     objects: list[StoredObject] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
     row_counts_exact: bool = True
+    large_objects: int | None = None  # count in the dump's snapshot (None: not counted, older manifests)
     chain: str | None = None
     parent: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +91,14 @@ def count_rows(conn: Any, tables: list[tuple[str, str]]) -> dict[str, int]:
         query = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
         counts[qualified(schema, table)] = int(conn.execute(query).fetchone()[0])
     return counts
+
+
+def count_large_objects(conn: Any) -> int:
+    return int(conn.execute(sql_text("large_objects")).fetchone()[0])
+
+
+LARGE_OBJECTS = "large objects"
+"""The key of the large-object count among the count differences."""
 
 
 def compare_counts(expected: dict[str, int], actual: dict[str, int]) -> dict[str, Any]:

@@ -22,7 +22,15 @@ from typing import Any
 from mercenary_maintenance import runner
 from mercenary_maintenance.backups import binaries
 from mercenary_maintenance.backups.dump import _Background, _collect, _stop
-from mercenary_maintenance.backups.manifest import Manifest, compare_counts, count_rows, list_tables, sql_text
+from mercenary_maintenance.backups.manifest import (
+    LARGE_OBJECTS,
+    Manifest,
+    compare_counts,
+    count_large_objects,
+    count_rows,
+    list_tables,
+    sql_text,
+)
 from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.backups.stream import MB, HashingReader
 
@@ -178,8 +186,14 @@ def verify_restored(pg: PgParams, scratch_db: str, manifest: Manifest, result: R
         tables = list_tables(conn)
         result.row_counts = count_rows(conn, tables)
         result.count_diff = compare_counts(manifest.row_counts, result.row_counts)
+        if manifest.large_objects is not None:
+            restored_lo = count_large_objects(conn)
+            if restored_lo != manifest.large_objects:
+                result.count_diff[LARGE_OBJECTS] = {"expected": manifest.large_objects, "restored": restored_lo}
         if result.count_diff:
-            result.problems.append(f"row counts differ from the manifest in {len(result.count_diff)} table(s)")
+            names = sorted(result.count_diff)
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            result.problems.append(f"counts differ from the manifest for {', '.join(names[:5])}{more}")
         result.invalid_indexes = int(conn.execute(sql_text("invalid_indexes")).fetchone()[0])
         if result.invalid_indexes:
             result.problems.append(f"{result.invalid_indexes} invalid index(es) after restore")
