@@ -380,13 +380,19 @@ def test_retention_is_dry_run_by_default_and_never_deletes_the_newest_good_full(
     before = set(objects(s3))
     assert len(before) == 6  # two backups of dump + globals + manifest
     far_future = datetime.now(UTC) + timedelta(days=365)  # both backups are long expired by then
+    redundant = make_step()  # min_redundancy 2 (default): both are kept, whatever their age
+    retention.expire(redundant, "main", now=far_future)
+    assert redundant.actions[-1].details["backups"] == []
+    assert len(redundant.actions[-1].details["protected"]) == 2
+
+    env(min_redundancy=1)
     dry = make_step()
     retention.expire(dry, "main", now=far_future)
     assert dry.actions[-1].status is ActionStatus.DRY_RUN
     assert dry.actions[-1].details["backups"] == [DIRECTORY]
     assert set(objects(s3)) == before  # nothing deleted
 
-    env(delete_expired=True)
+    env(delete_expired=True, min_redundancy=1)
     real = make_step()
     retention.expire(real, "main", now=far_future)
     assert real.actions[-1].status is ActionStatus.DONE

@@ -34,6 +34,14 @@ def test_full_retention_deletes_expired_but_never_the_newest_good_full():
     assert only_old.protected == [f"{old.prefix} (newest good full backup)"]
 
 
+def test_full_retention_never_goes_below_min_redundancy():
+    oldest, old, bad, recent = backup("full", 50), backup("full", 40), backup("full", 35, good=False), backup("full", 1)
+    plan = retention.plan_full([oldest, old, bad, recent], 30, NOW, keep=2)
+    assert plan.delete == [oldest, bad]  # old is expired but one of the 2 newest good ones
+    assert plan.protected == [f"{old.prefix} (one of the 2 newest good full backups kept for backups.min_redundancy)"]
+    assert retention.plan_full([oldest, old, bad, recent], 30, NOW, keep=3).delete == [bad]
+
+
 def test_incremental_retention_deletes_only_whole_expired_chains():
     a1, a2 = backup("incremental", 9, stamp="a1"), backup("incremental", 8, stamp="a2")
     b1, b2 = backup("incremental", 7.5, stamp="b1"), backup("incremental", 1, stamp="b2")

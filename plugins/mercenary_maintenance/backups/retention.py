@@ -2,8 +2,9 @@
 
 The bucket's lifecycle rules expire objects too; this pass exists so expiry is visible in
 the report, works on S3-compatible stores without lifecycle support, and keeps two
-guarantees lifecycle rules cannot give: the newest good full backup is never deleted, and
-an incremental chain is deleted only as a whole (never a base that a kept increment needs).
+guarantees lifecycle rules cannot give: the newest good full backups (at least
+``backups.min_redundancy`` of them) are never deleted, and an incremental chain is deleted
+only as a whole (never a base that a kept increment needs).
 """
 
 from __future__ import annotations
@@ -38,15 +39,21 @@ def expired(backup: Backup, days: int, now: datetime) -> bool:
     return now - backup.finished_at > timedelta(days=days)
 
 
-def plan_full(backups: list[Backup], days: int, now: datetime) -> ExpiryPlan:
-    """Expired full backups, except the newest good one whatever its age."""
+def plan_full(backups: list[Backup], days: int, now: datetime, keep: int = 1) -> ExpiryPlan:
+    """Expired full backups, except the ``keep`` newest good ones whatever their age
+    (``backups.min_redundancy``: retention never takes the bucket below it)."""
     plan = ExpiryPlan()
-    newest = catalog.latest_good(backups)
+    good = [b for b in backups if b.good]
+    kept = good[-max(keep, 1):]
     for backup in backups:
         if not expired(backup, days, now):
             continue
-        if backup is newest:
+        if backup is kept[-1]:
             plan.protected.append(f"{backup.prefix} (newest good full backup)")
+            continue
+        if any(backup is b for b in kept):
+            plan.protected.append(f"{backup.prefix} (one of the {keep} newest good full backups kept for "
+                                  "backups.min_redundancy)")
             continue
         plan.delete.append(backup)
     return plan
@@ -97,7 +104,7 @@ def expire(step: Step, target: str, now: datetime | None = None) -> None:
         client = s3_client(cfg.conn_id)
         fulls = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
         incs = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target)
-        full_plan = plan_full(fulls, cfg.full.retention_days, moment)
+        full_plan = plan_full(fulls, cfg.full.retention_days, moment, keep=cfg.min_redundancy)
         inc_plan = plan_incremental(incs, chains_of(client, cfg.bucket, incs), cfg.incremental.retention_days, moment)
         doomed = full_plan.keys + inc_plan.keys
         doomed_dirs = [b.prefix for b in full_plan.delete + inc_plan.delete]
