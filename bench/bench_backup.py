@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median_low
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,15 +51,18 @@ def make_db(pg: Any, name: str, megabytes: float) -> None:
     pg.execute("VACUUM ANALYZE", name)
 
 
-def timed_dump(pg: Any, dbname: str, extra: list[str]) -> tuple[float, int]:
-    """Run pg_dump -Fc (+extra) and count its output bytes (the /dev/null baseline)."""
+def dump_argv(pg: Any, dbname: str, extra: list[str]) -> list[str]:
     from mercenary_maintenance.backups import binaries
 
-    env = dict(os.environ, PGPASSWORD=pg.password)
-    argv = [binaries.program(15, "pg_dump"), "-Fc", *extra, "-h", "127.0.0.1", "-p", str(pg.port), "-U", pg.user,
+    return [binaries.program(15, "pg_dump"), "-Fc", *extra, "-h", "127.0.0.1", "-p", str(pg.port), "-U", pg.user,
             dbname]
+
+
+def timed_dump(pg: Any, dbname: str, extra: list[str]) -> tuple[float, int]:
+    """Run pg_dump -Fc (+extra) and count its output bytes (the /dev/null baseline)."""
+    env = dict(os.environ, PGPASSWORD=pg.password)
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(dump_argv(pg, dbname, extra), stdout=subprocess.PIPE, env=env)
     assert proc.stdout is not None
     size = 0
     while chunk := proc.stdout.read1(1 << 20):
@@ -72,11 +76,8 @@ def timed_pipeline(pg: Any, dbname: str, level: int) -> float:
     """The same work without S3, in C: ``pg_dump -Fc -Z0 | zstd | sha256sum > /dev/null``."""
     import shlex
 
-    from mercenary_maintenance.backups import binaries
-
     env = dict(os.environ, PGPASSWORD=pg.password)
-    dump = shlex.join([binaries.program(15, "pg_dump"), "-Fc", "-Z0", "-h", "127.0.0.1", "-p", str(pg.port),
-                       "-U", pg.user, dbname])
+    dump = shlex.join(dump_argv(pg, dbname, ["-Z0"]))
     started = time.monotonic()
     subprocess.run(["bash", "-o", "pipefail", "-c", f"{dump} | zstd -{level} -T1 -c | sha256sum > /dev/null"],
                    env=env, check=True)
@@ -154,11 +155,6 @@ def process_cpu(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
-
-
 def main() -> int:
     from mercenary_maintenance import servers
     from mercenary_maintenance.config import FullBackupConfig
@@ -190,7 +186,7 @@ def main() -> int:
             runs.append(run_child("backup", {**base, "db": "big", "rep": rep}))
             runs[-1]["s3_cpu_s"] = process_cpu(s3.pid) - moto_cpu
         ours = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
-        floor_s = median(floors)
+        floor_s = median_low(floors)
         small = run_child("backup", {**base, "db": "small", "rep": 0})
         seconds = ", ".join(f"{r['seconds']:.1f}" for r in runs)
         print(f"  ({repeat} interleaved runs, medians compared: floor {', '.join(f'{f:.1f}' for f in floors)} s; "
@@ -199,8 +195,9 @@ def main() -> int:
         line("backup size vs pg_dump -Fc", gz_size / 2**20, ours["size"] / 2**20, "target ratio <= 1.0", "MB")
         line("backup vs pg_dump -Fc -Z0 (floor)", floor_s, ours["seconds"], "target ratio <= 1.5")
         last_part = ours["seconds"] - ours["complete_s"]
-        print(f"  (reference without S3: pg_dump -Z0 | zstd -{level} | sha256sum > /dev/null {median(pipelines):.2f} s "
-              f"= {median(pipelines) / floor_s:.2f}x the floor; ours until S3 acknowledged the last part "
+        pipeline_s = median_low(pipelines)
+        print(f"  (reference without S3: pg_dump -Z0 | zstd -{level} | sha256sum > /dev/null {pipeline_s:.2f} s "
+              f"= {pipeline_s / floor_s:.2f}x the floor; ours until S3 acknowledged the last part "
               f"{last_part:.2f} s = {last_part / floor_s:.2f}x)")
         print(f"  (zstd level {level}; our process used {ours['cpu_s']:.1f} s CPU, {ours['work_cpu_s']:.1f} s of it "
               f"for the backup itself; the S3 server (moto, same 2 cores) used {ours['s3_cpu_s']:.1f} s CPU and "

@@ -42,6 +42,13 @@ def test_full_retention_never_goes_below_min_redundancy():
     assert retention.plan_full([oldest, old, bad, recent], 30, NOW, keep=3).delete == [bad]
 
 
+def test_full_retention_with_no_good_backup_at_all():
+    broken = [backup("full", 40, good=False), backup("full", 35, good=False)]
+    plan = retention.plan_full(broken, 30, NOW, keep=2)
+    assert plan.delete == broken  # manifest-less leftovers: nothing good to protect
+    assert plan.protected == []
+
+
 def test_incremental_retention_deletes_only_whole_expired_chains():
     a1, a2 = backup("incremental", 9, stamp="a1"), backup("incremental", 8, stamp="a2")
     b1, b2 = backup("incremental", 7.5, stamp="b1"), backup("incremental", 1, stamp="b2")

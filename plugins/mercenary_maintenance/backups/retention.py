@@ -43,12 +43,12 @@ def plan_full(backups: list[Backup], days: int, now: datetime, keep: int = 1) ->
     """Expired full backups, except the ``keep`` newest good ones whatever their age
     (``backups.min_redundancy``: retention never takes the bucket below it)."""
     plan = ExpiryPlan()
-    good = [b for b in backups if b.good]
-    kept = good[-max(keep, 1):]
+    kept = [b for b in backups if b.good][-max(keep, 1):]
+    newest = kept[-1] if kept else None
     for backup in backups:
         if not expired(backup, days, now):
             continue
-        if backup is kept[-1]:
+        if backup is newest:
             plan.protected.append(f"{backup.prefix} (newest good full backup)")
             continue
         if any(backup is b for b in kept):
