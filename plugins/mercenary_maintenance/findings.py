@@ -182,6 +182,17 @@ def unknown(check: str, target: str, error: BaseException | str) -> Finding:
     return Finding(check=check, target=target, severity=Severity.UNKNOWN, message=f"check could not run: {text}")
 
 
+def not_configured(check: str, target: str, what: str) -> Finding:
+    """A check with nothing configured to look at: ``ok``, flagged, and saying so (never silence).
+
+    >>> f = not_configured("tls.certificate_expiry", "all", "targets.http lists no HTTPS target")
+    >>> f.severity.label, f.details, f.message
+    ('ok', {'not_configured': True}, 'not configured: targets.http lists no HTTPS target')
+    """
+    return Finding(check=check, target=target, severity=Severity.OK, message=f"not configured: {what}",
+                   details={"not_configured": True})
+
+
 def worst(severities: list[Severity]) -> Severity:
     return max(severities, default=Severity.OK)
 

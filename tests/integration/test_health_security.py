@@ -194,7 +194,9 @@ def test_failed_logins_from_real_postgres_log(pg, write_config, connections, tmp
     assert f["severity"] == "warning"
     assert f["details"]["by_user"].get("intruder", 0) >= 1
     assert pg.password not in json.dumps(list(found.values()))
-    assert found[("security.failed_logins", "nolog")]["status"] == "skipped"
+    nolog = found[("security.failed_logins", "nolog")]
+    assert (nolog["severity"], nolog["details"]) == ("ok", {"not_configured": True})
+    assert "log_file is not set" in nolog["message"]
 
 
 def test_ports_that_must_be_closed(write_config, tmp_path):
@@ -240,4 +242,22 @@ def test_security_group_audit_skipped_without_account(write_config, tmp_path):
     write_config({})
     found, error = run_body(health.security_groups_body, tmp_path)
     assert error is None
-    assert found[("security.aws_security_groups", "aws")]["status"] == "skipped"
+    f = found[("security.aws_security_groups", "aws")]
+    assert f["details"] == {"not_configured": True}
+    assert "security.aws_conn_id is not set" in f["message"]
+
+
+@pytest.mark.parametrize(("body", "check"), [
+    (health.tls_body, "tls.certificate_expiry"),
+    (health.headers_body, "http.security_headers"),
+    (health.closed_ports_body, "security.open_ports"),
+])
+def test_checks_with_nothing_configured_say_so(write_config, tmp_path, body, check):
+    write_config({"targets": {"http": []}, "security": {"closed_ports": []}})
+    found, error = run_body(body, tmp_path)
+    assert error is None
+    assert [k for k in found if k[0] == check] == [(check, "all")]
+    f = found[(check, "all")]
+    assert f["severity"] == "ok"
+    assert f["details"] == {"not_configured": True}
+    assert f["message"].startswith("not configured: ")

@@ -67,6 +67,40 @@ def test_memory_near_small_maxmemory_and_evictions(redis_factory, step_for):
     assert found["redis.evictions"].value > 0
 
 
+def test_counters_are_judged_as_deltas_since_the_previous_run(redis_factory, connections, tmp_path):
+    from mercenary_maintenance.report.store import store_for
+
+    server = redis_factory("--maxmemory", "3mb", "--maxmemory-policy", "allkeys-lru")
+    client = server.client()
+    for i in range(400):
+        client.set(f"key:{i}", "x" * 10_000)
+    connections(server.connection_env("maintenance_redis"))
+    cfg = parse_config({"reports": {"url": f"file://{tmp_path}/reports"}, "targets": {"redis": [{"name": "cache"}]}})
+
+    def daily(day: int) -> Step:
+        run_id = f"scheduled__2026-12-0{day}T00:30:00+00:00"
+        step = Step(cfg, RunInfo(dag_id="maintenance_daily", run_id=run_id, task_id="redis.check_daily"))
+        checks.run_daily(step, "cache")
+        assert not step.errors
+        store_for(cfg).write_report({"dag_id": "maintenance_daily", "run_id": run_id,
+                                     "findings": [f.to_dict() for f in step.findings]}, "")
+        return step
+
+    first = _by_check(daily(1))["redis.evictions"]
+    assert first.value > 0
+    assert first.severity is not Severity.OK
+    assert "no previous run" in first.message
+    second = _by_check(daily(2))["redis.evictions"]  # nothing evicted since: the old events do not warn forever
+    assert (second.value, second.severity) == (0, Severity.OK)
+    assert second.details["evicted_keys"] == first.details["evicted_keys"]
+    for i in range(400, 500):
+        client.set(f"key:{i}", "x" * 10_000)
+    third = _by_check(daily(3))["redis.evictions"]
+    assert third.value == third.details["evicted_keys"] - second.details["evicted_keys"] > 0
+    assert third.severity is not Severity.OK
+    assert "since the previous run" in third.message
+
+
 def test_slow_commands_reported_without_secrets(redis_factory, step_for):
     server = redis_factory("--slowlog-log-slower-than", "0")
     client = server.client()

@@ -21,13 +21,18 @@ def test_summary_counts_findings_and_actions_and_flags_failures() -> None:
         {"check": "postgres.dead_tuples", "target": "main", "severity": "critical", "message": "30% dead"},
         {"check": "redis.slowlog", "target": "cache", "severity": "warning", "message": "slow"},
         {"check": "services.status", "target": "all", "severity": "ok", "message": "up"},
+        {"check": "http.security_headers", "target": "all", "severity": "ok", "details": {"not_configured": True},
+         "message": "not configured: targets.http is empty"},
     ], "actions": [{"action": "postgres.vacuum_analyze", "status": "dry_run"}]}
     weekly = {"status": "failed", "failed_tasks": ["backups.restore_test[0]"], "findings": [], "actions": [
         {"action": "backup.restore_test", "status": "failed"}]}
     text = render([result("maintenance_daily", daily), result("maintenance_weekly", weekly),
                    result("backup_full", None)], Path("/r"), slack_messages=3, total_s=61)
     lines = {line.split()[0]: line for line in text.splitlines() if line.startswith(("maintenance_", "backup_"))}
-    assert lines["maintenance_daily"].split()[1:4] == ["critical", "1/1/0/1", "0/1/0/0"]
+    assert lines["maintenance_daily"].split()[1:4] == ["critical", "1/1/0/2", "0/1/0/0"]
+    unconfigured = text.split("Checks with nothing configured", 1)[1]
+    assert "http.security_headers" in unconfigured
+    assert "targets.http is empty" in unconfigured
     assert lines["maintenance_weekly"].split()[1:4] == ["FAILED", "0/0/0/0", "0/0/0/1"]
     assert "NO REPORT backup_full" in text
     assert "FAILED maintenance_weekly: tasks backups.restore_test[0]" in text

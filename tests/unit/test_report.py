@@ -89,3 +89,15 @@ def test_parts_round_trip(tmp_path: Path) -> None:
     store.put_part("d", "r", "t.try1", part("t", 1, "critical"))  # a duplicate never replaces
     [got] = store.parts("d", "r")
     assert got["findings"][0]["severity"] == "ok"
+
+
+def test_checks_with_nothing_configured_are_listed_not_hidden() -> None:
+    unconfigured = part("health.check_tls_certificates", 1)
+    unconfigured["findings"] = [{"check": "tls.certificate_expiry", "target": "all", "severity": "ok", "value": None,
+                                 "threshold": None, "message": "not configured: targets.http lists no https:// target",
+                                 "details": {"not_configured": True}}]
+    text = render_markdown(sample_report(parts=[part("postgres.vacuum", 1, action_status="done"), unconfigured]))
+    section = text.split("## Not configured", 1)[1].split("## Actions", 1)[0]
+    assert "`tls.certificate_expiry` (all): not configured: targets.http lists no https:// target" in section
+    assert "postgres.connections" not in section
+    assert "## Not configured" not in render_markdown(sample_report())

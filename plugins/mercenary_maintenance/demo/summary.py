@@ -59,6 +59,18 @@ def notable_findings(results: list[DagResult], limit: int = 10) -> list[str]:
     return seen[:limit] + ([f"  … and {extra} more (see the reports)"] if extra > 0 else [])
 
 
+def not_configured(results: list[DagResult]) -> list[str]:
+    """Checks that had nothing to look at (``details.not_configured``), one line each."""
+    seen: list[str] = []
+    for result in results:
+        for finding in (result.report or {}).get("findings", []):
+            if (finding.get("details") or {}).get("not_configured"):
+                line = f"  {finding.get('check', '?'):<34} {finding.get('target', ''):<10} {finding.get('message', '')}"
+                if line not in seen:
+                    seen.append(line)
+    return seen
+
+
 def render(results: list[DagResult], reports_root: Path, slack_messages: int, total_s: float) -> str:
     header = f"{'DAG':<24} {'status':<10} {'findings crit/warn/unk/ok':<26} {'actions done/dry/skip/fail':<27} time"
     lines = ["", "Summary", header, "-" * len(header)]
@@ -74,6 +86,9 @@ def render(results: list[DagResult], reports_root: Path, slack_messages: int, to
     notable = notable_findings(results)
     if notable:
         lines += ["", "Findings that need attention:", *notable]
+    unconfigured = not_configured(results)
+    if unconfigured:
+        lines += ["", "Checks with nothing configured (set these up to be covered):", *unconfigured]
     if failed:
         lines.append("")
         for r in failed:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import task, task_group
 
+from mercenary_maintenance.findings import not_configured
+
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
 
@@ -46,15 +48,19 @@ def tls_body(step: Step) -> None:
     from mercenary_maintenance.health import tls
 
     threshold = step.cfg.thresholds.tls_days_left.as_threshold()
-    for target in step.cfg.targets.http:
-        if target.url.startswith("https://"):
-            step.check(tls.EXPIRY, target.name, partial(tls.check_target, target, threshold))
+    https = [t for t in step.cfg.targets.http if t.url.startswith("https://")]
+    if not https:
+        step.add(not_configured(tls.EXPIRY, "all", "targets.http lists no https:// target"))
+    for target in https:
+        step.check(tls.EXPIRY, target.name, partial(tls.check_target, target, threshold))
 
 
 def headers_body(step: Step) -> None:
     from mercenary_maintenance.health import headers
 
     threshold = step.cfg.thresholds.security_headers_score.as_threshold()
+    if not step.cfg.targets.http:
+        step.add(not_configured(headers.CHECK, "all", "targets.http is empty"))
     for target in step.cfg.targets.http:
         step.check(headers.CHECK, target.name, partial(headers.check_target, target, threshold))
 
@@ -69,8 +75,8 @@ def failed_logins_body(step: Step) -> None:
     since = datetime.now(UTC) - timedelta(hours=sec.failed_logins_hours)
     for target in step.cfg.targets.postgres:
         if target.log_file is None:
-            with step.action(security.FAILED_LOGINS, target.name, why="unauthorized access attempts") as act:
-                act.skipped(f"targets.postgres[{target.name}].log_file is not set: failed logins not counted")
+            step.add(not_configured(security.FAILED_LOGINS, target.name,
+                                    f"targets.postgres[{target.name}].log_file is not set: failed logins not counted"))
             continue
         step.check(security.FAILED_LOGINS, target.name,
                    partial(security.check_log, target.name, target.log_file, since, sec))
@@ -79,6 +85,8 @@ def failed_logins_body(step: Step) -> None:
 def closed_ports_body(step: Step) -> None:
     from mercenary_maintenance.health import security
 
+    if not step.cfg.security.closed_ports:
+        step.add(not_configured(security.OPEN_PORTS, "all", "security.closed_ports is empty"))
     for spec in step.cfg.security.closed_ports:
         step.check(security.OPEN_PORTS, spec,
                    partial(security.check_port, spec, step.cfg.security.port_timeout_seconds))
@@ -89,8 +97,7 @@ def security_groups_body(step: Step) -> None:
 
     conn_id = step.cfg.security.aws_conn_id
     if conn_id is None:
-        with step.action(security.AWS_GROUPS, "aws", why="monthly security-group audit") as act:
-            act.skipped("security.aws_conn_id is not set: no AWS account to audit")
+        step.add(not_configured(security.AWS_GROUPS, "aws", "security.aws_conn_id is not set: no AWS account to audit"))
         return
     step.check(security.AWS_GROUPS, "aws", partial(security.audit_groups, conn_id, step.cfg.security.web_ports))
 

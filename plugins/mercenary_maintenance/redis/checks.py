@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
 
 
+def previous_details(step: Step, target: str, checks: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The details of ``checks`` on ``target`` in this DAG's previous report (counters are judged as deltas)."""
+    from mercenary_maintenance.report.store import store_for
+
+    report = store_for(step.cfg).previous_report(step.run.dag_id, step.run.run_id)
+    found = {}
+    for finding in (report or {}).get("findings", []):
+        if finding.get("target") == target and finding.get("check") in checks:
+            found[str(finding["check"])] = dict(finding.get("details") or {})
+    return found
+
+
 def run_daily(step: Step, target: str) -> None:
     """redis.memory, redis.slowlog, redis.persistence, redis.hit_ratio (+ evictions, rejected
     connections, replication where a replica) and redis.info, each an ``unknown`` finding on error."""
@@ -58,10 +70,12 @@ def run_daily(step: Step, target: str) -> None:
 
     def stats() -> list[Finding]:
         info = all_info()
+        before = previous_details(step, target, ("redis.evictions", "redis.rejected_connections"))
         found = [
             check_hit_ratio(target, info, th.redis_hit_ratio_percent.as_threshold(), cfg.redis.hit_ratio_min_lookups),
-            check_evictions(target, info, th.redis_evicted_keys.as_threshold()),
-            check_rejected(target, info, th.redis_rejected_connections.as_threshold()),
+            check_evictions(target, info, th.redis_evicted_keys.as_threshold(), before.get("redis.evictions")),
+            check_rejected(target, info, th.redis_rejected_connections.as_threshold(),
+                           before.get("redis.rejected_connections")),
         ]
         replication = check_replication(target, info)
         return [*found, replication] if replication else found

@@ -24,18 +24,47 @@ def check_hit_ratio(target: str, info: dict[str, Any], threshold: Threshold, min
                     f"keyspace hit ratio {ratio}% ({hits} hits, {misses} misses)", details)
 
 
-def check_evictions(target: str, info: dict[str, Any], threshold: Threshold) -> Finding:
-    evicted = num(info, "evicted_keys", 0)
-    return measured("redis.evictions", target, evicted, threshold,
-                    f"{int(evicted or 0)} keys evicted since start (policy {info.get('maxmemory_policy')})",
-                    {"evicted_keys": evicted, "maxmemory_policy": info.get("maxmemory_policy")})
+def counter_delta(current: int, server_run: str | None, previous: dict[str, Any] | None, key: str) -> tuple[int, str]:
+    """A counter Redis keeps since its start, judged as the increase since the previous run.
+
+    ``previous`` is that run's finding details (the raw counter and the server's ``run_id``).
+    A restarted server (another ``run_id``, or a smaller counter) counts from its start.
+
+    >>> counter_delta(12, "a", {"evicted_keys": 10, "redis_run_id": "a"}, "evicted_keys")
+    (2, 'since the previous run')
+    >>> counter_delta(3, "b", {"evicted_keys": 10, "redis_run_id": "a"}, "evicted_keys")
+    (3, 'since the server restarted')
+    >>> counter_delta(7, "a", None, "evicted_keys")
+    (7, 'since the server started (no previous run to compare)')
+    """
+    if previous is None or previous.get(key) is None:
+        return current, "since the server started (no previous run to compare)"
+    before = int(previous[key])
+    if previous.get("redis_run_id") != server_run or current < before:
+        return current, "since the server restarted"
+    return current - before, "since the previous run"
 
 
-def check_rejected(target: str, info: dict[str, Any], threshold: Threshold) -> Finding:
-    rejected = num(info, "rejected_connections", 0)
-    return measured("redis.rejected_connections", target, rejected, threshold,
-                    f"{int(rejected or 0)} connections rejected since start (maxclients reached)",
-                    {"rejected_connections": rejected, "connected_clients": info.get("connected_clients")})
+def _counter(check: str, key: str, target: str, info: dict[str, Any], threshold: Threshold,
+             previous: dict[str, Any] | None, what: str, extra: dict[str, Any]) -> Finding:
+    total = int(num(info, key, 0) or 0)
+    server_run = info.get("run_id")
+    delta, basis = counter_delta(total, server_run, previous, key)
+    details = {key: total, "redis_run_id": server_run, "delta": delta, "basis": basis, **extra}
+    return measured(check, target, delta, threshold, f"{delta} {what} {basis} ({total} since start)", details)
+
+
+def check_evictions(target: str, info: dict[str, Any], threshold: Threshold,
+                    previous: dict[str, Any] | None = None) -> Finding:
+    policy = info.get("maxmemory_policy")
+    return _counter("redis.evictions", "evicted_keys", target, info, threshold, previous,
+                    f"keys evicted (policy {policy})", {"maxmemory_policy": policy})
+
+
+def check_rejected(target: str, info: dict[str, Any], threshold: Threshold,
+                   previous: dict[str, Any] | None = None) -> Finding:
+    return _counter("redis.rejected_connections", "rejected_connections", target, info, threshold, previous,
+                    "connections rejected (maxclients reached)", {"connected_clients": info.get("connected_clients")})
 
 
 def check_replication(target: str, info: dict[str, Any]) -> Finding | None:

@@ -105,6 +105,10 @@ def render_markdown(report: dict[str, Any]) -> str:
                          f"| {_cell(f.get('threshold'))} | {_cell(f['message'])} |")
     else:
         lines.append("No findings.")
+    unconfigured = [f for f in report["findings"] if (f.get("details") or {}).get("not_configured")]
+    if unconfigured:
+        lines += ["", "## Not configured", "", "These checks had nothing to look at; configure them to be covered:", ""]
+        lines += [f"- `{f['check']}` ({_cell(f['target'])}): {_cell(f['message'])}" for f in unconfigured]
     lines += ["", "## Actions", ""]
     if report["actions"]:
         lines += ["| status | action | target | duration (s) | message |", "|---|---|---|---|---|"]

@@ -178,6 +178,20 @@ class ReportStore:
         raw = self.read_latest(f"{dag_id}/{run_id}/report.json")
         return json.loads(raw) if raw is not None else None
 
+    def previous_report(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
+        """The newest report of ``dag_id`` from a run before ``run_id`` (by the time in the run id)."""
+        current = run_time(run_id)
+        earlier = []
+        for other in self.run_ids(dag_id):
+            when = run_time(other)
+            if other != run_id and when is not None and (current is None or when < current):
+                earlier.append((when, other))
+        for _, other in sorted(earlier, reverse=True):
+            report = self.read_report(dag_id, other)
+            if report is not None:
+                return report
+        return None
+
     def dag_ids(self) -> list[str]:
         return sorted({k.split("/", 1)[0] for k in self.backend.list("") if "/" in k})
 
