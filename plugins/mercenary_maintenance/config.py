@@ -1,6 +1,6 @@
 """Typed configuration of the maintenance plan, read at task run time.
 
-The file is ``include/maintenance.yaml`` or the one named by ``$MAINTENANCE_CONFIG``.
+The file is the one named by ``$MAINTENANCE_CONFIG``, else the shipped ``include/maintenance.yaml``.
 Defaults equal the plan's values, so an empty file is a valid plan. Unknown keys are
 errors (a typo must not silently fall back to a default), and every error names the
 dotted key that is wrong.
@@ -18,8 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mercenary_maintenance.findings import Threshold
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG_PATH = PROJECT_ROOT / "include" / "maintenance.yaml"
 CONFIG_ENV = "MAINTENANCE_CONFIG"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -380,8 +378,10 @@ def _pick(items: list[_T], name: str, key: str) -> _T:
     raise ConfigError(f"{key}: no target named {name!r} (configured: {[i.name for i in items]})")
 
 
-def config_path() -> Path:
-    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+def config_path() -> Path | None:
+    """The file named by ``$MAINTENANCE_CONFIG``; None means the shipped default."""
+    named = os.environ.get(CONFIG_ENV)
+    return Path(named) if named else None
 
 
 def parse_config(data: Any, source: str = "<config>") -> MaintenanceConfig:
@@ -402,12 +402,20 @@ def parse_config(data: Any, source: str = "<config>") -> MaintenanceConfig:
 def load_config(path: str | Path | None = None) -> MaintenanceConfig:
     """Read and validate the config file. Call at task run time, never at parse time."""
     file = Path(path) if path else config_path()
+    if file is None:
+        from mercenary_maintenance import packaged
+
+        return _parse_text(packaged.default_config_text(), "maintenance.yaml (shipped default)")
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read maintenance config ({exc.strerror})") from None
+    return _parse_text(text, str(file))
+
+
+def _parse_text(text: str, source: str) -> MaintenanceConfig:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
-    return parse_config(data, str(file))
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    return parse_config(data, source)

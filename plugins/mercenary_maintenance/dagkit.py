@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Param, TriggerRule, task
@@ -24,7 +23,6 @@ from mercenary_maintenance.notify import RunFailureNotifier, window_overrun
 from mercenary_maintenance.windows.rules import WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 OWNER = "sre"
 # Pool for heavy maintenance (VACUUM, REINDEX, dumps, restores). Its slots bound the load
@@ -135,7 +133,6 @@ def maintenance_dag(
         owner_links={OWNER: "https://github.com/mercenary/maintenance/blob/main/docs/runbook.md"},
         on_failure_callback=RunFailureNotifier(),
         deadline=window_deadline(dag_id, window) if window and deadlines_enabled() else None,
-        template_searchpath=[str(SQL_DIR)],
         dagrun_timeout=dagrun_timeout,
         **extra,
     ) as dag:

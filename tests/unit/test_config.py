@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from mercenary_maintenance.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, parse_config
+from mercenary_maintenance.config import CONFIG_ENV, ConfigError, load_config, parse_config
 
 
-def test_shipped_file_is_valid_and_equals_the_plan() -> None:
-    cfg = load_config(DEFAULT_CONFIG_PATH)
+def test_shipped_file_is_valid_and_equals_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    cfg = load_config()  # no $MAINTENANCE_CONFIG: the shipped include/maintenance.yaml
     th = cfg.thresholds
     assert (th.cpu_percent.warning, th.cpu_percent.critical) == (70, 90)
     assert (th.memory_percent.warning, th.memory_percent.critical) == (80, 95)

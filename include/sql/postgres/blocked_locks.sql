@@ -1,5 +1,6 @@
 -- postgres.blocked_locks: the plan's lock query, plus what is locked and how long it waits.
--- PostgreSQL 13 has no pg_locks.waitstart: the wait is measured from the blocked query's start.
+-- PostgreSQL 14+ measures the wait from pg_locks.waitstart; 13 has no waitstart and measures it from the
+-- blocked query's start (lines ending in a pg>= / pg< marker apply to those versions only).
 SELECT DISTINCT ON (blocked_locks.pid, blocking_locks.pid)
        blocked_locks.pid AS blocked_pid,
        blocked_activity.usename AS blocked_user,
@@ -14,7 +15,8 @@ SELECT DISTINCT ON (blocked_locks.pid, blocking_locks.pid)
        blocking_locks.mode AS blocking_mode,
        blocking_locks.granted AS blocking_granted,
        CASE WHEN blocked_locks.relation IS NOT NULL THEN blocked_locks.relation::regclass::text END AS relation,
-       extract(epoch FROM now() - coalesce(blocked_activity.query_start, now()))::float8 AS wait_s
+       extract(epoch FROM now() - coalesce(blocked_locks.waitstart, blocked_activity.query_start, now()))::float8 AS wait_s -- pg>=140000
+       extract(epoch FROM now() - coalesce(blocked_activity.query_start, now()))::float8 AS wait_s -- pg<140000
 FROM pg_catalog.pg_locks blocked_locks
 JOIN pg_catalog.pg_stat_activity blocked_activity ON blocked_activity.pid = blocked_locks.pid
 JOIN pg_catalog.pg_locks blocking_locks

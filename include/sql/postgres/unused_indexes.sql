@@ -1,11 +1,12 @@
 -- postgres.unused_indexes: never-scanned indexes that enforce nothing (not unique, primary or
--- a constraint), since the statistics were last reset.
+-- a constraint), since the statistics were last reset. last_idx_scan exists from PostgreSQL 16 on.
 SELECT s.schemaname AS schema,
        s.relname AS table_name,
        s.indexrelname AS index_name,
        s.idx_scan,
        pg_relation_size(s.indexrelid) AS size_bytes,
-       NULL::timestamptz AS last_idx_scan,
+       s.last_idx_scan, -- pg>=160000
+       NULL::timestamptz AS last_idx_scan, -- pg<160000
        (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = current_database()) AS stats_reset
 FROM pg_catalog.pg_stat_user_indexes s
 JOIN pg_catalog.pg_index i ON i.indexrelid = s.indexrelid

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "include" / "sql" / "backups"
+from mercenary_maintenance import packaged
+
 FORMAT_VERSION = 1
 
 
 def sql_text(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return packaged.sql_text("backups", name)
 
 
 @dataclass

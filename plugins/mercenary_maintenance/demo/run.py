@@ -33,12 +33,13 @@ from typing import Any, TypeVar
 
 import yaml
 
-from mercenary_maintenance.config import PROJECT_ROOT
 from mercenary_maintenance.demo import sample
 from mercenary_maintenance.demo.state import AlreadyRunning, DemoState, Proc, clean_stale, kill_group
 from mercenary_maintenance.demo.summary import DagResult, find_report, render
 from mercenary_maintenance.servers import LocalStack, ServerError, free_port, wait_for_port
 from mercenary_maintenance.servers import airflow_env as local_airflow_env
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the source tree (the demo is a dev tool)
 
 T = TypeVar("T")
 

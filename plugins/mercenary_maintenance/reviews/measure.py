@@ -6,21 +6,18 @@ All queries are read-only and run under ``statement_timeout``.
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
+from mercenary_maintenance import packaged
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.runner import mask
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "include" / "sql" / "reviews"
 TOP_TABLES = 15
 TOP_QUERIES = 10
 
 
-@cache
 def load_sql(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return packaged.sql_text("reviews", name)
 
 
 def _rows(conn: Any, name: str, params: dict[str, Any] | None = None, **identifiers: str) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Alert evaluation against the plan's thresholds, with Slack notifications."""

@@ -1,0 +1,46 @@
+"""At-least-once delivery of Slack messages: bounded retries with backoff.
+
+``send`` is injected (the Slack webhook hook in production, a recorder in unit tests),
+so retrying is tested without a network.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mercenary_maintenance.runner import mask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    ok: bool
+    attempts: int
+    error: str | None = None
+
+
+def deliver(
+    text: str,
+    send: Callable[[str], None],
+    *,
+    attempts: int = 3,
+    delay_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """Send ``text``; retry on any error up to ``attempts`` times (delay doubling)."""
+    error = ""
+    for attempt in range(1, attempts + 1):
+        try:
+            send(text)
+            return Delivery(True, attempt)
+        except Exception as exc:  # any transport or HTTP error is retried, then reported
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            error = mask(f"{type(exc).__name__}: {first}")
+            log.warning("Slack delivery attempt %d/%d failed: %s", attempt, attempts, error)
+            if attempt < attempts:
+                sleep(delay_s * 2 ** (attempt - 1))
+    return Delivery(False, attempts, error)

@@ -1,0 +1,156 @@
+"""The plan's alert metrics: PromQL defaults, parsing of Prometheus answers, psutil fallback.
+
+Each metric becomes findings through ``findings.measured`` (the one threshold evaluator).
+A value Prometheus cannot give (no series, NaN) is measured as ``None``, i.e. ``unknown``.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mercenary_maintenance.findings import Finding, Threshold, measured
+
+_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs"'
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    check: str
+    threshold: str  # attribute of config.Thresholds
+    query: str
+    unit: str
+    what: str
+
+
+RULES: tuple[MetricRule, ...] = (
+    MetricRule("host.cpu", "cpu_percent",
+               '100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])))', "%", "CPU usage"),
+    MetricRule("host.memory", "memory_percent",
+               "100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)", "%", "memory usage"),
+    MetricRule("host.disk_usage", "disk_percent",
+               f"100 * (1 - node_filesystem_avail_bytes{{{_FS}}} / node_filesystem_size_bytes{{{_FS}}})", "%",
+               "disk usage"),
+    MetricRule("app.error_rate", "error_rate_percent",
+               '100 * sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))', "%",
+               "HTTP 5xx error rate"),
+    MetricRule("app.latency_p95", "latency_p95_seconds",
+               "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))", "s",
+               "p95 response time"),
+)
+RULE_NAMES = frozenset(r.check for r in RULES)
+
+
+def queries(overrides: Mapping[str, str]) -> dict[str, str]:
+    """PromQL per check: the defaults with the configured overrides."""
+    return {r.check: overrides.get(r.check, r.query) for r in RULES}
+
+
+def series_target(labels: Mapping[str, str]) -> str:
+    """A readable target from a series' labels.
+
+    >>> series_target({"__name__": "x", "job": "node", "instance": "db1:9100", "mountpoint": "/"})
+    'db1:9100 mountpoint=/'
+    >>> series_target({})
+    'all'
+    """
+    rest = {k: v for k, v in labels.items() if k not in ("__name__", "job", "instance")}
+    parts = [labels["instance"]] if "instance" in labels else []
+    parts += [",".join(f"{k}={v}" for k, v in sorted(rest.items()))] if rest else []
+    return " ".join(parts) or "all"
+
+
+def _value(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) or math.isinf(value) else round(value, 4)
+
+
+def findings_from_answer(rule: MetricRule, threshold: Threshold, answer: Mapping[str, Any]) -> list[Finding]:
+    """Findings from a ``/api/v1/query`` answer (vector or scalar)."""
+    if answer.get("status") != "success":
+        raise ValueError(f"Prometheus answered {answer.get('status')!r}: {answer.get('error', '')}")
+    data = answer.get("data") or {}
+    series: list[dict[str, Any]]
+    if data.get("resultType") == "scalar":
+        series = [{"metric": {}, "value": data.get("result")}]
+    elif data.get("resultType") == "vector":
+        series = list(data.get("result") or [])
+    else:
+        raise ValueError(f"unsupported Prometheus result type {data.get('resultType')!r}")
+    if not series:
+        return [measured(rule.check, "all", None, threshold, f"{rule.what}: the query returned no series")]
+    out = []
+    for item in series:
+        raw = (item.get("value") or [None, None])[1]
+        value = _value(raw)
+        target = series_target(item.get("metric") or {})
+        text = (f"{rule.what} {value}{rule.unit} on {target}" if value is not None
+                else f"{rule.what} on {target}: no usable value ({raw})")
+        out.append(measured(rule.check, target, value, threshold, text, {"source": "prometheus"}))
+    return out
+
+
+def host_findings(thresholds: Mapping[str, Threshold], paths: list[str],
+                  psutil_module: Any = None, host: str | None = None) -> list[Finding]:
+    """CPU, memory and disk of this host from ``psutil`` (no Prometheus configured)."""
+    if psutil_module is None:
+        import psutil as psutil_module
+    host = host or socket.gethostname()
+    cpu = float(psutil_module.cpu_percent(interval=0.5))
+    mem = float(psutil_module.virtual_memory().percent)
+    details = {"source": "psutil"}
+    out = [
+        measured("host.cpu", host, cpu, thresholds["cpu_percent"], f"CPU usage {cpu}% on {host}", details),
+        measured("host.memory", host, mem, thresholds["memory_percent"], f"memory usage {mem}% on {host}", details),
+    ]
+    for path in paths:
+        pct = float(psutil_module.disk_usage(path).percent)
+        out.append(measured("host.disk_usage", f"{host}:{path}", pct, thresholds["disk_percent"],
+                            f"disk usage {pct}% on {host}:{path}", {**details, "path": path}))
+    return out
+
+
+def no_prometheus(thresholds: Mapping[str, Threshold]) -> list[Finding]:
+    """Application metrics need Prometheus: without it they are unknown, with the reason."""
+    reason = "no Prometheus configured (alerts.prometheus_conn_id); application metrics need it"
+    return [measured(r.check, "all", None, thresholds[r.threshold], f"{r.what} unknown: {reason}")
+            for r in RULES if r.check.startswith("app.")]
+
+
+def prometheus_findings(
+    thresholds: Mapping[str, Threshold], promql: Mapping[str, str], query: Callable[[str], Mapping[str, Any]]
+) -> list[Finding]:
+    """Every rule through ``query``; a rule whose query fails is unknown with the reason.
+
+    When Prometheus is unreachable, the remaining rules are not tried (same reason).
+    """
+    out: list[Finding] = []
+    down: str | None = None
+    for rule in RULES:
+        threshold = thresholds[rule.threshold]
+        if down is None:
+            try:
+                out.extend(findings_from_answer(rule, threshold, query(promql[rule.check])))
+                continue
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                if _unreachable(exc):
+                    down = reason
+        else:
+            reason = down
+        text = f"{rule.what} unknown: Prometheus query failed: {reason}"
+        finding = measured(rule.check, "all", None, threshold, text)
+        finding.details["error"] = reason
+        out.append(finding)
+    return out
+
+
+def _unreachable(exc: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"ConnectionError", "ConnectTimeout", "ConnectionRefusedError", "Timeout", "URLError"})

@@ -1,0 +1,1 @@
+"""Backups to S3, retention, and restore verification."""

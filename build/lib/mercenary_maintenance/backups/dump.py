@@ -1,0 +1,198 @@
+"""A logical backup: ``pg_dump -Fc -Z0`` streamed through zstd into S3, manifest last.
+
+Beside the dump, ``globals.sql.zst`` keeps the cluster's roles, memberships, role settings
+and tablespaces (``pg_dumpall --globals-only --no-role-passwords``: no password hashes leave
+the server), which a dump of one database does not contain and a restore on a new server
+needs first.
+
+pg_dump runs in a snapshot exported by a REPEATABLE READ transaction that stays open for
+the whole dump; the same transaction counts every table's rows and the large objects (in
+parallel with the dump), so the manifest's counts are exactly what the dump contains. Both wait at most
+``lock_timeout_s`` for a table lock (pg_dump ``--lock-wait-timeout``, ``lock_timeout``).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mercenary_maintenance import runner
+from mercenary_maintenance.backups import binaries, catalog, keys
+from mercenary_maintenance.backups.manifest import (
+    Manifest,
+    StoredObject,
+    count_large_objects,
+    count_rows,
+    list_tables,
+    sql_text,
+)
+from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, part_size_for, upload_stream
+from mercenary_maintenance.postgres.session import millis
+from mercenary_maintenance.windows.rules import UTC
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DumpRequest:
+    target: str
+    kind: str
+    method: str
+    bucket: str
+    directory: str
+    level: int = 3
+    part_size: int = 16 * MB
+    bin_dir: str | None = None
+    statement_timeout_s: float = 3600.0
+    lock_timeout_s: float = 5.0
+    """How long pg_dump (``--lock-wait-timeout``) and the row counts wait for a table lock: a table
+    held ACCESS EXCLUSIVE (a migration) fails the backup quickly instead of queueing behind it."""
+    details: dict[str, Any] = field(default_factory=dict)
+    extra_args: dict[str, str] = field(default_factory=dict)  # put/upload arguments (encryption)
+
+
+def server_info(conn: Any) -> tuple[str, int, str]:
+    row = conn.execute(sql_text("server_info")).fetchone()
+    return str(row[0]), int(row[1]), str(row[2])
+
+
+def size_estimate(conn: Any) -> tuple[int, int]:
+    """(bytes of the current database, bytes of the databases we may connect to)."""
+    row = conn.execute(sql_text("size_estimate")).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def client_version(path: str) -> str:
+    return runner.run([path, "--version"]).stdout.strip()
+
+
+class _Background:
+    """Run one function in a thread; ``result()`` joins and re-raises its error."""
+
+    def __init__(self, fn: Any) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Any) -> None:
+        try:
+            self._value = fn()
+        except BaseException as exc:
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def failed(self) -> BaseException | None:
+        """The error, if the function already ended with one (does not wait)."""
+        return None if self._thread.is_alive() else self._error
+
+
+def dump_globals(pg: PgParams, major: int, bin_dir: str | None) -> bytes:
+    """Roles, memberships, role settings and tablespaces as SQL (small; no password hashes)."""
+    pg_dumpall = binaries.program(major, "pg_dumpall", bin_dir)
+    return runner.run([pg_dumpall, "--globals-only", "--no-role-passwords", "--no-password",
+                       f"--database={pg.dbname}"], env=pg.env()).stdout.encode()
+
+
+def store_small(client: Any, bucket: str, key: str, data: bytes, level: int,
+                extra_args: dict[str, str] | None = None) -> StoredObject:
+    """Compress ``data`` with zstd and store it in one put."""
+    import hashlib
+
+    import zstandard
+
+    body = zstandard.ZstdCompressor(level=level).compress(data)
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zstd", **(extra_args or {}))
+    return StoredObject(key, len(body), hashlib.sha256(body).hexdigest(), len(data))
+
+
+def _collect(stream: Any) -> _Background:
+    return _Background(lambda: stream.read().decode(errors="replace"))
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
+    """Take one dump into ``req.directory``; returns the manifest (already stored)."""
+    import psycopg
+
+    started = datetime.now(UTC)
+    abort_stale_uploads(client, req.bucket, req.directory)
+    snap = pg.connect(autocommit=False)
+    try:
+        snap.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        snap.read_only = True
+        snap.execute("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
+                     [millis(req.statement_timeout_s), millis(req.lock_timeout_s)])
+        version, version_num, database = server_info(snap)
+        snapshot = str(snap.execute(sql_text("export_snapshot")).fetchone()[0])
+        tables = list_tables(snap)
+        part_size = part_size_for(size_estimate(snap)[0], req.part_size)
+        pg_dump = binaries.program(version_num // 10000, "pg_dump", req.bin_dir)
+        dump_version = client_version(pg_dump)
+        cluster_globals = dump_globals(pg, version_num // 10000, req.bin_dir)  # fails before the dump starts
+        argv = [pg_dump, "--format=custom", "--compress=0", f"--snapshot={snapshot}", "--no-password",
+                f"--lock-wait-timeout={millis(req.lock_timeout_s)}"]
+        proc = runner.spawn(argv, env=pg.env())
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        stderr = _collect(proc.stderr)
+
+        def count_or_stop() -> tuple[dict[str, int], int]:
+            try:
+                return count_rows(snap, tables), count_large_objects(snap)
+            except BaseException:
+                _stop(proc)  # no manifest without counts: do not dump on for nothing
+                raise
+
+        counts = _Background(count_or_stop)
+
+        def finish() -> None:
+            code = proc.wait()
+            if code != 0:
+                cause = counts.failed()
+                if cause is not None:  # the counts failed and stopped pg_dump: theirs is the error
+                    raise cause
+                raise runner.CommandError(argv, code, stderr.result())
+            counts.result()
+
+        key = req.directory + keys.DUMP
+        uploaded = upload_stream(client, req.bucket, key, copy_reader(proc.stdout), level=req.level,
+                                 part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
+                                 label=f"pg_dump {req.target}", extra_args=req.extra_args)
+        row_counts, large_objects = counts.result()
+        roles = store_small(client, req.bucket, req.directory + keys.GLOBALS, cluster_globals, req.level,
+                            req.extra_args)
+    except BaseException:
+        snap.cancel_safe()  # stop a count still running before closing the session
+        raise
+    finally:
+        snap.close()
+    manifest = Manifest(
+        target=req.target, kind=req.kind, method=req.method, key=uploaded.key, size=uploaded.size,
+        sha256=uploaded.sha256, server_version=version, client_version=dump_version, database=database,
+        started_at=started.isoformat(), finished_at=datetime.now(UTC).isoformat(),
+        objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size), roles],
+        row_counts=row_counts, large_objects=large_objects,
+        details={**req.details, "snapshot_consistent": True, "raw_size": uploaded.raw_size, "parts": uploaded.parts,
+                 "part_size": part_size,
+                 "seconds": round(uploaded.seconds, 3),
+                 "complete_s": round(uploaded.complete_s, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
+                 "compression": f"zstd-{req.level}", "tables": len(row_counts), "globals": roles.key},
+    )
+    catalog.put_manifest(client, req.bucket, req.directory, manifest, req.extra_args)
+    return manifest

@@ -1,0 +1,356 @@
+"""Incremental backups (every 4 hours) and the monthly chain restore.
+
+PostgreSQL 17+: ``pg_basebackup --incremental=<previous backup_manifest>`` chained to a
+physical full backup that this task takes when the chain is missing or older than
+``backups.incremental.new_chain_after_hours``. Each backup is one tar stream
+(``-D - -Ft -X fetch``: WAL and ``backup_manifest`` inside) compressed into S3; the
+``backup_manifest`` is also stored on its own for the next increment. The monthly test
+downloads the chain, runs ``pg_combinebackup`` and ``pg_verifybackup``, starts a scratch
+server on the result and compares row counts.
+
+Below 17 there is no incremental backup in PostgreSQL: the task takes a full *logical
+snapshot* (pg_dump) on the same cadence, records it as method ``logical_snapshot`` and
+says in its message that it is NOT incremental.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mercenary_maintenance import runner
+from mercenary_maintenance.backups import binaries, catalog, encryption, keys
+from mercenary_maintenance.backups.catalog import Backup
+from mercenary_maintenance.backups.dump import _collect, _stop, server_info, size_estimate
+from mercenary_maintenance.backups.manifest import (
+    Manifest,
+    StoredObject,
+    compare_counts,
+    count_rows,
+    list_tables,
+    sql_text,
+)
+from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.backups.stream import (
+    MB,
+    HashingReader,
+    Write,
+    abort_stale_uploads,
+    part_size_for,
+    upload_stream,
+)
+from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.steps import Step
+from mercenary_maintenance.windows.rules import UTC
+
+log = logging.getLogger(__name__)
+ACTION = "backup.incremental"
+RESTORE = "backup.restore_test"
+NATIVE_MAJOR = 17
+PHYSICAL_FULL = "pg_basebackup_full"
+PHYSICAL_INCREMENTAL = "pg_basebackup_incremental"
+LOGICAL_SNAPSHOT = "logical_snapshot"
+
+
+class PrerequisiteMissing(RuntimeError):
+    """The server is not configured for incremental backups; the message says how to fix it."""
+
+
+def prerequisites(summarize_wal: str | None, can_replicate: bool, user: str) -> list[str]:
+    """
+    >>> prerequisites("on", True, "backup")
+    []
+    >>> prerequisites("off", False, "backup")  # doctest: +NORMALIZE_WHITESPACE
+    ["summarize_wal is 'off': set summarize_wal = on (ALTER SYSTEM SET summarize_wal = on; SELECT pg_reload_conf())",
+     'role backup lacks REPLICATION: ALTER ROLE backup REPLICATION, and allow it in pg_hba.conf (host replication ...)']
+    """
+    problems = []
+    if summarize_wal != "on":
+        problems.append(f"summarize_wal is {summarize_wal!r}: set summarize_wal = on "
+                        "(ALTER SYSTEM SET summarize_wal = on; SELECT pg_reload_conf())")
+    if not can_replicate:
+        problems.append(f"role {user} lacks REPLICATION: ALTER ROLE {user} REPLICATION, "
+                        "and allow it in pg_hba.conf (host replication ...)")
+    return problems
+
+
+def next_parent(chain: list[tuple[Backup, Manifest]], now: datetime, max_age: timedelta) -> Manifest | None:
+    """The backup the next increment builds on, or None to start a new chain with a physical full."""
+    if not chain:
+        return None
+    latest = chain[-1][1]
+    if latest.method not in (PHYSICAL_FULL, PHYSICAL_INCREMENTAL):
+        return None
+    started = datetime.fromisoformat(latest.details.get("chain_started_at", latest.started_at))
+    return None if now - started > max_age else latest
+
+
+def good_chain_members(client: Any, bucket: str, backups: list[Backup]) -> list[tuple[Backup, Manifest]]:
+    return [(b, catalog.read_manifest(client, bucket, b)) for b in backups if b.good]
+
+
+class _TeeReader:
+    """File-like over a pipe that passes every byte read to ``write``."""
+
+    def __init__(self, source: Any, write: Write) -> None:
+        self._source, self._write = source, write
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._source.read(n if n and n > 0 else MB)
+        if data:
+            self._write(data)
+        return data
+
+
+def tar_feed(source: Any, found: dict[str, bytes]) -> Callable[[Write], None]:
+    """Copy a tar stream and pick ``backup_manifest`` out of it on the way."""
+
+    def feed(write: Write) -> None:
+        tee = _TeeReader(source, write)
+        with tarfile.open(fileobj=tee, mode="r|", bufsize=MB) as archive:  # type: ignore[call-overload]
+            for member in archive:
+                if member.name.lstrip("./") == keys.PG_MANIFEST:
+                    extracted = archive.extractfile(member)
+                    assert extracted is not None
+                    found[keys.PG_MANIFEST] = extracted.read()
+        while tee.read(MB):
+            pass
+
+    return feed
+
+
+def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, major: int, bin_dir: str | None,
+                     parent_manifest: bytes | None, level: int, part_size: int, label: str,
+                     extra_args: dict[str, str]) -> tuple[Any, bytes]:
+    """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest``."""
+    pg_basebackup = binaries.program(major, "pg_basebackup", bin_dir)
+    with tempfile.TemporaryDirectory(prefix="mm-incr-") as tmp:
+        argv = [pg_basebackup, "-D", "-", "-Ft", "-X", "fetch", "--checkpoint=fast", "--no-password",
+                f"--label=mercenary {label}"]
+        if parent_manifest is not None:
+            previous = Path(tmp) / "parent_backup_manifest"
+            previous.write_bytes(parent_manifest)
+            argv.append(f"--incremental={previous}")
+        proc = runner.spawn(argv, env=pg.env())
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        stderr = _collect(proc.stderr)
+        found: dict[str, bytes] = {}
+
+        def finish() -> None:
+            code = proc.wait()
+            if code != 0:
+                raise runner.CommandError(argv, code, stderr.result())
+            if keys.PG_MANIFEST not in found:
+                raise RuntimeError("pg_basebackup's tar stream had no backup_manifest")
+
+        uploaded = upload_stream(client, bucket, directory + keys.BASE_TAR, tar_feed(proc.stdout, found),
+                                 level=level, part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
+                                 label=f"pg_basebackup {label}", extra_args=extra_args)
+    client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST], **extra_args)
+    return uploaded, found[keys.PG_MANIFEST]
+
+
+def physical_backup(step: Step, target: str, pg: PgParams, client: Any, directory: str, stamp: str) -> Manifest:
+    """Check prerequisites, pick the parent, take the backup, write the manifest last."""
+    import hashlib
+
+    cfg = step.cfg.backups
+    started = datetime.now(UTC)
+    with pg.connect() as conn:
+        version, version_num, database = server_info(conn)
+        summarize, can_replicate = conn.execute(sql_text("incremental_prereqs")).fetchone()
+        part_size = part_size_for(size_estimate(conn)[1], cfg.part_size_mb * MB)
+    problems = prerequisites(summarize, bool(can_replicate), pg.user)
+    if problems:
+        raise PrerequisiteMissing("incremental backups need: " + "; ".join(problems))
+    backups = [b for b in catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target)
+               if b.stamp != stamp]
+    chain = good_chain_members(client, cfg.bucket, backups)
+    parent = next_parent(chain, started, timedelta(hours=cfg.incremental.new_chain_after_hours))
+    parent_pg_manifest = None
+    if parent is not None:
+        parent_dir = parent.key.rsplit("/", 1)[0] + "/"
+        parent_pg_manifest = client.get_object(Bucket=cfg.bucket, Key=parent_dir + keys.PG_MANIFEST)["Body"].read()
+    abort_stale_uploads(client, cfg.bucket, directory)
+    uploaded, pg_manifest = basebackup_to_s3(
+        pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
+        parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
+        label=f"{target} {stamp}", extra_args=encryption.upload_args(cfg))
+    with pg.connect() as conn:
+        counts = count_rows(conn, list_tables(conn))
+    tool = runner.run([binaries.program(version_num // 10000, "pg_basebackup", cfg.bin_dir), "--version"])
+    chain_id = parent.chain if parent is not None and parent.chain else stamp
+    chain_started = parent.details.get("chain_started_at") if parent is not None else started.isoformat()
+    objects = [StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size),
+               StoredObject(directory + keys.PG_MANIFEST, len(pg_manifest), hashlib.sha256(pg_manifest).hexdigest())]
+    manifest = Manifest(
+        target=target, kind=keys.INCREMENTAL, method=PHYSICAL_INCREMENTAL if parent else PHYSICAL_FULL,
+        key=uploaded.key, size=uploaded.size, sha256=uploaded.sha256, server_version=version,
+        client_version=tool.stdout.strip(), database=database, started_at=started.isoformat(),
+        finished_at=datetime.now(UTC).isoformat(), objects=objects, row_counts=counts, row_counts_exact=False,
+        chain=chain_id, parent=parent.key.rsplit("/", 2)[-2] if parent else None,
+        details={"chain_started_at": chain_started, "raw_size": uploaded.raw_size,
+                 "seconds": round(uploaded.seconds, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
+                 "row_counts_note": "counted right after the backup ended; writes in between show as differences"},
+    )
+    catalog.put_manifest(client, cfg.bucket, directory, manifest, encryption.upload_args(cfg))
+    return manifest
+
+
+def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
+    """``backup.incremental`` for one target (native on 17+, an honest logical snapshot below)."""
+    from mercenary_maintenance.backups.actions import locked
+    from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
+    from mercenary_maintenance.backups.pgconn import params, s3_client
+
+    cfg = step.cfg.backups
+    tcfg = step.cfg.postgres_target(target)
+    stamp = keys.stamp(step.run.logical_date, step.run.run_id)
+    directory = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp)
+    with step.action(ACTION, target, why="4-hourly incremental backup (plan: Backup Procedures)",
+                     key=f"s3://{cfg.bucket}/{directory}") as act:
+        pg = params(tcfg.conn_id)
+        with pg.connect() as conn:
+            _, version_num, _ = server_info(conn)
+        major = version_num // 10000
+        native = major >= NATIVE_MAJOR
+        if dry_run:
+            what = "pg_basebackup --incremental" if native else "a full logical snapshot (NOT incremental)"
+            message = f"would take {what} of {target} into s3://{cfg.bucket}/{directory}"
+            act.dry_run(message)
+            return
+        client = s3_client(cfg.conn_id)
+        if native:
+            manifest = physical_backup(step, target, pg, client, directory, stamp)
+            kind = "incremental" if manifest.method == PHYSICAL_INCREMENTAL else "physical full (new chain)"
+            act.done(f"{kind} backup of {target}: {manifest.size / MB:.1f} MB stored, chain {manifest.chain}",
+                     method=manifest.method, chain=manifest.chain, parent=manifest.parent, key=manifest.key,
+                     size=manifest.size, sha256=manifest.sha256)
+            return
+        req = DumpRequest(target=target, kind=keys.INCREMENTAL, method=LOGICAL_SNAPSHOT, bucket=cfg.bucket,
+                          directory=directory, level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB,
+                          bin_dir=cfg.bin_dir, statement_timeout_s=step.statement_timeout_s(),
+                          lock_timeout_s=step.cfg.postgres.lock_timeout_seconds, details={"method": LOGICAL_SNAPSHOT},
+                          extra_args=encryption.upload_args(cfg))
+        with locked(step, pg):
+            manifest = dump_to_s3(pg, client, req)
+        act.done(f"NOT incremental: PostgreSQL {major} has no incremental backup (needs {NATIVE_MAJOR}+); took a "
+                 f"full logical snapshot (pg_dump) instead, {manifest.size / MB:.1f} MB stored, kept "
+                 f"{cfg.incremental.retention_days} days",
+                 method=LOGICAL_SNAPSHOT, key=manifest.key, size=manifest.size, sha256=manifest.sha256)
+
+
+# ----------------------------------------------------------------------------- monthly chain restore
+
+
+def chain_to_restore(members: list[tuple[Backup, Manifest]]) -> list[tuple[Backup, Manifest]]:
+    """The latest physical backup and its ancestors, base first (empty if the chain is broken)."""
+    physical = [(b, m) for b, m in members if m.method in (PHYSICAL_FULL, PHYSICAL_INCREMENTAL)]
+    if not physical:
+        return []
+    by_stamp = {b.stamp: (b, m) for b, m in physical}
+    chain = [physical[-1]]
+    while chain[0][1].parent is not None:
+        parent = by_stamp.get(chain[0][1].parent)
+        if parent is None:
+            return []
+        chain.insert(0, parent)
+    return chain
+
+
+def download_and_extract(client: Any, bucket: str, manifest: Manifest, dest: Path) -> None:
+    import zstandard
+
+    body = client.get_object(Bucket=bucket, Key=manifest.key)["Body"]
+    reader = HashingReader(body)
+    dest.mkdir(parents=True)
+    raw_stream: Any = zstandard.ZstdDecompressor().stream_reader(reader, read_size=MB)  # type: ignore[arg-type]
+    with raw_stream as raw, tarfile.open(fileobj=raw, mode="r|", bufsize=MB) as archive:  # type: ignore[call-overload]
+        archive.extractall(dest, filter="tar")
+    reader.drain()
+    if (reader.size, reader.sha.hexdigest()) != (manifest.size, manifest.sha256):
+        raise RuntimeError(f"{manifest.key}: size/sha256 differ from the manifest")
+
+
+def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, major: int,
+                  bin_dir: str | None, user: str) -> dict[str, Any]:
+    """Download, combine, verify, start and count; returns durations and counts."""
+    from mercenary_maintenance.backups import scratch
+
+    times: dict[str, float] = {}
+    t0 = time.monotonic()
+    dirs = []
+    for i, manifest in enumerate(chain):
+        dirs.append(work / f"{i:03d}")
+        download_and_extract(client, bucket, manifest, dirs[-1])
+    times["download_s"] = time.monotonic() - t0
+    out = work / "combined"
+    t0 = time.monotonic()
+    runner.run([binaries.program(major, "pg_combinebackup", bin_dir), *map(str, dirs), "-o", str(out)])
+    times["combine_s"] = time.monotonic() - t0
+    for d in dirs:  # the inputs are no longer needed; free the disk before starting the server
+        shutil.rmtree(d)
+    t0 = time.monotonic()
+    runner.run([binaries.program(major, "pg_verifybackup", bin_dir), str(out)])
+    times["verify_s"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    server_bin = binaries.client_dir(major, bin_dir, "postgres")
+    with scratch.scratch_server(server_bin, out) as server:
+        times["start_s"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        with server.connect(user, chain[-1].database) as conn:  # type: ignore[attr-defined]
+            counts = count_rows(conn, list_tables(conn))
+        times["count_s"] = time.monotonic() - t0
+    return {"times": {k: round(v, 3) for k, v in times.items()}, "row_counts": counts}
+
+
+def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
+    """Monthly: the latest incremental chain restored into a scratch server (PG 17+)."""
+    from mercenary_maintenance.backups.pgconn import params, s3_client
+
+    cfg = step.cfg.backups
+    with step.action(RESTORE, target, why="monthly restore test of the incremental chain") as act:
+        client = s3_client(cfg.conn_id)
+        backups = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target)
+        chain = chain_to_restore(good_chain_members(client, cfg.bucket, backups))
+        if not chain:
+            members = good_chain_members(client, cfg.bucket, backups)
+            if members and all(m.method == LOGICAL_SNAPSHOT for _, m in members):
+                act.skipped("no incremental chain: the server is below PostgreSQL 17 (logical snapshots only); "
+                            "the full restore test covers them")
+                return
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, "no complete incremental chain to restore",
+                             details={"scope": "incremental_chain"}))
+            act.failed("no complete incremental chain to restore")
+            return
+        manifests = [m for _, m in chain]
+        if dry_run:
+            message = f"would combine and start a chain of {len(manifests)} backup(s) ending {chain[-1][0].prefix}"
+            act.dry_run(message)
+            return
+        pg = params(step.cfg.postgres_target(target).conn_id)
+        major = int(manifests[-1].server_version.split(".")[0])
+        with tempfile.TemporaryDirectory(prefix="mm-chain-", dir=cfg.scratch_dir) as tmp:
+            result = restore_chain(client, cfg.bucket, manifests, Path(tmp), major, cfg.bin_dir, pg.user)
+        diff = compare_counts(manifests[-1].row_counts, result["row_counts"])
+        details = {"scope": "incremental_chain", "chain": manifests[-1].chain, "backups": len(manifests),
+                   "latest": chain[-1][0].prefix, **result["times"], "count_diff": diff,
+                   "rows": sum(result["row_counts"].values()), "oracle": manifests[-1].details.get("row_counts_note")}
+        total = sum(result["times"].values())
+        if diff:
+            step.add(Finding(RESTORE, target, Severity.CRITICAL,
+                             f"chain restore: row counts differ in {len(diff)} table(s)", details=details))
+            act.failed(f"chain restore: row counts differ in {len(diff)} table(s)", **details)
+            return
+        step.add(Finding(RESTORE, target, Severity.OK,
+                         f"chain of {len(manifests)} backup(s) combined, verified and started in {total:.1f} s; "
+                         "row counts match", value=round(total, 3), details=details))
+        act.done(f"chain restore test of {target} passed in {total:.1f} s", **details)

@@ -1,0 +1,241 @@
+"""Restore a full backup into a scratch database and check it against the manifest.
+
+The object is streamed from S3 (sha256 and size recomputed on the way), decompressed and
+piped into ``pg_restore`` connected to ``mm_restore_<target>_<suffix>`` on the target
+server — never the source database. Then the restored tables' exact row counts are
+compared with the manifest's (taken in the dump's snapshot) and sample queries run. The
+scratch database is dropped in a ``finally``: a failed drop fails the test, and a failed
+restore is never hidden by the drop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mercenary_maintenance import runner
+from mercenary_maintenance.backups import binaries
+from mercenary_maintenance.backups.dump import _Background, _collect, _stop
+from mercenary_maintenance.backups.manifest import (
+    LARGE_OBJECTS,
+    Manifest,
+    compare_counts,
+    count_large_objects,
+    count_rows,
+    list_tables,
+    sql_text,
+)
+from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.backups.stream import MB, HashingReader
+
+log = logging.getLogger(__name__)
+SCRATCH_PREFIX = "mm_restore_"
+SAMPLE_TABLES = 5
+SAMPLE_ROWS = 10
+
+
+@dataclass
+class RestoreResult:
+    scratch_db: str
+    restore_s: float = 0.0
+    verify_s: float = 0.0
+    size: int = 0
+    sha256: str = ""
+    row_counts: dict[str, int] = field(default_factory=dict)
+    count_diff: dict[str, Any] = field(default_factory=dict)
+    invalid_indexes: int = 0
+    samples: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def scratch_name(target: str, run_id: str, try_number: int, purpose: str = "") -> str:
+    """
+    >>> scratch_name("main", "manual__2026-01-01", 1)
+    'mm_restore_main_91095a'
+    >>> scratch_name("main", "manual__2026-01-01", 1, "sample") != scratch_name("main", "manual__2026-01-01", 1)
+    True
+    >>> len(scratch_name("x" * 63, "r", 1)) <= 63
+    True
+    """
+    ident = f"{run_id}/{try_number}" + (f"/{purpose}" if purpose else "")
+    suffix = hashlib.sha1(ident.encode()).hexdigest()[:6]
+    return f"{SCRATCH_PREFIX}{target[:63 - len(SCRATCH_PREFIX) - 7]}_{suffix}"
+
+
+def leftovers(admin: Any, target: str) -> list[str]:
+    pattern = (SCRATCH_PREFIX + target + "_").replace("_", "\\_") + "%"
+    return [r[0] for r in admin.execute(sql_text("scratch_databases"), {"pattern": pattern}).fetchall()]
+
+
+def create_db(admin: Any, name: str) -> None:
+    from psycopg import sql
+
+    admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+
+
+def drop_db(admin: Any, name: str) -> None:
+    from psycopg import sql
+
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int, bin_dir: str | None,
+                    list_file: str | None = None) -> HashingReader:
+    """Stream ``body`` (zstd-compressed custom-format dump) into pg_restore; raise on failure.
+
+    With ``list_file`` only the entries of that list are restored (``pg_restore -L``); pg_restore
+    then stops reading after the last selected entry, so the rest of the object is not read.
+    """
+    pg_restore = binaries.program(server_major, "pg_restore", bin_dir)
+    argv = [pg_restore, f"--dbname={scratch_db}", "--no-owner", "--no-privileges", "--exit-on-error",
+            "--no-password"]
+    if list_file is not None:
+        argv.append(f"--use-list={list_file}")
+    reader, _ = _pipe_into(argv, pg.env(scratch_db), body, reads_all=list_file is None)
+    return reader
+
+
+def pg_restore_list(pg: PgParams, body: Any, server_major: int, bin_dir: str | None) -> str:
+    """The archive's table of contents (``pg_restore --list``), streamed like a restore."""
+    pg_restore = binaries.program(server_major, "pg_restore", bin_dir)
+    _, toc = _pipe_into([pg_restore, "--list"], pg.env(), body, reads_all=False)
+    return toc
+
+
+def _pipe_into(argv: list[str], env: dict[str, str], body: Any, *, reads_all: bool) -> tuple[HashingReader, str]:
+    """Decompress ``body`` into ``argv``'s stdin; returns the reader and the program's stdout.
+
+    ``reads_all=False``: the program may exit (successfully) before the end of the stream.
+    """
+    import zstandard
+
+    proc = runner.spawn(argv, env=env, stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL if reads_all else subprocess.PIPE)
+    assert proc.stdin is not None
+    assert proc.stderr is not None
+    stderr = _collect(proc.stderr)
+    stdout = _collect(proc.stdout) if proc.stdout is not None else None
+    reader = HashingReader(body)
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        try:
+            zstandard.ZstdDecompressor().copy_stream(reader, proc.stdin, read_size=MB,  # type: ignore[arg-type]
+                                                      write_size=MB)
+            reader.drain()
+        except BrokenPipeError:
+            if reads_all:
+                raise
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                if reads_all:
+                    raise
+
+    feeder = _Background(feed)
+    try:
+        code = proc.wait()
+        if code != 0:
+            raise runner.CommandError(argv, code, stderr.result())
+        feeder.result()
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        if not reads_all:
+            _close(body)
+    return reader, stdout.result() if stdout is not None else ""
+
+
+def _close(body: Any) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+@contextmanager
+def scratch_database(admin: Any, name: str) -> Iterator[None]:
+    """Create ``name`` (from template0) and always drop it; a failed drop never hides an error."""
+    create_db(admin, name)
+    failing = True
+    try:
+        yield
+        failing = False
+    finally:
+        _teardown(admin, name, failing)
+
+
+def verify_restored(pg: PgParams, scratch_db: str, manifest: Manifest, result: RestoreResult,
+                    statement_timeout_ms: str) -> None:
+    """Row counts vs manifest, invalid indexes, and a sample read of the largest tables."""
+    from psycopg import sql
+
+    with pg.connect(scratch_db) as conn:
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", [statement_timeout_ms])
+        tables = list_tables(conn)
+        result.row_counts = count_rows(conn, tables)
+        result.count_diff = compare_counts(manifest.row_counts, result.row_counts)
+        if manifest.large_objects is not None:
+            restored_lo = count_large_objects(conn)
+            if restored_lo != manifest.large_objects:
+                result.count_diff[LARGE_OBJECTS] = {"expected": manifest.large_objects, "restored": restored_lo}
+        if result.count_diff:
+            names = sorted(result.count_diff)
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            result.problems.append(f"counts differ from the manifest for {', '.join(names[:5])}{more}")
+        result.invalid_indexes = int(conn.execute(sql_text("invalid_indexes")).fetchone()[0])
+        if result.invalid_indexes:
+            result.problems.append(f"{result.invalid_indexes} invalid index(es) after restore")
+        by_size = sorted(tables, key=lambda t: -result.row_counts.get(_q(t), 0))[:SAMPLE_TABLES]
+        for schema, table in by_size:
+            query = sql.SQL("SELECT * FROM {}.{} LIMIT {}").format(
+                sql.Identifier(schema), sql.Identifier(table), sql.Literal(SAMPLE_ROWS))
+            got = len(conn.execute(query).fetchall())
+            result.samples[_q((schema, table))] = got
+            if got != min(SAMPLE_ROWS, result.row_counts.get(_q((schema, table)), 0)):
+                result.problems.append(f"sample read of {_q((schema, table))} returned {got} rows")
+
+
+def _q(table: tuple[str, str]) -> str:
+    from mercenary_maintenance.backups.manifest import qualified
+
+    return qualified(*table)
+
+
+def restore_and_verify(pg: PgParams, client: Any, bucket: str, manifest: Manifest, *, scratch_db: str,
+                       server_major: int, bin_dir: str | None, statement_timeout_ms: str) -> RestoreResult:
+    """Create the scratch database, restore, verify, and always drop it."""
+    result = RestoreResult(scratch_db)
+    with pg.connect() as admin, scratch_database(admin, scratch_db):
+        started = time.monotonic()
+        body = client.get_object(Bucket=bucket, Key=manifest.key)["Body"]
+        reader = pg_restore_into(pg, body, scratch_db, server_major, bin_dir)
+        result.restore_s = time.monotonic() - started
+        result.size, result.sha256 = reader.size, reader.sha.hexdigest()
+        if (result.size, result.sha256) != (manifest.size, manifest.sha256):
+            result.problems.append("restored object's size/sha256 differ from the manifest")
+        started = time.monotonic()
+        verify_restored(pg, scratch_db, manifest, result, statement_timeout_ms)
+        result.verify_s = time.monotonic() - started
+    return result
+
+
+def _teardown(admin: Any, scratch_db: str, failing: bool) -> None:
+    try:
+        drop_db(admin, scratch_db)
+    except Exception:
+        if not failing:
+            raise  # the restore worked but the scratch database is left: that is a failure too
+        # The restore already failed and that error is propagating; do not replace it.
+        log.exception("could not drop scratch database %s after a failed restore", scratch_db)

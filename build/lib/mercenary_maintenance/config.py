@@ -1,0 +1,423 @@
+"""Typed configuration of the maintenance plan, read at task run time.
+
+The file is ``include/maintenance.yaml`` or the one named by ``$MAINTENANCE_CONFIG``.
+Defaults equal the plan's values, so an empty file is a valid plan. Unknown keys are
+errors (a typo must not silently fall back to a default), and every error names the
+dotted key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mercenary_maintenance.findings import Threshold
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "include" / "maintenance.yaml"
+CONFIG_ENV = "MAINTENANCE_CONFIG"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing or invalid; the message names the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ThresholdModel(_Model):
+    warning: float
+    critical: float
+    direction: Literal["above", "below"] = "above"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdModel:
+        self.as_threshold()  # raises ValueError with the reason
+        return self
+
+    def as_threshold(self) -> Threshold:
+        return Threshold(self.warning, self.critical, self.direction)
+
+
+def _t(warning: float, critical: float, direction: Literal["above", "below"] = "above") -> Any:
+    return Field(default_factory=lambda: ThresholdModel(warning=warning, critical=critical, direction=direction))
+
+
+class Thresholds(_Model):
+    # The plan's alert table.
+    cpu_percent: ThresholdModel = _t(70, 90)
+    memory_percent: ThresholdModel = _t(80, 95)
+    disk_percent: ThresholdModel = _t(80, 90)
+    error_rate_percent: ThresholdModel = _t(1, 5)
+    latency_p95_seconds: ThresholdModel = _t(1, 2)
+    # Checks of the plan's task lists (check_postgres defaults where it has one).
+    inode_percent: ThresholdModel = _t(80, 90)
+    blocked_locks: ThresholdModel = _t(0, 5)
+    long_transactions: ThresholdModel = _t(0, 5)
+    connections_percent: ThresholdModel = _t(80, 95)
+    txid_wraparound_age: ThresholdModel = _t(1_300_000_000, 1_400_000_000)
+    sequence_used_percent: ThresholdModel = _t(75, 90)
+    replication_lag_bytes: ThresholdModel = _t(100 * 2**20, 1024 * 2**20)
+    dead_tuple_percent: ThresholdModel = _t(10, 20)
+    cache_hit_ratio_percent: ThresholdModel = _t(99, 95, "below")
+    slow_query_mean_ms: ThresholdModel = _t(500, 2000)
+    bloat_percent: ThresholdModel = _t(30, 50)
+    long_queries: ThresholdModel = _t(0, 5)
+    unused_indexes: ThresholdModel = _t(0, 10)
+    invalid_indexes: ThresholdModel = _t(0, 5)
+    role_audit_flagged: ThresholdModel = _t(0, 5)
+    redis_memory_percent: ThresholdModel = _t(80, 95)
+    redis_hit_ratio_percent: ThresholdModel = _t(90, 80, "below")
+    redis_slowlog_ms: ThresholdModel = _t(100, 1000)
+    redis_evicted_keys: ThresholdModel = _t(0, 10_000)
+    redis_rejected_connections: ThresholdModel = _t(0, 100)
+    backup_full_age_hours: ThresholdModel = _t(26, 48)
+    backup_incremental_age_hours: ThresholdModel = _t(5, 12)
+    # Day-over-day change of a target's full backup size (either direction), percent.
+    backup_growth_percent: ThresholdModel = _t(50, 200)
+    tls_days_left: ThresholdModel = _t(30, 7, "below")
+    # Observatory-style score of the plan's seven security headers (100 = all present and right).
+    security_headers_score: ThresholdModel = _t(100, 50, "below")
+
+
+class ReportsConfig(_Model):
+    url: str = "file:///tmp/mercenary-maintenance/reports"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not (value.startswith("file://") or value.startswith("s3://")):
+            raise ValueError("must start with file:// or s3://")
+        return value.rstrip("/")
+
+
+class _Target(_Model):
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("target names are lower-case letters, digits and '_' (they name pools and keys)")
+        return value
+
+
+class PostgresTarget(_Target):
+    conn_id: str = "maintenance_postgres"
+    # Tables for the opt-in VACUUM FULL (ACCESS EXCLUSIVE lock); schema-qualified or bare.
+    vacuum_full_tables: list[str] = Field(default_factory=list)
+    log_file: str | None = None
+
+    @property
+    def pool(self) -> str:
+        return f"maintenance_postgres_{self.name}"
+
+
+class RedisTarget(_Target):
+    conn_id: str = "maintenance_redis"
+
+    @property
+    def pool(self) -> str:
+        return f"maintenance_redis_{self.name}"
+
+
+class HttpTarget(_Target):
+    url: str
+    expect_status: int = 200
+    timeout_seconds: float = 10.0
+    ca_file: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not (value.startswith("http://") or value.startswith("https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class Targets(_Model):
+    postgres: list[PostgresTarget] = Field(default_factory=lambda: [PostgresTarget(name="main")])
+    redis: list[RedisTarget] = Field(default_factory=lambda: [RedisTarget(name="cache")])
+    http: list[HttpTarget] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Targets:
+        for kind in ("postgres", "redis", "http"):
+            names = [t.name for t in getattr(self, kind)]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind} target names: {dupes}")
+        return self
+
+
+class FullBackupConfig(_Model):
+    retention_days: int = Field(30, ge=1)
+    glacier_after_days: int = Field(7, ge=0)
+    # Level 1: on dump data measured here it is ~3.5× faster than level 3 and compresses as well or
+    # better (docs/areas/backups.md, Performance); raise it to trade CPU for size.
+    zstd_level: int = Field(1, ge=1, le=19)
+
+    @model_validator(mode="after")
+    def _glacier_before_expiry(self) -> FullBackupConfig:
+        if self.glacier_after_days and self.glacier_after_days >= self.retention_days:
+            raise ValueError("glacier_after_days must be smaller than retention_days")
+        return self
+
+
+class IncrementalBackupConfig(_Model):
+    retention_days: int = Field(7, ge=1)
+    # PostgreSQL 17+: a new physical full starts a new chain when the chain is this old.
+    new_chain_after_hours: int = Field(24, ge=1)
+
+
+class BackupsConfig(_Model):
+    conn_id: str = "maintenance_s3"
+    bucket: str = "mercenary-backups"
+    prefix: str = "postgres"
+    full: FullBackupConfig = Field(default_factory=FullBackupConfig)
+    incremental: IncrementalBackupConfig = Field(default_factory=IncrementalBackupConfig)
+    # Deletes are dry-run unless this is true (DESIGN §7).
+    delete_expired: bool = False
+    min_redundancy: int = Field(2, ge=1)
+    uploads_bucket: str | None = None
+    uploads_noncurrent_days: int = 90
+    # Directory with pg_dump/pg_restore/pg_basebackup/…; default: the newest matching install.
+    bin_dir: str | None = None
+    # Multipart part size: memory use is about 4 parts; 10,000 parts bound the object size.
+    part_size_mb: int = Field(16, ge=5, le=512)
+    # Where the monthly chain restore unpacks backups and runs a scratch server (default: $TMPDIR).
+    scratch_dir: str | None = None
+    # How long a dump/restore waits for the target's maintenance lock (held by VACUUM, REINDEX …).
+    lock_wait_seconds: float = Field(900, gt=0)
+    # Daily backup.sample_restore: schema + this many smallest non-empty tables (0 disables it).
+    sample_restore_tables: int = Field(3, ge=0)
+    # Encryption at rest asked for every object we store (backups, log archives): "AES256" (SSE-S3),
+    # "aws:kms" (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides.
+    server_side_encryption: Literal["AES256", "aws:kms"] | None = None
+    kms_key_id: str | None = None
+
+    @model_validator(mode="after")
+    def _kms_key_needs_kms(self) -> BackupsConfig:
+        if self.kms_key_id and self.server_side_encryption != "aws:kms":
+            raise ValueError('kms_key_id needs server_side_encryption: "aws:kms"')
+        return self
+
+
+class PostgresConfig(_Model):
+    long_transaction_seconds: int = Field(300, ge=1)
+    lock_timeout_seconds: float = Field(5, gt=0)
+    # Upper bound of statement_timeout outside a window (manual runs, daily checks).
+    statement_timeout_seconds: float = Field(3600, gt=0)
+    check_statement_timeout_seconds: float = Field(60, gt=0)
+    vacuum_all_tables: bool = False
+    min_dead_tuples: int = Field(1000, ge=0)
+    reindex_min_bloat_percent: float = Field(30, ge=0)
+    unused_index_min_bytes: int = Field(8192, ge=0)
+    long_query_seconds: int = Field(300, ge=1)
+    # How long a heavy action waits for the per-target advisory lock held by another DAG.
+    target_lock_wait_seconds: float = Field(600, gt=0)
+    bloat_min_bytes: int = Field(1024 * 1024, ge=0)
+    reindex_min_bytes: int = Field(1024 * 1024, ge=0)
+    slow_query_min_calls: int = Field(5, ge=1)
+    # Roles reviewed but not counted by postgres.role_audit (e.g. the bootstrap superuser).
+    role_audit_allow: list[str] = Field(default_factory=list)
+
+
+class RedisConfig(_Model):
+    rewrite_poll_seconds: float = Field(0.5, gt=0)
+    # Upper bound of the wait for BGREWRITEAOF (the window's time left bounds it too).
+    rewrite_timeout_seconds: float = Field(1800, gt=0)
+    # How long a heavy action waits for the per-target lock before it fails.
+    lock_wait_seconds: float = Field(60, ge=0)
+    # Fragmentation matters only when both the ratio and the wasted bytes are high.
+    fragmentation_ratio: float = Field(1.5, gt=1)
+    fragmentation_min_bytes: int = Field(100 * 2**20, ge=0)
+    slowlog_entries: int = Field(10, ge=1, le=128)
+    # Without AOF, unsaved changes older than this are at risk.
+    last_save_max_age_hours: float = Field(26, gt=0)
+    hit_ratio_min_lookups: int = Field(1000, ge=0)
+
+
+class AlertsConfig(_Model):
+    slack_conn_id: str = "maintenance_slack"
+    prometheus_conn_id: str | None = None
+    for_seconds: int = Field(300, ge=0)
+    repeat_interval_seconds: int = Field(4 * 3600, ge=60)
+    primary_oncall: str | None = None
+    secondary_oncall: str | None = None
+    base_url: str = "http://localhost:8080"
+    # PromQL per check (host.cpu, host.memory, host.disk_usage, app.error_rate, app.latency_p95);
+    # unset ones use the node-exporter / HTTP-histogram defaults of alerts.metrics.
+    queries: dict[str, str] = Field(default_factory=dict)
+    prometheus_timeout_seconds: float = Field(10, gt=0)
+    # Critical alerts of these checks are P1 (15 min); other critical alerts P2 (1 h); warnings P3 (4 h).
+    p1_checks: list[str] = Field(default_factory=lambda: ["app.error_rate"])
+    slack_attempts: int = Field(3, ge=1, le=10)
+    slack_retry_delay_seconds: float = Field(2, ge=0)
+    state_variable: str = "mercenary_alert_state"
+    # After each maintenance run, post the findings at or above this severity to Slack
+    # (one message per run; a failed run is announced by the failure notifier instead).
+    notify_findings: Literal["critical", "warning", "none"] = "critical"
+
+    @field_validator("queries")
+    @classmethod
+    def _known_queries(cls, value: dict[str, str]) -> dict[str, str]:
+        from mercenary_maintenance.alerts.metrics import RULE_NAMES
+
+        unknown = sorted(set(value) - RULE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(RULE_NAMES)}")
+        return value
+
+
+AUDIT_MIN_RETENTION_DAYS = 365
+
+
+class LogSet(_Target):
+    # Absolute globs (``**`` recursive); ``$VARS`` are expanded at run time.
+    paths: list[str]
+    archive_after_days: int = Field(7, ge=0)
+    retention_days: int = Field(90, ge=1)
+    max_local_bytes: int | None = Field(None, ge=0)
+    # The audit trail (Airflow's task logs): its archive must be kept at least a year.
+    audit: bool = False
+
+    @model_validator(mode="after")
+    def _audit_kept_a_year(self) -> LogSet:
+        if self.audit and self.retention_days < AUDIT_MIN_RETENTION_DAYS:
+            raise ValueError(f"an audit log set keeps its archive at least {AUDIT_MIN_RETENTION_DAYS} days")
+        return self
+
+
+class LogsConfig(_Model):
+    sets: list[LogSet] = Field(
+        default_factory=lambda: [
+            LogSet(name="app", paths=["/var/log/mercenary/*.log"]),
+            LogSet(name="airflow_tasks", paths=["$AIRFLOW_HOME/logs/dag_id=*/**/*.log"],
+                   retention_days=AUDIT_MIN_RETENTION_DAYS, audit=True),
+        ]
+    )
+    delete_local_after_archive: bool = True
+    quiet_minutes: int = Field(15, ge=0)
+    zstd_level: int = Field(3, ge=1, le=19)
+
+
+class CleanupConfig(_Model):
+    roots: list[str] = Field(default_factory=lambda: ["/tmp/mercenary"])
+    older_than_days: int = Field(7, ge=0)
+    dry_run: bool = True
+
+    @field_validator("roots")
+    @classmethod
+    def _safe_roots(cls, value: list[str]) -> list[str]:
+        for root in value:
+            if not root.startswith("/") or root.rstrip("/") == "":
+                raise ValueError(f"cleanup roots are absolute directories other than '/', not {root!r}")
+        return value
+
+
+class HostConfig(_Model):
+    paths: list[str] = Field(default_factory=lambda: ["/", "/var/log", "/tmp"])
+
+
+class SecurityConfig(_Model):
+    closed_ports: list[str] = Field(default_factory=list)
+    failed_logins: ThresholdModel = _t(10, 100)
+    failed_logins_hours: float = Field(24, gt=0)
+    log_tail_bytes: int = Field(64 * 2**20, ge=4096)
+    port_timeout_seconds: float = Field(2, gt=0)
+    aws_conn_id: str | None = None
+    web_ports: list[int] = Field(default_factory=lambda: [80, 443])
+
+
+class WindowsConfig(_Model):
+    cutoff_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"maintenance_weekly": 15, "maintenance_monthly": 15, "maintenance_quarterly": 15}
+    )
+
+
+class EmergencyConfig(_Model):
+    ticket_pattern: str = r"^[A-Z][A-Z0-9]+-[0-9]+$"
+    notice_minutes: float = Field(60, ge=0)
+
+
+class MaintenanceConfig(_Model):
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    targets: Targets = Field(default_factory=Targets)
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    cleanup: CleanupConfig = Field(default_factory=CleanupConfig)
+    host: HostConfig = Field(default_factory=HostConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    windows: WindowsConfig = Field(default_factory=WindowsConfig)
+    emergency: EmergencyConfig = Field(default_factory=EmergencyConfig)
+
+    def postgres_target(self, name: str) -> PostgresTarget:
+        return _pick(self.targets.postgres, name, "targets.postgres")
+
+    def redis_target(self, name: str) -> RedisTarget:
+        return _pick(self.targets.redis, name, "targets.redis")
+
+
+_T = TypeVar("_T", bound=_Target)
+
+
+def _pick(items: list[_T], name: str, key: str) -> _T:
+    for item in items:
+        if item.name == name:
+            return item
+    raise ConfigError(f"{key}: no target named {name!r} (configured: {[i.name for i in items]})")
+
+
+def config_path() -> Path | None:
+    """The file named by ``$MAINTENANCE_CONFIG``; None means the shipped default."""
+    named = os.environ.get(CONFIG_ENV)
+    return Path(named) if named else None
+
+
+def parse_config(data: Any, source: str = "<config>") -> MaintenanceConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
+    try:
+        return MaintenanceConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "<root>"
+            problems.append(f"{key}: {err['msg']}")
+        raise ConfigError(f"{source}: invalid maintenance config: " + "; ".join(problems)) from None
+
+
+def load_config(path: str | Path | None = None) -> MaintenanceConfig:
+    """Read and validate the config file. Call at task run time, never at parse time."""
+    file = Path(path) if path else config_path()
+    if file is None:
+        from mercenary_maintenance import packaged
+
+        return _parse_text(packaged.default_config_text(), "maintenance.yaml (shipped default)")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read maintenance config ({exc.strerror})") from None
+    return _parse_text(text, str(file))
+
+
+def _parse_text(text: str, source: str) -> MaintenanceConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    return parse_config(data, source)

@@ -1,0 +1,143 @@
+"""The DAG factory every DAG file uses, so DAG files only wire tasks.
+
+:func:`maintenance_dag` fixes what all maintenance DAGs share — owner, retries, tags,
+start date, no catch-up, one active run, the Slack failure notifier, the window
+timetable and its ``DeadlineAlert`` — and appends ``write_report``, which runs after
+everything else even when tasks failed, and fails the run when they did.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+from mercenary_maintenance.notify import RunFailureNotifier, window_overrun
+from mercenary_maintenance.windows.rules import WindowRule
+from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
+
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+OWNER = "sre"
+# Pool for heavy maintenance (VACUUM, REINDEX, dumps, restores). Its slots bound the load
+# across targets; each action also takes a per-target lock on the target itself.
+HEAVY_POOL = "maintenance_heavy"
+
+
+class Tag(enum.StrEnum):
+    """The only tags maintenance DAGs may carry (enforced by a policy test)."""
+
+    MAINTENANCE = "maintenance"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    WINDOW = "window"
+    POSTGRES = "postgres"
+    REDIS = "redis"
+    BACKUP = "backup"
+    ALERTS = "alerts"
+    SECURITY = "security"
+    LOGS = "logs"
+    EMERGENCY = "emergency"
+
+
+# Seconds before the first retry (doubling up to 10 min). Tests and the demo shorten it
+# through the environment; it is read when the DAG file is parsed (no I/O).
+RETRY_DELAY_ENV = "MAINTENANCE_RETRY_DELAY_SECONDS"
+
+
+# `dag.test()` / `airflow dags test` in Airflow 3.3.2 crash when a run with a DeadlineAlert
+# succeeds (DagRun.update_state looks the alert up by id, but dag.test never stored it).
+# The test harness and the demo switch deadlines off with this variable; deployments keep them.
+DEADLINES_ENV = "MAINTENANCE_DEADLINE_ALERTS"
+
+
+def deadlines_enabled() -> bool:
+    return os.environ.get(DEADLINES_ENV, "on").lower() not in ("off", "0", "false")
+
+
+def default_args(retries: int) -> dict[str, Any]:
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": timedelta(seconds=float(os.environ.get(RETRY_DELAY_ENV, "60"))),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+    }
+
+
+@task(task_id="write_report", trigger_rule=TriggerRule.ALL_DONE, retries=2)
+def write_report() -> str:
+    """Write report.json and report.md for this run; fail if any task failed."""
+    from airflow.sdk import get_current_context
+
+    from mercenary_maintenance.report.finalize import finalize
+
+    return finalize(get_current_context())
+
+
+@task
+def list_targets(kind: str) -> list[str]:
+    """Names of the configured targets of one kind (read at run time, mapped over)."""
+    from mercenary_maintenance.config import load_config
+
+    return [t.name for t in getattr(load_config().targets, kind)]
+
+
+def window_deadline(dag_id: str, rule: WindowRule) -> DeadlineAlert:
+    """Fires when a scheduled window run is still running at the window's end."""
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,  # = window start for window runs
+        interval=rule.duration,
+        callback=AsyncCallback(window_overrun, kwargs={"dag_id": dag_id, "window": rule.summary()}),
+        name="window_overrun",
+    )
+
+
+@contextmanager
+def maintenance_dag(
+    dag_id: str,
+    *,
+    doc_md: str | None,
+    tags: list[Tag],
+    schedule: str | None = None,
+    window: WindowRule | None = None,
+    retries: int = 2,
+    params: dict[str, Param] | None = None,
+    dagrun_timeout: timedelta | None = None,
+    max_active_runs: int = 1,
+    **extra: Any,
+) -> Iterator[DAG]:
+    if window is not None and schedule is not None:
+        raise ValueError("give a schedule or a window, not both")
+    all_tags = {Tag.MAINTENANCE.value, *(t.value for t in tags)}
+    if window is not None:
+        all_tags.add(Tag.WINDOW.value)
+    with DAG(
+        dag_id=dag_id,
+        schedule=MaintenanceWindowTimetable.from_rule(window) if window else schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=max_active_runs,
+        default_args=default_args(retries),
+        tags=sorted(all_tags),
+        doc_md=doc_md,
+        params=params or {},
+        owner_links={OWNER: "https://github.com/mercenary/maintenance/blob/main/docs/runbook.md"},
+        on_failure_callback=RunFailureNotifier(),
+        deadline=window_deadline(dag_id, window) if window and deadlines_enabled() else None,
+        dagrun_timeout=dagrun_timeout,
+        **extra,
+    ) as dag:
+        yield dag
+        leaves = [t for t in dag.tasks if not t.downstream_list]
+        report = write_report()
+        for leaf in leaves:
+            leaf >> report

@@ -1,0 +1,1 @@
+"""Emergency maintenance triggered from the UI."""

@@ -1,0 +1,30 @@
+"""The Slack notice of an emergency run and the moment it may act (pure functions)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from mercenary_maintenance.emergency.request import EmergencyRequest
+
+
+def act_after(request: EmergencyRequest, now: datetime, notice_minutes: float) -> datetime:
+    """Critical requests and dry runs act at once; others wait the notice period."""
+    if request.critical or request.dry_run:
+        return now
+    return now + timedelta(minutes=notice_minutes)
+
+
+def notice_text(request: EmergencyRequest, *, user: str | None, when: datetime, link: str) -> str:
+    """The Slack message: what, where, who, why, ticket, when, and how to cancel."""
+    head = (":rotating_light: *Emergency maintenance (critical) starting now*" if request.critical
+            else f":warning: *Emergency maintenance scheduled at {when.strftime('%Y-%m-%d %H:%M UTC')}*")
+    lines = [
+        head,
+        f"*What:* {request.describe()}",
+        f"*Requested by:* {user or 'unknown'} — ticket {request.ticket}",
+        f"*Reason:* {request.reason}",
+    ]
+    if not request.critical:
+        lines.append("To cancel: mark the task `wait_notice_period` failed (or skipped) in the run before then.")
+    lines.append(f"<{link}|open the run>")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Host, service, endpoint and security checks."""

@@ -1,0 +1,197 @@
+"""Security monitoring: failed logins, ports that must be closed, open AWS security groups.
+
+* ``security.failed_logins`` — failed authentications (wrong password, no pg_hba entry,
+  unknown role) in a PostgreSQL server log over the last ``security.failed_logins_hours``.
+* ``security.open_ports`` — every ``host:port`` of ``security.closed_ports`` refuses TCP
+  connections; one that accepts is critical.
+* ``security.aws_security_groups`` (monthly) — ingress open to ``0.0.0.0/0`` or ``::/0``
+  on anything but the web ports is critical.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mercenary_maintenance.config import SecurityConfig
+from mercenary_maintenance.findings import Finding, Severity, Threshold, measured
+
+FAILED_LOGINS = "security.failed_logins"
+OPEN_PORTS = "security.open_ports"
+AWS_GROUPS = "security.aws_security_groups"
+WORLD = ("0.0.0.0/0", "::/0")
+
+_STAMP = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)(?: (?P<tz>UTC|GMT|[+-]\d\d(?::?\d\d)?))?")
+_FAILED = re.compile(
+    r"FATAL:\s+(?:password authentication failed for user \"(?P<a>[^\"]*)\""
+    r"|no pg_hba\.conf entry for (?:replication connection from )?host \"[^\"]*\", user \"(?P<b>[^\"]*)\""
+    r"|role \"(?P<c>[^\"]*)\" does not exist"
+    r"|\w+ authentication failed for user \"(?P<d>[^\"]*)\")"
+)
+
+
+@dataclass
+class LoginFailures:
+    count: int = 0
+    by_user: Counter[str] = field(default_factory=Counter)
+    undated: int = 0
+
+
+def _stamp(line: str) -> datetime | None:
+    match = _STAMP.match(line)
+    if not match:
+        return None
+    ts = datetime.fromisoformat(match["ts"])
+    tz = match["tz"]
+    if tz is None:
+        return None  # no zone in the prefix: the time cannot be placed
+    if tz in ("UTC", "GMT"):
+        return ts.replace(tzinfo=UTC)
+    return datetime.fromisoformat(f"{match['ts']}{tz}")
+
+
+def count_failed_logins(lines: Iterable[str], since: datetime) -> LoginFailures:
+    """Failed authentications at or after ``since``; lines without a timestamp count (undated).
+
+    >>> r = count_failed_logins(['2026-01-02 10:00:00.1 UTC [7] FATAL:  password authentication failed '
+    ...                          'for user "bob"', '2025-01-01 00:00:00 UTC [7] FATAL:  role "x" does not exist'],
+    ...                         datetime(2026, 1, 1, tzinfo=UTC))
+    >>> r.count, dict(r.by_user)
+    (1, {'bob': 1})
+    """
+    result = LoginFailures()
+    for line in lines:
+        match = _FAILED.search(line)
+        if not match:
+            continue
+        when = _stamp(line)
+        if when is not None and when < since:
+            continue
+        if when is None:
+            result.undated += 1
+        result.count += 1
+        result.by_user[next(g for g in match.groups() if g is not None)] += 1
+    return result
+
+
+def read_tail(path: str, max_bytes: int) -> list[str]:
+    """The last ``max_bytes`` of a log file as lines (a partial first line is dropped)."""
+    file = Path(path)
+    with file.open("rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - max_bytes))
+        data = fh.read()
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return lines[1:] if size > max_bytes else lines
+
+
+def failed_logins_finding(
+    target: str, path: str, failures: LoginFailures, hours: float, threshold: Threshold
+) -> Finding:
+    top = ", ".join(f"{user} ({n})" for user, n in failures.by_user.most_common(5)) or "none"
+    return measured(FAILED_LOGINS, target, failures.count, threshold,
+                    f"{failures.count} failed logins in the last {hours:g} h in {path}; users: {top}",
+                    {"by_user": dict(failures.by_user.most_common(20)), "undated_lines": failures.undated,
+                     "log_file": path})
+
+
+def check_log(target: str, log_file: str | None, since: datetime, sec: SecurityConfig) -> Finding:
+    if log_file is None:
+        raise ValueError(f"targets.postgres[{target}].log_file is not set")
+    failures = count_failed_logins(read_tail(log_file, sec.log_tail_bytes), since)
+    return failed_logins_finding(target, log_file, failures, sec.failed_logins_hours, sec.failed_logins.as_threshold())
+
+
+def parse_host_port(spec: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port``.
+
+    >>> parse_host_port("[::1]:22"), parse_host_port("db:5432")
+    (('::1', 22), ('db', 5432))
+    """
+    host, sep, port = spec.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"security.closed_ports: {spec!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+def port_finding(spec: str, is_open: bool, detail: str) -> Finding:
+    if is_open:
+        return Finding(OPEN_PORTS, spec, Severity.CRITICAL, f"{spec} accepts connections but must be closed",
+                       value="open", threshold="closed")
+    return Finding(OPEN_PORTS, spec, Severity.OK, f"{spec} is closed ({detail})", value="closed", threshold="closed")
+
+
+def probe_port(host: str, port: int, timeout: float = 2.0) -> tuple[bool, str]:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True, "connected"
+    except TimeoutError:
+        return False, "timed out (filtered)"
+    except ConnectionRefusedError:
+        return False, "connection refused"
+    except OSError as exc:
+        return False, f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def _ranges(perm: Mapping[str, Any]) -> list[str]:
+    return [r["CidrIp"] for r in perm.get("IpRanges", []) if r.get("CidrIp") in WORLD] + \
+        [r["CidrIpv6"] for r in perm.get("Ipv6Ranges", []) if r.get("CidrIpv6") in WORLD]
+
+
+def open_ingress(groups: Iterable[Mapping[str, Any]], web_ports: Iterable[int]) -> list[dict[str, Any]]:
+    """Ingress rules open to the world on anything but the web ports."""
+    web = set(web_ports)
+    found = []
+    for group in groups:
+        for perm in group.get("IpPermissions", []):
+            world = _ranges(perm)
+            if not world:
+                continue
+            proto = str(perm.get("IpProtocol", "-1"))
+            low, high = perm.get("FromPort"), perm.get("ToPort")
+            all_ports = proto == "-1" or low is None or high is None or low == -1
+            if not all_ports and set(range(int(low), int(high) + 1)) <= web and proto in ("tcp", "6"):
+                continue
+            found.append({"group_id": group.get("GroupId"), "group_name": group.get("GroupName"), "protocol": proto,
+                          "ports": "all" if all_ports else f"{low}-{high}" if low != high else str(low),
+                          "sources": world})
+    return found
+
+
+def security_groups_finding(target: str, groups: int, violations: list[dict[str, Any]]) -> Finding:
+    if not violations:
+        return Finding(AWS_GROUPS, target, Severity.OK, f"{groups} security groups: no world-open non-web ingress",
+                       value=0, threshold=0, details={"groups": groups})
+    listed = "; ".join(f"{v['group_id']} ({v['group_name']}) {v['protocol']}/{v['ports']} from {','.join(v['sources'])}"
+                       for v in violations[:10])
+    return Finding(AWS_GROUPS, target, Severity.CRITICAL,
+                   f"{len(violations)} ingress rules open to the world on non-web ports: {listed}",
+                   value=len(violations), threshold=0, details={"groups": groups, "open": violations})
+
+
+def describe_security_groups(conn_id: str) -> tuple[str, list[dict[str, Any]]]:
+    """(region, groups) through the amazon provider's EC2 hook."""
+    from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+
+    hook = EC2Hook(aws_conn_id=conn_id, api_type="client_type")
+    client: Any = hook.conn
+    groups: list[dict[str, Any]] = []
+    for page in client.get_paginator("describe_security_groups").paginate():
+        groups.extend(page.get("SecurityGroups", []))
+    return str(client.meta.region_name), groups
+
+
+def check_port(spec: str, timeout: float) -> Finding:
+    host, port = parse_host_port(spec)
+    return port_finding(spec, *probe_port(host, port, timeout))
+
+
+def audit_groups(conn_id: str, web_ports: list[int]) -> Finding:
+    region, groups = describe_security_groups(conn_id)
+    return security_groups_finding(f"aws:{region}", len(groups), open_ingress(groups, web_ports))

@@ -1,0 +1,99 @@
+"""``services.status``: is every configured PostgreSQL, Redis and HTTP target answering?
+
+PostgreSQL and Redis: reachable is ok, unreachable critical. HTTP: the expected status
+is required (another status or no answer is critical), and the response time of the
+probe is evaluated against ``thresholds.latency_p95_seconds`` (the plan's 1 s / 2 s).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mercenary_maintenance.config import HttpTarget, MaintenanceConfig, PostgresTarget, RedisTarget
+from mercenary_maintenance.findings import Finding, Severity, Threshold, evaluate, limit_for
+
+CHECK = "services.status"
+
+
+def probe_result(kind: str, name: str, latency_s: float | None, error: str | None, detail: str = "") -> Finding:
+    """A reachable service is ok; an unreachable one is critical (the plan: verify all services run)."""
+    target = f"{kind}:{name}"
+    if error is not None:
+        return Finding(CHECK, target, Severity.CRITICAL, f"{kind} target {name!r} is unreachable: {error}",
+                       value="down", threshold="up", details={"kind": kind})
+    what = f"{detail}, " if detail else ""
+    return Finding(CHECK, target, Severity.OK, f"{kind} target {name!r} is up ({what}{latency_s or 0:.3f}s)",
+                   value="up", threshold="up", details={"kind": kind, "latency_s": round(latency_s or 0, 4)})
+
+
+def http_result(name: str, url: str, status: int | None, expect: int, latency_s: float | None, error: str | None,
+                latency: Threshold) -> Finding:
+    """Status first (wrong or none is critical), then the response time through the one evaluator."""
+    target = f"http:{name}"
+    if error is not None or status != expect:
+        why = error or f"HTTP {status}, expected {expect}"
+        return Finding(CHECK, target, Severity.CRITICAL, f"http target {name!r} ({url}) is failing: {why}",
+                       value="down", threshold="up", details={"kind": "http", "status": status})
+    severity = evaluate(latency_s, latency)
+    message = f"http target {name!r} answered HTTP {status} in {latency_s:.3f}s"
+    if severity is not Severity.OK:
+        message += f" (slower than {limit_for(severity, latency)}s)"
+    return Finding(CHECK, target, severity, message, value=round(latency_s or 0, 4),
+                   threshold=limit_for(severity, latency), details={"kind": "http", "status": status, "url": url})
+
+
+def _timed(fn: Callable[[], str]) -> tuple[float | None, str | None, str]:
+    started = time.monotonic()
+    try:
+        detail = fn()
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return None, f"{type(exc).__name__}: {first}", ""
+    return time.monotonic() - started, None, detail
+
+
+def _postgres(target: PostgresTarget) -> str:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    conn: Any = PostgresHook(postgres_conn_id=target.conn_id, connect_timeout=5).get_conn()  # type: ignore[no-untyped-call]
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_setting('server_version')")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return f"PostgreSQL {row[0] if row else '?'}"
+
+
+def _redis(target: RedisTarget) -> str:
+    from airflow.providers.redis.hooks.redis import RedisHook
+
+    client: Any = RedisHook(redis_conn_id=target.conn_id).get_conn()  # type: ignore[no-untyped-call]
+    client.ping()
+    return f"Redis {client.info('server').get('redis_version', '?')}"
+
+
+def check_http(target: HttpTarget, latency: Threshold) -> Finding:
+    from mercenary_maintenance.health.http import fetch
+
+    try:
+        answer = fetch(target)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return http_result(target.name, target.url, None, target.expect_status, None,
+                           f"{type(exc).__name__}: {first}", latency)
+    return http_result(target.name, target.url, answer.status, target.expect_status, answer.latency_s, None, latency)
+
+
+def check_all(cfg: MaintenanceConfig) -> list[Finding]:
+    findings = []
+    for pg in cfg.targets.postgres:
+        findings.append(probe_result("postgres", pg.name, *_timed(lambda pg=pg: _postgres(pg))))  # type: ignore[misc]
+    for rd in cfg.targets.redis:
+        findings.append(probe_result("redis", rd.name, *_timed(lambda rd=rd: _redis(rd))))  # type: ignore[misc]
+    latency = cfg.thresholds.latency_p95_seconds.as_threshold()
+    for web in cfg.targets.http:
+        findings.append(check_http(web, latency))
+    return findings

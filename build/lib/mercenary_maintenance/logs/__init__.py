@@ -1,0 +1,1 @@
+"""Log archival to S3 and temp-file cleanup."""

@@ -1,0 +1,163 @@
+"""Slack notifications through the slack provider's webhook hook on ``alerts.slack_conn_id``.
+
+* :class:`RunFailureNotifier` — the DAG-level ``on_failure_callback``: once per failed run
+  (not per retry: task retries do not call it), with the first line of the first task
+  error (taken from the run's report parts), the failed tasks and a link to the failed
+  task's log.
+* :func:`window_overrun` — the ``DeadlineAlert`` callback: a window run still running at
+  the window's end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from airflow.sdk import BaseNotifier
+
+from mercenary_maintenance.runner import mask
+
+log = logging.getLogger(__name__)
+DEFAULT_SLACK_CONN_ID = "maintenance_slack"
+
+
+def slack_settings() -> tuple[str, str]:
+    """(conn id, UI base URL) from the config; the defaults when the config itself is broken,
+    so that the failure caused by a broken config is still announced."""
+    from mercenary_maintenance.config import ConfigError, load_config
+
+    try:
+        cfg = load_config()
+    except ConfigError:
+        return DEFAULT_SLACK_CONN_ID, "http://localhost:8080"
+    return cfg.alerts.slack_conn_id, cfg.alerts.base_url
+
+
+def run_link(base_url: str, dag_id: str, run_id: str) -> str:
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}"
+
+
+def post_to_slack(conn_id: str, text: str) -> None:
+    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+    SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=mask(text))
+
+
+def task_log_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:
+    return f"{run_link(base_url, dag_id, run_id)}/tasks/{quote(task_id, safe='')}"
+
+
+def format_run_failure(dag_id: str, run_id: str, reason: str | None, failed: list[str], link: str) -> str:
+    """The failure notice.
+
+    >>> print(format_run_failure("d", "r", "StepFailed: x on y\\ntrace", ["t1"], "http://l"))
+    :red_circle: *d* run `r` failed — StepFailed: x on y
+    failed tasks: t1
+    <http://l|open the log>
+    """
+    tasks = ", ".join(failed) if failed else "see the run"
+    first_line = (reason or "").strip().splitlines()[0] if (reason or "").strip() else "task failure"
+    return f":red_circle: *{dag_id}* run `{run_id}` failed — {first_line}\nfailed tasks: {tasks}\n<{link}|open the log>"
+
+
+def failure_summary(parts: list[dict[str, Any]]) -> tuple[list[str], str | None]:
+    """(tasks whose last try recorded an error, the first error) from the run's report parts."""
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for part in parts:
+        key = (str(part.get("task_id")), int(part.get("map_index", -1)))
+        if key not in latest or int(part.get("try_number", 0)) >= int(latest[key].get("try_number", 0)):
+            latest[key] = part
+    failed = sorted(latest.values(), key=lambda p: str(p.get("finished_at") or ""))
+    failed = [p for p in failed if p.get("error")]
+    names = list(dict.fromkeys(f"{p['task_id']}[{p['map_index']}]" if int(p.get("map_index", -1)) >= 0
+                               else str(p["task_id"]) for p in failed))
+    return names, (str(failed[0]["error"]) if failed else None)
+
+
+def _run_parts(dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    from mercenary_maintenance.config import load_config
+    from mercenary_maintenance.report.store import store_for
+
+    cfg = load_config()
+    return store_for(cfg).parts(dag_id, run_id)
+
+
+class RunFailureNotifier(BaseNotifier):
+    """Posts one Slack message when a maintenance DAG run fails."""
+
+    template_fields = ()
+
+    def __init__(self, *, slack_conn_id: str | None = None) -> None:
+        super().__init__()
+        self.slack_conn_id = slack_conn_id
+
+    def notify(self, context: Any) -> None:
+        conn_id, base_url = slack_settings()
+        dag_run = context["dag_run"]
+        failed: list[str] = []
+        reason = context.get("reason")
+        try:
+            failed, error = failure_summary(_run_parts(dag_run.dag_id, dag_run.run_id))
+            reason = error or reason
+        except Exception:  # the message still goes out without the details
+            log.warning("could not read the run's report parts for the failure notice", exc_info=True)
+        if not failed:
+            try:
+                states = context["ti"].get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])
+                failed = sorted(t for t, s in states.get(dag_run.run_id, {}).items()
+                                if s in ("failed", "upstream_failed"))
+            except Exception:
+                log.warning("could not list failed tasks for the failure notice", exc_info=True)
+        ti = context.get("ti")
+        first = failed[0].split("[")[0] if failed else getattr(ti, "task_id", None)
+        link = (task_log_link(base_url, dag_run.dag_id, dag_run.run_id, first) if first
+                else run_link(base_url, dag_run.dag_id, dag_run.run_id))
+        text = format_run_failure(dag_run.dag_id, dag_run.run_id, reason, failed, link)
+        post_to_slack(self.slack_conn_id or conn_id, text)
+
+
+async def window_overrun(dag_id: str, window: str, context: Any = None, **_: Any) -> None:
+    """DeadlineAlert callback: the window closed and the run is still going."""
+    conn_id, base_url = slack_settings()
+    dag_run = context.get("dag_run") if isinstance(context, dict) else None
+    run_id = str(dag_run.get("run_id", "")) if isinstance(dag_run, dict) else ""
+    text = (f":warning: *{dag_id}* is still running at the end of its maintenance window ({window})"
+            + (f": `{run_id}` <{run_link(base_url, dag_id, run_id)}|open the run>" if run_id else "")
+            + ". Remaining tasks past the cutoff will be skipped; running statements end at their statement_timeout.")
+    await asyncio.to_thread(post_to_slack, conn_id, text)
+
+
+_NOTICE_LEVELS = {"critical": ("critical",), "warning": ("critical", "warning", "unknown"), "none": ()}
+
+
+def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 10) -> str | None:
+    """The Slack text for a finished run's findings at or above ``level``; None if nothing to say.
+
+    >>> r = {"dag_id": "maintenance_daily", "run_id": "r1", "status": "critical", "findings": [
+    ...     {"check": "backup.freshness", "target": "main", "severity": "critical", "message": "no good full backup"},
+    ...     {"check": "redis.memory", "target": "cache", "severity": "warning", "message": "81% of maxmemory"}]}
+    >>> print(findings_notice(r, "critical", "http://x/run"))
+    :rotating_light: *maintenance_daily* run `r1` finished *critical* — 1 finding(s) need attention:
+    • critical `backup.freshness` main: no good full backup
+    <http://x/run|open the run>
+    >>> findings_notice({**r, "status": "failed"}, "critical", "l") is None  # the failure notifier speaks
+    True
+    """
+    severities = _NOTICE_LEVELS[level]
+    if report["status"] == "failed" or not severities:
+        return None
+    wanted = [f for f in report["findings"] if f["severity"] in severities]
+    if not wanted:
+        return None
+    order = {"critical": 0, "unknown": 1, "warning": 2}
+    wanted.sort(key=lambda f: order.get(f["severity"], 3))
+    icon = ":rotating_light:" if report["status"] == "critical" else ":warning:"
+    lines = [f"{icon} *{report['dag_id']}* run `{report['run_id']}` finished *{report['status']}* — "
+             f"{len(wanted)} finding(s) need attention:"]
+    lines += [f"• {f['severity']} `{f['check']}` {f['target']}: {f['message']}" for f in wanted[:limit]]
+    if len(wanted) > limit:
+        lines.append(f"… and {len(wanted) - limit} more in the report")
+    lines.append(f"<{link}|open the run>")
+    return mask("\n".join(lines))

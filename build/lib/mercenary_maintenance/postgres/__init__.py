@@ -1,0 +1,1 @@
+"""PostgreSQL checks and maintenance actions."""

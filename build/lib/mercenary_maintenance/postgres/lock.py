@@ -1,0 +1,47 @@
+"""Per-target serialization of heavy maintenance: a session advisory lock on the target.
+
+Airflow cannot vary ``pool`` per mapped task instance, so heavy tasks share ``HEAVY_POOL`` and
+take this lock on the database they work on. Weekly VACUUM, monthly REINDEX / VACUUM FULL and
+the backup area's dumps and restore tests all use it, so they never overlap on one database.
+The lock dies with the session, so a killed worker cannot leave it behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mercenary_maintenance.postgres.session import millis
+
+# A fixed bigint: b"mercmnt\0" read as a big-endian integer. Other tools are unlikely to use it.
+LOCK_KEY = int.from_bytes(b"mercmnt\0", "big")
+
+
+class TargetBusy(RuntimeError):
+    """Another maintenance task holds the target's lock for longer than we may wait."""
+
+
+@contextmanager
+def target_lock(conn: Any, timeout_s: float) -> Iterator[None]:
+    """Hold the target's maintenance lock; raise :class:`TargetBusy` after ``timeout_s``.
+
+    ``conn`` is an autocommit psycopg connection (a session lock outlives transactions).
+    The session's previous ``lock_timeout`` is restored after acquiring.
+    """
+    import psycopg
+
+    row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+    previous = row[0] if row else "0"
+    conn.execute("SELECT set_config('lock_timeout', %s, false)", [millis(timeout_s)])
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+    except psycopg.errors.LockNotAvailable:
+        raise TargetBusy(f"another maintenance task holds this target's lock (waited {timeout_s:g}s)") from None
+    finally:
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", [previous])
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])

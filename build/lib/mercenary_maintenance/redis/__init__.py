@@ -1,0 +1,1 @@
+"""Redis checks and maintenance actions."""

@@ -1,0 +1,154 @@
+"""Weekly Redis maintenance: ``redis.memory_purge`` and ``redis.bgrewriteaof``.
+
+Each action decides from ``INFO`` whether it may run (a pure function returning the
+skip reason), takes the per-target lock, acts, and records what changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mercenary_maintenance.redis import client as rclient
+from mercenary_maintenance.redis.info import num
+from mercenary_maintenance.redis.lock import target_lock
+from mercenary_maintenance.windows import guard
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.steps import Step
+
+_MEMORY_KEYS = ("used_memory", "used_memory_rss", "allocator_frag_ratio", "allocator_frag_bytes",
+                "mem_fragmentation_ratio", "mem_fragmentation_bytes")
+# Room left between our wait and the window's end.
+# The lock outlives the action's budget by the same margin the window guard keeps.
+WINDOW_MARGIN_S = guard.SAFETY_MARGIN.total_seconds()
+
+
+class RewriteFailed(RuntimeError):
+    """BGREWRITEAOF finished with a status other than ok, or did not finish in time."""
+
+
+def purge_skip_reason(info: dict[str, Any]) -> str | None:
+    """MEMORY PURGE asks jemalloc to return dirty pages; other allocators ignore it.
+
+    >>> purge_skip_reason({"mem_allocator": "libc"})
+    'allocator is libc, not jemalloc: MEMORY PURGE would do nothing'
+    >>> purge_skip_reason({"mem_allocator": "jemalloc-5.3.0"}) is None
+    True
+    """
+    allocator = str(info.get("mem_allocator") or "unknown")
+    if not allocator.startswith("jemalloc"):
+        return f"allocator is {allocator}, not jemalloc: MEMORY PURGE would do nothing"
+    return None
+
+
+def rewrite_skip_reason(info: dict[str, Any]) -> str | None:
+    """Why BGREWRITEAOF must not be issued now (``None``: it may).
+
+    >>> rewrite_skip_reason({"aof_enabled": 0})
+    'AOF is disabled (aof_enabled=0): nothing to rewrite'
+    >>> rewrite_skip_reason({"aof_enabled": 1, "aof_rewrite_in_progress": 1})
+    'an AOF rewrite is already in progress'
+    """
+    if num(info, "aof_enabled", 0) != 1:
+        return "AOF is disabled (aof_enabled=0): nothing to rewrite"
+    if num(info, "aof_rewrite_in_progress", 0) == 1 or num(info, "aof_rewrite_scheduled", 0) == 1:
+        return "an AOF rewrite is already in progress"
+    if num(info, "rdb_bgsave_in_progress", 0) == 1:
+        return "an RDB save (BGSAVE) is in progress"
+    return None
+
+
+def rewrite_finished(info: dict[str, Any], rewrites_before: float) -> bool:
+    """The rewrite we issued is over: nothing in progress or scheduled, and the counter moved
+    (or the last rewrite failed — a failure does not count as a rewrite)."""
+    idle = num(info, "aof_rewrite_in_progress", 0) == 0 and num(info, "aof_rewrite_scheduled", 0) == 0
+    moved = (num(info, "aof_rewrites", 0) or 0) > rewrites_before
+    return idle and (moved or info.get("aof_last_bgrewrite_status") != "ok")
+
+
+def _memory(info: dict[str, Any]) -> dict[str, Any]:
+    return {key: info.get(key) for key in _MEMORY_KEYS}
+
+
+def _owner(step: Step) -> str:
+    return f"{step.run.dag_id}/{step.run.run_id}/{step.run.task_id}"
+
+
+def time_budget(step: Step) -> float:
+    """Seconds an action may take: the configured ceiling, and never past the window's end."""
+    return step.run.statement_timeout(step.cfg.redis.rewrite_timeout_seconds)
+
+
+def memory_purge(step: Step, target: str, dry_run: bool = False) -> None:
+    """``MEMORY PURGE`` under the target lock, memory before/after in the details."""
+    with step.action("redis.memory_purge", target, why="return freed allocator pages to the OS") as act:
+        client = rclient.connect(step.cfg, target)
+        before = rclient.info(client, "memory")
+        reason = purge_skip_reason(before)
+        if reason:
+            act.skipped(reason, before=_memory(before))
+            return
+        if dry_run:
+            act.dry_run("would run MEMORY PURGE", before=_memory(before))
+            return
+        with target_lock(client, _owner(step), time_budget(step), step.cfg.redis.lock_wait_seconds):
+            client.execute_command("MEMORY", "PURGE")
+            after = rclient.info(client, "memory")
+        freed = (num(before, "used_memory_rss", 0) or 0) - (num(after, "used_memory_rss", 0) or 0)
+        act.done(f"MEMORY PURGE done; RSS {freed / 2**20:+.1f} MiB freed", before=_memory(before),
+                 after=_memory(after), rss_freed_bytes=freed)
+
+
+def wait_for_rewrite(
+    read_info: Callable[[], dict[str, Any]],
+    rewrites_before: float,
+    budget_s: float,
+    poll_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll INFO until the rewrite is over; raise :class:`RewriteFailed` when the budget runs out."""
+    deadline = clock() + budget_s
+    while True:
+        info = read_info()
+        if rewrite_finished(info, rewrites_before):
+            return info
+        if clock() >= deadline:
+            raise RewriteFailed(f"AOF rewrite still running after {budget_s:.0f}s (window/timeout budget)")
+        sleep(poll_s)
+
+
+def bgrewriteaof(step: Step, target: str, dry_run: bool = False) -> None:
+    """``BGREWRITEAOF`` when AOF is on and nothing else rewrites/saves; wait and confirm ``ok``."""
+    with step.action("redis.bgrewriteaof", target, why="compact the append-only file") as act:
+        client = rclient.connect(step.cfg, target)
+        before = rclient.info(client, "persistence")
+        reason = rewrite_skip_reason(before)
+        if reason:
+            act.skipped(reason, aof_enabled=before.get("aof_enabled"))
+            return
+        if dry_run:
+            act.dry_run("would run BGREWRITEAOF", aof_base_size=before.get("aof_base_size"))
+            return
+        budget = time_budget(step)
+        with target_lock(client, _owner(step), budget + WINDOW_MARGIN_S, step.cfg.redis.lock_wait_seconds):
+            # Re-read under the lock: a save may have started while we waited.
+            before = rclient.info(client, "persistence")
+            reason = rewrite_skip_reason(before)
+            if reason:
+                act.skipped(reason, aof_enabled=before.get("aof_enabled"))
+                return
+            rewrites = num(before, "aof_rewrites", 0) or 0
+            client.execute_command("BGREWRITEAOF")
+            after = wait_for_rewrite(lambda: rclient.info(client, "persistence"), rewrites, budget,
+                                     step.cfg.redis.rewrite_poll_seconds)
+        details = {"aof_base_size_before": before.get("aof_base_size"),
+                   "aof_base_size_after": after.get("aof_base_size"),
+                   "aof_last_rewrite_time_sec": after.get("aof_last_rewrite_time_sec"),
+                   "aof_last_bgrewrite_status": after.get("aof_last_bgrewrite_status")}
+        if after.get("aof_last_bgrewrite_status") != "ok":
+            act.failed(f"AOF rewrite finished with status {after.get('aof_last_bgrewrite_status')}", **details)
+            return
+        act.done(f"AOF rewritten in {after.get('aof_last_rewrite_time_sec')}s, status ok", **details)

@@ -1,0 +1,1 @@
+"""Monthly performance and quarterly capacity/access reviews."""

@@ -1,0 +1,94 @@
+"""The one way this project runs a subprocess (pg_dump, pg_restore, pg_basebackup, …).
+
+Commands are logged with secrets masked; the runner is injectable (``Runner``
+protocol, matching :func:`subprocess.run`) so tests can observe or replace it, and
+streaming callers get a :class:`subprocess.Popen` from :func:`spawn`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+log = logging.getLogger(__name__)
+
+_SECRET_ARG = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
+_SECRET_ENV = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "REDISCLI_AUTH")
+
+
+class CommandError(RuntimeError):
+    """A subprocess exited non-zero; the message holds its last stderr lines (masked)."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr = mask(stderr)
+        tail = "\n".join(self.stderr.strip().splitlines()[-5:])
+        super().__init__(f"{Path(argv[0]).name} exited with {returncode}: {tail or '(no stderr)'}")
+
+
+class Runner(Protocol):
+    def __call__(
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = ...,
+        timeout: float | None = ...,
+        check: bool = ...,
+        capture_output: bool = ...,
+        text: bool = ...,
+    ) -> subprocess.CompletedProcess[str]: ...
+
+
+def mask(text: str) -> str:
+    """Hide passwords embedded in URIs (``scheme://user:secret@host``)."""
+    return _SECRET_ARG.sub(r"\1***\3", text)
+
+
+def describe(argv: Sequence[str]) -> str:
+    return mask(shlex.join(str(a) for a in argv))
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra or {})
+    return env
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    runner: Runner = subprocess.run,  # type: ignore[assignment]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` to completion; raise :class:`CommandError` on a non-zero exit."""
+    log.info("run: %s", describe(argv))
+    proc = runner(list(argv), env=child_env(env), timeout=timeout, check=False, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise CommandError(argv, proc.returncode, proc.stderr or "")
+    return proc
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    stdin: int | IO[Any] | None = None,
+    stdout: int | IO[Any] | None = subprocess.PIPE,
+    stderr: int | IO[Any] | None = subprocess.PIPE,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` for streaming; the caller owns the pipes and must ``wait()``."""
+    log.info("spawn: %s", describe(argv))
+    return subprocess.Popen(list(argv), env=child_env(env), stdin=stdin, stdout=stdout, stderr=stderr)
+
+
+def secret_env_names() -> tuple[str, ...]:
+    return _SECRET_ENV

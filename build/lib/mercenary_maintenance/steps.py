@@ -1,0 +1,201 @@
+"""The body of every maintenance task: config, window guard, results, audit lines.
+
+A task calls :func:`execute_step` with a function of a :class:`Step`. The step
+
+* loads the config at run time (an invalid file fails the task, naming the key),
+* skips the task — recorded, not started — when a scheduled window run is past its cutoff,
+* runs checks (``step.check``: an exception becomes an ``unknown`` finding) and actions
+  (``with step.action(...)``: one structured log line for the intent, one for the outcome),
+* stores the task's findings and actions as a report part (even when it fails), and
+* fails the task when a check errored or an action failed, after recording them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mercenary_maintenance.config import MaintenanceConfig, load_config
+from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
+from mercenary_maintenance.runinfo import RunInfo, from_context
+from mercenary_maintenance.runner import mask
+from mercenary_maintenance.windows.rules import UTC
+
+log = logging.getLogger("mercenary_maintenance.audit")
+
+
+class StepFailed(RuntimeError):
+    """Raised after recording, when a check errored or an action failed."""
+
+
+def audit(event: str, **fields: Any) -> None:
+    """One structured audit line in the task log (secrets masked)."""
+    log.info("%s %s", event, mask(json.dumps(fields, default=str, sort_keys=True)))
+
+
+@dataclass
+class ActionRecorder:
+    name: str
+    target: str
+    status: ActionStatus = ActionStatus.DONE
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def done(self, message: str, **details: Any) -> None:
+        self.status, self.message = ActionStatus.DONE, message
+        self.details.update(details)
+
+    def skipped(self, reason: str, **details: Any) -> None:
+        self.status, self.message = ActionStatus.SKIPPED, reason
+        self.details.update(details)
+
+    def dry_run(self, message: str, **details: Any) -> None:
+        self.status, self.message = ActionStatus.DRY_RUN, message
+        self.details.update(details)
+
+    def failed(self, message: str, **details: Any) -> None:
+        self.status, self.message = ActionStatus.FAILED, message
+        self.details.update(details)
+
+
+@dataclass
+class Step:
+    cfg: MaintenanceConfig
+    run: RunInfo
+    findings: list[Finding] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    # Report sections (reviews): {"title", "markdown", "data"}; rendered after the actions.
+    sections: list[dict[str, Any]] = field(default_factory=list)
+
+    def section(self, title: str, markdown: str, data: dict[str, Any] | None = None) -> None:
+        """Add a titled markdown section to the run's report (``data`` goes into report.json)."""
+        self.sections.append({"title": title, "markdown": markdown, "data": data or {}})
+
+    def add(self, result: Finding | Action | Iterable[Finding | Action] | None) -> None:
+        if result is None:
+            return
+        items = [result] if isinstance(result, (Finding, Action)) else list(result)
+        for item in items:
+            if isinstance(item, Finding):
+                self.findings.append(item)
+            elif isinstance(item, Action):
+                self.actions.append(item)
+            else:
+                raise TypeError(f"a step yields Finding or Action, not {type(item).__name__}")
+
+    def check(self, name: str, target: str, fn: Callable[[], Finding | Iterable[Finding] | None]) -> None:
+        """Run one check; an exception becomes an ``unknown`` finding and fails the task at the end."""
+        try:
+            self.add(fn())
+        except Exception as exc:
+            log.exception("check %s on %s could not run", name, target)
+            finding = unknown(name, target, mask(str(exc)) if str(exc) else exc)
+            finding.details["error"] = type(exc).__name__
+            self.findings.append(finding)
+            self.errors.append(f"{name} on {target}: {finding.message}")
+
+    @contextmanager
+    def action(self, name: str, target: str, why: str, **intent: Any) -> Iterator[ActionRecorder]:
+        """Record one maintenance action; an exception inside marks it failed (and is not re-raised)."""
+        recorder = ActionRecorder(name, target)
+        audit("maintenance.intent", action=name, target=target, why=why, dag_id=self.run.dag_id,
+              run_id=self.run.run_id, **intent)
+        started = time.monotonic()
+        try:
+            yield recorder
+        except Exception as exc:
+            log.exception("action %s on %s failed", name, target)
+            first_line = mask(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
+            recorder.failed(f"{type(exc).__name__}: {first_line}")
+        duration = time.monotonic() - started
+        if not recorder.message:
+            recorder.message = recorder.status.value
+        self.actions.append(Action(action=name, target=target, status=recorder.status, message=recorder.message,
+                                   duration_s=duration, details=recorder.details))
+        audit("maintenance.outcome", action=name, target=target, status=recorder.status.value,
+              message=recorder.message, duration_s=round(duration, 3))
+
+    def statement_timeout_s(self) -> float:
+        return self.run.statement_timeout(self.cfg.postgres.statement_timeout_seconds)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _part(run: RunInfo, started: str, step: Step | None, error: str | None, skipped: str | None) -> dict[str, Any]:
+    return {
+        "task_id": run.task_id,
+        "map_index": run.map_index,
+        "try_number": run.try_number,
+        "started_at": started,
+        "finished_at": _now(),
+        "findings": [f.to_dict() for f in (step.findings if step else [])],
+        "actions": [a.to_dict() for a in (step.actions if step else [])],
+        "sections": list(step.sections) if step else [],
+        "error": error,
+        "skipped": skipped,
+    }
+
+
+def _store_part(cfg: MaintenanceConfig | None, run: RunInfo, part: dict[str, Any]) -> None:
+    from mercenary_maintenance.report.store import store_for
+
+    if cfg is None:  # the config itself is broken: the part cannot be stored anywhere
+        return
+    store = store_for(cfg)
+    store.put_part(run.dag_id, run.run_id, run.part_name, part)
+
+
+def execute_step(
+    body: Callable[[Step], Iterable[Finding | Action] | Finding | Action | None],
+    *,
+    context: Any = None,
+    cfg: MaintenanceConfig | None = None,
+) -> dict[str, Any]:
+    """Run a task body under the window guard and record its findings and actions."""
+    if context is None:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+    started = _now()
+    run = from_context(context)
+    if cfg is None:
+        cfg = load_config()  # ConfigError names the key; nothing has run yet
+    run = from_context(context, cfg.windows.cutoff_minutes.get(run.dag_id))
+    if run.past_cutoff():
+        assert run.window is not None
+        cutoff_at = run.window.end - run.cutoff
+        reason = (f"not started: past the window cutoff {cutoff_at.isoformat()} "
+                  f"(window ends {run.window.end.isoformat()})")
+        step = Step(cfg, run)
+        step.actions.append(Action("window.cutoff", run.task_id, ActionStatus.SKIPPED, reason))
+        _store_part(cfg, run, _part(run, started, step, None, reason))
+        audit("maintenance.skipped", task=run.task_id, reason=reason)
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(reason)
+    step = Step(cfg, run)
+    try:
+        step.add(body(step))
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {mask(str(exc))}"
+        _store_part(cfg, run, _part(run, started, step, message, None))
+        raise
+    failed = [f"{a.action} on {a.target}: {a.message}" for a in step.actions if a.status is ActionStatus.FAILED]
+    problems = step.errors + failed
+    _store_part(cfg, run, _part(run, started, step, "; ".join(problems) or None, None))
+    if problems:
+        raise StepFailed("; ".join(problems))
+    return {
+        "findings": len(step.findings),
+        "actions": len(step.actions),
+        "worst": max((f.severity for f in step.findings), default=Severity.OK).label,
+    }
