@@ -103,7 +103,7 @@ class _Target(_Model):
     @classmethod
     def _name(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError("target names are lower-case letters, digits and '_' (they name pools and keys)")
+            raise ValueError("target names are lower-case letters, digits and '_' (they name lock keys)")
         return value
 
 
@@ -113,17 +113,9 @@ class PostgresTarget(_Target):
     vacuum_full_tables: list[str] = Field(default_factory=list)
     log_file: str | None = None
 
-    @property
-    def pool(self) -> str:
-        return f"maintenance_postgres_{self.name}"
-
 
 class RedisTarget(_Target):
     conn_id: str = "maintenance_redis"
-
-    @property
-    def pool(self) -> str:
-        return f"maintenance_redis_{self.name}"
 
 
 class HttpTarget(_Target):

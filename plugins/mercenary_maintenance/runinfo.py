@@ -13,8 +13,6 @@ from typing import Any
 from mercenary_maintenance.windows import guard
 from mercenary_maintenance.windows.rules import UTC, Window
 
-RUN_TYPES = {"scheduled": "scheduled", "manual": "manual", "backfill": "backfill", "asset_triggered": "asset_triggered"}
-
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -46,8 +44,7 @@ class RunInfo:
 
 
 def _run_type(value: Any) -> str:
-    text = str(getattr(value, "value", value) or "manual")
-    return RUN_TYPES.get(text, text)
+    return str(getattr(value, "value", value) or "manual")
 
 
 def window_of(context: Any) -> Window | None:

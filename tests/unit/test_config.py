@@ -71,6 +71,6 @@ def test_env_var_selects_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_target_lookup_names_the_missing_target() -> None:
     cfg = parse_config({})
-    assert cfg.postgres_target("main").pool == "maintenance_postgres_main"
+    assert cfg.postgres_target("main").conn_id == "maintenance_postgres"
     with pytest.raises(ConfigError, match="no target named 'nope'"):
         cfg.postgres_target("nope")

@@ -92,10 +92,6 @@ class WindowRule:
                 return window
         raise AssertionError("a rule always has a window within 15 months")  # pragma: no cover
 
-    def window_at(self, moment: datetime) -> Window | None:
-        window = self.first_ending_after(moment)
-        return window if window.contains(_utc(moment)) else None
-
     # -- text ---------------------------------------------------------------------
     def summary(self) -> str:
         end = (datetime.combine(date(2000, 1, 3), self.start) + self.duration).time()
