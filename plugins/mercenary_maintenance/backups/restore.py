@@ -137,8 +137,10 @@ def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int,
     then stops reading after the last selected entry, so the rest of the object is not read.
     """
     pg_restore = binaries.program(server_major, "pg_restore", bin_dir)
-    argv = [pg_restore, f"--dbname={scratch_db}", "--no-owner", "--no-privileges", "--exit-on-error",
-            "--no-password"]
+    # --no-tablespaces: a scratch server has none of the source's, and on the target server the copy
+    # must not fill a production tablespace
+    argv = [pg_restore, f"--dbname={scratch_db}", "--no-owner", "--no-privileges", "--no-tablespaces",
+            "--exit-on-error", "--no-password"]
     if list_file is not None:
         argv.append(f"--use-list={list_file}")
     reader, _ = _pipe_into(argv, pg.env(scratch_db), body, reads_all=list_file is None)
