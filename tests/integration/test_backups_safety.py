@@ -318,3 +318,51 @@ def test_two_targets_on_one_cluster_never_drop_each_others_scratch_databases(
             admin.execute("DROP DATABASE IF EXISTS mm_restore_main_unmarked")
             admin.execute("DROP DATABASE IF EXISTS mm_restore_main_eu_dead03")
             admin.execute(f"COMMENT ON DATABASE {SOURCE_DB} IS NULL")
+
+
+def test_scratch_server_is_always_removed_and_a_killed_workers_server_is_swept():
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from mercenary_maintenance.backups import binaries, scratch
+
+    work = Path(tempfile.mkdtemp(prefix="mm-scratch-test-"))
+    work.chmod(0o755)  # the server runs as the unprivileged account when we are root
+    bin_dir = binaries.client_dir(15, None, "initdb")
+    try:
+        seen: list[scratch.FreshServer] = []
+
+        def restore_that_fails() -> None:
+            with scratch.fresh_server(bin_dir, 15, str(work)) as srv:
+                seen.append(srv)
+                with srv.pg.connect() as conn:
+                    assert conn.execute("SHOW server_version_num").fetchone()[0].startswith("15")
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            restore_that_fails()
+        failed = seen[0]
+        assert not failed.base_dir.exists()
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", failed.pg.port), 1):
+            pass
+
+        # a worker killed with SIGKILL never runs its finally: the next scratch server sweeps its server
+        orphan_cm = scratch.fresh_server(bin_dir, 15, str(work))
+        orphan = orphan_cm.__enter__()
+        owner = orphan.base_dir / scratch.OWNER_FILE
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        owner.write_text(f"{gone.pid}\n{owner.read_text().splitlines()[1]}\n")
+        with scratch.fresh_server(bin_dir, 15, str(work)) as second:
+            assert second.swept == (str(orphan.base_dir),)
+            assert not orphan.base_dir.exists()
+            with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", orphan.pg.port), 1):
+                pass
+            live = second.base_dir
+        orphan_cm.__exit__(None, None, None)
+        assert not live.exists()
+        assert list(work.iterdir()) == []
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -92,7 +92,7 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
             yield Destination(srv.pg, server_major, SCRATCH_SERVER, {
                 "restore_on": SCRATCH_SERVER, "dropped_leftovers": [],
                 "scratch_server": {"major": server_major, "port": srv.pg.port, "start_s": srv.start_s,
-                                   "bin_dir": str(bin_dir)}})
+                                   "bin_dir": str(bin_dir), "orphans_removed": list(srv.swept)}})
         return
     assert cfg.restore_max_bytes is not None  # config validation
     why = refusal(manifest, cfg.restore_max_bytes)

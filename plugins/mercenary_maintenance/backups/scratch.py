@@ -101,6 +101,8 @@ def scratch_server(bin_dir: Path, data_dir: Path, timeout_s: int = 300) -> Itera
 
 FRESH_USER = "mm_restore"
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and the server binding it
+FRESH_PREFIX = "mm-restore-server-"
+OWNER_FILE = "owner"  # "<pid of the worker process>\n<pg_ctl path>": lets a later run stop an orphan
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class FreshServer:
     bin_dir: Path
     base_dir: Path
     start_s: float
+    swept: tuple[str, ...] = ()
 
 
 def _free_port() -> int:
@@ -162,6 +165,37 @@ def _stop(pg_ctl: list[str], data_dir: Path, timeout_s: float) -> None:
         log.exception("could not kill the scratch server in %s", data_dir)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_orphans(work_dir: str | None, timeout_s: float = 60) -> list[str]:
+    """Stop and remove scratch servers whose owning worker process is gone (killed with SIGKILL, so
+    its ``finally`` never ran). Servers of live processes (concurrent restores) are left alone."""
+    import tempfile
+
+    swept = []
+    for base in sorted(Path(work_dir or tempfile.gettempdir()).glob(FRESH_PREFIX + "*")):
+        try:
+            pid_text, pg_ctl_path = (base / OWNER_FILE).read_text(encoding="utf-8").splitlines()[:2]
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue  # not fully set up or not ours: leave it
+        if _alive(pid):
+            continue
+        _stop([*as_user(), pg_ctl_path, "-D", str(base / "data")], base / "data", timeout_s)
+        shutil.rmtree(base, ignore_errors=True)
+        log.warning("removed orphaned scratch restore server %s (its worker process %d is gone)", base, pid)
+        swept.append(str(base))
+    return swept
+
+
 @contextmanager
 def fresh_server(bin_dir: Path, major: int, work_dir: str | None = None,
                  timeout_s: float = 120) -> Iterator[FreshServer]:
@@ -171,11 +205,14 @@ def fresh_server(bin_dir: Path, major: int, work_dir: str | None = None,
     import time
 
     started = time.monotonic()
-    base = Path(tempfile.mkdtemp(prefix="mm-restore-server-", dir=work_dir))
+    swept = sweep_orphans(work_dir, min(timeout_s, 60))
+    base = Path(tempfile.mkdtemp(prefix=FRESH_PREFIX, dir=work_dir))
     password = secrets.token_urlsafe(24)
     data_dir = base / "data"
     # real paths: the unprivileged account may not traverse a private directory of symlinks
-    pg_ctl = [*as_user(), str((bin_dir / "pg_ctl").resolve()), "-D", str(data_dir)]
+    pg_ctl_path = str((bin_dir / "pg_ctl").resolve())
+    pg_ctl = [*as_user(), pg_ctl_path, "-D", str(data_dir)]
+    (base / OWNER_FILE).write_text(f"{os.getpid()}\n{pg_ctl_path}\n", encoding="utf-8")
     failing = True
     try:
         _initdb(bin_dir, base, password, timeout_s)
@@ -196,7 +233,7 @@ def fresh_server(bin_dir: Path, major: int, work_dir: str | None = None,
                 if attempt == START_ATTEMPTS or "could not bind" not in tail:
                     raise RuntimeError(f"scratch restore server did not start: {exc}; log: {tail}") from None
         pg = PgParams(host="127.0.0.1", port=port, user=FRESH_USER, password=password, dbname="postgres")
-        yield FreshServer(pg, major, bin_dir, base, round(time.monotonic() - started, 3))
+        yield FreshServer(pg, major, bin_dir, base, round(time.monotonic() - started, 3), tuple(swept))
         failing = False
     finally:
         try:
