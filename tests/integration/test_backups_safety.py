@@ -185,6 +185,36 @@ def test_rerun_of_a_completed_date_is_a_noop_unless_its_backup_no_longer_verifie
     assert good_dir(s3) != first
 
 
+def test_a_backup_in_the_layout_before_attempts_is_still_verified_and_replaced_safely(env, s3):
+    import json
+
+    actions.backup_full(make_step(), "main")
+    attempt_dir = good_dir(s3)
+    client = s3.client()
+    manifest = json.loads(client.get_object(Bucket=bucket_of(), Key=attempt_dir + keys.MANIFEST)["Body"].read())
+    for name in (keys.DUMP, keys.GLOBALS):  # move the objects to <stamp>/<file>, as older versions wrote them
+        body = client.get_object(Bucket=bucket_of(), Key=attempt_dir + name)["Body"].read()
+        client.put_object(Bucket=bucket_of(), Key=DATE_DIR + name, Body=body)  # (moto's copy garbles checksums)
+    manifest["key"] = DATE_DIR + keys.DUMP
+    for obj in manifest["objects"]:
+        obj["key"] = DATE_DIR + obj["key"].rsplit("/", 1)[1]
+    client.put_object(Bucket=bucket_of(), Key=DATE_DIR + keys.MANIFEST, Body=json.dumps(manifest).encode())
+    for name in (keys.MANIFEST, keys.DUMP, keys.GLOBALS):
+        client.delete_object(Bucket=bucket_of(), Key=attempt_dir + name)
+    assert set(objects(s3)) == backup_files(DATE_DIR)
+
+    found = integrity()
+    assert {f.details["key"] for f in found} == {DATE_DIR + keys.DUMP, DATE_DIR + keys.GLOBALS}
+    assert all(f.severity is Severity.OK for f in found), found
+    rerun = make_step(try_number=2)
+    actions.backup_full(rerun, "main")
+    assert rerun.actions[-1].details["noop"] is True  # the old layout's backup verifies
+    forced = make_step(try_number=3)
+    actions.backup_full(forced, "main", force=True)
+    assert forced.actions[-1].details["replaced"] == [DATE_DIR]
+    assert set(objects(s3)) == backup_files(good_dir(s3))  # the old layout's objects are gone
+
+
 # ------------------------------------------------------------------ item 4: restores never endanger production
 
 
