@@ -109,7 +109,8 @@ def child(mode: str, spec: dict[str, Any]) -> None:
         backup = catalog.backups_of(client, spec["bucket"], "postgres", "full", spec["db"])[-1]
         manifest = catalog.read_manifest(client, spec["bucket"], backup)
         res = restore.restore_and_verify(pg, client, spec["bucket"], manifest, scratch_db=f"mm_restore_{spec['db']}_b",
-                                         server_major=15, bin_dir=None, statement_timeout_ms="3600000ms")
+                                         mark=restore.marker(spec["db"], "bench"), server_major=15, bin_dir=None,
+                                         statement_timeout_ms="3600000ms")
         if not res.ok:
             raise RuntimeError(res.problems)
         result = {"restore_s": res.restore_s, "verify_s": res.verify_s}

@@ -192,11 +192,24 @@ class BackupsConfig(_Model):
     # "aws:kms" (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides.
     server_side_encryption: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None
+    # Where restore tests (backup.restore_test, backup.sample_restore) restore (DESIGN §9): a scratch
+    # server started on the worker, or opt-in the target server, then only up to restore_max_bytes.
+    restore_on: Literal["scratch_server", "target_server"] = "scratch_server"
+    restore_max_bytes: int | None = Field(None, ge=1)
+    # Deadline of each of initdb, start and stop of the scratch restore server.
+    scratch_server_timeout_seconds: float = Field(120, gt=0)
 
     @model_validator(mode="after")
     def _kms_key_needs_kms(self) -> BackupsConfig:
         if self.kms_key_id and self.server_side_encryption != "aws:kms":
             raise ValueError('kms_key_id needs server_side_encryption: "aws:kms"')
+        return self
+
+    @model_validator(mode="after")
+    def _target_server_needs_max_bytes(self) -> BackupsConfig:
+        if self.restore_on == "target_server" and self.restore_max_bytes is None:
+            raise ValueError("restore_on: target_server needs restore_max_bytes (the largest backup that may be "
+                             "restored onto the production server)")
         return self
 
 

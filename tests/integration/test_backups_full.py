@@ -70,8 +70,12 @@ def bucket_of() -> str:
 
 
 def objects(s3: servers.S3Server, prefix: str = "") -> dict[str, int]:
+    return {k: o["Size"] for k, o in _listing(s3, prefix).items()}
+
+
+def _listing(s3: servers.S3Server, prefix: str = "") -> dict[str, Any]:
     resp = s3.client().list_objects_v2(Bucket=bucket_of(), Prefix=prefix)
-    return {o["Key"]: o["Size"] for o in resp.get("Contents", [])}
+    return {o["Key"]: o for o in resp.get("Contents", [])}
 
 
 def manifest_of(s3: servers.S3Server, directory: str) -> dict[str, Any]:
@@ -79,37 +83,55 @@ def manifest_of(s3: servers.S3Server, directory: str) -> dict[str, Any]:
     return json.loads(body)
 
 
-DIRECTORY = keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(LOGICAL, "x"))
+DATE_DIR = keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(LOGICAL, "x"))
+"""The logical date's directory; each attempt writes a directory of its own below it."""
+
+
+def good_dir(s3: servers.S3Server, date_dir: str = DATE_DIR) -> str:
+    """The one attempt directory of ``date_dir`` that holds a manifest (fails unless exactly one)."""
+    dirs = [k[: -len(keys.MANIFEST)] for k in objects(s3, date_dir) if k.endswith("/" + keys.MANIFEST)]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def backup_files(directory: str) -> set[str]:
+    return {directory + keys.DUMP, directory + keys.GLOBALS, directory + keys.MANIFEST}
 
 
 def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
     step = make_step()
     actions.backup_full(step, "main")
     assert [a.status for a in step.actions] == [ActionStatus.DONE], step.actions
-    assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.GLOBALS, DIRECTORY + keys.MANIFEST}
-    manifest = manifest_of(s3, DIRECTORY)
-    data = s3.client().get_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP)["Body"].read()
+    directory = good_dir(s3)
+    assert directory.startswith(DATE_DIR + "a01-"), directory
+    assert set(objects(s3)) == backup_files(directory)
+    manifest = manifest_of(s3, directory)
+    data = s3.client().get_object(Bucket=bucket_of(), Key=directory + keys.DUMP)["Body"].read()
     assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
     assert manifest["size"] == len(data)
     assert data[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame
-    head = s3.client().head_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP, ChecksumMode="ENABLED")
+    head = s3.client().head_object(Bucket=bucket_of(), Key=directory + keys.DUMP, ChecksumMode="ENABLED")
     assert head.get("ChecksumCRC32"), head  # S3 checked each part's CRC32 on receipt and keeps the composite
     assert manifest["row_counts"] == {"public.orders": 5000, 'sales."Line Items"': 1234, "public.empty_one": 0}
     assert manifest["large_objects"] == 2
     assert manifest["server_version"].startswith("15")
     # the cluster's roles travel with the dump (a restore on a new server needs them), without passwords
     roles = manifest["objects"][1]
-    assert roles["key"] == DIRECTORY + keys.GLOBALS
+    assert roles["key"] == directory + keys.GLOBALS
     body = s3.client().get_object(Bucket=bucket_of(), Key=roles["key"])["Body"].read()
     assert (roles["size"], roles["sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
     sql = zstandard.ZstdDecompressor().decompressobj().decompress(body).decode()
     assert "CREATE ROLE report_reader;" in sql
     assert "PASSWORD" not in sql.upper().replace("NOPASSWORD", "")
     assert "pg_dump" in manifest["client_version"]
-    # a retry (same logical date) overwrites: still exactly one dump
+    # a retry of a completed date is a no-op: the same objects, untouched
+    before = {k: o["LastModified"] for k, o in _listing(s3).items()}
     retry = make_step(try_number=2)
     actions.backup_full(retry, "main")
-    assert len(objects(s3)) == 3
+    assert retry.actions[-1].status is ActionStatus.DONE
+    assert retry.actions[-1].details["noop"] is True
+    assert retry.actions[-1].message.startswith("no-op: "), retry.actions[-1].message
+    assert {k: o["LastModified"] for k, o in _listing(s3).items()} == before
 
     # restore test passes and the counts match
     restore_step = make_step("maintenance_weekly")
@@ -129,8 +151,8 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
 
 def test_restore_test_fails_when_rows_differ_from_manifest(env, s3):
     actions.backup_full(make_step(), "main")
-    key = DIRECTORY + keys.MANIFEST
-    manifest = manifest_of(s3, DIRECTORY)
+    key = good_dir(s3) + keys.MANIFEST
+    manifest = manifest_of(s3, good_dir(s3))
     manifest["row_counts"]["public.orders"] = 4999  # the oracle must catch a mismatch
     s3.client().put_object(Bucket=bucket_of(), Key=key, Body=json.dumps(manifest).encode())
     step = make_step("maintenance_weekly")
@@ -145,7 +167,7 @@ def test_restore_test_catches_a_dump_without_the_large_objects(env, s3, tmp_path
     # pg_dump told to leave large objects out: the dump is "fine", the oracle knows better
     env(bin_dir=str(_wrapper_bin(tmp_path, 'exec REAL "$@" --no-blobs\n')))
     actions.backup_full(make_step(), "main")
-    assert manifest_of(s3, DIRECTORY)["large_objects"] == 2  # counted in the dump's snapshot
+    assert manifest_of(s3, good_dir(s3))["large_objects"] == 2  # counted in the dump's snapshot
     step = make_step("maintenance_weekly")
     actions.restore_test(step, "main")
     verdict = [f for f in step.findings if f.check == "backup.restore_test"]
@@ -162,8 +184,9 @@ def test_objects_are_stored_encrypted_as_configured_and_checked_daily(env, s3):
     env(server_side_encryption="aws:kms", kms_key_id="alias/backups")
     actions.backup_full(make_step(), "main")
     client = s3.client()
+    directory = good_dir(s3)
     for key in (keys.DUMP, keys.GLOBALS, keys.MANIFEST):
-        head = client.head_object(Bucket=bucket_of(), Key=DIRECTORY + key)
+        head = client.head_object(Bucket=bucket_of(), Key=directory + key)
         assert (head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")) == ("aws:kms", "alias/backups"), key
     ok = make_step("maintenance_daily")
     verify.run_daily(ok, "main")
@@ -172,11 +195,12 @@ def test_objects_are_stored_encrypted_as_configured_and_checked_daily(env, s3):
     env(server_side_encryption="AES256")  # the config changed, the stored backup did not
     drifted = make_step("maintenance_daily")
     verify.run_daily(drifted, "main")
-    assert _encryption(drifted) == [(Severity.CRITICAL, f"{DIRECTORY}{keys.DUMP}: stored with aws:kms, the config "
+    assert _encryption(drifted) == [(Severity.CRITICAL, f"{directory}{keys.DUMP}: stored with aws:kms, the config "
                                                         "asks for AES256")]
 
     env()  # nothing asked, and this S3 encrypts nothing by default: a warning, not silence
-    actions.backup_full(make_step(try_number=2), "main")
+    actions.backup_full(make_step(try_number=2), "main", force=True)  # a new backup of the date
+    assert good_dir(s3) != directory
     plain = make_step("maintenance_daily")
     verify.run_daily(plain, "main")
     assert [s for s, _ in _encryption(plain)] == [Severity.WARNING]
@@ -194,9 +218,10 @@ def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_crit
     fresh_full = [f for f in ok.findings if f.check == "backup.freshness" and f.details.get("kind") == "full"]
     assert fresh_full[0].severity is Severity.OK
 
-    data = bytearray(client.get_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP)["Body"].read())
+    dump = good_dir(s3) + keys.DUMP
+    data = bytearray(client.get_object(Bucket=bucket_of(), Key=dump)["Body"].read())
     data[len(data) // 2] ^= 0x01
-    client.put_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP, Body=bytes(data))
+    client.put_object(Bucket=bucket_of(), Key=dump, Body=bytes(data))
     bad = make_step("maintenance_daily")
     verify.run_daily(bad, "main")
     integrity = [f for f in bad.findings if f.check == "backup.integrity" and f.details.get("kind") == "full"]
@@ -216,7 +241,7 @@ def _wrapper_bin(tmp_path: Path, script: str) -> Path:
     real = client_dir(15)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name in ("pg_restore", "pg_dumpall", "postgres"):
+    for name in ("pg_restore", "pg_dumpall", "postgres", "initdb", "pg_ctl"):
         (bindir / name).symlink_to(real / name)
     wrapper = bindir / "pg_dump"
     wrapper.write_text("#!/bin/sh\n" + script.replace("REAL", str(real / "pg_dump")))
@@ -242,7 +267,7 @@ def test_pg_dump_dying_mid_stream_leaves_nothing_and_retry_succeeds(env, s3, tmp
 
     env()  # the retry with a healthy pg_dump
     actions.backup_full(make_step(try_number=2), "main")
-    assert set(objects(s3)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.GLOBALS, DIRECTORY + keys.MANIFEST}
+    assert set(objects(s3)) == backup_files(good_dir(s3))
 
 
 def test_table_held_exclusively_fails_the_backup_within_lock_timeout_and_leaves_nothing(env, s3, pg):
@@ -266,7 +291,7 @@ def test_table_held_exclusively_fails_the_backup_within_lock_timeout_and_leaves_
     assert _no_uploads(s3.client()) == []
 
     actions.backup_full(make_step(logical_date=later, try_number=2), "main")  # lock gone: the retry succeeds
-    assert set(objects(s3, directory)) == {directory + keys.DUMP, directory + keys.GLOBALS, directory + keys.MANIFEST}
+    assert set(objects(s3, directory)) == backup_files(good_dir(s3, directory))
 
 
 def test_failed_row_counts_stop_pg_dump_at_once(env, s3, pg, tmp_path):
@@ -322,7 +347,7 @@ def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_pat
         assert objects(own) == {}
         env()
         actions.backup_full(make_step(try_number=2), "main")
-        assert set(objects(own)) == {DIRECTORY + keys.DUMP, DIRECTORY + keys.GLOBALS, DIRECTORY + keys.MANIFEST}
+        assert set(objects(own)) == backup_files(good_dir(own))
         assert _no_uploads(own.client()) == []  # the killed attempt's upload was aborted by the retry
     finally:
         os.environ.pop("AWS_MAX_ATTEMPTS", None)
@@ -376,6 +401,7 @@ def test_retention_is_dry_run_by_default_and_never_deletes_the_newest_good_full(
     from mercenary_maintenance.backups import retention
 
     actions.backup_full(make_step(), "main")
+    oldest = good_dir(s3)
     actions.backup_full(make_step(logical_date=LOGICAL + timedelta(days=1)), "main")
     before = set(objects(s3))
     assert len(before) == 6  # two backups of dump + globals + manifest
@@ -389,15 +415,15 @@ def test_retention_is_dry_run_by_default_and_never_deletes_the_newest_good_full(
     dry = make_step()
     retention.expire(dry, "main", now=far_future)
     assert dry.actions[-1].status is ActionStatus.DRY_RUN
-    assert dry.actions[-1].details["backups"] == [DIRECTORY]
+    assert dry.actions[-1].details["backups"] == [oldest]
     assert set(objects(s3)) == before  # nothing deleted
 
     env(delete_expired=True, min_redundancy=1)
     real = make_step()
     retention.expire(real, "main", now=far_future)
     assert real.actions[-1].status is ActionStatus.DONE
-    newest = keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(LOGICAL + timedelta(days=1), "x"))
-    assert set(objects(s3)) == {newest + keys.DUMP, newest + keys.GLOBALS, newest + keys.MANIFEST}
+    newest = good_dir(s3, keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(LOGICAL + timedelta(days=1), "x")))
+    assert set(objects(s3)) == backup_files(newest)
     assert "newest good full" in real.actions[-1].details["protected"][0]
 
 

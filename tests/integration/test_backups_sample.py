@@ -14,7 +14,7 @@ from mercenary_maintenance import servers
 from mercenary_maintenance.backups import actions, keys, sample
 from mercenary_maintenance.findings import Severity
 from tests.integration.backup_helpers import backup_env
-from tests.integration.test_backups_full import DIRECTORY, bucket_of, make_step, manifest_of
+from tests.integration.test_backups_full import bucket_of, good_dir, make_step, manifest_of
 
 SOURCE_DB = "bk_sample_source"
 SAMPLED = {"public.child": 2, 'sales."Line Items"': 7, "public.mid": 20}
@@ -78,9 +78,9 @@ def test_sample_restore_matches_then_tampered_count_is_critical(env, s3, pg):
     with pg.connect(SOURCE_DB) as conn:  # the source is untouched
         assert conn.execute("SELECT count(*) FROM big").fetchone()[0] == 5000
 
-    manifest = manifest_of(s3, DIRECTORY)
+    manifest = manifest_of(s3, good_dir(s3))
     manifest["row_counts"]["public.mid"] = 21
-    s3.client().put_object(Bucket=bucket_of(), Key=DIRECTORY + keys.MANIFEST, Body=json.dumps(manifest).encode())
+    s3.client().put_object(Bucket=bucket_of(), Key=good_dir(s3) + keys.MANIFEST, Body=json.dumps(manifest).encode())
     bad = verdict_of()
     assert bad.severity is Severity.CRITICAL, bad
     assert "public.mid" in bad.message
@@ -91,9 +91,10 @@ def test_sample_restore_matches_then_tampered_count_is_critical(env, s3, pg):
 def test_corrupt_object_is_critical_naming_the_tables(env, s3, pg):
     actions.backup_full(make_step(), "main")
     client = s3.client()
-    data = bytearray(client.get_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP)["Body"].read())
+    dump = good_dir(s3) + keys.DUMP
+    data = bytearray(client.get_object(Bucket=bucket_of(), Key=dump)["Body"].read())
     data[20:] = bytes(b ^ 0x5A for b in data[20:])  # the frame header survives, the content does not
-    client.put_object(Bucket=bucket_of(), Key=DIRECTORY + keys.DUMP, Body=bytes(data))
+    client.put_object(Bucket=bucket_of(), Key=dump, Body=bytes(data))
     bad = verdict_of()
     assert bad.severity is Severity.CRITICAL, bad
     assert "failed" in bad.message

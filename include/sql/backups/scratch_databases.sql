@@ -1,2 +1,5 @@
--- Scratch databases of earlier restore tests of one target (name prefix as a LIKE pattern).
-SELECT datname FROM pg_database WHERE datname LIKE %(pattern)s ORDER BY 1
+-- Databases marked as scratch restores (COMMENT ON DATABASE); the caller keeps those of its target.
+SELECT datname, shobj_description(oid, 'pg_database') AS marker
+FROM pg_database
+WHERE shobj_description(oid, 'pg_database') LIKE %(head)s
+ORDER BY 1

@@ -1,9 +1,10 @@
 """Backup actions shared by the scheduled DAGs and the emergency DAG (interfaces.md).
 
 ``backup_full`` takes the daily logical backup of one target; ``restore_test`` restores
-the latest good full backup into a scratch database and records the verdict. Both take
-the target's maintenance lock (``postgres.lock.target_lock``) so they never overlap with
-VACUUM/REINDEX or each other on one database.
+the latest good full backup into a scratch database (on a scratch server by default) and
+records the verdict. Whatever touches the target server takes the target's maintenance
+lock (``postgres.lock.target_lock``) so it never overlaps with VACUUM/REINDEX or another
+backup on one database.
 """
 
 from __future__ import annotations
@@ -34,62 +35,68 @@ def locked(step: Step, pg: Any) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def scratch_session(step: Step, pg: Any, target: str) -> Iterator[tuple[int, list[str]]]:
-    """Under the target's lock: the server's major version, after dropping leftover scratch databases
-    of killed earlier attempts (we hold the lock, so nobody uses them)."""
-    from mercenary_maintenance.backups import restore
+def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | None = None) -> None:
+    """``backup.full``: pg_dump of ``target`` → zstd → S3 multipart, manifest last.
 
-    with locked(step, pg), pg.connect() as conn:
-        server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
-        stale = restore.leftovers(conn, target)
-        for name in stale:
-            restore.drop_db(conn, name)
-        yield server_major, stale
-
-
-def backup_full(step: Step, target: str, dry_run: bool = False) -> None:
-    """``backup.full``: pg_dump of ``target`` → zstd → S3 multipart, manifest last."""
+    Per logical date (stamp) one good backup: each attempt writes its own directory, a date that
+    already has a good, verifying backup is a no-op, and older attempts of the date are deleted
+    only after the new manifest is stored (:mod:`.attempts`). ``force`` (default: the run's
+    ``force_new_backup`` param) takes a new backup of the date even when one verifies.
+    """
+    from mercenary_maintenance.backups import attempts
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
     from mercenary_maintenance.backups.pgconn import params, s3_client
     from mercenary_maintenance.backups.stream import MB
 
     cfg = step.cfg.backups
     tcfg = step.cfg.postgres_target(target)
-    directory = keys.backup_dir(cfg.prefix, keys.FULL, target, keys.stamp(step.run.logical_date, step.run.run_id))
+    stamp = keys.stamp(step.run.logical_date, step.run.run_id)
+    date_dir = keys.backup_dir(cfg.prefix, keys.FULL, target, stamp)
+    force = bool(step.run.params.get("force_new_backup")) if force is None else force
     with step.action(FULL, target, why="daily full backup (plan: Backup Procedures)",
-                     key=f"s3://{cfg.bucket}/{directory}") as act:
+                     key=f"s3://{cfg.bucket}/{date_dir}") as act:
         if dry_run:
-            message = f"would dump {target} to s3://{cfg.bucket}/{directory}{keys.DUMP}"
+            message = f"would dump {target} to s3://{cfg.bucket}/{date_dir}<attempt>/{keys.DUMP}"
             act.dry_run(message)
             return
-        pg = params(tcfg.conn_id)
         client = s3_client(cfg.conn_id)
+        done = None if force else attempts.completed(
+            client, cfg.bucket, attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.FULL, target, stamp))
+        if done is not None:
+            m = done.manifest
+            act.done(f"no-op: {done.backup.prefix} is already a good full backup of {target} for this logical date "
+                     f"(its objects match its manifest); nothing dumped", noop=True, key=m.key, size=m.size,
+                     sha256=m.sha256, finished_at=m.finished_at)
+            return
+        directory = keys.backup_dir(cfg.prefix, keys.FULL, target, stamp, keys.attempt_id(step.run.try_number))
+        pg = params(tcfg.conn_id)
         req = DumpRequest(target=target, kind=keys.FULL, method="pg_dump", bucket=cfg.bucket, directory=directory,
                           level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB, bin_dir=cfg.bin_dir,
                           statement_timeout_s=step.statement_timeout_s(),
                           lock_timeout_s=step.cfg.postgres.lock_timeout_seconds,
-                          extra_args=encryption.upload_args(cfg))
+                          extra_args=encryption.upload_args(cfg), uploads_prefix=date_dir)
         with locked(step, pg):
             manifest = dump_to_s3(pg, client, req)
+            replaced = attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
         d = manifest.details
         act.done(f"full backup of {target}: {d['raw_size'] / MB:.1f} MB dumped, {manifest.size / MB:.1f} MB stored "
-                 f"in {d['seconds']:.1f} s ({d['mb_per_s']} MB/s)",
+                 f"in {d['seconds']:.1f} s ({d['mb_per_s']} MB/s)"
+                 + (f"; replaced {len(replaced)} earlier attempt(s) of this date" if replaced else ""),
                  key=manifest.key, size=manifest.size, sha256=manifest.sha256, tables=len(manifest.row_counts),
-                 server_version=manifest.server_version, seconds=d["seconds"])
+                 server_version=manifest.server_version, seconds=d["seconds"], replaced=replaced)
 
 
 def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
-    """``backup.restore_test``: restore the latest good full backup into a scratch database and verify it."""
-    from mercenary_maintenance.backups import restore
-    from mercenary_maintenance.backups.pgconn import params, s3_client
+    """``backup.restore_test``: restore the latest good full backup into a scratch database and verify it
+    (on a scratch server unless ``backups.restore_on: target_server``, see :mod:`.destination`)."""
+    from mercenary_maintenance.backups import destination, restore
+    from mercenary_maintenance.backups.pgconn import s3_client
     from mercenary_maintenance.postgres.session import millis
 
     cfg = step.cfg.backups
-    tcfg = step.cfg.postgres_target(target)
     scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number)
     with step.action(RESTORE, target, why="restore verification (plan: test restore procedure)",
-                     scratch_database=scratch) as act:
+                     scratch_database=scratch, restore_on=cfg.restore_on) as act:
         client = s3_client(cfg.conn_id)
         latest = catalog.latest_good(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target))
         if latest is None:
@@ -101,25 +108,34 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
             return
         manifest = catalog.read_manifest(client, cfg.bucket, latest)
         if dry_run:
-            message = f"would restore {manifest.key} into scratch database {scratch} on {target}"
+            message = f"would restore {manifest.key} into scratch database {scratch} on the {cfg.restore_on}"
             act.dry_run(message)
             return
-        pg = params(tcfg.conn_id)
-        with scratch_session(step, pg, target) as (server_major, stale):
-            try:
+        try:
+            with destination.opened(step, target, manifest) as dest:
+                where = dict(dest.details)
                 result = restore.restore_and_verify(
-                    pg, client, cfg.bucket, manifest, scratch_db=scratch, server_major=server_major,
+                    dest.pg, client, cfg.bucket, manifest, scratch_db=scratch,
+                    mark=restore.marker(target, step.run.run_id), server_major=dest.server_major,
                     bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()))
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
-                step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore of {manifest.key} failed: {reason}",
-                                 details={"key": manifest.key}))
-                raise
+        except destination.RestoreRefused as exc:
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test refused: {exc}",
+                             details={"key": manifest.key, "restore_on": cfg.restore_on,
+                                      "estimated_bytes": destination.estimated_bytes(manifest),
+                                      "restore_max_bytes": cfg.restore_max_bytes}))
+            act.failed(f"refused: {exc}", estimated_bytes=destination.estimated_bytes(manifest),
+                       restore_max_bytes=cfg.restore_max_bytes)
+            return
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore of {manifest.key} failed: {reason}",
+                             details={"key": manifest.key, "restore_on": cfg.restore_on}))
+            raise
         details = {"key": manifest.key, "backup_finished_at": manifest.finished_at, "scratch_database": scratch,
                    "restore_s": round(result.restore_s, 3), "verify_s": round(result.verify_s, 3),
                    "tables": len(result.row_counts), "rows": sum(result.row_counts.values()),
                    "count_diff": result.count_diff, "invalid_indexes": result.invalid_indexes,
-                   "samples": result.samples, "dropped_leftovers": stale}
+                   "samples": result.samples, **where}
         if result.ok:
             step.add(Finding(RESTORE, target, Severity.OK,
                              f"restored {manifest.key} ({len(result.row_counts)} tables, "

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 DEBIAN_GLOB = "/usr/lib/postgresql/*/bin"
+SERVER_PROGRAMS = ("postgres", "initdb", "pg_ctl")  # Debian's postgresql-<major>, not the client package
 
 
 class BinaryNotFound(RuntimeError):
@@ -78,9 +79,10 @@ def client_dir(server_major: int, override: str | None = None, program: str = "p
     dirs = {m: d for m, d in postgres_bin_dirs().items() if (d / program).exists()}
     usable = sorted(m for m in dirs if m >= server_major)
     if not usable:
+        package = "postgresql" if program in SERVER_PROGRAMS else "postgresql-client"
         raise BinaryNotFound(
             f"no {program} of major version >= {server_major} (found {sorted(dirs)}); install "
-            f"postgresql-client-{server_major} or set backups.bin_dir"
+            f"{package}-{server_major} or set backups.bin_dir"
         )
     return dirs[usable[0]]
 

@@ -1,6 +1,9 @@
-"""What backups exist in the bucket: one listing, grouped by backup directory.
+"""What backups exist in the bucket: one listing, grouped by backup directory (one per attempt).
 
-A backup is *good* when its ``manifest.json`` exists (written last). Only listing
+A backup is *good* when its ``manifest.json`` (written last) and its data object exist;
+``backup.integrity`` then checks that the objects match the manifest. One logical date
+(stamp) may briefly hold several attempts: the newest good one is *current*, older good
+ones are *superseded* and deleted once it exists (:mod:`.attempts`). Only listing
 metadata (size, time, storage class) is used to order and age backups, so objects that
 moved to Glacier never need to be read for that.
 """
@@ -31,10 +34,11 @@ class Backup:
     stamp: str
     prefix: str  # the directory key, ending in '/'
     files: dict[str, StoredFile] = field(default_factory=dict)
+    attempt: str = ""  # "" for backups written before per-attempt directories
 
     @property
     def good(self) -> bool:
-        return keys.MANIFEST in self.files
+        return keys.MANIFEST in self.files and (keys.DUMP in self.files or keys.BASE_TAR in self.files)
 
     @property
     def finished_at(self) -> datetime:
@@ -73,16 +77,16 @@ def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, An
 
 def group(prefix: str, objects: list[dict[str, Any]]) -> list[Backup]:
     """Group listed objects by backup directory, oldest first."""
-    backups: dict[tuple[str, str, str], Backup] = {}
+    backups: dict[tuple[str, str, str, str], Backup] = {}
     for obj in objects:
         parts = keys.parse(prefix, obj["Key"])
         if parts is None:
             continue
-        ident = (parts.kind, parts.target, parts.stamp)
+        ident = (parts.kind, parts.target, parts.stamp, parts.attempt)
         backup = backups.get(ident)
         if backup is None:
-            directory = keys.backup_dir(prefix, parts.kind, parts.target, parts.stamp)
-            backup = backups[ident] = Backup(parts.kind, parts.target, parts.stamp, directory)
+            directory = keys.backup_dir(prefix, parts.kind, parts.target, parts.stamp, parts.attempt)
+            backup = backups[ident] = Backup(parts.kind, parts.target, parts.stamp, directory, attempt=parts.attempt)
         backup.files[parts.name] = StoredFile(obj["Key"], int(obj["Size"]), obj["LastModified"],
                                               obj.get("StorageClass") or "STANDARD")
     return sorted(backups.values(), key=lambda b: (b.finished_at, b.stamp))
@@ -97,9 +101,38 @@ def latest_good(backups: list[Backup]) -> Backup | None:
     return good[-1] if good else None
 
 
+def current(backups: list[Backup]) -> list[Backup]:
+    """The newest good attempt of each stamp (one good backup per logical date), oldest first."""
+    newest: dict[tuple[str, str], Backup] = {}
+    for backup in backups:  # oldest first: later ones replace earlier ones
+        if backup.good:
+            newest[(backup.kind, backup.stamp)] = backup
+    return sorted(newest.values(), key=lambda b: (b.finished_at, b.stamp))
+
+
+def superseded(backups: list[Backup]) -> list[Backup]:
+    """Good attempts of a stamp that has a newer good attempt: left by an attempt that wrote its
+    manifest but died before deleting the older one; safe to delete (manifest first)."""
+    keep = {id(b) for b in current(backups)}
+    return [b for b in backups if b.good and id(b) not in keep]
+
+
+def attempts_of(backups: list[Backup], stamp: str) -> list[Backup]:
+    return [b for b in backups if b.stamp == stamp]
+
+
 def read_manifest(client: Any, bucket: str, backup: Backup) -> Manifest:
     body = client.get_object(Bucket=bucket, Key=backup.files[keys.MANIFEST].key)["Body"].read()
     return Manifest.from_json(body)
+
+
+def delete_backup(client: Any, bucket: str, backup: Backup) -> list[str]:
+    """Delete one attempt: its manifest first (it stops being a good backup before any object it
+    names goes), then the rest. Returns the deleted keys."""
+    names = sorted(backup.files, key=lambda n: n != keys.MANIFEST)
+    for name in names:
+        client.delete_object(Bucket=bucket, Key=backup.files[name].key)
+    return [backup.files[n].key for n in names]
 
 
 def put_manifest(client: Any, bucket: str, directory: str, manifest: Manifest,

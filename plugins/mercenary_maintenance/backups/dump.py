@@ -54,6 +54,9 @@ class DumpRequest:
     held ACCESS EXCLUSIVE (a migration) fails the backup quickly instead of queueing behind it."""
     details: dict[str, Any] = field(default_factory=dict)
     extra_args: dict[str, str] = field(default_factory=dict)  # put/upload arguments (encryption)
+    uploads_prefix: str = ""
+    """Where unfinished multipart uploads of killed earlier attempts are aborted first (the
+    date's directory; default: ``directory``)."""
 
 
 def server_info(conn: Any) -> tuple[str, int, str]:
@@ -131,7 +134,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
     import psycopg
 
     started = datetime.now(UTC)
-    abort_stale_uploads(client, req.bucket, req.directory)
+    abort_stale_uploads(client, req.bucket, req.uploads_prefix or req.directory)
     snap = pg.connect(autocommit=False)
     try:
         snap.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -141,7 +144,8 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         version, version_num, database = server_info(snap)
         snapshot = str(snap.execute(sql_text("export_snapshot")).fetchone()[0])
         tables = list_tables(snap)
-        part_size = part_size_for(size_estimate(snap)[0], req.part_size)
+        database_bytes = size_estimate(snap)[0]
+        part_size = part_size_for(database_bytes, req.part_size)
         pg_dump = binaries.program(version_num // 10000, "pg_dump", req.bin_dir)
         dump_version = client_version(pg_dump)
         cluster_globals = dump_globals(pg, version_num // 10000, req.bin_dir)  # fails before the dump starts
@@ -192,7 +196,8 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
                  "part_size": part_size,
                  "seconds": round(uploaded.seconds, 3),
                  "complete_s": round(uploaded.complete_s, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
-                 "compression": f"zstd-{req.level}", "tables": len(row_counts), "globals": roles.key},
+                 "compression": f"zstd-{req.level}", "tables": len(row_counts), "globals": roles.key,
+                 "database_bytes": database_bytes},
     )
     catalog.put_manifest(client, req.bucket, req.directory, manifest, req.extra_args)
     return manifest

@@ -158,6 +158,13 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
     return uploaded, found[keys.PG_MANIFEST]
 
 
+def _stamp_of(prefix: str, key: str) -> str:
+    parts = keys.parse(prefix, key)
+    if parts is None:
+        raise ValueError(f"{key} is not a backup key under {prefix}/")
+    return parts.stamp
+
+
 def physical_backup(step: Step, target: str, pg: PgParams, client: Any, directory: str, stamp: str) -> Manifest:
     """Check prerequisites, pick the parent, take the backup, write the manifest last."""
     import hashlib
@@ -179,7 +186,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     if parent is not None:
         parent_dir = parent.key.rsplit("/", 1)[0] + "/"
         parent_pg_manifest = client.get_object(Bucket=cfg.bucket, Key=parent_dir + keys.PG_MANIFEST)["Body"].read()
-    abort_stale_uploads(client, cfg.bucket, directory)
+    abort_stale_uploads(client, cfg.bucket, keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp))
     uploaded, pg_manifest = basebackup_to_s3(
         pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
         parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
@@ -196,7 +203,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
         key=uploaded.key, size=uploaded.size, sha256=uploaded.sha256, server_version=version,
         client_version=tool.stdout.strip(), database=database, started_at=started.isoformat(),
         finished_at=datetime.now(UTC).isoformat(), objects=objects, row_counts=counts, row_counts_exact=False,
-        chain=chain_id, parent=parent.key.rsplit("/", 2)[-2] if parent else None,
+        chain=chain_id, parent=_stamp_of(cfg.prefix, parent.key) if parent else None,
         details={"chain_started_at": chain_started, "raw_size": uploaded.raw_size,
                  "seconds": round(uploaded.seconds, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
                  "row_counts_note": "counted right after the backup ended; writes in between show as differences"},
@@ -207,6 +214,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
 
 def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
     """``backup.incremental`` for one target (native on 17+, an honest logical snapshot below)."""
+    from mercenary_maintenance.backups import attempts
     from mercenary_maintenance.backups.actions import locked
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
     from mercenary_maintenance.backups.pgconn import params, s3_client
@@ -214,9 +222,10 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
     cfg = step.cfg.backups
     tcfg = step.cfg.postgres_target(target)
     stamp = keys.stamp(step.run.logical_date, step.run.run_id)
-    directory = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp)
+    date_dir = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp)
+    directory = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp, keys.attempt_id(step.run.try_number))
     with step.action(ACTION, target, why="4-hourly incremental backup (plan: Backup Procedures)",
-                     key=f"s3://{cfg.bucket}/{directory}") as act:
+                     key=f"s3://{cfg.bucket}/{date_dir}") as act:
         pg = params(tcfg.conn_id)
         with pg.connect() as conn:
             _, version_num, _ = server_info(conn)
@@ -224,12 +233,20 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
         native = major >= NATIVE_MAJOR
         if dry_run:
             what = "pg_basebackup --incremental" if native else "a full logical snapshot (NOT incremental)"
-            message = f"would take {what} of {target} into s3://{cfg.bucket}/{directory}"
+            message = f"would take {what} of {target} into s3://{cfg.bucket}/{date_dir}<attempt>/"
             act.dry_run(message)
             return
         client = s3_client(cfg.conn_id)
+        # a date with a good backup is never taken again: a later increment may build on it
+        same_date = attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target, stamp)
+        done = attempts.completed(client, cfg.bucket, same_date)
+        if done is not None:
+            act.done(f"no-op: {done.backup.prefix} is already a good backup of {target} for this logical date",
+                     noop=True, key=done.manifest.key, method=done.manifest.method)
+            return
         if native:
             manifest = physical_backup(step, target, pg, client, directory, stamp)
+            attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
             kind = "incremental" if manifest.method == PHYSICAL_INCREMENTAL else "physical full (new chain)"
             act.done(f"{kind} backup of {target}: {manifest.size / MB:.1f} MB stored, chain {manifest.chain}",
                      method=manifest.method, chain=manifest.chain, parent=manifest.parent, key=manifest.key,
@@ -239,9 +256,10 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
                           directory=directory, level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB,
                           bin_dir=cfg.bin_dir, statement_timeout_s=step.statement_timeout_s(),
                           lock_timeout_s=step.cfg.postgres.lock_timeout_seconds, details={"method": LOGICAL_SNAPSHOT},
-                          extra_args=encryption.upload_args(cfg))
+                          extra_args=encryption.upload_args(cfg), uploads_prefix=date_dir)
         with locked(step, pg):
             manifest = dump_to_s3(pg, client, req)
+            attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
         act.done(f"NOT incremental: PostgreSQL {major} has no incremental backup (needs {NATIVE_MAJOR}+); took a "
                  f"full logical snapshot (pg_dump) instead, {manifest.size / MB:.1f} MB stored, kept "
                  f"{cfg.incremental.retention_days} days",

@@ -1,14 +1,18 @@
 """Where backups live in the bucket.
 
-``<prefix>/<kind>/<target>/<stamp>/<file>``, kind ``full`` or ``incremental``. The stamp
-comes from the run's logical date (a retried task writes the same keys, never a
-duplicate); runs without one (manual, emergency) derive it from the run id. Kinds come
-first so one lifecycle rule per kind covers every target.
+``<prefix>/<kind>/<target>/<stamp>/<attempt>/<file>``, kind ``full`` or ``incremental``.
+The stamp comes from the run's logical date (one logical backup per date); runs without
+one (manual, emergency) derive it from the run id. Each attempt (try) writes under its own
+``<attempt>`` directory, so a retry never rewrites an object a good backup's manifest
+names (see :mod:`.attempts`). Backups written before attempts existed live directly under
+``<stamp>/`` (attempt ``""``) and are still read. Kinds come first so one lifecycle rule
+per kind covers every target.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,6 +50,16 @@ def stamp(logical_date: datetime | None, run_id: str) -> str:
     return f"{started.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest}"
 
 
+def attempt_id(try_number: int) -> str:
+    """A new attempt's directory name: the try number and a random suffix (never reused).
+
+    >>> a = attempt_id(2)
+    >>> a[:4], len(a), a == attempt_id(2)
+    ('a02-', 10, False)
+    """
+    return f"a{max(try_number, 0):02d}-{secrets.token_hex(3)}"
+
+
 def kind_prefix(prefix: str, kind: str) -> str:
     return f"{prefix.strip('/')}/{kind}/"
 
@@ -54,8 +68,9 @@ def target_prefix(prefix: str, kind: str, target: str) -> str:
     return f"{kind_prefix(prefix, kind)}{target}/"
 
 
-def backup_dir(prefix: str, kind: str, target: str, stamp_: str) -> str:
-    return f"{target_prefix(prefix, kind, target)}{stamp_}/"
+def backup_dir(prefix: str, kind: str, target: str, stamp_: str, attempt: str = "") -> str:
+    """The directory of one attempt (``attempt=""``: the stamp's directory, holding all its attempts)."""
+    return f"{target_prefix(prefix, kind, target)}{stamp_}/" + (f"{attempt}/" if attempt else "")
 
 
 @dataclass(frozen=True)
@@ -64,16 +79,19 @@ class KeyParts:
     target: str
     stamp: str
     name: str
+    attempt: str = ""  # "" for the layout without attempts
 
     @property
     def dir(self) -> str:
-        return f"{self.kind}/{self.target}/{self.stamp}/"
+        return f"{self.kind}/{self.target}/{self.stamp}/" + (f"{self.attempt}/" if self.attempt else "")
 
 
 def parse(prefix: str, key: str) -> KeyParts | None:
     """
     >>> parse("postgres", "postgres/full/main/20260301T010000Z/manifest.json")
-    KeyParts(kind='full', target='main', stamp='20260301T010000Z', name='manifest.json')
+    KeyParts(kind='full', target='main', stamp='20260301T010000Z', name='manifest.json', attempt='')
+    >>> parse("postgres", "postgres/full/main/20260301T010000Z/a01-3f9c2b/dump.pgc.zst")
+    KeyParts(kind='full', target='main', stamp='20260301T010000Z', name='dump.pgc.zst', attempt='a01-3f9c2b')
     >>> parse("postgres", "logs/app/x.gz") is None
     True
     """
@@ -81,6 +99,9 @@ def parse(prefix: str, key: str) -> KeyParts | None:
     if not key.startswith(head):
         return None
     parts = key[len(head):].split("/")
-    if len(parts) != 4 or parts[0] not in KINDS or not all(parts):
+    if len(parts) not in (4, 5) or parts[0] not in KINDS or not all(parts):
         return None
+    if len(parts) == 5:
+        kind, target, stamp_, attempt, name = parts
+        return KeyParts(kind, target, stamp_, name, attempt)
     return KeyParts(*parts)

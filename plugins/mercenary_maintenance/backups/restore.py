@@ -1,8 +1,12 @@
 """Restore a full backup into a scratch database and check it against the manifest.
 
 The object is streamed from S3 (sha256 and size recomputed on the way), decompressed and
-piped into ``pg_restore`` connected to ``mm_restore_<target>_<suffix>`` on the target
-server — never the source database. Then the restored tables' exact row counts are
+piped into ``pg_restore`` connected to a scratch database ``mm_restore_<target>_<suffix>``
+(unique per run) — on a scratch server started on the worker by default, on the target
+server only when ``backups.restore_on: target_server`` (:mod:`.destination`); never the
+source database. Each scratch database carries a marker (``COMMENT ON DATABASE``, see
+:func:`marker`); leftovers of killed attempts are found by that marker, for this target
+exactly, never by a name pattern. Then the restored tables' exact row counts are
 compared with the manifest's (taken in the dump's snapshot) and sample queries run. The
 scratch database is dropped in a ``finally``: a failed drop fails the test, and a failed
 restore is never hidden by the drop.
@@ -12,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -59,33 +65,67 @@ class RestoreResult:
 
 
 def scratch_name(target: str, run_id: str, try_number: int, purpose: str = "") -> str:
-    """
-    >>> scratch_name("main", "manual__2026-01-01", 1)
-    'mm_restore_main_91095a'
-    >>> scratch_name("main", "manual__2026-01-01", 1, "sample") != scratch_name("main", "manual__2026-01-01", 1)
+    """A unique name per run, try and purpose (plus a random part: never an earlier run's database).
+
+    >>> name = scratch_name("main", "manual__2026-01-01", 1)
+    >>> name[:22], len(name)
+    ('mm_restore_main_91095a', 26)
+    >>> name != scratch_name("main", "manual__2026-01-01", 1)
     True
     >>> len(scratch_name("x" * 63, "r", 1)) <= 63
     True
     """
     ident = f"{run_id}/{try_number}" + (f"/{purpose}" if purpose else "")
-    suffix = hashlib.sha1(ident.encode()).hexdigest()[:6]
-    return f"{SCRATCH_PREFIX}{target[:63 - len(SCRATCH_PREFIX) - 7]}_{suffix}"
+    suffix = hashlib.sha1(ident.encode()).hexdigest()[:6] + secrets.token_hex(2)
+    return f"{SCRATCH_PREFIX}{target[:63 - len(SCRATCH_PREFIX) - 11]}_{suffix}"
 
 
-def leftovers(admin: Any, target: str) -> list[str]:
-    pattern = (SCRATCH_PREFIX + target + "_").replace("_", "\\_") + "%"
-    return [r[0] for r in admin.execute(sql_text("scratch_databases"), {"pattern": pattern}).fetchall()]
+MARKER_HEAD = "mercenary-maintenance scratch: "
+_MARKER = re.compile(r"^mercenary-maintenance scratch: target=(?P<target>[a-z0-9_]+) run=(?P<run>.*)$", re.S)
 
 
-def create_db(admin: Any, name: str) -> None:
+def marker(target: str, run_id: str) -> str:
+    """The comment that marks a scratch database as ours, of ``target``.
+
+    >>> marker("main", "scheduled__2026-03-01T01:00:00+00:00")
+    'mercenary-maintenance scratch: target=main run=scheduled__2026-03-01T01:00:00+00:00'
+    """
+    return f"{MARKER_HEAD}target={target} run={run_id}"
+
+
+def marked_target(comment: str | None) -> str | None:
+    """The target a marker names (``None``: not a marker).
+
+    >>> marked_target(marker("main_eu", "r 1")), marked_target("main"), marked_target(None)
+    ('main_eu', None, None)
+    """
+    found = _MARKER.match(comment or "")
+    return found["target"] if found else None
+
+
+def leftovers(admin: Any, target: str, source: str) -> list[str]:
+    """Marked scratch databases of exactly ``target`` (never ``source`` nor another target's)."""
+    rows = admin.execute(sql_text("scratch_databases"), {"head": MARKER_HEAD.replace("_", "\\_") + "%"}).fetchall()
+    return [name for name, comment in rows if marked_target(comment) == target and name != source]
+
+
+def create_db(admin: Any, name: str, mark: str) -> None:
+    """Create ``name`` from template0 and mark it (dropped again if the mark cannot be set)."""
     from psycopg import sql
 
     admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    try:
+        admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(mark)))
+    except BaseException:
+        drop_db(admin, name)
+        raise
 
 
-def drop_db(admin: Any, name: str) -> None:
+def drop_db(admin: Any, name: str, source: str | None = None) -> None:
     from psycopg import sql
 
+    if name == source:
+        raise RuntimeError(f"refusing to drop {name}: it is the source database")
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
@@ -97,8 +137,10 @@ def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int,
     then stops reading after the last selected entry, so the rest of the object is not read.
     """
     pg_restore = binaries.program(server_major, "pg_restore", bin_dir)
-    argv = [pg_restore, f"--dbname={scratch_db}", "--no-owner", "--no-privileges", "--exit-on-error",
-            "--no-password"]
+    # --no-tablespaces: a scratch server has none of the source's, and on the target server the copy
+    # must not fill a production tablespace
+    argv = [pg_restore, f"--dbname={scratch_db}", "--no-owner", "--no-privileges", "--no-tablespaces",
+            "--exit-on-error", "--no-password"]
     if list_file is not None:
         argv.append(f"--use-list={list_file}")
     reader, _ = _pipe_into(argv, pg.env(scratch_db), body, reads_all=list_file is None)
@@ -165,9 +207,9 @@ def _close(body: Any) -> None:
 
 
 @contextmanager
-def scratch_database(admin: Any, name: str) -> Iterator[None]:
-    """Create ``name`` (from template0) and always drop it; a failed drop never hides an error."""
-    create_db(admin, name)
+def scratch_database(admin: Any, name: str, mark: str) -> Iterator[None]:
+    """Create ``name`` (from template0, marked) and always drop it; a failed drop never hides an error."""
+    create_db(admin, name, mark)
     failing = True
     try:
         yield
@@ -213,11 +255,11 @@ def _q(table: tuple[str, str]) -> str:
     return qualified(*table)
 
 
-def restore_and_verify(pg: PgParams, client: Any, bucket: str, manifest: Manifest, *, scratch_db: str,
+def restore_and_verify(pg: PgParams, client: Any, bucket: str, manifest: Manifest, *, scratch_db: str, mark: str,
                        server_major: int, bin_dir: str | None, statement_timeout_ms: str) -> RestoreResult:
-    """Create the scratch database, restore, verify, and always drop it."""
+    """Create the scratch database on ``pg``'s server, restore, verify, and always drop it."""
     result = RestoreResult(scratch_db)
-    with pg.connect() as admin, scratch_database(admin, scratch_db):
+    with pg.connect() as admin, scratch_database(admin, scratch_db, mark):
         started = time.monotonic()
         body = client.get_object(Bucket=bucket, Key=manifest.key)["Body"]
         reader = pg_restore_into(pg, body, scratch_db, server_major, bin_dir)

@@ -3,8 +3,11 @@
 The bucket's lifecycle rules expire objects too; this pass exists so expiry is visible in
 the report, works on S3-compatible stores without lifecycle support, and keeps two
 guarantees lifecycle rules cannot give: the newest good full backups (at least
-``backups.min_redundancy`` of them) are never deleted, and an incremental chain is deleted
-only as a whole (never a base that a kept increment needs).
+``backups.min_redundancy`` of them, one per logical date) are never deleted, and an
+incremental chain is deleted only as a whole (never a base that a kept increment needs).
+Superseded attempts (an older good attempt of a date that has a newer one, left when an
+attempt died right after its manifest) are deleted whatever their age. Every deletion
+removes manifests before the objects they name.
 """
 
 from __future__ import annotations
@@ -41,11 +44,15 @@ def expired(backup: Backup, days: int, now: datetime) -> bool:
 
 def plan_full(backups: list[Backup], days: int, now: datetime, keep: int = 1) -> ExpiryPlan:
     """Expired full backups, except the ``keep`` newest good ones whatever their age
-    (``backups.min_redundancy``: retention never takes the bucket below it)."""
+    (``backups.min_redundancy``: retention never takes the bucket below it); superseded attempts."""
     plan = ExpiryPlan()
-    kept = [b for b in backups if b.good][-max(keep, 1):]
+    stale = {id(b) for b in catalog.superseded(backups)}
+    kept = catalog.current(backups)[-max(keep, 1):]
     newest = kept[-1] if kept else None
     for backup in backups:
+        if id(backup) in stale:
+            plan.delete.append(backup)
+            continue
         if not expired(backup, days, now):
             continue
         if backup is newest:
@@ -86,8 +93,12 @@ def chains_of(client: Any, bucket: str, backups: list[Backup]) -> dict[str, str]
 
 
 def delete(client: Any, bucket: str, object_keys: list[str]) -> None:
-    for start in range(0, len(object_keys), 1000):
-        batch = [{"Key": k} for k in object_keys[start:start + 1000]]
+    """Delete ``object_keys``, every manifest before any other object (a half-deleted backup never
+    looks good)."""
+    manifests = [k for k in object_keys if k.endswith("/" + keys.MANIFEST)]
+    ordered = manifests + [k for k in object_keys if not k.endswith("/" + keys.MANIFEST)]
+    for start in range(0, len(ordered), 1000):
+        batch = [{"Key": k} for k in ordered[start:start + 1000]]
         resp = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
         if resp.get("Errors"):
             raise RuntimeError(f"could not delete {len(resp['Errors'])} object(s): {resp['Errors'][:3]}")

@@ -5,7 +5,8 @@ schema plus the ``backups.sample_restore_tables`` smallest non-empty tables by t
 exact row counts. It goes through the same path as the weekly full restore
 (:mod:`mercenary_maintenance.backups.restore`): the object is streamed from S3 through zstd
 into ``pg_restore --list``, the list is filtered (:func:`filter_toc`), and streamed again into
-``pg_restore -L`` connected to a scratch database on the target server that is always dropped.
+``pg_restore -L`` connected to a marked scratch database that is always dropped — on a scratch
+server unless ``backups.restore_on: target_server`` (:mod:`.destination`).
 The restored tables' row counts are then compared with the manifest.
 """
 
@@ -151,12 +152,13 @@ def verdict(target: str, key: str, result: SampleResult, details: dict[str, Any]
 
 
 def restore_sample(pg: PgParams, client: Any, bucket: str, manifest: Manifest, sample: list[str], *,
-                   scratch_db: str, server_major: int, bin_dir: str | None, statement_timeout_ms: str,
+                   scratch_db: str, mark: str, server_major: int, bin_dir: str | None, statement_timeout_ms: str,
                    work_dir: str | None) -> SampleResult:
-    """Schema + ``sample`` tables into ``scratch_db`` (always dropped), then count the sampled rows."""
+    """Schema + ``sample`` tables into ``scratch_db`` on ``pg``'s server (always dropped), then count
+    the sampled rows."""
     result = SampleResult(scratch_db, {t: manifest.row_counts[t] for t in sample})
     wanted = [split_qualified(t) for t in sample]
-    with pg.connect() as admin, restore.scratch_database(admin, scratch_db):
+    with pg.connect() as admin, restore.scratch_database(admin, scratch_db, mark):
         started = time.monotonic()
         toc = restore.pg_restore_list(pg, client.get_object(Bucket=bucket, Key=manifest.key)["Body"],
                                       server_major, bin_dir)
@@ -180,8 +182,8 @@ def restore_sample(pg: PgParams, client: Any, bucket: str, manifest: Manifest, s
 
 def sample_restore(step: Step, target: str) -> None:
     """``backup.sample_restore`` of one target (a check: findings only, no action)."""
-    from mercenary_maintenance.backups import actions
-    from mercenary_maintenance.backups.pgconn import params, s3_client
+    from mercenary_maintenance.backups import destination
+    from mercenary_maintenance.backups.pgconn import s3_client
     from mercenary_maintenance.postgres.session import millis
 
     cfg = step.cfg.backups
@@ -202,20 +204,24 @@ def sample_restore(step: Step, target: str) -> None:
         sample = choose_sample(manifest.row_counts, k)
         scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number, "sample")
         details: dict[str, Any] = {"key": manifest.key, "backup_finished_at": manifest.finished_at,
-                                   "scratch_database": scratch, "tables": {t: manifest.row_counts[t] for t in sample}}
-        pg = params(step.cfg.postgres_target(target).conn_id)
-        with actions.scratch_session(step, pg, target) as (server_major, stale):
-            details["dropped_leftovers"] = stale
-            try:
-                result = restore_sample(pg, client, cfg.bucket, manifest, sample, scratch_db=scratch,
-                                        server_major=server_major, bin_dir=cfg.bin_dir,
-                                        statement_timeout_ms=millis(step.statement_timeout_s()),
+                                   "scratch_database": scratch, "tables": {t: manifest.row_counts[t] for t in sample},
+                                   "restore_on": cfg.restore_on}
+        try:
+            with destination.opened(step, target, manifest) as dest:
+                details.update(dest.details)
+                result = restore_sample(dest.pg, client, cfg.bucket, manifest, sample, scratch_db=scratch,
+                                        mark=restore.marker(target, step.run.run_id), server_major=dest.server_major,
+                                        bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()),
                                         work_dir=cfg.scratch_dir)
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
-                return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL,
-                               f"sample restore of {', '.join(sample) or 'the schema'} from {manifest.key} "
-                               f"failed: {reason}", details=details)
+        except destination.RestoreRefused as exc:
+            return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL, f"sample restore refused: {exc}",
+                           details={**details, "estimated_bytes": destination.estimated_bytes(manifest),
+                                    "restore_max_bytes": cfg.restore_max_bytes})
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
+            return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL,
+                           f"sample restore of {', '.join(sample) or 'the schema'} from {manifest.key} "
+                           f"failed: {reason}", details=details)
         details.update(list_s=round(result.list_s, 3), restore_s=round(result.restore_s, 3),
                        verify_s=round(result.verify_s, 3), restored=result.restored)
         return verdict(target, manifest.key, result, details)

@@ -65,7 +65,7 @@ def capacity(target: str, backups: list[Backup], threshold: Threshold) -> Findin
     by_kind: dict[str, int] = {}
     for b in backups:
         by_kind[b.kind] = by_kind.get(b.kind, 0) + b.size
-    fulls = [b for b in backups if b.kind == keys.FULL and b.good]
+    fulls = catalog.current([b for b in backups if b.kind == keys.FULL])
     details: dict[str, Any] = {"bytes": by_kind, "total_bytes": sum(by_kind.values()), "backups": len(backups)}
     total_mb = round(sum(by_kind.values()) / 2**20, 1)
     if len(fulls) < 2 or fulls[-2].data_size == 0:
@@ -83,7 +83,7 @@ def redundancy(target: str, backups: list[Backup], minimum: int) -> Finding:
     >>> redundancy("main", [], 2).severity.label
     'critical'
     """
-    good = [b for b in backups if b.kind == keys.FULL and b.good]
+    good = catalog.current([b for b in backups if b.kind == keys.FULL])  # one per logical date
     details = {"good_full_backups": len(good), "minimum": minimum}
     if len(good) >= minimum:
         return Finding(REDUNDANCY, target, Severity.OK, f"{len(good)} good full backups (minimum {minimum})",
