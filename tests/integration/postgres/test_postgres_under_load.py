@@ -22,7 +22,8 @@ class Traffic:
         self.stop = threading.Event()
         self.latencies: list[float] = []
         self.errors: list[BaseException] = []
-        statements = [f"SELECT count(*) FROM {table}"] * readers + [f"UPDATE {table} SET n = n + 1 WHERE id = 1"] * writers
+        statements = ([f"SELECT count(*) FROM {table}"] * readers
+                      + [f"UPDATE {table} SET n = n + 1 WHERE id = 1"] * writers)
         self.conns = [server.connect(db) for _ in statements]
         self.threads = [threading.Thread(target=self._loop, args=(c, q), daemon=True)
                         for c, q in zip(self.conns, statements, strict=True)]
