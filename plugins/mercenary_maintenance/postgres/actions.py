@@ -157,7 +157,9 @@ def run_statement(
                                  blocker=blocker, relation=rel.label))
         return False
     took = time.monotonic() - started - outcome.elapsed_s
-    act.done(f"{text} done in {took:.2f}s (lock {outcome.describe()})", statement=text, reason=rel.reason,
+    waited = float((act.details.get("load_guard") or {}).get("waited_s") or 0)
+    quiet = f"; waited {waited:.0f} s for a quiet target first" if waited >= 1 else ""
+    act.done(f"{text} done in {took:.2f}s (lock {outcome.describe()}{quiet})", statement=text, reason=rel.reason,
              **outcome.details())
     return True
 
