@@ -94,19 +94,23 @@ def run_pgbench(pg: Any, db: str, logdir: Path, prefix: str, seconds: int) -> su
                             cwd=logdir)
 
 
-def latencies(logdir: Path, prefix: str) -> tuple[list[float], int]:
-    """Per-transaction latencies (s) from pgbench's logs, and the transactions logged as failed."""
-    values, failed = [], 0
+def latencies(logdir: Path, prefix: str) -> tuple[list[float], int, float]:
+    """Per-transaction latencies (s) from pgbench's logs, the transactions logged as failed, and
+    when (epoch s) the slowest one ended."""
+    values, failed, slowest, slowest_at = [], 0, 0.0, 0.0
     for path in logdir.glob(f"{prefix}.*"):
         for line in path.read_text().splitlines():
             fields = line.split()
-            if len(fields) < 3:
+            if len(fields) < 6:
                 continue
             if fields[2].isdigit():
-                values.append(int(fields[2]) / 1e6)
+                latency = int(fields[2]) / 1e6
+                values.append(latency)
+                if latency > slowest:
+                    slowest, slowest_at = latency, int(fields[4]) + int(fields[5]) / 1e6
             elif fields[2] in ("failed", "serialization", "deadlock"):
                 failed += 1
-    return values, failed
+    return values, failed, slowest_at
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -132,6 +136,15 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[str, int]:
     return out, failed + aborted
 
 
+PHASES: list[tuple[str, float, float]] = []  # (what, wall-clock start, end)
+
+
+def _phase(name: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+    started = time.time()
+    fn(*args, **kwargs)
+    PHASES.append((name, started, time.time()))
+
+
 def maintain(cfg: Any) -> tuple[list[Any], list[Any], float]:
     """The weekly, monthly and emergency actions on the target, as their tasks call them."""
     from mercenary_maintenance.postgres import actions
@@ -140,12 +153,13 @@ def maintain(cfg: Any) -> tuple[list[Any], list[Any], float]:
 
     started = time.monotonic()
     weekly = Step(cfg, RunInfo("maintenance_weekly", "bench__weekly", task_id="postgres.vacuum_analyze"))
-    actions.vacuum_analyze(weekly, "main")
-    actions.analyze(weekly, "main")
+    _phase("weekly VACUUM (ANALYZE)", actions.vacuum_analyze, weekly, "main")
+    _phase("weekly ANALYZE", actions.analyze, weekly, "main")
     monthly = Step(cfg, RunInfo("maintenance_monthly", "bench__monthly", task_id="postgres.reindex_indexes"))
-    actions.reindex(monthly, "main")
+    _phase("monthly REINDEX CONCURRENTLY", actions.reindex, monthly, "main")
     emergency = Step(cfg, RunInfo("emergency_maintenance", "bench__emergency", task_id="act"))
-    actions.vacuum_full(emergency, "main", objects=["public.pgbench_accounts"])
+    _phase("emergency VACUUM FULL (incl. load guard)", actions.vacuum_full, emergency, "main",
+           objects=["public.pgbench_accounts"])
     steps = [weekly, monthly, emergency]
     return ([a for s in steps for a in s.actions], [f for s in steps for f in s.findings],
             time.monotonic() - started)
@@ -174,7 +188,7 @@ def bench_postgres() -> bool:
             logdir = Path(tmp)
             idle_proc = run_pgbench(pg, db, logdir, "idle", SECONDS)
             _, idle_failed_summary = finish(idle_proc, SECONDS + 120)
-            idle, idle_failed = latencies(logdir, "idle")
+            idle, idle_failed, _ = latencies(logdir, "idle")
 
             busy_proc = run_pgbench(pg, db, logdir, "busy", SECONDS)
             time.sleep(MAINTENANCE_DELAY_S)
@@ -182,7 +196,7 @@ def bench_postgres() -> bool:
             if took + MAINTENANCE_DELAY_S > SECONDS:
                 print(f"WARNING: maintenance took {took:.0f} s, longer than pgbench's {SECONDS} s run", flush=True)
             _, busy_failed_summary = finish(busy_proc, SECONDS + 600)
-            busy, busy_failed = latencies(logdir, "busy")
+            busy, busy_failed, slowest_at = latencies(logdir, "busy")
         after = table_state(pg, db)
     finally:
         pg.cleanup()
@@ -199,6 +213,9 @@ def bench_postgres() -> bool:
         print(f"    {act.status.value:<8} {act.action:<24} {act.duration_s:6.2f} s  {act.message[:160]}")
     for f in findings:
         print(f"    finding {f.severity.label} {f.check}: {f.message[:200]}")
+    during = [name for name, start, end in PHASES if start <= slowest_at <= end + 0.5]
+    print(f"  slowest transaction ({b['max'] * 1000:.0f} ms) ended during: "
+          f"{', '.join(during) or 'no maintenance step'}")
     print(f"  pgbench_accounts: dead rows {before['dead']} -> {after['dead']}, heap {before['heap_mb']:.0f} -> "
           f"{after['heap_mb']:.0f} MB, pkey {before['pkey_mb']:.0f} -> {after['pkey_mb']:.0f} MB "
           f"({'rebuilt' if after['pkey_filenode'] != before['pkey_filenode'] else 'not rebuilt'})")
@@ -243,6 +260,8 @@ def bench_redis() -> bool:
     server = servers.RedisServer().start()
     try:
         client = server.client()
+        # Only our rewrites: Redis' own (auto-aof-rewrite-percentage 100) would fall into the "alone" side.
+        client.config_set("auto-aof-rewrite-percentage", 0)
         client.execute_command("DEBUG", "POPULATE", "400000", "key", "100")
         client.bgrewriteaof()
         time.sleep(2)
@@ -288,6 +307,7 @@ def bench_redis() -> bool:
     print(f"  {'side':<24} {'ops/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
     for name, s in (("alone", idle), ("during BGREWRITEAOF", busy)):
         print(f"  {name:<24} {s['rps']:>9.0f} {s['p50']:>7.3f} {s['p99']:>7.3f} {s['max']:>7.1f}")
+    print(f"  p99 per pair (alone / during): {[(r['p99'], q['p99']) for r, q in zip(idles, busies, strict=True)]}")
     print(f"  {len(done)} BGREWRITEAOF done back to back during the run; fork {min(forks, default=0):.1f}–"
           f"{max(forks, default=0):.1f} ms; rewrite {', '.join(str(a.details.get('rewrite_s')) for a in done[:5])} s")
     print(f"  default load guard at this traffic: {decision.figures['ops_per_sec']:.0f} ops/s "

@@ -145,10 +145,17 @@ def run_statement(
     started = time.monotonic()
     text = statement.as_string(s.conn)
     relids = relation_ids(s, rel.ident().as_string(s.conn))
-    outcome = run_with_lock_attempts(
-        s, statement, relids=relids, mode=plan.mode, attempt_ms=cfg.lock_attempt_ms, budget_s=lock_budget_s(step),
-        pause_cap_s=cfg.lock_retry_pause_max_ms / 1000, after_failed_attempt=after_failed_attempt,
-    )
+    if plan.exclusive:  # the ACCESS EXCLUSIVE lock is held for the whole run: no cost-based pauses
+        s.conn.execute("SELECT set_config('vacuum_cost_delay', '0', false)")
+    try:
+        outcome = run_with_lock_attempts(
+            s, statement, relids=relids, mode=plan.mode, attempt_ms=cfg.lock_attempt_ms,
+            budget_s=lock_budget_s(step), pause_cap_s=cfg.lock_retry_pause_max_ms / 1000,
+            after_failed_attempt=after_failed_attempt,
+        )
+    finally:
+        if plan.exclusive and not s.conn.closed:
+            throttle(s, cfg)
     if not outcome.acquired:
         message = f"{rel.label}: lock {outcome.describe()}"
         act.skipped(message, statement=text, waited_s=round(outcome.elapsed_s, 3), **outcome.details())
