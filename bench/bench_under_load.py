@@ -171,6 +171,9 @@ def bench_postgres() -> bool:
 
     pg = servers.PostgresServer(major=15).start()
     try:
+        assert pg.bin_dir is not None
+        if not (pg.bin_dir / "pgbench").exists():
+            raise RuntimeError(f"pgbench missing in {pg.bin_dir}: it ships with the PostgreSQL server package")
         db = "bench"
         t0 = time.perf_counter()
         before = prepare(pg, db)
@@ -326,6 +329,11 @@ def bench_redis() -> bool:
 
 
 def main() -> int:
+    import shutil
+
+    if shutil.which("redis-benchmark") is None:
+        print("redis-benchmark missing: apt-get install redis-tools", file=sys.stderr)
+        return 2
     only = os.environ.get("BENCH_UNDER_LOAD_ONLY", "")  # "postgres" or "redis": one side only
     ok_pg = bench_postgres() if only in ("", "postgres") else True
     ok_redis = bench_redis() if only in ("", "redis") else True
