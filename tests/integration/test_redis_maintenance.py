@@ -210,7 +210,7 @@ def test_busy_server_makes_bgrewriteaof_wait_then_skip_with_the_figure(redis_fac
     assert guard.severity is Severity.WARNING
     assert guard.value > 200
     assert guard.details["figures"]["connected_clients"] >= 3
-    assert 0.7 <= guard.details["waited_s"] <= 1.0  # it re-checked before giving up
+    assert 0.7 <= guard.details["waited_s"] <= 1.6  # it re-checked before giving up
     assert server.client().info("persistence")["aof_rewrites"] == 0
 
     quiet = step_for(server, redis={"load_guard": {"max_ops_per_sec": 200, "wait_seconds": 5}})
