@@ -213,6 +213,22 @@ class BackupsConfig(_Model):
         return self
 
 
+class PostgresLoadGuard(_Model):
+    """"Low-traffic periods": a heavy action waits for the target to be this quiet, then skips."""
+
+    # Non-idle client sessions (active, idle in transaction) other than our own, cluster-wide.
+    max_active_sessions: int = Field(20, ge=0)
+    # Worst replay lag of a replica (pg_stat_replication.replay_lag).
+    max_replication_lag_seconds: float = Field(30, ge=0)
+    # How long a heavy action waits for the target to become quiet (the window's time left bounds it too).
+    wait_seconds: float = Field(300, ge=0)
+    recheck_seconds: float = Field(5, gt=0)
+    # ACCESS EXCLUSIVE actions (VACUUM FULL, plain REINDEX): reads+writes per second on the table itself,
+    # sampled over exclusive_sample_seconds (pg_stat_user_tables deltas + other sessions locking it).
+    exclusive_max_ops_per_sec: float = Field(0, ge=0)
+    exclusive_sample_seconds: float = Field(1, gt=0, le=60)
+
+
 class PostgresConfig(_Model):
     long_transaction_seconds: int = Field(300, ge=1)
     lock_timeout_seconds: float = Field(5, gt=0)
@@ -231,6 +247,29 @@ class PostgresConfig(_Model):
     slow_query_min_calls: int = Field(5, ge=1)
     # Roles reviewed but not counted by postgres.role_audit (e.g. the bootstrap superuser).
     role_audit_allow: list[str] = Field(default_factory=list)
+    # One lock attempt (lock_timeout of the statement); attempts repeat, with a jittered pause growing
+    # to lock_retry_pause_max_ms, for lock_budget_seconds (null: the time left in the window; outside a
+    # window lock_timeout_seconds), so no application query queues behind maintenance for long.
+    lock_attempt_ms: int = Field(200, ge=10)
+    lock_retry_pause_max_ms: int = Field(2000, ge=0)
+    lock_budget_seconds: float | None = Field(None, gt=0)
+    load_guard: PostgresLoadGuard = Field(default_factory=PostgresLoadGuard)
+    # Manual VACUUM throttled like autovacuum (PostgreSQL's manual default is 0 ms: unthrottled;
+    # autovacuum_vacuum_cost_delay is 2 ms, its cost limit vacuum_cost_limit = 200).
+    vacuum_cost_delay_ms: float = Field(2, ge=0, le=100)
+    vacuum_cost_limit: int = Field(200, ge=1, le=10000)
+    # Memory per maintenance session (PostgreSQL's default maintenance_work_mem is 64 MB).
+    maintenance_work_mem_mb: int = Field(256, ge=1)
+
+
+class RedisLoadGuard(_Model):
+    """BGREWRITEAOF / MEMORY PURGE wait (up to wait_seconds) for the server to be this quiet, then skip."""
+
+    max_ops_per_sec: float = Field(20000, ge=0)
+    # Connected clients above this count as busy (null: reported, not limited).
+    max_connected_clients: int | None = Field(None, ge=0)
+    wait_seconds: float = Field(120, ge=0)
+    recheck_seconds: float = Field(2, gt=0)
 
 
 class RedisConfig(_Model):
@@ -246,6 +285,9 @@ class RedisConfig(_Model):
     # Without AOF, unsaved changes older than this are at risk.
     last_save_max_age_hours: float = Field(26, gt=0)
     hit_ratio_min_lookups: int = Field(1000, ge=0)
+    load_guard: RedisLoadGuard = Field(default_factory=RedisLoadGuard)
+    # A BGREWRITEAOF whose fork (latest_fork_usec) took longer than this is a warning.
+    max_fork_ms: float = Field(500, gt=0)
 
 
 class AlertsConfig(_Model):

@@ -144,11 +144,20 @@ def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 
     <http://x/run|open the run>
     >>> findings_notice({**r, "status": "failed"}, "critical", "l") is None  # the failure notifier speaks
     True
+    >>> skip = {"check": "maintenance.skipped", "target": "main", "severity": "warning", "message": "vacuum skipped"}
+    >>> print(findings_notice({**r, "status": "warning", "findings": [skip]}, "critical", "l"))
+    :warning: *maintenance_daily* run `r1` finished *warning* — 1 finding(s) need attention:
+    • warning `maintenance.skipped` main: vacuum skipped
+    <l|open the run>
     """
     severities = _NOTICE_LEVELS[level]
     if report["status"] == "failed" or not severities:
         return None
-    wanted = [f for f in report["findings"] if f["severity"] in severities]
+    from mercenary_maintenance.skips import ALWAYS_NOTIFY
+
+    # Maintenance that did not happen (skipped for a lock, a busy target, the cutoff) is always listed.
+    wanted = [f for f in report["findings"]
+              if f["severity"] in severities or (f["check"] in ALWAYS_NOTIFY and f["severity"] != "ok")]
     if not wanted:
         return None
     order = {"critical": 0, "unknown": 1, "warning": 2}

@@ -31,6 +31,7 @@ from typing import Any
 # binary -> Debian package providing it
 SYSTEM_PACKAGES = {
     "redis-server": "redis-server",
+    "redis-benchmark": "redis-tools",  # bench/bench_under_load.py (redis-server depends on it)
     "prometheus": "prometheus",
     "check_postgres": "check-postgres",
     "zstd": "zstd",

@@ -73,6 +73,8 @@ class Step:
     errors: list[str] = field(default_factory=list)
     # Report sections (reviews): {"title", "markdown", "data"}; rendered after the actions.
     sections: list[dict[str, Any]] = field(default_factory=list)
+    # Set by an emergency critical request that overrides the load guard (recorded in the report).
+    load_guard_override: str | None = None
 
     def section(self, title: str, markdown: str, data: dict[str, Any] | None = None) -> None:
         """Add a titled markdown section to the run's report (``data`` goes into report.json)."""
@@ -177,6 +179,11 @@ def execute_step(
                   f"(window ends {run.window.end.isoformat()})")
         step = Step(cfg, run)
         step.actions.append(Action("window.cutoff", run.task_id, ActionStatus.SKIPPED, reason))
+        from mercenary_maintenance.skips import skipped_finding
+
+        label = run.task_id + (f"[{run.map_index}]" if run.map_index >= 0 else "")
+        step.findings.append(skipped_finding(run.task_id, label, "cutoff", reason,
+                                             cutoff_at=cutoff_at.isoformat(), window_end=run.window.end.isoformat()))
         _store_part(cfg, run, _part(run, started, step, None, reason))
         audit("maintenance.skipped", task=run.task_id, reason=reason)
         from airflow.sdk.exceptions import AirflowSkipException

@@ -193,6 +193,63 @@ def test_bgrewriteaof_with_aof_on_is_confirmed(redis_factory, step_for):
     info = client.info("persistence")
     assert info["aof_rewrites"] == rewrites_before + 1
     assert info["aof_rewrite_in_progress"] == 0
+    assert action.details["latest_fork_usec"] == client.info("stats")["latest_fork_usec"] > 0
+    assert action.details["rewrite_s"] > 0
+    [fork] = [f for f in step.findings if f.check == "redis.fork_latency"]
+    assert fork.severity is Severity.OK  # a fork of a tiny server is far below redis.max_fork_ms
+    assert fork.value == action.details["latest_fork_usec"] / 1000
+
+
+def test_a_slow_fork_is_a_warning(redis_factory, step_for):
+    server = redis_factory(appendonly=True)
+    server.client().set("k", "v")
+    step = step_for(server, redis={"max_fork_ms": 0.001})
+    actions.bgrewriteaof(step, "cache")
+    assert step.actions[0].status is ActionStatus.DONE
+    [fork] = [f for f in step.findings if f.check == "redis.fork_latency"]
+    assert fork.severity is Severity.WARNING
+    assert "> redis.max_fork_ms 0.001" in fork.message
+
+
+def test_busy_server_makes_bgrewriteaof_wait_then_skip_with_the_figure(redis_factory, step_for):
+    import threading
+
+    server = redis_factory(appendonly=True)
+    stop = threading.Event()
+
+    def hammer() -> None:
+        client = server.client()
+        while not stop.is_set():
+            client.incr("counter")
+
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while server.client().info("stats")["instantaneous_ops_per_sec"] <= 300:
+            assert time.monotonic() < deadline, "the client loop never reached 300 ops/s"
+            time.sleep(0.1)
+        step = step_for(server, redis={"load_guard": {"max_ops_per_sec": 200, "wait_seconds": 1,
+                                                      "recheck_seconds": 0.4}})
+        actions.bgrewriteaof(step, "cache")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+    action = step.actions[0]
+    assert action.status is ActionStatus.SKIPPED, action
+    assert "ops/s > max_ops_per_sec 200" in action.message
+    [guard] = [f for f in step.findings if f.check == "redis.load_guard"]
+    assert guard.severity is Severity.WARNING
+    assert guard.value > 200
+    assert guard.details["figures"]["connected_clients"] >= 3
+    assert 0.7 <= guard.details["waited_s"] <= 1.6  # it re-checked before giving up
+    assert server.client().info("persistence")["aof_rewrites"] == 0
+
+    quiet = step_for(server, redis={"load_guard": {"max_ops_per_sec": 200, "wait_seconds": 5}})
+    actions.bgrewriteaof(quiet, "cache")  # the loop has stopped: within a few seconds it runs
+    assert quiet.actions[0].status is ActionStatus.DONE, quiet.actions[0]
 
 
 def test_bgrewriteaof_with_aof_off_is_skipped(redis_factory, step_for):

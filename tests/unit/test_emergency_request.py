@@ -43,6 +43,8 @@ def test_a_valid_request_is_normalised() -> None:
     ("check_set", {"check_set": "postgres_daily"}),
     ("severity", {"severity": "urgent"}),
     ("dry_run", {"dry_run": "no"}),
+    ("ignore_load_guard", {"severity": "non_critical", "ignore_load_guard": True}),
+    ("ignore_load_guard", {"ignore_load_guard": "yes"}),
 ])
 def test_invalid_requests_are_refused_naming_the_field(field: str, overrides: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest) as err:
@@ -109,3 +111,18 @@ def test_a_missing_implementation_is_reported_not_guessed(monkeypatch: pytest.Mo
     monkeypatch.setitem(dispatch.ROUTES, "vacuum_analyze", ("mercenary_maintenance.nope", "f", True, True))
     with pytest.raises(dispatch.ActionUnavailable, match=r"mercenary_maintenance\.nope\.f"):
         dispatch.resolve("vacuum_analyze")
+
+
+def test_a_critical_request_may_override_the_load_guard_and_the_step_records_why(monkeypatch) -> None:
+    from mercenary_maintenance.runinfo import RunInfo
+    from mercenary_maintenance.steps import Step
+
+    seen: list[str | None] = []
+    monkeypatch.setattr(dispatch, "resolve", lambda name: lambda step, target, **kw: seen.append(
+        step.load_guard_override))
+    assert validate(_params(), CFG).ignore_load_guard is False
+    assert params()["ignore_load_guard"].value is False
+    dispatch.execute(Step(CFG, RunInfo("emergency_maintenance", "r")), validate(_params(), CFG))
+    req = validate(_params(ignore_load_guard=True), CFG)
+    dispatch.execute(Step(CFG, RunInfo("emergency_maintenance", "r")), req)
+    assert seen == [None, "emergency critical request OPS-7 (bloat after a bulk delete)"]

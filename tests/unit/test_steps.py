@@ -72,6 +72,14 @@ def test_past_cutoff_is_skipped_recorded_and_not_started(cfg: Any, tmp_path: Pat
     assert part["skipped"].startswith("not started")
     assert part["actions"][0]["action"] == "window.cutoff"
     assert part["actions"][0]["status"] == "skipped"
+    # Never silent: a warning, so the run's status is at least warning and Slack lists it.
+    [warning] = part["findings"]
+    assert (warning["check"], warning["severity"]) == ("maintenance.skipped", "warning")
+    assert warning["details"]["cause"] == "cutoff"
+    assert "past the window cutoff" in warning["message"]
+    from mercenary_maintenance.report.build import run_status
+
+    assert run_status(part["findings"], part["actions"], []) == "warning"
 
 
 def test_manual_runs_ignore_the_window(cfg: Any) -> None:

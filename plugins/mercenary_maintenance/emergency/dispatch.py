@@ -61,4 +61,6 @@ def execute(step: Step, request: EmergencyRequest) -> None:
         kwargs["objects"] = list(request.objects) or None
     if takes_dry_run:
         kwargs["dry_run"] = request.dry_run
+    if request.ignore_load_guard and request.critical:
+        step.load_guard_override = f"emergency critical request {request.ticket} ({request.reason})"
     func(step, request.target, **kwargs)

@@ -68,6 +68,8 @@ class EmergencyRequest:
     dry_run: bool
     objects: list[str] = field(default_factory=list)
     check_set: str | None = None
+    # Critical requests only: run even when the load guard finds the target busy (recorded).
+    ignore_load_guard: bool = False
 
     @property
     def critical(self) -> bool:
@@ -146,8 +148,14 @@ def validate(params: dict[str, Any], cfg: MaintenanceConfig) -> EmergencyRequest
     dry_run = params.get("dry_run", True)
     if not isinstance(dry_run, bool):
         raise InvalidRequest("dry_run", f"must be true or false, got {dry_run!r}")
+    ignore_load_guard = params.get("ignore_load_guard", False)
+    if not isinstance(ignore_load_guard, bool):
+        raise InvalidRequest("ignore_load_guard", f"must be true or false, got {ignore_load_guard!r}")
+    if ignore_load_guard and severity != "critical":
+        raise InvalidRequest("ignore_load_guard", "only a critical request may override the load guard")
     return EmergencyRequest(action=action, target=target, kind=kind, severity=severity, reason=reason,
-                            ticket=ticket, dry_run=dry_run, objects=objects, check_set=check_set)
+                            ticket=ticket, dry_run=dry_run, objects=objects, check_set=check_set,
+                            ignore_load_guard=ignore_load_guard)
 
 
 def params() -> dict[str, Any]:
@@ -174,4 +182,7 @@ def params() -> dict[str, Any]:
                         description="Change/incident ticket, e.g. OPS-123 (pattern: emergency.ticket_pattern)."),
         "dry_run": Param(True, type="boolean", title="Dry run",
                          description="Default: only report what would be done. Untick to act."),
+        "ignore_load_guard": Param(False, type="boolean", title="Ignore load guard (critical only)",
+                                   description="Act even when the target is busy (active sessions, replica lag, "
+                                               "a hot table for VACUUM FULL). Recorded in the report."),
     }

@@ -1,9 +1,12 @@
 """PostgreSQL maintenance actions: VACUUM (ANALYZE), ANALYZE, REINDEX INDEX CONCURRENTLY, VACUUM FULL.
 
-Safety (DESIGN §7): every statement runs in autocommit under ``lock_timeout`` (config) and
-``statement_timeout`` = ``step.statement_timeout_s()`` (≤ time left in the window). A statement
-that cannot get its lock in time is cancelled by the server and recorded ``skipped`` with the
-reason, so application queries queued behind it wait at most ``lock_timeout``. Identifiers only
+Safety (DESIGN §7): every statement runs in autocommit under ``statement_timeout`` =
+``step.statement_timeout_s()`` (≤ time left in the window). Lock-taking statements go through
+short lock attempts (:mod:`.lockretry`, ``postgres.lock_attempt_ms``), so application queries
+queue behind maintenance for at most one attempt; a statement that never gets its lock within
+its budget is recorded ``skipped`` plus a ``maintenance.skipped`` warning naming the blocker.
+Before each statement the load guard (:mod:`.loadguard`) waits for a quiet target or skips with a
+``postgres.load_guard`` warning. Manual VACUUM is throttled like autovacuum. Identifiers only
 ever reach SQL through ``psycopg.sql.Identifier``; configured names are resolved against the
 catalog first (``to_regclass`` with a bound value). Heavy work on one target is serialized with
 :func:`mercenary_maintenance.postgres.lock.target_lock`. With ``dry_run=True`` nothing changes.
@@ -16,15 +19,20 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.postgres import loadguard
 from mercenary_maintenance.postgres.lock import TargetBusy, target_lock
+from mercenary_maintenance.postgres.lockretry import lock_budget_s, relation_ids, run_with_lock_attempts
 from mercenary_maintenance.postgres.session import Session, open_session
 from mercenary_maintenance.runner import mask
+from mercenary_maintenance.skips import skipped_finding
 
 if TYPE_CHECKING:
     from psycopg import sql
 
+    from mercenary_maintenance.config import PostgresConfig
     from mercenary_maintenance.steps import ActionRecorder, Step
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,7 @@ ANALYZE = "postgres.analyze"
 REINDEX = "postgres.reindex"
 VACUUM_FULL = "postgres.vacuum_full"
 TABLE_KINDS = ("r", "m", "p")
+NO_LEFTOVER = "no leftover index"
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,8 @@ def _first_line(exc: BaseException) -> str:
 
 @contextmanager
 def maintenance_session(step: Step, target: str, *, purpose: str, take_lock: bool = True) -> Iterator[Session]:
-    """A session under the maintenance timeouts, holding the target's lock unless dry-running."""
+    """A session under the maintenance timeouts and VACUUM throttle, holding the target's lock
+    unless dry-running."""
     cfg = step.cfg
     timeout = step.statement_timeout_s()
     with open_session(
@@ -96,6 +106,7 @@ def maintenance_session(step: Step, target: str, *, purpose: str, take_lock: boo
         lock_timeout_s=cfg.postgres.lock_timeout_seconds,
         statement_timeout_s=timeout,
     ) as s:
+        throttle(s, cfg.postgres)
         if not take_lock:
             yield s
             return
@@ -103,26 +114,79 @@ def maintenance_session(step: Step, target: str, *, purpose: str, take_lock: boo
             yield s
 
 
-def run_statement(
-    s: Session, act: ActionRecorder, statement: sql.SQL | sql.Composed, rel: Relation, lock_timeout_s: float
-) -> bool:
-    """Execute one maintenance statement; a lock timeout is recorded ``skipped``. True when done."""
-    import psycopg
+def throttle(s: Session, pg: PostgresConfig) -> None:
+    """Manual VACUUM paced like autovacuum (cost delay/limit) with its own maintenance_work_mem."""
+    s.conn.execute(
+        "SELECT set_config('vacuum_cost_delay', %s, false), set_config('vacuum_cost_limit', %s, false), "
+        "set_config('maintenance_work_mem', %s, false)",
+        [f"{pg.vacuum_cost_delay_ms:g}ms", str(pg.vacuum_cost_limit), f"{pg.maintenance_work_mem_mb}MB"],
+    )
 
+
+@dataclass(frozen=True)
+class LockPlan:
+    """The table lock a statement takes, and whether it holds ACCESS EXCLUSIVE for its whole run."""
+
+    mode: str
+    exclusive: bool = False
+
+
+SHARE_UPDATE_EXCLUSIVE = LockPlan("ShareUpdateExclusiveLock")
+ACCESS_EXCLUSIVE = LockPlan("AccessExclusiveLock", exclusive=True)
+
+
+def run_statement(
+    step: Step, s: Session, act: ActionRecorder, statement: sql.SQL | sql.Composed, rel: Relation,
+    plan: LockPlan, after_failed_attempt: Callable[[], None] | None = None,
+) -> bool:
+    """Execute one maintenance statement in short lock attempts; giving up is recorded ``skipped``
+    plus a ``maintenance.skipped`` warning naming the blocker. True when done."""
+    cfg = step.cfg.postgres
     started = time.monotonic()
     text = statement.as_string(s.conn)
+    relids = relation_ids(s, rel.ident().as_string(s.conn))
+    if plan.exclusive:  # the ACCESS EXCLUSIVE lock is held for the whole run: no cost-based pauses
+        s.conn.execute("SELECT set_config('vacuum_cost_delay', '0', false)")
     try:
-        s.execute(statement)
-    except psycopg.errors.LockNotAvailable as exc:
-        act.skipped(
-            f"{rel.label}: could not get its lock within lock_timeout={lock_timeout_s:g}s, gave up "
-            f"({_first_line(exc)})",
-            statement=text,
-            waited_s=round(time.monotonic() - started, 3),
+        outcome = run_with_lock_attempts(
+            s, statement, relids=relids, mode=plan.mode, attempt_ms=cfg.lock_attempt_ms,
+            budget_s=lock_budget_s(step), pause_cap_s=cfg.lock_retry_pause_max_ms / 1000,
+            after_failed_attempt=after_failed_attempt,
         )
+    finally:
+        if plan.exclusive and not s.conn.closed:
+            throttle(s, cfg)
+    if not outcome.acquired:
+        message = f"{rel.label}: lock {outcome.describe()}"
+        act.skipped(message, statement=text, waited_s=round(outcome.elapsed_s, 3), **outcome.details())
+        blocker = outcome.blocker.to_dict() if outcome.blocker else None
+        step.add(skipped_finding(act.name, act.target, "lock", message, waited_s=outcome.elapsed_s,
+                                 blocker=blocker, relation=rel.label))
         return False
-    act.done(f"{text} done in {time.monotonic() - started:.2f}s", statement=text, reason=rel.reason)
+    took = time.monotonic() - started - outcome.elapsed_s
+    waited = float((act.details.get("load_guard") or {}).get("waited_s") or 0)
+    quiet = f"; waited {waited:.0f} s for a quiet target first" if waited >= 1 else ""
+    act.done(f"{text} done in {took:.2f}s (lock {outcome.describe()}{quiet})", statement=text, reason=rel.reason,
+             **outcome.details())
     return True
+
+
+def guard_allows(step: Step, s: Session, act: ActionRecorder, rel: Relation, plan: LockPlan) -> bool:
+    """The load guard before a heavy statement; a busy target is recorded skipped + a warning."""
+    relid = None
+    if plan.exclusive:
+        ids = relation_ids(s, rel.ident().as_string(s.conn))
+        relid = ids[-1] if ids else None  # the table (an index's table comes last)
+    result = loadguard.check(step, s, relation=rel.label, relid=relid)
+    act.details.update(result.details())
+    if result.overridden:
+        step.add(loadguard.finding(result, act.name, act.target))
+    if result.ok:
+        return True
+    act.skipped(f"load guard: {'; '.join(result.problems)} (waited {result.waited_s:.0f} s)",
+                waited_s=round(result.waited_s, 3))
+    step.add(loadguard.finding(result, act.name, act.target))
+    return False
 
 
 def _cleanup(fn: Callable[[Session, Relation, set[str]], str], s: Session, rel: Relation, known: set[str]) -> str:
@@ -133,7 +197,23 @@ def _cleanup(fn: Callable[[Session, Relation, set[str]], str], s: Session, rel: 
         return f"cleanup failed: {type(exc).__name__}: {_first_line(exc)}"
 
 
+def _record_cleanup(act: ActionRecorder, fn: Callable[[Session, Relation, set[str]], str], s: Session,
+                    rel: Relation, known: set[str]) -> None:
+    """Clean up after one failed attempt; the details keep every cleanup that did something."""
+    result = _cleanup(fn, s, rel, known)
+    previous = act.details.get("cleanup")
+    if previous and result == NO_LEFTOVER:
+        return
+    act.details["cleanup"] = f"{previous}; {result}" if previous and previous != NO_LEFTOVER else result
+
+
 Selector = Callable[[Session, "Step"], list[Relation]]
+
+
+def _busy(step: Step, action: str, target: str, exc: TargetBusy) -> None:
+    with step.action(action, target, why="per-target lock") as act:
+        act.skipped(f"target busy: {exc}", waited_s=exc.waited_s, holder=exc.holder)
+    step.add(skipped_finding(action, target, "target_busy", str(exc), waited_s=exc.waited_s, blocker=exc.holder))
 
 
 def _per_relation(
@@ -147,10 +227,10 @@ def _per_relation(
     build: Callable[[Relation], sql.SQL | sql.Composed],
     dry_run: bool,
     nothing: str,
+    plan: LockPlan = SHARE_UPDATE_EXCLUSIVE,
     after_failure: Callable[[Session, Relation, set[str]], str] | None = None,
     before: Callable[[Session, Relation], set[str]] | None = None,
 ) -> None:
-    lock_timeout = step.cfg.postgres.lock_timeout_seconds
     try:
         with maintenance_session(step, target, purpose=action, take_lock=not dry_run) as s:
             if objects is None:
@@ -168,16 +248,20 @@ def _per_relation(
                         message = f"would run {statement.as_string(s.conn)}"  # a log line, not SQL to run
                         act.dry_run(message, reason=rel.reason)
                         continue
+                    if not guard_allows(step, s, act, rel, plan):
+                        continue
                     known = before(s, rel) if before else set()
                     ok = False
+                    on_attempt = None
+                    if after_failure is not None:  # each failed attempt may leave an invalid index
+                        on_attempt = partial(_record_cleanup, act, after_failure, s, rel, known)
                     try:
-                        ok = run_statement(s, act, statement, rel, lock_timeout)
+                        ok = run_statement(step, s, act, statement, rel, plan, on_attempt)
                     finally:
                         if after_failure is not None and not ok:
-                            act.details["cleanup"] = _cleanup(after_failure, s, rel, known)
+                            _record_cleanup(act, after_failure, s, rel, known)
     except TargetBusy as exc:
-        with step.action(action, target, why="per-target lock") as act:
-            act.skipped(f"target busy: {exc}")
+        _busy(step, action, target, exc)
     except Exception as exc:
         log.exception("%s on %s could not run", action, target)
         with step.action(action, target, why="setup") as act:
@@ -268,6 +352,9 @@ def analyze(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
                 finally:
                     s.conn.remove_notice_handler(notice)
                 names = [r.label for r in rels]
+                if skipped:  # never silent: a locked table's statistics stay stale
+                    step.add(skipped_finding(ANALYZE, target, "lock", f"{len(skipped)} locked table(s) not analyzed "
+                                             f"(SKIP_LOCKED): {'; '.join(skipped[:5])}", tables=skipped[:50]))
                 if skipped and len(skipped) == len(rels):
                     act.skipped(f"every table was locked; analyzed none ({len(rels)} skipped)", skipped=skipped[:50])
                 else:
@@ -278,8 +365,7 @@ def analyze(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
                         skipped=skipped[:50],
                     )
     except TargetBusy as exc:
-        with step.action(ANALYZE, target, why="per-target lock") as act:
-            act.skipped(f"target busy: {exc}")
+        _busy(step, ANALYZE, target, exc)
     except Exception as exc:
         log.exception("%s on %s could not run", ANALYZE, target)
         with step.action(ANALYZE, target, why="setup") as act:
@@ -354,7 +440,7 @@ def _drop_leftovers(s: Session, rel: Relation, known: set[str]) -> str:
             # invalid index needs only a brief lock (still bounded by lock_timeout).
             s.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(ident))
         dropped.append(qualified)
-    return f"dropped invalid leftover index(es) {dropped}" if dropped else "no leftover index"
+    return f"dropped invalid leftover index(es) {dropped}" if dropped else NO_LEFTOVER
 
 
 def reindex(step: Step, target: str, objects: Sequence[str] | None = None, dry_run: bool = False) -> None:
@@ -398,4 +484,5 @@ def vacuum_full(step: Step, target: str, objects: Sequence[str] | None = None, d
         build=lambda r: sql.SQL("VACUUM (FULL, ANALYZE) {}").format(r.ident()),
         dry_run=dry_run,
         nothing="nothing to do",
+        plan=ACCESS_EXCLUSIVE,
     )

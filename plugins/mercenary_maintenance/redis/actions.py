@@ -10,13 +10,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.redis import client as rclient
+from mercenary_maintenance.redis import loadguard
 from mercenary_maintenance.redis.info import num
 from mercenary_maintenance.redis.lock import target_lock
 from mercenary_maintenance.windows import guard
 
 if TYPE_CHECKING:
-    from mercenary_maintenance.steps import Step
+    from mercenary_maintenance.steps import ActionRecorder, Step
 
 _MEMORY_KEYS = ("used_memory", "used_memory_rss", "allocator_frag_ratio", "allocator_frag_bytes",
                 "mem_fragmentation_ratio", "mem_fragmentation_bytes")
@@ -81,6 +83,39 @@ def time_budget(step: Step) -> float:
     return step.run.statement_timeout(step.cfg.redis.rewrite_timeout_seconds)
 
 
+def guard_allows(step: Step, client: Any, act: ActionRecorder) -> bool:
+    """The load guard before a heavy action; a busy server is recorded skipped + a warning."""
+    result = loadguard.check(step, client)
+    act.details.update(result.details())
+    if result.overridden:
+        step.add(loadguard.finding(result, act.name, act.target))
+    if result.ok:
+        return True
+    act.skipped(f"load guard: {'; '.join(result.problems)} (waited {result.waited_s:.0f} s)",
+                waited_s=round(result.waited_s, 3))
+    step.add(loadguard.finding(result, act.name, act.target))
+    return False
+
+
+def fork_finding(target: str, fork_usec: float | None, max_fork_ms: float, rewrite_s: float | None) -> Finding:
+    """``redis.fork_latency``: the rewrite's fork stalls the server (a single thread) for its duration.
+
+    >>> fork_finding("cache", 812_000, 500, 3.0).message
+    'BGREWRITEAOF fork took 812.0 ms > redis.max_fork_ms 500 (the server answered nothing meanwhile)'
+    >>> fork_finding("cache", 900, 500, 0.1).severity.label
+    'ok'
+    """
+    ms = (fork_usec or 0) / 1000
+    details = {"latest_fork_usec": fork_usec, "rewrite_s": rewrite_s, "max_fork_ms": max_fork_ms}
+    if ms > max_fork_ms:
+        return Finding("redis.fork_latency", target, Severity.WARNING,
+                       f"BGREWRITEAOF fork took {ms:.1f} ms > redis.max_fork_ms {max_fork_ms:g} "
+                       "(the server answered nothing meanwhile)", value=round(ms, 3), threshold=max_fork_ms,
+                       details=details)
+    return Finding("redis.fork_latency", target, Severity.OK, f"BGREWRITEAOF fork took {ms:.1f} ms",
+                   value=round(ms, 3), threshold=max_fork_ms, details=details)
+
+
 def memory_purge(step: Step, target: str, dry_run: bool = False) -> None:
     """``MEMORY PURGE`` under the target lock, memory before/after in the details."""
     with step.action("redis.memory_purge", target, why="return freed allocator pages to the OS") as act:
@@ -92,6 +127,8 @@ def memory_purge(step: Step, target: str, dry_run: bool = False) -> None:
             return
         if dry_run:
             act.dry_run("would run MEMORY PURGE", before=_memory(before))
+            return
+        if not guard_allows(step, client, act):
             return
         with target_lock(client, _owner(step), time_budget(step), step.cfg.redis.lock_wait_seconds):
             client.execute_command("MEMORY", "PURGE")
@@ -132,6 +169,8 @@ def bgrewriteaof(step: Step, target: str, dry_run: bool = False) -> None:
         if dry_run:
             act.dry_run("would run BGREWRITEAOF", aof_base_size=before.get("aof_base_size"))
             return
+        if not guard_allows(step, client, act):
+            return
         budget = time_budget(step)
         with target_lock(client, _owner(step), budget + WINDOW_MARGIN_S, step.cfg.redis.lock_wait_seconds):
             # Re-read under the lock: a save may have started while we waited.
@@ -141,14 +180,19 @@ def bgrewriteaof(step: Step, target: str, dry_run: bool = False) -> None:
                 act.skipped(reason, aof_enabled=before.get("aof_enabled"))
                 return
             rewrites = num(before, "aof_rewrites", 0) or 0
+            started = time.monotonic()
             client.execute_command("BGREWRITEAOF")
             after = wait_for_rewrite(lambda: rclient.info(client, "persistence"), rewrites, budget,
                                      step.cfg.redis.rewrite_poll_seconds)
+            rewrite_s = round(time.monotonic() - started, 3)
+            fork_usec = num(rclient.info(client, "stats"), "latest_fork_usec")
         details = {"aof_base_size_before": before.get("aof_base_size"),
                    "aof_base_size_after": after.get("aof_base_size"),
                    "aof_last_rewrite_time_sec": after.get("aof_last_rewrite_time_sec"),
-                   "aof_last_bgrewrite_status": after.get("aof_last_bgrewrite_status")}
+                   "aof_last_bgrewrite_status": after.get("aof_last_bgrewrite_status"),
+                   "latest_fork_usec": fork_usec, "rewrite_s": rewrite_s}
+        step.add(fork_finding(target, fork_usec, step.cfg.redis.max_fork_ms, rewrite_s))
         if after.get("aof_last_bgrewrite_status") != "ok":
             act.failed(f"AOF rewrite finished with status {after.get('aof_last_bgrewrite_status')}", **details)
             return
-        act.done(f"AOF rewritten in {after.get('aof_last_rewrite_time_sec')}s, status ok", **details)
+        act.done(f"AOF rewritten in {rewrite_s:.2f}s (fork {(fork_usec or 0) / 1000:.1f} ms), status ok", **details)

@@ -1,0 +1,168 @@
+"""Load guard ("during low-traffic periods"): a heavy action runs only when the target is quiet.
+
+Before each heavy statement: non-idle client sessions other than ours (cluster-wide), the
+longest running statement and the worst replica replay lag, against ``postgres.load_guard``.
+Actions that hold ACCESS EXCLUSIVE for their whole run (VACUUM FULL, plain REINDEX) also need the
+table itself quiet: its read/write counters (``pg_stat_user_tables`` seq_scan + idx_scan +
+n_tup_ins/upd/del) over ``exclusive_sample_seconds`` plus the other sessions holding a lock on it,
+at most ``exclusive_max_ops_per_sec`` (0: idle). When busy the guard re-checks every
+``recheck_seconds`` for up to ``wait_seconds`` (never past the window), then the caller skips the
+action with a ``postgres.load_guard`` warning carrying the figures. An emergency critical request
+may override the guard (``Step.load_guard_override``); the override and the figures are recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.postgres.rules import plain, redact
+from mercenary_maintenance.postgres.session import APP_PREFIX
+from mercenary_maintenance.runner import mask
+from mercenary_maintenance.skips import PG_LOAD_GUARD, skipped_finding
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import PostgresLoadGuard
+    from mercenary_maintenance.postgres.session import Session
+    from mercenary_maintenance.steps import Step
+
+
+@dataclass(frozen=True)
+class TableActivity:
+    relation: str
+    ops_per_sec: float
+    sessions: list[int]
+    interval_s: float
+
+    @property
+    def rate(self) -> float:
+        """Reads/writes per second, each other session holding a lock on it counted as one more."""
+        return self.ops_per_sec + len(self.sessions) / self.interval_s
+
+
+def load_problems(figures: dict[str, Any], limits: PostgresLoadGuard) -> list[str]:
+    """Why the target is too busy now (empty: quiet enough). Pure.
+
+    >>> from mercenary_maintenance.config import PostgresLoadGuard
+    >>> load_problems({"active_sessions": 31, "replay_lag_s": None}, PostgresLoadGuard(max_active_sessions=5))
+    ['31 active sessions > max_active_sessions 5']
+    >>> load_problems({"active_sessions": 2, "replay_lag_s": 45.0}, PostgresLoadGuard())
+    ['replica replay lag 45.0 s > max_replication_lag_seconds 30']
+    """
+    problems = []
+    if figures["active_sessions"] > limits.max_active_sessions:
+        problems.append(f"{figures['active_sessions']} active sessions > max_active_sessions "
+                        f"{limits.max_active_sessions}")
+    lag = figures.get("replay_lag_s")
+    if lag is not None and lag > limits.max_replication_lag_seconds:
+        problems.append(f"replica replay lag {lag:.1f} s > max_replication_lag_seconds "
+                        f"{limits.max_replication_lag_seconds:g}")
+    return problems
+
+
+def table_problem(activity: TableActivity, limit: float) -> str | None:
+    """Why an ACCESS EXCLUSIVE action must not run on this table now (``None``: it is quiet).
+
+    >>> table_problem(TableActivity("public.t", 120.0, [11, 12], 1.0), 0)
+    'public.t is in use: 122.0 ops/s (120.0 reads/writes/s, 2 session(s) holding a lock) > exclusive_max_ops_per_sec 0'
+    >>> table_problem(TableActivity("public.t", 0.0, [], 1.0), 0) is None
+    True
+    """
+    if activity.rate <= limit:
+        return None
+    return (f"{activity.relation} is in use: {activity.rate:.1f} ops/s ({activity.ops_per_sec:.1f} reads/writes/s, "
+            f"{len(activity.sessions)} session(s) holding a lock) > exclusive_max_ops_per_sec {limit:g}")
+
+
+def measure(s: Session) -> dict[str, Any]:
+    [row] = s.rows("load_activity", {"ours": f"{APP_PREFIX}:%"})
+    figures = {k: plain(v) for k, v in row.items()}
+    figures["longest_query"] = redact(mask(figures.get("longest_query") or "")) or None
+    return figures
+
+
+def sample_table(s: Session, relation: str, relid: int, interval_s: float,
+                 sleep: Callable[[float], None] = time.sleep) -> TableActivity:
+    first = s.rows("table_activity", {"relid": relid})
+    sleep(interval_s)
+    second = s.rows("table_activity", {"relid": relid})
+    if not first or not second:  # not a plain table (no statistics): only the lock holders count
+        pids = sorted({int(p) for r in first + second for p in (r["pids"] or [])})
+        return TableActivity(relation, 0.0, pids, interval_s)
+    delta = max(0, int(second[0]["ops"]) - int(first[0]["ops"]))
+    pids = sorted({int(p) for p in (first[0]["pids"] or []) + (second[0]["pids"] or [])})
+    return TableActivity(relation, delta / interval_s, pids, interval_s)
+
+
+def _repack_hint(s: Session, relation: str) -> str:
+    row = s.conn.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_repack'").fetchone()
+    if row:
+        return (f"pg_repack {row[0]} is installed: `pg_repack --table {relation}` rebuilds it online "
+                "(short locks only), or run VACUUM FULL in a quieter window")
+    return "run it in a quieter window, or install pg_repack to rebuild it online (short locks only)"
+
+
+@dataclass
+class GuardResult:
+    ok: bool
+    waited_s: float
+    figures: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+    overridden: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        return {"load_guard": {"waited_s": round(self.waited_s, 3), "figures": self.figures,
+                               "problems": self.problems, "overridden": self.overridden}}
+
+
+def check(
+    step: Step,
+    s: Session,
+    *,
+    relation: str | None = None,
+    relid: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> GuardResult:
+    """Wait (bounded) until the target — and for ACCESS EXCLUSIVE actions (``relid`` given) the
+    table — is quiet. ``ok`` False: the caller skips and records :func:`finding`."""
+    limits = step.cfg.postgres.load_guard
+    budget = min(limits.wait_seconds, step.run.statement_timeout(limits.wait_seconds))
+    started = clock()
+    while True:
+        figures = measure(s)
+        problems = load_problems(figures, limits)
+        if relid is not None and relation is not None:
+            activity = sample_table(s, relation, relid, limits.exclusive_sample_seconds, sleep)
+            figures["table"] = {"relation": relation, "ops_per_sec": round(activity.ops_per_sec, 2),
+                                "sessions": activity.sessions[:20], "sample_s": activity.interval_s}
+            problem = table_problem(activity, limits.exclusive_max_ops_per_sec)
+            if problem:
+                problems.append(problem)
+                figures["table"]["hint"] = _repack_hint(s, relation)
+        waited = clock() - started
+        if not problems:
+            return GuardResult(True, waited, figures)
+        if step.load_guard_override:
+            return GuardResult(True, waited, figures, problems, overridden=step.load_guard_override)
+        if waited + limits.recheck_seconds > budget:
+            return GuardResult(False, waited, figures, problems)
+        sleep(limits.recheck_seconds)
+
+
+def finding(result: GuardResult, action: str, target: str) -> Finding:
+    """The report's ``postgres.load_guard`` warning: skipped (or overridden), with the figures."""
+    hint = (result.figures.get("table") or {}).get("hint")
+    if result.overridden:
+        return Finding(PG_LOAD_GUARD, target, Severity.WARNING,
+                       f"{action} ran over the load guard ({'; '.join(result.problems)}): overridden by "
+                       f"{result.overridden}", value=result.figures.get("active_sessions"),
+                       details={"action": action, "overridden": result.overridden, "figures": result.figures})
+    message = f"target busy after waiting {result.waited_s:.0f} s: {'; '.join(result.problems)}"
+    if hint:
+        message += f". {hint}"
+    return skipped_finding(action, target, "load", message, waited_s=result.waited_s, check=PG_LOAD_GUARD,
+                           figures=result.figures, problems=result.problems)

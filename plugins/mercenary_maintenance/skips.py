@@ -1,0 +1,47 @@
+"""Nothing is skipped silently: a heavy action that did not run for a lock, a busy target, a busy
+server (load guard) or a passed window cutoff becomes a ``warning`` finding.
+
+The finding names the action, the blocker (pid, application, state, query) where one is known
+and the time waited, so the run's status is at least ``warning`` and the Slack summary lists it
+whatever ``alerts.notify_findings`` says (see :data:`ALWAYS_NOTIFY`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mercenary_maintenance.findings import Finding, Severity
+
+SKIPPED = "maintenance.skipped"
+PG_LOAD_GUARD = "postgres.load_guard"
+REDIS_LOAD_GUARD = "redis.load_guard"
+# Checks whose non-ok findings are always in the run's Slack summary: maintenance that did not happen.
+ALWAYS_NOTIFY = frozenset({SKIPPED, PG_LOAD_GUARD, REDIS_LOAD_GUARD})
+CAUSES = ("lock", "target_busy", "cutoff", "load")
+
+
+def skipped_finding(
+    action: str,
+    target: str,
+    cause: str,
+    message: str,
+    *,
+    waited_s: float | None = None,
+    blocker: dict[str, Any] | None = None,
+    check: str = SKIPPED,
+    **details: Any,
+) -> Finding:
+    """A ``warning`` finding for a heavy action that was skipped.
+
+    >>> f = skipped_finding("postgres.vacuum_full", "main", "lock", "gave up", waited_s=5.0, blocker={"pid": 7})
+    >>> f.severity.label, f.message, f.value, f.details["blocker"]["pid"]
+    ('warning', 'postgres.vacuum_full skipped (lock): gave up', 5.0, 7)
+    """
+    if cause not in CAUSES:
+        raise ValueError(f"cause must be one of {CAUSES}, not {cause!r}")
+    data: dict[str, Any] = {"action": action, "cause": cause, "waited_s": waited_s, **details}
+    if blocker is not None:
+        data["blocker"] = blocker
+    return Finding(check=check, target=target, severity=Severity.WARNING,
+                   message=f"{action} skipped ({cause}): {message}",
+                   value=None if waited_s is None else round(waited_s, 3), details=data)
