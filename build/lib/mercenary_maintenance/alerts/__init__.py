@@ -1,1 +1,0 @@
-"""Alert evaluation against the plan's thresholds, with Slack notifications."""

@@ -1,1 +1,0 @@
-"""Backups to S3, retention, and restore verification."""

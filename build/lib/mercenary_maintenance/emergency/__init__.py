@@ -1,1 +1,0 @@
-"""Emergency maintenance triggered from the UI."""

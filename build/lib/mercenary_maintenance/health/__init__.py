@@ -1,1 +1,0 @@
-"""Host, service, endpoint and security checks."""

@@ -1,1 +1,0 @@
-"""Log archival to S3 and temp-file cleanup."""

@@ -1,1 +1,0 @@
-"""PostgreSQL checks and maintenance actions."""

@@ -1,1 +1,0 @@
-"""Redis checks and maintenance actions."""

@@ -1,1 +1,0 @@
-"""The audit report: where it is stored, how it is built, and how it reads (json + md)."""

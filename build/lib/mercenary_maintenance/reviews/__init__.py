@@ -1,1 +1,0 @@
-"""Monthly performance and quarterly capacity/access reviews."""
