@@ -23,6 +23,7 @@ from typing import Any
 
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
+from mercenary_maintenance.redact import register_config
 from mercenary_maintenance.runinfo import RunInfo, from_context
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.windows.rules import UTC
@@ -169,6 +170,8 @@ def execute_step(
     run = from_context(context)
     if cfg is None:
         cfg = load_config()  # ConfigError names the key; nothing has run yet
+    # The secrets of every connection the config names are masked before any work is done.
+    register_config(cfg)
     run = from_context(context, cfg.windows.cutoff_minutes.get(run.dag_id))
     if run.past_cutoff():
         assert run.window is not None
