@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,11 @@ log = logging.getLogger("mercenary_maintenance.audit")
 
 class StepFailed(RuntimeError):
     """Raised after recording, when a check errored or an action failed."""
+
+
+class ReportStoreError(RuntimeError):
+    """The task's report part could not be stored: the task fails loudly; the part's content
+    (its actions and findings) is in the task log, so nothing that was done is lost."""
 
 
 def audit(event: str, **fields: Any) -> None:
@@ -151,8 +156,15 @@ def _store_part(cfg: MaintenanceConfig | None, run: RunInfo, part: dict[str, Any
 
     if cfg is None:  # the config itself is broken: the part cannot be stored anywhere
         return
-    store = store_for(cfg)
-    store.put_part(run.dag_id, run.run_id, run.part_name, part)
+    try:
+        store_for(cfg).put_part(run.dag_id, run.run_id, run.part_name, part)
+    except Exception as exc:
+        log.error("report part %s of %s/%s could not be stored in %s; its content, so that nothing done is lost: %s",
+                  run.part_name, run.dag_id, run.run_id, cfg.reports.url,
+                  mask(json.dumps(part, default=str, sort_keys=True)))
+        raise ReportStoreError(
+            f"report store {cfg.reports.url} unavailable ({type(exc).__name__}: {mask(str(exc))}); "
+            "the task's actions and findings are in its log (maintenance.outcome, report part)") from exc
 
 
 def execute_step(
@@ -190,7 +202,9 @@ def execute_step(
         step.add(body(step))
     except Exception as exc:
         message = f"{type(exc).__name__}: {mask(str(exc))}"
-        _store_part(cfg, run, _part(run, started, step, message, None))
+        # The body's own error is the one to raise; a store failure is logged with the part.
+        with suppress(ReportStoreError):
+            _store_part(cfg, run, _part(run, started, step, message, None))
         raise
     failed = [f"{a.action} on {a.target}: {a.message}" for a in step.actions if a.status is ActionStatus.FAILED]
     problems = step.errors + failed
