@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -145,7 +146,20 @@ def mask(text: str) -> str:
     replacer = _replacer
     if replacer is not None:
         text = replacer.sub(HIDDEN, text)
-    return text
+    return _airflow_redact(text)
+
+
+def _airflow_redact(text: str) -> str:
+    """What Airflow's masker knows too (e.g. every connection a hook fetched in this task)."""
+    if "airflow.sdk.log" not in sys.modules:  # outside Airflow: never import it just for this
+        return text
+    try:
+        # the masker instance airflow.sdk.log (mask_secret, the task log handler) uses
+        from airflow.sdk._shared.secrets_masker import redact as airflow_redact
+
+        return str(airflow_redact(text))
+    except Exception:  # best-effort second layer; ours has been applied already
+        return text
 
 
 def mask_value(value: Any) -> Any:

@@ -144,3 +144,10 @@ def test_user_text_reaches_slack_escaped() -> None:
     assert "&lt;!channel&gt;" in texts[0]
     assert "<@U024BE7LH>" in texts[3], "our own on-call mention still pings"
     assert "<http://x/run|open the run>" in texts[0], "our own link still works"
+
+
+def test_values_airflows_masker_knows_are_hidden_in_our_texts_too() -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret("hook-fetched-Secret-77")  # what the SDK does when a hook reads a connection
+    assert mask("error talking to db: hook-fetched-Secret-77") == "error talking to db: ***"
