@@ -1,4 +1,4 @@
-"""Filesystem safety helpers: path components from untrusted names, symlink-free walks.
+"""Path components from untrusted names.
 
 A run id is chosen by whoever triggers a run (``airflow dags trigger --run-id ../../x``), so
 it never becomes a path component or object key unsanitized.
@@ -7,9 +7,7 @@ it never becomes a path component or object key unsanitized.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from collections.abc import Iterator
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.:+=-]{1,160}$")
 _UNSAFE_CHAR = re.compile(r"[^A-Za-z0-9_.:+=-]")
@@ -39,20 +37,3 @@ def safe_component(name: str) -> str:
     cleaned = re.sub(r"^\.+", lambda m: "_" * len(m[0]), cleaned)
     return f"{cleaned}-{digest}"
 
-
-def walk_no_symlinks(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
-    """:func:`os.walk` that never descends into a symlinked directory (nor starts at one)."""
-    if os.path.islink(top):
-        return
-    yield from os.walk(top, followlinks=False)
-
-
-def has_symlink_component(path: str, stop_at: str = "/") -> str | None:
-    """The first component of ``path`` (below ``stop_at``) that is a symlink, if any."""
-    current = os.path.abspath(path)
-    stop = os.path.abspath(stop_at)
-    while current not in (stop, os.path.dirname(current)):
-        if os.path.islink(current):
-            return current
-        current = os.path.dirname(current)
-    return None
