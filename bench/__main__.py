@@ -22,6 +22,25 @@ def selected(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    """SIGTERM/SIGHUP take the Ctrl-C path (each benchmark's ``finally`` stops its servers);
+    then whatever is still running below this process is stopped: nothing is left behind."""
+    from mercenary_maintenance.shutdown import become_subreaper, signals_as_interrupt, stop_descendants
+
+    become_subreaper()  # a pg_ctl-started PostgreSQL stays visible as our descendant
+    try:
+        with signals_as_interrupt():
+            return run_all(argv)
+    except KeyboardInterrupt as exc:
+        print(f"\ninterrupted ({exc or 'SIGINT'}); stopping everything the benchmarks started", file=sys.stderr,
+              flush=True)
+        return 130
+    finally:
+        left = stop_descendants()
+        if left:
+            print(f"stopped leftover processes: {left}", file=sys.stderr, flush=True)
+
+
+def run_all(argv: list[str]) -> int:
     names = selected(argv)
     if not names:
         print(f"no benchmark matches {argv}; have: {selected([])}", file=sys.stderr)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import statistics
 import subprocess
 import time
@@ -10,6 +13,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS: list[Result] = []
@@ -52,12 +56,31 @@ def airflow_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def timed_process(argv: Sequence[str], env: dict[str, str], timeout: float = 600) -> float:
+    """Run ``argv`` in its own process group; on a timeout or an interrupt the whole group is killed."""
     started = time.perf_counter()
-    proc = subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.Popen(list(argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except BaseException:
+        stop_group(proc)
+        raise
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"{argv[:4]} exited {proc.returncode}: {proc.stderr[-2000:]}")
+        raise RuntimeError(f"{argv[:4]} exited {proc.returncode}: {stderr[-2000:]}")
     return elapsed
+
+
+def stop_group(proc: subprocess.Popen[Any], grace_s: float = 5.0) -> None:
+    """SIGTERM the process group ``proc`` leads, SIGKILL it after ``grace_s``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def median_of(runs: int, fn: Callable[[], float]) -> float:

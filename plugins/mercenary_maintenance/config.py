@@ -85,8 +85,15 @@ class Thresholds(_Model):
     security_headers_score: ThresholdModel = _t(100, 50, "below")
 
 
+def default_reports_url() -> str:
+    """``file://$AIRFLOW_HOME/maintenance-reports``: not a world-writable /tmp path (parts there
+    could be forged). Several workers (Celery) need a shared ``s3://`` location instead."""
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return f"file://{os.path.abspath(home)}/maintenance-reports"
+
+
 class ReportsConfig(_Model):
-    url: str = "file:///tmp/mercenary-maintenance/reports"
+    url: str = Field(default_factory=default_reports_url)
 
     @field_validator("url")
     @classmethod
@@ -362,9 +369,14 @@ class CleanupConfig(_Model):
     @field_validator("roots")
     @classmethod
     def _safe_roots(cls, value: list[str]) -> list[str]:
-        for root in value:
+        for i, root in enumerate(value):
             if not root.startswith("/") or root.rstrip("/") == "":
                 raise ValueError(f"cleanup roots are absolute directories other than '/', not {root!r}")
+            if ".." in root.split("/"):
+                raise ValueError(f"cleanup.roots[{i}] {root!r} contains '..': name the directory itself")
+            if os.path.islink(root.rstrip("/")):
+                raise ValueError(f"cleanup.roots[{i}] {root!r} is a symlink (to {os.readlink(root.rstrip('/'))!r}): "
+                                 "name the real directory; a link's target is never swept")
         return value
 
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier
 
+from mercenary_maintenance.redact import slack_escape
 from mercenary_maintenance.runner import mask
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ def format_run_failure(dag_id: str, run_id: str, reason: str | None, failed: lis
     """
     tasks = ", ".join(failed) if failed else "see the run"
     first_line = (reason or "").strip().splitlines()[0] if (reason or "").strip() else "task failure"
-    return f":red_circle: *{dag_id}* run `{run_id}` failed — {first_line}\nfailed tasks: {tasks}\n<{link}|open the log>"
+    # Error text and run ids can carry user input: shown, never acted on in Slack.
+    return (f":red_circle: *{dag_id}* run `{slack_escape(run_id)}` failed — {slack_escape(first_line)}\n"
+            f"failed tasks: {slack_escape(tasks)}\n<{link}|open the log>")
 
 
 def failure_summary(parts: list[dict[str, Any]]) -> tuple[list[str], str | None]:
@@ -124,7 +127,7 @@ async def window_overrun(dag_id: str, window: str, context: Any = None, **_: Any
     dag_run = context.get("dag_run") if isinstance(context, dict) else None
     run_id = str(dag_run.get("run_id", "")) if isinstance(dag_run, dict) else ""
     text = (f":warning: *{dag_id}* is still running at the end of its maintenance window ({window})"
-            + (f": `{run_id}` <{run_link(base_url, dag_id, run_id)}|open the run>" if run_id else "")
+            + (f": `{slack_escape(run_id)}` <{run_link(base_url, dag_id, run_id)}|open the run>" if run_id else "")
             + ". Remaining tasks past the cutoff will be skipped; running statements end at their statement_timeout.")
     await asyncio.to_thread(post_to_slack, conn_id, text)
 
@@ -163,9 +166,10 @@ def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 
     order = {"critical": 0, "unknown": 1, "warning": 2}
     wanted.sort(key=lambda f: order.get(f["severity"], 3))
     icon = ":rotating_light:" if report["status"] == "critical" else ":warning:"
-    lines = [f"{icon} *{report['dag_id']}* run `{report['run_id']}` finished *{report['status']}* — "
+    lines = [f"{icon} *{report['dag_id']}* run `{slack_escape(report['run_id'])}` finished *{report['status']}* — "
              f"{len(wanted)} finding(s) need attention:"]
-    lines += [f"• {f['severity']} `{f['check']}` {f['target']}: {f['message']}" for f in wanted[:limit]]
+    lines += [f"• {f['severity']} `{f['check']}` {slack_escape(f['target'])}: {slack_escape(f['message'])}"
+              for f in wanted[:limit]]
     if len(wanted) > limit:
         lines.append(f"… and {len(wanted) - limit} more in the report")
     lines.append(f"<{link}|open the run>")

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from mercenary_maintenance.redact import mask
+
+__all__ = ["CommandError", "Runner", "child_env", "describe", "mask", "run", "secret_env_names", "spawn"]
+
 log = logging.getLogger(__name__)
 
-_SECRET_ARG = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
 _SECRET_ENV = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "REDISCLI_AUTH")
 
 
@@ -46,17 +48,19 @@ class Runner(Protocol):
     ) -> subprocess.CompletedProcess[str]: ...
 
 
-def mask(text: str) -> str:
-    """Hide passwords embedded in URIs (``scheme://user:secret@host``)."""
-    return _SECRET_ARG.sub(r"\1***\3", text)
-
-
 def describe(argv: Sequence[str]) -> str:
     return mask(shlex.join(str(a) for a in argv))
 
 
+# What a child inherits from the worker: nothing else (no AIRFLOW_CONN_*, Fernet key, JWT
+# secret, cloud credentials). PG*/AWS_* a child needs are passed per call in ``extra``.
+_INHERITED_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "HOME", "TMPDIR")
+
+
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    """The allow-listed environment of a child process: PATH, locale, TZ, HOME, TMPDIR from
+    this process, plus exactly what the caller passes (e.g. ``PGPASSWORD`` for one call)."""
+    env = {k: v for k, v in os.environ.items() if k in _INHERITED_ENV or k.startswith("LC_")}
     env.update(extra or {})
     return env
 

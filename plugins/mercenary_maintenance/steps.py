@@ -16,13 +16,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
+from mercenary_maintenance.redact import register_config
 from mercenary_maintenance.runinfo import RunInfo, from_context
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.windows.rules import UTC
@@ -32,6 +33,11 @@ log = logging.getLogger("mercenary_maintenance.audit")
 
 class StepFailed(RuntimeError):
     """Raised after recording, when a check errored or an action failed."""
+
+
+class ReportStoreError(RuntimeError):
+    """The task's report part could not be stored: the task fails loudly; the part's content
+    (its actions and findings) is in the task log, so nothing that was done is lost."""
 
 
 def audit(event: str, **fields: Any) -> None:
@@ -152,8 +158,15 @@ def _store_part(cfg: MaintenanceConfig | None, run: RunInfo, part: dict[str, Any
 
     if cfg is None:  # the config itself is broken: the part cannot be stored anywhere
         return
-    store = store_for(cfg)
-    store.put_part(run.dag_id, run.run_id, run.part_name, part)
+    try:
+        store_for(cfg).put_part(run.dag_id, run.run_id, run.part_name, part)
+    except Exception as exc:
+        log.error("report part %s of %s/%s could not be stored in %s; its content, so that nothing done is lost: %s",
+                  run.part_name, run.dag_id, run.run_id, cfg.reports.url,
+                  mask(json.dumps(part, default=str, sort_keys=True)))
+        raise ReportStoreError(
+            f"report store {cfg.reports.url} unavailable ({type(exc).__name__}: {mask(str(exc))}); "
+            "the task's actions and findings are in its log (maintenance.outcome, report part)") from exc
 
 
 def execute_step(
@@ -171,6 +184,8 @@ def execute_step(
     run = from_context(context)
     if cfg is None:
         cfg = load_config()  # ConfigError names the key; nothing has run yet
+    # The secrets of every connection the config names are masked before any work is done.
+    register_config(cfg)
     run = from_context(context, cfg.windows.cutoff_minutes.get(run.dag_id))
     if run.past_cutoff():
         assert run.window is not None
@@ -194,7 +209,9 @@ def execute_step(
         step.add(body(step))
     except Exception as exc:
         message = f"{type(exc).__name__}: {mask(str(exc))}"
-        _store_part(cfg, run, _part(run, started, step, message, None))
+        # The body's own error is the one to raise; a store failure is logged with the part.
+        with suppress(ReportStoreError):
+            _store_part(cfg, run, _part(run, started, step, message, None))
         raise
     failed = [f"{a.action} on {a.target}: {a.message}" for a in step.actions if a.status is ActionStatus.FAILED]
     problems = step.errors + failed

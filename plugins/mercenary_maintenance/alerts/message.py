@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mercenary_maintenance.alerts.state import Notification
+from mercenary_maintenance.redact import slack_escape
 
 _ICON = {"critical": ":red_circle:", "warning": ":large_yellow_circle:"}
 _TITLE = {"firing": "FIRING", "repeat": "STILL FIRING", "escalation": "ESCALATED", "resolved": "RESOLVED"}
@@ -39,14 +40,15 @@ def format_notification(note: Notification, run_link: str) -> str:
     <http://af/run|open the evaluation run>
     """
     if note.kind == "resolved":
-        head = (f":large_green_circle: *RESOLVED* {note.severity.upper()} {note.check} on {note.target} — "
-                f"now {_num(note.value)} (threshold {_num(note.limit)}); firing since {note.since}")
-        return f"{head}\n{note.message}\n<{run_link}|open the evaluation run>"
+        head = (f":large_green_circle: *RESOLVED* {note.severity.upper()} {note.check} on {slack_escape(note.target)}"
+                f" — now {_num(note.value)} (threshold {_num(note.limit)}); firing since {note.since}")
+        return f"{head}\n{slack_escape(note.message)}\n<{run_link}|open the evaluation run>"
     icon = _ICON.get(note.severity, ":white_circle:")
-    head = (f"{icon} *{_TITLE[note.kind]}* {note.severity.upper()} {note.check} on {note.target} — "
+    head = (f"{icon} *{_TITLE[note.kind]}* {note.severity.upper()} {note.check} on {slack_escape(note.target)} — "
             f"value {_num(note.value)} vs threshold {_num(note.limit)}")
     meta = f"incident {note.incident} (respond within {note.response}) · since {note.since}"
     if note.mentions:
         who = " ".join(_mention(m) for m in note.mentions)
         meta += f" · {'escalated to' if note.kind == 'escalation' else 'on-call'} {who}"
-    return f"{head}\n{meta}\n{note.message}\n<{run_link}|open the evaluation run>"
+    # The message quotes measured data (label values, error text): shown, never acted on.
+    return f"{head}\n{meta}\n{slack_escape(note.message)}\n<{run_link}|open the evaluation run>"

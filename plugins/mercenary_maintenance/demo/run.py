@@ -38,6 +38,7 @@ from mercenary_maintenance.demo.state import AlreadyRunning, DemoState, Proc, cl
 from mercenary_maintenance.demo.summary import DagResult, find_report, render
 from mercenary_maintenance.servers import LocalStack, ServerError, free_port, wait_for_port
 from mercenary_maintenance.servers import airflow_env as local_airflow_env
+from mercenary_maintenance.shutdown import become_subreaper, stop_descendants
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the source tree (the demo is a dev tool)
 
@@ -325,6 +326,8 @@ def _admin_password(path: Path) -> str | None:
 
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # the cleanup this starts must not be cut short
+        signal.signal(sig, signal.SIG_IGN)
     raise Interrupted(signal.Signals(signum).name)
 
 
@@ -347,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_libraries()
     workdir: Path = args.dir.resolve()
+    become_subreaper()  # a pg_ctl-started PostgreSQL and orphaned Airflow workers stay our descendants
     previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     t0 = time.monotonic()
     demo: Demo | None = None
@@ -371,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, signal.SIG_IGN)
         if demo is not None:
             demo.stop()
+        stop_descendants()  # anything a step started and did not stop (last resort)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

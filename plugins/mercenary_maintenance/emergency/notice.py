@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mercenary_maintenance.emergency.request import EmergencyRequest
+from mercenary_maintenance.redact import slack_escape
 
 
 def act_after(request: EmergencyRequest, now: datetime, notice_minutes: float) -> datetime:
@@ -15,14 +16,17 @@ def act_after(request: EmergencyRequest, now: datetime, notice_minutes: float) -
 
 
 def notice_text(request: EmergencyRequest, *, user: str | None, when: datetime, link: str) -> str:
-    """The Slack message: what, where, who, why, ticket, when, and how to cancel."""
+    """The Slack message: what, where, who, why, ticket, when, and how to cancel.
+
+    What the requester typed (reason, ticket, objects, user) is escaped for Slack mrkdwn: it is
+    shown, never acted on (no ``<!channel>`` ping, no disguised link)."""
     head = (":rotating_light: *Emergency maintenance (critical) starting now*" if request.critical
             else f":warning: *Emergency maintenance scheduled at {when.strftime('%Y-%m-%d %H:%M UTC')}*")
     lines = [
         head,
-        f"*What:* {request.describe()}",
-        f"*Requested by:* {user or 'unknown'} — ticket {request.ticket}",
-        f"*Reason:* {request.reason}",
+        f"*What:* {slack_escape(request.describe())}",
+        f"*Requested by:* {slack_escape(user or 'unknown')} — ticket {slack_escape(request.ticket)}",
+        f"*Reason:* {slack_escape(request.reason)}",
     ]
     if not request.critical:
         lines.append("To cancel: mark the task `wait_notice_period` failed (or skipped) in the run before then.")

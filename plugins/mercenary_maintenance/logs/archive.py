@@ -88,7 +88,11 @@ def archive_file(client: Any, plan: Plan, log_set: LogSet, base: str, path: str,
     tally.keys.append(key)
     if not plan.delete_local:
         return
-    # The very file we hashed, unchanged since: only then is the local copy redundant.
+    # The very file we hashed, unchanged since, still reached without a symlink: only then
+    # is the local copy redundant.
+    if files.symlink_below(path, base) is not None:
+        tally.skip(path, "a directory on its path became a symlink; kept")
+        return
     if files.FileState.of(os.lstat(path)) != before:
         tally.skip(path, "changed after upload; kept (next run archives the new content)")
         return

@@ -41,6 +41,9 @@ def scan(root: str, older_than_s: float, now: float, open_paths: set[str]) -> Sw
     """What would be removed under ``root`` (nothing is changed)."""
     real_root = os.path.realpath(root)
     sweep = Sweep(root)
+    if os.path.islink(root.rstrip("/")):  # became a link after the config was validated
+        sweep.skipped.append({"path": root, "reason": "root is a symlink (never followed)"})
+        return sweep
     if not os.path.isdir(real_root):
         sweep.skipped.append({"path": root, "reason": "root does not exist"})
         return sweep

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import os
 import stat
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,14 +45,75 @@ def base_dir(pattern: str) -> str:
 
 
 def expand(pattern: str) -> tuple[str, list[str]]:
-    """(base dir, regular files matching the pattern); never follows a symlinked file."""
+    """(base dir, regular files matching the pattern).
+
+    Below the base dir (which the operator named) nothing symlinked is followed: not a
+    symlinked file, and no symlinked directory is ever descended into, whatever the glob
+    (``*`` or ``**``) would match. Wildcards do not match hidden names (as :mod:`glob`).
+    """
     pattern = os.path.expandvars(pattern)
-    files = []
-    for path in sorted(glob.glob(pattern, recursive=True)):
-        st = os.lstat(path)
-        if stat.S_ISREG(st.st_mode):
-            files.append(path)
-    return base_dir(pattern), files
+    base = base_dir(pattern)
+    rest = list(Path(pattern).parts[len(Path(base).parts):])
+    if not os.path.isdir(base) or not rest:
+        return base, []
+    return base, sorted(set(_match(base, rest)))
+
+
+def _wild(part: str) -> bool:
+    return bool(_GLOB_CHARS & set(part))
+
+
+def _names(directory: str, part: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return [e for e in entries
+                    if fnmatch.fnmatchcase(e.name, part) and (part.startswith(".") or not e.name.startswith("."))]
+    except OSError:  # vanished or unreadable: nothing to match there
+        return []
+
+
+def _subdirs(directory: str) -> list[str]:
+    return [e.path for e in _names(directory, "*") if e.is_dir(follow_symlinks=False)]
+
+
+def _match(directory: str, parts: list[str]) -> Iterator[str]:
+    head, rest = parts[0], parts[1:]
+    if head == "**":
+        if rest:
+            yield from _match(directory, rest)  # zero directories
+        else:  # a trailing ** matches every file below
+            yield from (e.path for e in _names(directory, "*") if e.is_file(follow_symlinks=False))
+        for sub in _subdirs(directory):
+            yield from _match(sub, parts)
+        return
+    if _wild(head):
+        entries = [(e.path, e.is_dir(follow_symlinks=False), e.is_file(follow_symlinks=False))
+                   for e in _names(directory, head)]
+    else:
+        path = os.path.join(directory, head)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return
+        entries = [(path, stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode))]
+    for path, is_dir, is_file in entries:
+        if rest and is_dir:
+            yield from _match(path, rest)
+        elif not rest and is_file:
+            yield path
+
+
+def symlink_below(path: str, base: str) -> str | None:
+    """The first symlink on the way from ``base`` down to ``path`` (``None``: there is none)."""
+    rel = os.path.relpath(path, base)
+    if rel.startswith(".."):
+        return path
+    current = base
+    for part in Path(rel).parts:
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            return current
+    return None
 
 
 def open_files(proc: str = "/proc") -> set[str]:

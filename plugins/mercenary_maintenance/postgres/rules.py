@@ -7,7 +7,6 @@ names the objects involved in ``details`` (pids, tables, indexes, roles).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,7 +16,6 @@ from mercenary_maintenance.findings import Finding, Severity, Threshold, measure
 
 Row = dict[str, Any]
 MAX_LISTED = 50
-_SECRET = re.compile(r"passw|secret|token|credential", re.IGNORECASE)
 _TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 _TYPE_MIN = {"smallint": -(2**15), "integer": -(2**31), "bigint": -(2**63)}
 
@@ -28,19 +26,17 @@ SLOW_QUERIES_HOWTO = (
 
 
 def redact(query: str | None, limit: int = 300) -> str | None:
-    """Statement text for a report: shortened, and hidden when it may carry a secret.
+    """Statement text for a report (:func:`mercenary_maintenance.redact.statement`, the one
+    redaction of SQL text): masked, shortened, and hidden when it may carry a secret.
 
     >>> redact("ALTER ROLE app PASSWORD 'x'")
     '<redacted: statement may contain a secret>'
     >>> redact("SELECT 1")
     'SELECT 1'
     """
-    if query is None:
-        return None
-    if _SECRET.search(query):
-        return "<redacted: statement may contain a secret>"
-    text = " ".join(query.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    from mercenary_maintenance.redact import statement
+
+    return statement(query, limit)
 
 
 def plain(value: Any) -> Any:

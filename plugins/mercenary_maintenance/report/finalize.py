@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from mercenary_maintenance.config import MaintenanceConfig, load_config
+from mercenary_maintenance.redact import register_config
 from mercenary_maintenance.report.build import build_report, render_markdown
 from mercenary_maintenance.report.store import store_for
 from mercenary_maintenance.runinfo import from_context
@@ -56,6 +57,7 @@ def announce(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
 
 def finalize(context: Any) -> str:
     cfg = load_config()
+    register_config(cfg)
     run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
     store = store_for(cfg)
     dag_run = context["dag_run"]

@@ -2,6 +2,9 @@
 
 Layout: ``<root>/<dag_id>/<run_id>/report.json|report.md`` and
 ``<root>/<dag_id>/<run_id>/parts/<task>[.<map_index>].try<N>.json`` (one per task try).
+``dag_id`` and ``run_id`` are path components only through :func:`run_prefix` (sanitized:
+a run id is chosen by whoever triggers the run), and every part and report is passed
+through :func:`~mercenary_maintenance.redact.mask` before it is stored.
 Every object is written once and never rewritten: a second write of the same name (a
 retried report task) goes to ``attempts/<name>.<n>`` instead, and readers take the
 newest attempt.
@@ -18,6 +21,9 @@ from urllib.parse import urlparse
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import MaintenanceConfig
+
+from mercenary_maintenance.redact import mask, mask_value
+from mercenary_maintenance.safepath import safe_component
 
 _ATTEMPT = re.compile(r"^(?P<name>.+)\.(?P<n>\d+)$")
 _RUN_STAMP = re.compile(r"__(?P<ts>\d{4}-\d{2}-\d{2}T[^/]+)$")
@@ -120,6 +126,16 @@ def run_time(run_id: str) -> datetime | None:
         return None
 
 
+def run_prefix(dag_id: str, run_id: str) -> str:
+    """``<dag_id>/<run_id>`` with both made safe path components (see :func:`safe_component`).
+
+    >>> run_prefix("maintenance_daily", "manual__2026-01-01T00:00:00+00:00")
+    'maintenance_daily/manual__2026-01-01T00:00:00+00:00'
+    >>> "/" in run_prefix("d", "../../x").split("/", 1)[1]
+    False
+    """
+    return f"{safe_component(dag_id)}/{safe_component(run_id)}"
+
 
 class ReportStore:
     def __init__(self, backend: Backend) -> None:
@@ -154,12 +170,12 @@ class ReportStore:
 
     # -- parts (one per task try) --------------------------------------------------
     def put_part(self, dag_id: str, run_id: str, part_name: str, payload: dict[str, Any]) -> str:
-        data = json.dumps(payload, sort_keys=True, default=str).encode()
-        return self.write_once(f"{dag_id}/{run_id}/parts/{part_name}.json", data)
+        data = json.dumps(mask_value(payload), sort_keys=True, default=str).encode()
+        return self.write_once(f"{run_prefix(dag_id, run_id)}/parts/{safe_component(part_name)}.json", data)
 
     def parts(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         out = []
-        for key in self.backend.list(f"{dag_id}/{run_id}/parts/"):
+        for key in self.backend.list(f"{run_prefix(dag_id, run_id)}/parts/"):
             if "/attempts/" in key or not key.endswith(".json"):
                 continue
             raw = self.backend.get(key)
@@ -169,13 +185,14 @@ class ReportStore:
 
     # -- reports -------------------------------------------------------------------
     def write_report(self, report: dict[str, Any], markdown: str) -> str:
-        base = f"{report['dag_id']}/{report['run_id']}"
-        location = self.write_once(f"{base}/report.json", json.dumps(report, indent=2, default=str).encode())
-        self.write_once(f"{base}/report.md", markdown.encode())
+        base = run_prefix(str(report["dag_id"]), str(report["run_id"]))
+        location = self.write_once(f"{base}/report.json",
+                                   json.dumps(mask_value(report), indent=2, default=str).encode())
+        self.write_once(f"{base}/report.md", mask(markdown).encode())
         return location
 
     def read_report(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
-        raw = self.read_latest(f"{dag_id}/{run_id}/report.json")
+        raw = self.read_latest(f"{run_prefix(dag_id, run_id)}/report.json")
         return json.loads(raw) if raw is not None else None
 
     def previous_report(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
@@ -196,7 +213,8 @@ class ReportStore:
         return sorted({k.split("/", 1)[0] for k in self.backend.list("") if "/" in k})
 
     def run_ids(self, dag_id: str) -> list[str]:
-        return sorted({k.split("/")[1] for k in self.backend.list(f"{dag_id}/") if k.endswith("/report.json")})
+        return sorted({k.split("/")[1] for k in self.backend.list(f"{safe_component(dag_id)}/")
+                       if k.endswith("/report.json")})
 
 
 def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,

@@ -7,22 +7,24 @@ import json
 from datetime import datetime
 from typing import Any
 
-from mercenary_maintenance.report.store import ReportStore, run_time
+from mercenary_maintenance.redact import mask_value
+from mercenary_maintenance.report.store import ReportStore, run_prefix, run_time
+from mercenary_maintenance.safepath import safe_component
 
 SNAPSHOT = "review.json"
 
 
 def save_snapshot(store: ReportStore, dag_id: str, run_id: str, snapshot: dict[str, Any]) -> str:
-    data = json.dumps(snapshot, sort_keys=True, default=str).encode()
-    return store.write_once(f"{dag_id}/{run_id}/{SNAPSHOT}", data)
+    data = json.dumps(mask_value(snapshot), sort_keys=True, default=str).encode()
+    return store.write_once(f"{run_prefix(dag_id, run_id)}/{SNAPSHOT}", data)
 
 
 def previous_snapshot(store: ReportStore, dag_id: str, run_id: str) -> dict[str, Any] | None:
     """The newest snapshot of an earlier review run of ``dag_id`` (by ``taken_at``)."""
     best: dict[str, Any] | None = None
-    for key in store.backend.list(f"{dag_id}/"):
+    for key in store.backend.list(f"{safe_component(dag_id)}/"):
         parts = key.split("/")
-        if len(parts) != 3 or parts[2] != SNAPSHOT or parts[1] == run_id:
+        if len(parts) != 3 or parts[2] != SNAPSHOT or parts[1] == safe_component(run_id):
             continue
         raw = store.read_latest(key)
         if raw is None:

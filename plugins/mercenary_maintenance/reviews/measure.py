@@ -10,6 +10,7 @@ from typing import Any
 
 from mercenary_maintenance import packaged
 from mercenary_maintenance.config import MaintenanceConfig
+from mercenary_maintenance.redact import statement
 from mercenary_maintenance.runner import mask
 
 TOP_TABLES = 15
@@ -54,7 +55,7 @@ def slow_queries(conn: Any) -> dict[str, Any]:
     except Exception as exc:  # e.g. not in shared_preload_libraries: say so in the review
         return {"available": False, "why": mask(str(exc).strip().splitlines()[0]), "top": []}
     for row in top:
-        row["query"] = mask(str(row["query"]))
+        row["query"] = statement(str(row["query"]))
         row["mean_ms"], row["total_ms"] = float(row["mean_ms"]), float(row["total_ms"])
     return {"available": True, "why": None, "top": top}
 
