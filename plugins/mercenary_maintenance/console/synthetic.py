@@ -76,7 +76,7 @@ def content(dag_id: str, at: datetime, rng: random.Random) -> tuple[list[dict[st
                      f"/var/log is {disk * 0.7:.1f}% full", round(disk * 0.7, 2), {"path": "/var/log"}),
         ]
     elif dag_id in ("maintenance_weekly", "maintenance_monthly", "maintenance_quarterly"):
-        rows = [{"schema": t.split(".")[0], "table_name": t.split(".")[1],
+        rows: list[dict[str, Any]] = [{"schema": t.split(".")[0], "table_name": t.split(".")[1],
                  "dead_tuples": int(rng.uniform(0.5, 1.5) * 40000 * wave / (i + 1))} for i, t in enumerate(TABLES)]
         worst = max(rows, key=lambda r: r["dead_tuples"])
         pct = round(worst["dead_tuples"] / 4000, 1)
