@@ -42,7 +42,7 @@ class AirflowUI:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
-    seeded_days: int = 30
+    seeded_days: int = 100
 
     @property
     def url(self) -> str:
@@ -100,9 +100,10 @@ class AirflowUI:
             try:
                 with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5):
                     break
-            except (urllib.error.URLError, OSError):
+            except (urllib.error.URLError, OSError) as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"api-server not healthy after 300 s; see {self.home / 'api-server.log'}")
+                    log_path = self.home / 'api-server.log'
+                    raise RuntimeError(f"api-server not healthy after 300 s; see {log_path}") from exc
                 time.sleep(1)
         return self
 
