@@ -26,4 +26,5 @@ RUN pip install --no-cache-dir \
     "zstandard>=0.23" \
     "psutil>=5.9" \
     "prometheus-client>=0.20" \
-    "pygal>=3.0"
+    "pygal>=3.0" \
+    "markdown-it-py>=3"
