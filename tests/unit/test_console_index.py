@@ -146,3 +146,16 @@ def test_cadences_of_interval_and_window_dags() -> None:
     _, since = due_since("maintenance_quarterly", NOW, 0.25)
     assert since == datetime(2026, 10, 3, 0, 0, tzinfo=UTC)
     assert due_since("emergency_maintenance", NOW, 0.25) == ("on demand", None)
+
+
+def test_plugin_mounts_the_console_once_with_its_nav_entry_and_run_tab() -> None:
+    from airflow import plugins_manager
+
+    apps, _ = plugins_manager.get_fastapi_plugins()
+    assert [a["name"] for a in apps if a["url_prefix"] == "/maintenance"] == ["Maintenance console"]
+    views, _ = plugins_manager._get_ui_plugins()
+    by_name = {v["name"]: v for v in views}
+    assert by_name["Maintenance"]["destination"] == "nav"
+    assert by_name["Maintenance"]["href"] == "/maintenance/"
+    assert by_name["Maintenance report"]["destination"] == "dag_run"
+    assert by_name["Maintenance report"]["href"] == "/maintenance/runs/{DAG_ID}/{RUN_ID}"
