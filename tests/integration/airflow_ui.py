@@ -43,6 +43,10 @@ class AirflowUI:
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
     seeded_days: int = 100
+    # Only these DAG files are serialized (the UI needs the DAGs the tests open): parsing all costs minutes here.
+    dag_files: tuple[str, ...] = ("emergency_maintenance", "maintenance_daily")
+    # An already migrated SQLite metadata DB to copy instead of running `airflow db migrate` again.
+    migrated_db: Path | None = None
 
     @property
     def url(self) -> str:
@@ -75,7 +79,13 @@ class AirflowUI:
         passwords.write_text(json.dumps({USER: self.password}))
         airflow_home = self.home / "airflow"
         airflow_home.mkdir()
+        dags = self.home / "dags"
+        dags.mkdir()
+        project_dags = Path(__file__).resolve().parents[2] / "dags"
+        for name in self.dag_files:
+            (dags / f"{name}.py").symlink_to(project_dags / f"{name}.py")
         self.env = servers.airflow_env(airflow_home) | {
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "MAINTENANCE_CONFIG": str(config),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
@@ -86,7 +96,10 @@ class AirflowUI:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "MAINTENANCE_DEADLINE_ALERTS": "off",
         }
-        self._run("db", "migrate", timeout=600)
+        if self.migrated_db is not None:
+            shutil.copyfile(self.migrated_db, airflow_home / "airflow.db")
+        else:
+            self._run("db", "migrate", timeout=600)
         self._run("dags", "reserialize", timeout=600)
         log = (self.home / "api-server.log").open("wb")
         self.proc = subprocess.Popen(

@@ -31,8 +31,8 @@ RUN_ID = "manual__console-browser-test"
 
 
 @pytest.fixture(scope="module")
-def ui() -> Iterator[AirflowUI]:
-    server = AirflowUI().start()
+def ui(airflow_db: Path) -> Iterator[AirflowUI]:
+    server = AirflowUI(migrated_db=airflow_db / "airflow.db").start()
     try:
         yield server
     finally:

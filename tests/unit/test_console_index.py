@@ -159,3 +159,15 @@ def test_plugin_mounts_the_console_once_with_its_nav_entry_and_run_tab() -> None
     assert by_name["Maintenance"]["href"] == "/maintenance/"
     assert by_name["Maintenance report"]["destination"] == "dag_run"
     assert by_name["Maintenance report"]["href"] == "/maintenance/runs/{DAG_ID}/{RUN_ID}"
+
+
+def test_the_scan_for_runs_without_summaries_happens_once(store: ReportStore, tmp_path: Path) -> None:
+    report = synthetic.report("backup_full", NOW, random.Random(3))
+    store.write_once(f"backup_full/{report['run_id']}/report.json", json.dumps(report).encode())
+    idx = index(store, tmp_path)
+    assert idx.refresh().legacy == 1
+    calls: list[str] = []
+    original = store.backend.list
+    store.backend.list = lambda prefix: calls.append(prefix) or original(prefix)  # type: ignore[method-assign]
+    assert idx.refresh().legacy == 0
+    assert calls == [], "a warm refresh must not walk the whole store"

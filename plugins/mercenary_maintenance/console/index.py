@@ -160,8 +160,9 @@ class RunIndex:
                         self.ingest(db, summary)
                         stats.ingested += 1
                     db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
-                if not newest:  # first fill: runs written before the journal existed
+                if "legacy_done" not in meta:  # first fill: runs written before the journal existed
                     stats.legacy = self._legacy(db)
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('legacy_done', '1')")
                 if listed:
                     newest = max(newest, listed[-1])
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('newest_key', ?), ('refreshed_at', ?)",
