@@ -126,8 +126,8 @@ def report(dag_id: str, started: datetime, rng: random.Random) -> dict[str, Any]
     failed = any(a["status"] == "failed" for a in actions)
     status = ("failed" if failed else "critical" if "critical" in severities
               else "warning" if severities & {"warning", "unknown"} else "ok")
-    tasks = {"health.check_services": "success", "postgres.check_daily": "success",
-             "backups.verify_backups": "success"} if dag_id == "maintenance_daily" else {}
+    daily_tasks = (("health", "check_services"), ("postgres", "check_daily"), ("backups", "verify_backups"))
+    tasks = {f"{group}.{task}": "success" for group, task in daily_tasks} if dag_id == "maintenance_daily" else {}
     return {
         "dag_id": dag_id, "run_id": f"{kind}__{started.isoformat()}", "run_type": kind,
         "triggered_by": {"user": "admin", "reason": "synthetic", "ticket": "OPS-1"} if kind == "manual" else None,
