@@ -24,4 +24,7 @@ RUN pip install --no-cache-dir \
     "pydantic>=2.7" \
     "PyYAML>=6" \
     "zstandard>=0.23" \
-    "psutil>=5.9"
+    "psutil>=5.9" \
+    "prometheus-client>=0.20" \
+    "pygal>=3.0" \
+    "markdown-it-py>=3"

@@ -405,6 +405,20 @@ class EmergencyConfig(_Model):
     notice_minutes: float = Field(60, ge=0)
 
 
+class ConsoleConfig(_Model):
+    """The operator's console on the api-server (console/)."""
+
+    # SQLite cache of run summaries; default: <tmp>/mercenary-maintenance/console.
+    cache_dir: str | None = None
+    # The overview lists new runs at most this often (seconds).
+    refresh_seconds: float = Field(5, ge=0)
+    trend_days: int = Field(90, ge=1, le=3660)
+    # The plan-to-code map the compliance page reads; default: docs/plan-coverage.md of the project.
+    plan_coverage_file: str | None = None
+    # How late a DAG may be before its plan items are "overdue", as a fraction of its cadence.
+    grace_fraction: float = Field(0.25, ge=0, le=10)
+
+
 class MaintenanceConfig(_Model):
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     targets: Targets = Field(default_factory=Targets)
@@ -419,6 +433,7 @@ class MaintenanceConfig(_Model):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     emergency: EmergencyConfig = Field(default_factory=EmergencyConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
 
     def postgres_target(self, name: str) -> PostgresTarget:
         return _pick(self.targets.postgres, name, "targets.postgres")

@@ -78,3 +78,8 @@ def sql_text(area: str, name: str, server_version: int | None = None) -> str:
 def default_config_text() -> str:
     """The shipped ``maintenance.yaml`` (the plan's parameters)."""
     return (include_root() / "maintenance.yaml").read_text(encoding="utf-8")
+
+
+def plan_coverage_text() -> str:
+    """The shipped plan-to-code map (``docs/plan-coverage.md``, linked into ``include/``)."""
+    return (include_root() / "plan-coverage.md").read_text(encoding="utf-8")

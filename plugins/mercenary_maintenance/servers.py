@@ -36,6 +36,8 @@ SYSTEM_PACKAGES = {
     "check_postgres": "check-postgres",
     "zstd": "zstd",
     "docker-compose": "docker-compose",  # validates docker-compose.yaml (tests/dags/test_compose.py)
+    "chromium": "chromium",  # the console's browser tests (tests/integration/test_console_browser.py)
+    "chromedriver": "chromium-driver",
 }
 
 
@@ -531,15 +533,22 @@ class WebSite(HttpSink):
 class PrometheusServer(_ChildServer):
     scrape_targets: list[str] = field(default_factory=list)
     scrape_interval: str = "1s"
+    metrics_path: str = "/metrics"
+    bearer_token: str | None = None  # sent as `Authorization: Bearer` (the console's /maintenance/metrics)
 
     def start(self) -> PrometheusServer:
         binary = require_binary("prometheus")
         self.base_dir = Path(tempfile.mkdtemp(prefix="mm-prom-"))
         self.port = self.port or free_port()
         targets = json.dumps(self.scrape_targets)
+        auth = ""
+        if self.bearer_token:
+            (self.base_dir / "token").write_text(self.bearer_token)
+            auth = f"    authorization:\n      credentials_file: {self.base_dir / 'token'}\n"
         (self.base_dir / "prometheus.yml").write_text(
             f"global:\n  scrape_interval: {self.scrape_interval}\n  evaluation_interval: {self.scrape_interval}\n"
-            f"scrape_configs:\n  - job_name: test\n    static_configs:\n      - targets: {targets}\n"
+            f"scrape_configs:\n  - job_name: test\n    metrics_path: {json.dumps(self.metrics_path)}\n{auth}"
+            f"    static_configs:\n      - targets: {targets}\n"
         )
         argv = [binary, f"--config.file={self.base_dir / 'prometheus.yml'}",
                 f"--storage.tsdb.path={self.base_dir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}"]

@@ -253,8 +253,9 @@ class Demo:
             while not passwords.exists() and time.monotonic() < deadline:
                 time.sleep(0.5)
             login = _admin_password(passwords)
-            print(f"\nAirflow UI: http://localhost:{port}  (user admin, password {login or '?'}; "
-                  f"stored in {passwords})\nThe demo runs are listed under each DAG. Ctrl-C stops everything.\n",
+            print(f"\nMaintenance console: http://localhost:{port}/plugin/maintenance  (user admin, password "
+                  f"{login or '?'}; stored in {passwords})\nAirflow UI: http://localhost:{port} — the demo runs are "
+                  "listed under each DAG, their reports in the \"Maintenance report\" tab. Ctrl-C stops everything.\n",
                   flush=True)
             proc.wait()
 

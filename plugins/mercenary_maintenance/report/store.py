@@ -1,6 +1,8 @@
 """Report storage on local disk (``file://``) or S3 (``s3://bucket/prefix``).
 
-Layout: ``<root>/<dag_id>/<run_id>/report.json|report.md`` and
+Layout: ``<root>/<dag_id>/<run_id>/report.json|report.md|summary.json``,
+``<root>/_index/<finished stamp>__<dag_id>__<hash>.json`` (the summaries' journal, see
+``report/summary.py``) and
 ``<root>/<dag_id>/<run_id>/parts/<task>[.<map_index>].try<N>.json`` (one per task try).
 ``dag_id`` and ``run_id`` are path components only through :func:`run_prefix` (sanitized:
 a run id is chosen by whoever triggers the run), and every part and report is passed
@@ -13,6 +15,7 @@ newest attempt.
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +39,13 @@ class AlreadyExists(Exception):
 class Backend(Protocol):
     def put_new(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes | None: ...
+    def list_after(self, prefix: str, start_after: str) -> list[str]: ...
     def list(self, prefix: str) -> list[str]: ...
     def location(self, key: str) -> str: ...
+
+
+def keys_after(keys: list[str], start_after: str) -> list[str]:
+    return [k for k in keys if k > start_after]
 
 
 class FileBackend:
@@ -56,6 +64,13 @@ class FileBackend:
     def get(self, key: str) -> bytes | None:
         path = self.root / key
         return path.read_bytes() if path.is_file() else None
+
+    def list_after(self, prefix: str, start_after: str) -> list[str]:
+        """Keys under a flat folder ``prefix`` sorting after ``start_after`` (one directory read)."""
+        base = self.root / prefix
+        if not base.is_dir():
+            return []
+        return keys_after(sorted(prefix + name for name in os.listdir(base)), start_after)
 
     def list(self, prefix: str) -> list[str]:
         base = self.root / prefix
@@ -96,6 +111,16 @@ class S3Backend:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise
+
+    def list_after(self, prefix: str, start_after: str) -> list[str]:
+        """Keys under ``prefix`` sorting after ``start_after``: S3 returns only those (StartAfter)."""
+        full, start = self._key(prefix), self._key(start_after) if start_after else ""
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full, **({"StartAfter": start} if start else {})):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        return sorted(k[strip:] for k in keys)
 
     def list(self, prefix: str) -> list[str]:
         full = self._key(prefix)
@@ -185,11 +210,29 @@ class ReportStore:
 
     # -- reports -------------------------------------------------------------------
     def write_report(self, report: dict[str, Any], markdown: str) -> str:
+        from mercenary_maintenance.report.summary import index_key, summarize
+
         base = run_prefix(str(report["dag_id"]), str(report["run_id"]))
-        location = self.write_once(f"{base}/report.json",
-                                   json.dumps(mask_value(report), indent=2, default=str).encode())
+        masked = mask_value(report)
+        location = self.write_once(f"{base}/report.json", json.dumps(masked, indent=2, default=str).encode())
         self.write_once(f"{base}/report.md", mask(markdown).encode())
+        # The console's index (console/index.py): the summary beside the report, then its journal entry.
+        summary = json.dumps(summarize(masked), default=str).encode()
+        self.write_once(f"{base}/summary.json", summary)
+        self.write_once(index_key(masked), summary)
         return location
+
+    def read_summary(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
+        """The run's summary.json, or one made from its report (runs written before summaries existed)."""
+        raw = self.read_latest(f"{run_prefix(dag_id, run_id)}/summary.json")
+        if raw is not None:
+            return dict(json.loads(raw))
+        report = self.read_report(dag_id, run_id)
+        if report is None:
+            return None
+        from mercenary_maintenance.report.summary import summarize
+
+        return summarize(report)
 
     def read_report(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
         raw = self.read_latest(f"{run_prefix(dag_id, run_id)}/report.json")
@@ -210,7 +253,7 @@ class ReportStore:
         return None
 
     def dag_ids(self) -> list[str]:
-        return sorted({k.split("/", 1)[0] for k in self.backend.list("") if "/" in k})
+        return sorted({k.split("/", 1)[0] for k in self.backend.list("") if "/" in k and not k.startswith("_")})
 
     def run_ids(self, dag_id: str) -> list[str]:
         return sorted({k.split("/")[1] for k in self.backend.list(f"{safe_component(dag_id)}/")

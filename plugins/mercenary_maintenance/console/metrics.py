@@ -1,0 +1,72 @@
+"""``/maintenance/metrics``: the index as Prometheus gauges (names fixed in DESIGN §10)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from mercenary_maintenance.console.index import RunIndex
+
+# DESIGN §10's scale (not the ordering of findings.Severity, where unknown ranks below critical).
+SEVERITY_VALUE = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
+_WORSE = {"ok": 0, "warning": 1, "unknown": 2, "critical": 3}
+BACKUP_KINDS = {"backup.full": "full", "backup.incremental": "incremental"}
+
+
+class IndexCollector(Collector):
+    def __init__(self, index: RunIndex, now: datetime) -> None:
+        self.index, self.now = index, now
+
+    def collect(self) -> Iterator[Any]:
+        severity = GaugeMetricFamily("mercenary_finding_severity",
+                                     "Latest severity of a check on a target: 0 ok, 1 warning, 2 critical, 3 unknown",
+                                     labels=["check", "target", "dag_id"])
+        worst: dict[tuple[str, str, str], str] = {}
+        for f in self.index.latest_findings():
+            key = (f["check"], f["target"], f["dag_id"])
+            sev = f["severity"] if f["severity"] in SEVERITY_VALUE else "unknown"
+            if key not in worst or _WORSE[sev] > _WORSE[worst[key]]:
+                worst[key] = sev
+        for key, sev in sorted(worst.items()):
+            severity.add_metric(list(key), SEVERITY_VALUE[sev])
+        yield severity
+
+        age = GaugeMetricFamily("mercenary_backup_age_seconds", "Seconds since the last completed backup",
+                                labels=["target", "kind"])
+        for action, kind in BACKUP_KINDS.items():
+            for target in sorted(self.index.event_targets(action)):
+                event = self.index.last_event(action, target, ok_only=True)
+                if event is not None:
+                    age.add_metric([target, kind], max(0.0, self.now.timestamp() - event["ts"]))
+        yield age
+
+        success = GaugeMetricFamily("mercenary_restore_test_success", "1 when the last restore test passed",
+                                    labels=["target"])
+        duration = GaugeMetricFamily("mercenary_restore_test_duration_seconds",
+                                     "Duration of the last restore test", labels=["target"])
+        for target in sorted(self.index.event_targets("backup.restore_test")):
+            event = self.index.last_event("backup.restore_test", target, ok_only=False)
+            if event is not None:
+                success.add_metric([target], float(event["ok"]))
+                if event["duration_s"] is not None:
+                    duration.add_metric([target], float(event["duration_s"]))
+        yield success
+        yield duration
+
+        last = GaugeMetricFamily("mercenary_last_run_timestamp_seconds",
+                                 "Unix time of the last run of a DAG that ended with this status",
+                                 labels=["dag_id", "status"])
+        for dag_id, status, ts in sorted(self.index.last_by_status()):
+            last.add_metric([dag_id, str(status)], ts)
+        yield last
+
+
+def exposition(index: RunIndex, now: datetime) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(IndexCollector(index, now))
+    return bytes(generate_latest(registry))
