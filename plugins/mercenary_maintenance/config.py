@@ -261,6 +261,10 @@ class AlertsConfig(_Model):
     p1_checks: list[str] = Field(default_factory=lambda: ["app.error_rate"])
     slack_attempts: int = Field(3, ge=1, le=10)
     slack_retry_delay_seconds: float = Field(2, ge=0)
+    # Each webhook POST is bounded by this (connect + read); all sends of one evaluation by the
+    # budget — what is not delivered within it stays in the saved outbox for the next run.
+    slack_timeout_seconds: float = Field(10, gt=0)
+    slack_send_budget_seconds: float = Field(60, gt=0)
     state_variable: str = "mercenary_alert_state"
     # After each maintenance run, post the findings at or above this severity to Slack
     # (one message per run; a failed run is announced by the failure notifier instead).
