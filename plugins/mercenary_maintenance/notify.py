@@ -150,7 +150,8 @@ def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 
     severities = _NOTICE_LEVELS[level]
     if report["status"] == "failed" or not severities:
         return None
-    wanted = [f for f in report["findings"] if f["severity"] in severities]
+    # Findings the run's own maintenance fixed (resolved_by) need no one's attention.
+    wanted = [f for f in report["findings"] if f["severity"] in severities and not f.get("resolved_by")]
     if not wanted:
         return None
     order = {"critical": 0, "unknown": 1, "warning": 2}
