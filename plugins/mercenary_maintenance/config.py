@@ -331,6 +331,11 @@ class HostConfig(_Model):
     paths: list[str] = Field(default_factory=lambda: ["/", "/var/log", "/tmp"])
 
 
+class DependencyManifest(_Target):
+    path: str
+    kind: Literal["python", "node"] = "python"
+
+
 class SecurityConfig(_Model):
     closed_ports: list[str] = Field(default_factory=list)
     failed_logins: ThresholdModel = _t(10, 100)
@@ -339,6 +344,21 @@ class SecurityConfig(_Model):
     port_timeout_seconds: float = Field(2, gt=0)
     aws_conn_id: str | None = None
     web_ports: list[int] = Field(default_factory=lambda: [80, 443])
+    # Vulnerabilities (weekly): manifests matched against OSV records from `advisories`.
+    dependency_manifests: list[DependencyManifest] = Field(default_factory=list)
+    advisories: str | None = None
+    scan_os_packages: bool = False
+    # Severities without an entry are due at the start of the next monthly window.
+    patch_sla_hours: dict[Literal["critical", "high", "medium", "low", "unknown"], float] = Field(
+        default_factory=lambda: {"critical": 24.0, "high": 168.0})
+    credential_max_age_days: int = Field(90, ge=1)
+
+    @field_validator("advisories")
+    @classmethod
+    def _advisory_url(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("file://") or value.startswith("s3://")):
+            raise ValueError("must start with file:// or s3:// (a directory or prefix of OSV JSON records)")
+        return value
 
 
 class WindowsConfig(_Model):
