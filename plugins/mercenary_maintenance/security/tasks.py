@@ -23,3 +23,18 @@ def weekly() -> Any:
         scan_vulnerabilities()
 
     return security()
+
+
+@task(task_id="check_credential_age")
+def check_credential_age() -> dict[str, Any]:
+    """security.credential_age: IAM access keys older/unused than security.credential_max_age_days;
+    PostgreSQL login roles whose password never expires or has expired."""
+    from mercenary_maintenance.security.bodies import credential_age_body
+    from mercenary_maintenance.steps import execute_step
+
+    return execute_step(credential_age_body)
+
+
+def monthly() -> None:
+    """Inside the monthly DAG's ``security`` group (built by ``health.tasks.monthly``)."""
+    check_credential_age()
