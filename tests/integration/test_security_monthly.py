@@ -90,3 +90,41 @@ def test_credential_age_without_aws_account_says_so(write_config, tmp_path):
     found, error = run_body(bodies.credential_age_body, tmp_path, "r1")
     assert error is None
     assert found[("security.credential_age", "aws")]["details"]["not_configured"] is True
+
+
+def test_firewall_changes_between_two_monthly_runs(s3, write_config, connections, tmp_path):
+    ec2 = aws(s3, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    db = ec2.create_security_group(GroupName="db-fw", Description="db", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.7.0.0/16"}]}])
+    try:
+        connections(s3.connection_env("maintenance_aws"))
+        write_config({"security": {"aws_conn_id": "maintenance_aws"}})
+        found, error = run_body(bodies.firewall_changes_body, tmp_path, "m1")
+        assert error is None
+        first = found[("security.firewall_changes", f"aws:{s3.region}")]
+        assert first["severity"] == "ok"
+        assert first["details"]["baseline"] is True
+
+        found, _ = run_body(bodies.firewall_changes_body, tmp_path, "m2")  # nothing changed
+        same = found[("security.firewall_changes", f"aws:{s3.region}")]
+        assert (same["severity"], same["value"]) == ("ok", 0)
+
+        # Between two monthly runs someone opens SSH to the world and narrows the database rule.
+        ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        ec2.revoke_security_group_ingress(GroupId=db, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.7.0.0/16"}]}])
+        found, _ = run_body(bodies.firewall_changes_body, tmp_path, "m3")
+        changed = found[("security.firewall_changes", f"aws:{s3.region}")]
+        assert changed["severity"] == "critical"
+        mine = [(c["change"], c.get("rule"), c["severity"]) for c in changed["details"]["changes"]
+                if c.get("group_id") == db]
+        assert mine == [("rule added", "tcp/22 from 0.0.0.0/0", "critical"),
+                        ("rule removed", "tcp/5432 from 10.7.0.0/16", "warning")]
+        assert f"{db} (db-fw) rule added tcp/22 from 0.0.0.0/0" in changed["message"]
+        snapshots = sorted((tmp_path / "reports" / "state" / bodies.FIREWALL_STATE).glob("*.json"))
+        assert len(snapshots) == 3  # every review's snapshot is kept
+    finally:
+        ec2.delete_security_group(GroupId=db)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.security import credentials
@@ -44,3 +44,35 @@ def credential_age_body(step: Step, now: Callable[[], datetime] = lambda: dateti
         step.check(credentials.CHECK, "aws", partial(_aws_keys, step, now()))
     for target in step.cfg.targets.postgres:
         step.check(credentials.CHECK, f"postgres:{target.name}", partial(_pg_roles, step, target.name))
+
+
+FIREWALL_STATE = "firewall_snapshot"
+
+
+def firewall_changes_body(step: Step) -> None:
+    from mercenary_maintenance.health import security as health_security
+    from mercenary_maintenance.report.state import keeper
+    from mercenary_maintenance.security import firewall
+
+    sec = step.cfg.security
+    if sec.aws_conn_id is None and not sec.closed_ports:
+        step.add(Finding(firewall.CHECK, "aws", Severity.OK, "security.aws_conn_id and security.closed_ports are "
+                         "unset: no firewall to review", details={"not_configured": True}))
+        return
+
+    def review() -> Finding:
+        region, groups = "none", list[dict[str, Any]]()
+        if sec.aws_conn_id is not None:
+            region, groups = health_security.describe_security_groups(sec.aws_conn_id)
+        ports: dict[str, bool] = {}
+        for spec in sec.closed_ports:
+            host, port = health_security.parse_host_port(spec)
+            ports[spec] = health_security.probe_port(host, port, sec.port_timeout_seconds)[0]
+        state = keeper(step.cfg, FIREWALL_STATE)
+        previous = state.load()
+        current = firewall.snapshot(region, groups, ports)
+        result = firewall.finding(f"aws:{region}", previous, current)
+        result.details["snapshot"] = state.save(current)
+        return result
+
+    step.check(firewall.CHECK, "aws", review)

@@ -35,6 +35,16 @@ def check_credential_age() -> dict[str, Any]:
     return execute_step(credential_age_body)
 
 
+@task(task_id="review_firewall_changes")
+def review_firewall_changes() -> dict[str, Any]:
+    """security.firewall_changes: security groups and closed ports diffed against the last snapshot."""
+    from mercenary_maintenance.security.bodies import firewall_changes_body
+    from mercenary_maintenance.steps import execute_step
+
+    return execute_step(firewall_changes_body)
+
+
 def monthly() -> None:
     """Inside the monthly DAG's ``security`` group (built by ``health.tasks.monthly``)."""
     check_credential_age()
+    review_firewall_changes()
