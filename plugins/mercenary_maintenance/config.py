@@ -300,6 +300,22 @@ class LogSet(_Target):
         return self
 
 
+class ErrorScanSet(_Target):
+    """logs.error_scan: files reviewed daily for ERROR/FATAL/PANIC/tracebacks/5xx since the last run."""
+
+    paths: list[str]
+    warning: float = Field(10, ge=0)
+    critical: float = Field(100, ge=0)
+    # Newest bytes read per file and run; older ones are skipped (and said so).
+    max_bytes: int = Field(64 * 2**20, ge=4096)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ErrorScanSet:
+        if self.critical < self.warning:
+            raise ValueError("critical must be at least warning")
+        return self
+
+
 class LogsConfig(_Model):
     sets: list[LogSet] = Field(
         default_factory=lambda: [
@@ -309,6 +325,7 @@ class LogsConfig(_Model):
         ]
     )
     delete_local_after_archive: bool = True
+    error_scan: list[ErrorScanSet] = Field(default_factory=list)
     quiet_minutes: int = Field(15, ge=0)
     zstd_level: int = Field(3, ge=1, le=19)
 
@@ -331,6 +348,13 @@ class HostConfig(_Model):
     paths: list[str] = Field(default_factory=lambda: ["/", "/var/log", "/tmp"])
 
 
+SlaSeverity = Literal["critical", "high", "medium", "low", "unknown"]
+
+
+def _default_sla() -> dict[SlaSeverity, float]:
+    return {"critical": 24.0, "high": 168.0}
+
+
 class DependencyManifest(_Target):
     path: str
     kind: Literal["python", "node"] = "python"
@@ -349,8 +373,7 @@ class SecurityConfig(_Model):
     advisories: str | None = None
     scan_os_packages: bool = False
     # Severities without an entry are due at the start of the next monthly window.
-    patch_sla_hours: dict[Literal["critical", "high", "medium", "low", "unknown"], float] = Field(
-        default_factory=lambda: {"critical": 24.0, "high": 168.0})
+    patch_sla_hours: dict[SlaSeverity, float] = Field(default_factory=_default_sla)
     credential_max_age_days: int = Field(90, ge=1)
 
     @field_validator("advisories")
