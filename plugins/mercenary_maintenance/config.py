@@ -269,6 +269,15 @@ class AlertsConfig(_Model):
     # After each maintenance run, post the findings at or above this severity to Slack
     # (one message per run; a failed run is announced by the failure notifier instead).
     notify_findings: Literal["critical", "warning", "none"] = "critical"
+    # An alert on a target while a maintenance window runs on it (CPU during VACUUM) is
+    # annotated, downgraded (critical → warning) or muted (no firing notices) — never dropped.
+    during_window: Literal["annotate", "downgrade", "mute"] = "annotate"
+    # Substrings of alert targets the maintenance windows act on (e.g. the database host's
+    # instance); empty: every alert target.
+    window_targets: list[str] = Field(default_factory=list)
+    # DAGs whose findings go through an alert state (posted once, reminded at the repeat
+    # interval, resolved notice) instead of one message per run.
+    stateful_findings: list[str] = Field(default_factory=lambda: ["maintenance_daily"])
 
     @field_validator("queries")
     @classmethod

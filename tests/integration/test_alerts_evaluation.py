@@ -342,3 +342,64 @@ def test_state_is_saved_before_slack_is_called(metrics, slow_slack, slow_setup):
     assert outcome == []  # the first run is still hanging in the POST all along
     slow_slack.release.set()
     worker.join(10)
+
+
+# ------------------------------------------------------------------ window-aware alerting (issue 18 item 5)
+
+
+def evaluate_in(store: MemoryStateStore, now: datetime, windows: list[str], run_id: str) -> None:
+    execute_step(lambda step: run_evaluation(step, store=store, now=now, windows=lambda: windows),
+                 context=context(run_id))
+
+
+def test_alert_during_a_running_window_is_downgraded_and_kept_in_the_state(metrics, slack, setup, tmp_path):
+    setup(during_window="downgrade", window_targets=["127.0.0.1"])
+    metrics.set(test_cpu_percent=95)
+    store = MemoryStateStore()
+    evaluate_in(store, T0, ["maintenance_weekly"], "w1")
+    [text] = cpu_messages(slack)
+    assert "FIRING* WARNING host.cpu" in text
+    assert "(during the maintenance_weekly maintenance window, downgraded from critical)" in text
+    record = store.state.alerts[f"host.cpu|{metrics.instance}|warning"]
+    assert record.window == "maintenance_weekly"
+    assert record.firing_since is not None
+    cpu = next(f for f in parts(tmp_path, "w1")[0]["findings"] if f["check"] == "host.cpu")
+    assert (cpu["severity"], cpu["details"]["during_window"], cpu["details"]["alert_severity"]) == (
+        "critical", "maintenance_weekly", "warning")  # the report keeps what was measured
+    # The window is over and the CPU is still high: now it is a critical alert.
+    evaluate_in(store, T0 + timedelta(minutes=5), [], "w2")
+    assert "FIRING* CRITICAL host.cpu" in cpu_messages(slack)[-1]
+    assert "maintenance window" not in cpu_messages(slack)[-1]
+
+
+def test_annotated_alert_and_its_resolved_notice_say_the_window(metrics, slack, setup):
+    setup(during_window="annotate")
+    metrics.set(test_cpu_percent=95)
+    store = MemoryStateStore()
+    evaluate_in(store, T0, ["maintenance_monthly"], "a1")
+    metrics.set(test_cpu_percent=10)
+    evaluate_in(store, T0 + timedelta(minutes=5), ["maintenance_monthly"], "a2")
+    fired, resolved = cpu_messages(slack)
+    assert "FIRING* CRITICAL host.cpu" in fired
+    assert "(during the maintenance_monthly maintenance window)" in fired
+    assert "RESOLVED* CRITICAL host.cpu" in resolved
+    assert "(during the maintenance_monthly maintenance window)" in resolved
+
+
+def test_muted_alert_stays_in_the_state_and_fires_after_the_window(metrics, slack, setup):
+    setup(during_window="mute", window_targets=["127.0.0.1"])
+    metrics.set(test_cpu_percent=95)
+    store = MemoryStateStore()
+    evaluate_in(store, T0, ["maintenance_weekly"], "m1")
+    assert cpu_messages(slack) == []
+    record = store.state.alerts[f"host.cpu|{metrics.instance}|critical"]
+    assert record.firing_since is not None
+    assert not record.notified
+    evaluate_in(store, T0 + timedelta(minutes=5), ["maintenance_weekly"], "m2")
+    assert cpu_messages(slack) == []
+    # A target the window does not touch is not muted.
+    setup(during_window="mute", window_targets=["db-host-only"])
+    evaluate_in(store, T0 + timedelta(minutes=6), ["maintenance_weekly"], "m3")
+    [text] = cpu_messages(slack)
+    assert "FIRING* CRITICAL host.cpu" in text
+    assert f"since {T0.isoformat()}" in text  # firing since the first evaluation, kept through the mute

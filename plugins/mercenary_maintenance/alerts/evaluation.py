@@ -16,6 +16,7 @@ evaluation by ``alerts.slack_send_budget_seconds``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows.rules import UTC
 
 Query = Callable[[str], Mapping[str, Any]]
+log = logging.getLogger(__name__)
 
 
 def policy_of(cfg: MaintenanceConfig) -> Policy:
@@ -95,6 +97,58 @@ def slack_sender(conn_id: str, timeout_s: float | None = None) -> Callable[[str]
     return lambda text: post_to_slack(conn_id, text, timeout_s)
 
 
+WINDOW_DAGS = ("maintenance_weekly", "maintenance_monthly", "maintenance_quarterly", "emergency_maintenance")
+
+
+def running_windows() -> list[str]:
+    """Window DAGs with a run in progress now (through the task's Execution API client).
+
+    Outside a task (direct calls) there is no run to ask about: no window. If the question
+    fails, alerting goes on unannotated (logged): an alert matters more than its annotation.
+    """
+    from airflow.sdk import get_current_context
+
+    try:
+        ti = get_current_context()["ti"]
+    except RuntimeError:
+        return []
+    try:
+        return [dag_id for dag_id in WINDOW_DAGS if ti.get_dr_count(dag_id=dag_id, states=["running"]) > 0]
+    except Exception:
+        log.warning("could not list running maintenance windows; alerts are not annotated", exc_info=True)
+        return []
+
+
+def window_of(target: str, windows: list[str], window_targets: list[str]) -> str | None:
+    """The running window that covers ``target``, if any.
+
+    >>> window_of("db1:9100", ["maintenance_weekly"], ["db1"]), window_of("web1:9100", ["maintenance_weekly"], ["db1"])
+    ('maintenance_weekly', None)
+    >>> window_of("any", ["maintenance_monthly"], []), window_of("any", [], [])
+    ('maintenance_monthly', None)
+    """
+    if not windows or (window_targets and not any(t in target for t in window_targets)):
+        return None
+    return windows[0]
+
+
+def observe(pairs: list[tuple[Finding, Threshold]], windows: list[str], cfg: MaintenanceConfig) -> list[Observation]:
+    """Observations of the measured findings, routed per ``alerts.during_window`` inside a window
+    (the finding in the report keeps its measured severity and says which window was running)."""
+    out = []
+    for finding, threshold in pairs:
+        obs = Observation.from_finding(finding, threshold)
+        window = window_of(finding.target, windows, cfg.alerts.window_targets)
+        if window is not None:
+            routed = obs.during(window, cfg.alerts.during_window)
+            finding.details["during_window"] = window
+            if routed.severity is not obs.severity:
+                finding.details["alert_severity"] = routed.severity.label
+            obs = routed
+        out.append(obs)
+    return out
+
+
 def run_evaluation(
     step: Step,
     *,
@@ -103,13 +157,13 @@ def run_evaluation(
     send: Callable[[str], None] | None = None,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    windows: Callable[[], list[str]] = running_windows,
 ) -> None:
     cfg = step.cfg
     pairs = measure(cfg, query)
     step.add(f for f, _ in pairs)
     store = store or VariableStateStore(cfg.alerts.state_variable)
-    state, notes = advance(store.load(), [Observation.from_finding(f, t) for f, t in pairs],
-                           now or datetime.now(UTC), policy_of(cfg))
+    state, notes = advance(store.load(), observe(pairs, windows(), cfg), now or datetime.now(UTC), policy_of(cfg))
     _annotate(pairs, state)
     send_notes(step, store, state, notes, send=send, sleep=sleep)
 
