@@ -278,6 +278,7 @@ class AlertsConfig(_Model):
     # DAGs whose findings go through an alert state (posted once, reminded at the repeat
     # interval, resolved notice) instead of one message per run.
     stateful_findings: list[str] = Field(default_factory=lambda: ["maintenance_daily"])
+    findings_repeat_interval_hours: float = Field(168, gt=0)
 
     @field_validator("queries")
     @classmethod

@@ -235,7 +235,7 @@ def _notify_firing(
         kind: Kind | None = None
         mentions: tuple[str, ...] = primary
         overdue = _age(record.firing_since, now) >= response.total_seconds()
-        if record.level == "critical" and not record.escalated and overdue:
+        if policy.escalate and record.level == "critical" and not record.escalated and overdue:
             kind, mentions = "escalation", secondary
             record = replace(record, escalated=True)
         elif record.last_notified is None:

@@ -44,6 +44,12 @@ def announce(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
 
     if report["dag_id"] in SELF_ALERTING:
         return
+    if report["dag_id"] in cfg.alerts.stateful_findings:
+        if report["status"] != "failed":  # a failed run is announced by the failure notifier
+            from mercenary_maintenance.alerts.findings import announce_findings
+
+            announce_findings(cfg, report, run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
+        return
     text = findings_notice(report, cfg.alerts.notify_findings,
                            run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
     if text is None:
