@@ -35,3 +35,10 @@ def test_advisories_and_first_seen_state_on_s3(s3: servers.S3Server, connections
         "GHSA-jf85-cpcp-j695", "GHSA-35jh-r3h4-6jhm", "GHSA-xvch-5gv4-984h"}
     saved = client.list_objects_v2(Bucket="reports-vulns", Prefix=f"r/state/{STATE_NAME}/")["Contents"]
     assert len(saved) == 1
+    # The next week's run reads the first sightings back from S3: the criticals are now overdue.
+    again = Step(cfg, RunInfo(dag_id="maintenance_weekly", run_id="manual__s3b"))
+    run_scan(again, now=datetime(2026, 11, 17, tzinfo=UTC))
+    sla = next(f for f in again.findings if f.check == "security.patch_sla")
+    assert sla.severity.label == "critical"
+    ages = {i["id"]: i["age_hours"] for i in sla.details["items"]}
+    assert ages["GHSA-jf85-cpcp-j695"] == 168.0
