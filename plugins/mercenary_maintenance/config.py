@@ -78,6 +78,8 @@ class Thresholds(_Model):
     redis_slowlog_ms: ThresholdModel = _t(100, 1000)
     redis_evicted_keys: ThresholdModel = _t(0, 10_000)
     redis_rejected_connections: ThresholdModel = _t(0, 100)
+    # AOF growth since its last rewrite (Redis rewrites by itself at 100 % by default).
+    redis_aof_growth_percent: ThresholdModel = _t(100, 400)
     backup_full_age_hours: ThresholdModel = _t(26, 48)
     backup_incremental_age_hours: ThresholdModel = _t(5, 12)
     # Day-over-day change of a target's full backup size (either direction), percent.
@@ -243,6 +245,8 @@ class RedisConfig(_Model):
     # Without AOF, unsaved changes older than this are at risk.
     last_save_max_age_hours: float = Field(26, gt=0)
     hit_ratio_min_lookups: int = Field(1000, ge=0)
+    # AOF growth is relative to the larger of the base file and this (auto-aof-rewrite-min-size).
+    aof_min_bytes: int = Field(64 * 2**20, ge=1)
 
 
 class AlertsConfig(_Model):
