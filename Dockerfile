@@ -27,4 +27,5 @@ RUN pip install --no-cache-dir \
     "psutil>=5.9" \
     "prometheus-client>=0.20" \
     "pygal>=3.0" \
-    "markdown-it-py>=3"
+    "markdown-it-py>=3" \
+    "packaging>=23"

@@ -16,6 +16,7 @@ from pathlib import Path
 from mercenary_maintenance.backups import tasks as backups
 from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.health import tasks as health
+from mercenary_maintenance.logs import tasks as logs
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.redis import tasks as redis
 
@@ -23,9 +24,10 @@ with maintenance_dag(
     Path(__file__).stem,
     schedule="30 0 * * *",
     doc_md=__doc__,
-    tags=[Tag.DAILY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.SECURITY],
+    tags=[Tag.DAILY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.SECURITY, Tag.LOGS],
 ):
     health.daily()
     postgres.daily()
     redis.daily()
     backups.daily_verification()
+    logs.daily()

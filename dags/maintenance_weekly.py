@@ -2,7 +2,8 @@
 ### Weekly maintenance window (Sundays 02:00–04:00 UTC)
 
 `VACUUM (ANALYZE)` and statistics, long-running queries, Redis `MEMORY PURGE` and
-`BGREWRITEAOF`, log rotation/archival and temp cleanup, and the weekly restore test.
+`BGREWRITEAOF`, log rotation/archival and temp cleanup, the weekly restore test, and the
+vulnerability scan (OSV advisories, patch SLAs).
 Runs at the window's start; tasks that would start after window end − cutoff (15 min)
 are skipped and recorded; every SQL statement gets `statement_timeout` ≤ time left and
 `lock_timeout`. A run still going at the window's end raises a deadline alert.
@@ -18,15 +19,17 @@ from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.logs import tasks as logs
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.redis import tasks as redis
+from mercenary_maintenance.security import tasks as security
 from mercenary_maintenance.windows.rules import WEEKLY
 
 with maintenance_dag(
     Path(__file__).stem,
     window=WEEKLY,
     doc_md=__doc__,
-    tags=[Tag.WEEKLY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.LOGS],
+    tags=[Tag.WEEKLY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.LOGS, Tag.SECURITY],
 ):
     postgres.weekly()
     redis.weekly()
     logs.weekly()
     backups.weekly_restore_test()
+    security.weekly()

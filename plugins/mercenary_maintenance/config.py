@@ -76,6 +76,8 @@ class Thresholds(_Model):
     redis_slowlog_ms: ThresholdModel = _t(100, 1000)
     redis_evicted_keys: ThresholdModel = _t(0, 10_000)
     redis_rejected_connections: ThresholdModel = _t(0, 100)
+    # AOF growth since its last rewrite (Redis rewrites by itself at 100 % by default).
+    redis_aof_growth_percent: ThresholdModel = _t(100, 400)
     backup_full_age_hours: ThresholdModel = _t(26, 48)
     backup_incremental_age_hours: ThresholdModel = _t(5, 12)
     # Day-over-day change of a target's full backup size (either direction), percent.
@@ -295,6 +297,8 @@ class RedisConfig(_Model):
     load_guard: RedisLoadGuard = Field(default_factory=RedisLoadGuard)
     # A BGREWRITEAOF whose fork (latest_fork_usec) took longer than this is a warning.
     max_fork_ms: float = Field(500, gt=0)
+    # AOF growth is relative to the larger of the base file and this (auto-aof-rewrite-min-size).
+    aof_min_bytes: int = Field(64 * 2**20, ge=1)
 
 
 class AlertsConfig(_Model):
@@ -313,10 +317,24 @@ class AlertsConfig(_Model):
     p1_checks: list[str] = Field(default_factory=lambda: ["app.error_rate"])
     slack_attempts: int = Field(3, ge=1, le=10)
     slack_retry_delay_seconds: float = Field(2, ge=0)
+    # Each webhook POST is bounded by this (connect + read); all sends of one evaluation by the
+    # budget — what is not delivered within it stays in the saved outbox for the next run.
+    slack_timeout_seconds: float = Field(10, gt=0)
+    slack_send_budget_seconds: float = Field(60, gt=0)
     state_variable: str = "mercenary_alert_state"
     # After each maintenance run, post the findings at or above this severity to Slack
     # (one message per run; a failed run is announced by the failure notifier instead).
     notify_findings: Literal["critical", "warning", "none"] = "critical"
+    # An alert on a target while a maintenance window runs on it (CPU during VACUUM) is
+    # annotated, downgraded (critical → warning) or muted (no firing notices) — never dropped.
+    during_window: Literal["annotate", "downgrade", "mute"] = "annotate"
+    # Substrings of alert targets the maintenance windows act on (e.g. the database host's
+    # instance); empty: every alert target.
+    window_targets: list[str] = Field(default_factory=list)
+    # DAGs whose findings go through an alert state (posted once, reminded at the repeat
+    # interval, resolved notice) instead of one message per run.
+    stateful_findings: list[str] = Field(default_factory=lambda: ["maintenance_daily"])
+    findings_repeat_interval_hours: float = Field(168, gt=0)
 
     @field_validator("queries")
     @classmethod
@@ -348,6 +366,22 @@ class LogSet(_Target):
         return self
 
 
+class ErrorScanSet(_Target):
+    """logs.error_scan: files reviewed daily for ERROR/FATAL/PANIC/tracebacks/5xx since the last run."""
+
+    paths: list[str]
+    warning: float = Field(10, ge=0)
+    critical: float = Field(100, ge=0)
+    # Newest bytes read per file and run; older ones are skipped (and said so).
+    max_bytes: int = Field(64 * 2**20, ge=4096)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ErrorScanSet:
+        if self.critical < self.warning:
+            raise ValueError("critical must be at least warning")
+        return self
+
+
 class LogsConfig(_Model):
     sets: list[LogSet] = Field(
         default_factory=lambda: [
@@ -357,6 +391,7 @@ class LogsConfig(_Model):
         ]
     )
     delete_local_after_archive: bool = True
+    error_scan: list[ErrorScanSet] = Field(default_factory=list)
     quiet_minutes: int = Field(15, ge=0)
     zstd_level: int = Field(3, ge=1, le=19)
 
@@ -384,6 +419,18 @@ class HostConfig(_Model):
     paths: list[str] = Field(default_factory=lambda: ["/", "/var/log", "/tmp"])
 
 
+SlaSeverity = Literal["critical", "high", "medium", "low", "unknown"]
+
+
+def _default_sla() -> dict[SlaSeverity, float]:
+    return {"critical": 24.0, "high": 168.0}
+
+
+class DependencyManifest(_Target):
+    path: str
+    kind: Literal["python", "node"] = "python"
+
+
 class SecurityConfig(_Model):
     closed_ports: list[str] = Field(default_factory=list)
     failed_logins: ThresholdModel = _t(10, 100)
@@ -392,6 +439,20 @@ class SecurityConfig(_Model):
     port_timeout_seconds: float = Field(2, gt=0)
     aws_conn_id: str | None = None
     web_ports: list[int] = Field(default_factory=lambda: [80, 443])
+    # Vulnerabilities (weekly): manifests matched against OSV records from `advisories`.
+    dependency_manifests: list[DependencyManifest] = Field(default_factory=list)
+    advisories: str | None = None
+    scan_os_packages: bool = False
+    # Severities without an entry are due at the start of the next monthly window.
+    patch_sla_hours: dict[SlaSeverity, float] = Field(default_factory=_default_sla)
+    credential_max_age_days: int = Field(90, ge=1)
+
+    @field_validator("advisories")
+    @classmethod
+    def _advisory_url(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("file://") or value.startswith("s3://")):
+            raise ValueError("must start with file:// or s3:// (a directory or prefix of OSV JSON records)")
+        return value
 
 
 class WindowsConfig(_Model):

@@ -40,10 +40,12 @@ def run_link(base_url: str, dag_id: str, run_id: str) -> str:
     return f"{base_url.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}"
 
 
-def post_to_slack(conn_id: str, text: str) -> None:
+def post_to_slack(conn_id: str, text: str, timeout_s: float | None = None) -> None:
+    """``timeout_s`` bounds connect and read of the webhook POST (slack_sdk's default is 30 s)."""
     from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
-    SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=mask(text))
+    timeout = max(1, round(timeout_s)) if timeout_s is not None else None
+    SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=timeout).send(text=mask(text))
 
 
 def task_log_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:
@@ -158,9 +160,11 @@ def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 
         return None
     from mercenary_maintenance.skips import ALWAYS_NOTIFY
 
-    # Maintenance that did not happen (skipped for a lock, a busy target, the cutoff) is always listed.
+    # Maintenance that did not happen (skipped for a lock, a busy target, the cutoff) is always listed;
+    # findings the run's own maintenance fixed (resolved_by) need no one's attention.
     wanted = [f for f in report["findings"]
-              if f["severity"] in severities or (f["check"] in ALWAYS_NOTIFY and f["severity"] != "ok")]
+              if not f.get("resolved_by")
+              and (f["severity"] in severities or (f["check"] in ALWAYS_NOTIFY and f["severity"] != "ok"))]
     if not wanted:
         return None
     order = {"critical": 0, "unknown": 1, "warning": 2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -229,3 +230,176 @@ def test_without_prometheus_host_metrics_from_psutil_and_disk_threshold_by_confi
     assert findings[("app.error_rate", "all")]["severity"] == "unknown"
     assert "no Prometheus configured" in findings[("app.latency_p95", "all")]["message"]
     assert any("CRITICAL host.disk_usage" in m["text"] for m in slack.messages)
+
+
+# ------------------------------------------------------------------ a slow Slack (issue 13 item 8)
+
+
+class SlowSlack(servers.SlackReceiver):
+    """A webhook that answers only after ``delay`` seconds (40 s: slower than any of our bounds).
+
+    ``arrived`` is set when a POST comes in; ``release`` lets the hanging handlers answer at
+    teardown. Posts answered late are kept apart (``late``) from the prompt ``messages``."""
+
+    def __init__(self, delay: float = 40.0) -> None:
+        super().__init__()
+        self.delay = delay
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.late: list[dict[str, Any]] = []
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        if self.delay <= 0:
+            return super().handle(method, path, body, headers)
+        self.arrived.set()
+        self.release.wait(self.delay)
+        with self.lock:
+            self.late.append(json.loads(body or b"{}"))
+        return 200, b"ok", {"Content-Type": "text/plain"}
+
+    def cleanup(self) -> None:
+        self.release.set()
+        super().cleanup()
+
+
+@pytest.fixture
+def slow_slack() -> Iterator[SlowSlack]:
+    receiver = SlowSlack()
+    receiver.start()
+    yield receiver
+    receiver.cleanup()
+
+
+@pytest.fixture
+def slow_setup(metrics: Metrics, slow_slack: SlowSlack, write_config: Callable[..., Path],
+               connections: Callable[[dict[str, str]], None]) -> Callable[..., None]:
+    def configure(**alerts: Any) -> None:
+        connections({**metrics.prom.connection_env("maintenance_prometheus"),
+                     **slow_slack.connection_env("maintenance_slack")})
+        write_config({"alerts": {"prometheus_conn_id": "maintenance_prometheus", "queries": QUERIES,
+                                 "for_seconds": 0, "slack_retry_delay_seconds": 0.05, **alerts}})
+    return configure
+
+
+def test_slow_slack_costs_its_bound_and_the_state_keeps_the_notice(metrics, slow_slack, slow_setup, tmp_path):
+    slow_setup(slack_timeout_seconds=1, slack_attempts=2, slack_send_budget_seconds=30)
+    metrics.set(test_cpu_percent=80)
+    from airflow.providers.http.hooks.http import HttpHook  # noqa: F401  (imports are slow on a busy host:
+    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook  # noqa: F401  not part of the bound)
+
+    store = MemoryStateStore()
+    started = time.monotonic()
+    with pytest.raises(StepFailed, match=r"alerts.notify .*not delivered after 2 attempts .*Timeout"):
+        evaluate(store, T0, "r1")
+    elapsed = time.monotonic() - started
+    assert elapsed < 40, f"the evaluation waited for the slow Slack ({elapsed:.1f} s)"
+    notify = parts(tmp_path, "r1")[0]["actions"][0]
+    assert notify["status"] == "failed"
+    assert notify["duration_s"] < 8, f"two 1-s attempts took {notify['duration_s']} s"
+    # The alert is firing and notified-pending in the saved state, the notice in its outbox.
+    record = store.state.alerts["host.cpu|" + metrics.instance + "|warning"]
+    assert record.firing_since is not None
+    assert [(n.kind, n.check) for n in store.state.outbox] == [("firing", "host.cpu")]
+    assert slow_slack.messages == []
+    # Slack answers promptly again: the kept notice goes out on the next run, once.
+    slow_slack.delay = 0
+    evaluate(store, T0 + timedelta(minutes=5), "r2")
+    assert [m["text"].split(" — ")[0] for m in slow_slack.messages] == [
+        f":large_yellow_circle: *FIRING* WARNING host.cpu on {metrics.instance}"]
+    assert store.state.outbox == ()
+    evaluate(store, T0 + timedelta(minutes=10), "r3")
+    assert len(slow_slack.messages) == 1  # delivered: not repeated within the repeat interval
+
+
+def test_state_is_saved_before_slack_is_called(metrics, slow_slack, slow_setup):
+    """A run killed while Slack hangs (execution timeout, lost worker) loses nothing."""
+    slow_setup(slack_timeout_seconds=60, slack_attempts=1)
+    metrics.set(test_cpu_percent=95)
+    store = MemoryStateStore()
+    outcome: list[object] = []
+
+    def hung_run() -> None:
+        try:
+            outcome.append(evaluate(store, T0, "r1"))
+        except StepFailed as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=hung_run, daemon=True)
+    worker.start()
+    assert slow_slack.arrived.wait(20), "the evaluation never called Slack"
+    # The run now hangs inside the POST. What it saved before calling Slack is all a killed
+    # run leaves behind: take exactly that to the next run.
+    saved = store.state
+    assert store.saves == 1
+    assert [(n.kind, n.severity, n.check) for n in saved.outbox] == [("firing", "critical", "host.cpu")]
+    assert saved.alerts[f"host.cpu|{metrics.instance}|critical"].notified
+    slow_slack.delay = 0
+    next_store = MemoryStateStore(saved)
+    evaluate(next_store, T0 + timedelta(minutes=5), "r2")
+    fired = [m["text"] for m in slow_slack.messages if "FIRING* CRITICAL host.cpu" in m["text"]]
+    assert len(fired) == 1, slow_slack.messages
+    assert next_store.state.outbox == ()
+    assert outcome == []  # the first run is still hanging in the POST all along
+    slow_slack.release.set()
+    worker.join(10)
+
+
+# ------------------------------------------------------------------ window-aware alerting (issue 18 item 5)
+
+
+def evaluate_in(store: MemoryStateStore, now: datetime, windows: list[str], run_id: str) -> None:
+    execute_step(lambda step: run_evaluation(step, store=store, now=now, windows=lambda: windows),
+                 context=context(run_id))
+
+
+def test_alert_during_a_running_window_is_downgraded_and_kept_in_the_state(metrics, slack, setup, tmp_path):
+    setup(during_window="downgrade", window_targets=["127.0.0.1"])
+    metrics.set(test_cpu_percent=95)
+    store = MemoryStateStore()
+    evaluate_in(store, T0, ["maintenance_weekly"], "w1")
+    [text] = cpu_messages(slack)
+    assert "FIRING* WARNING host.cpu" in text
+    assert "(during the maintenance_weekly maintenance window, downgraded from critical)" in text
+    record = store.state.alerts[f"host.cpu|{metrics.instance}|warning"]
+    assert record.window == "maintenance_weekly"
+    assert record.firing_since is not None
+    cpu = next(f for f in parts(tmp_path, "w1")[0]["findings"] if f["check"] == "host.cpu")
+    assert (cpu["severity"], cpu["details"]["during_window"], cpu["details"]["alert_severity"]) == (
+        "critical", "maintenance_weekly", "warning")  # the report keeps what was measured
+    # The window is over and the CPU is still high: now it is a critical alert.
+    evaluate_in(store, T0 + timedelta(minutes=5), [], "w2")
+    assert "FIRING* CRITICAL host.cpu" in cpu_messages(slack)[-1]
+    assert "maintenance window" not in cpu_messages(slack)[-1]
+
+
+def test_annotated_alert_and_its_resolved_notice_say_the_window(metrics, slack, setup):
+    setup(during_window="annotate")
+    metrics.set(test_cpu_percent=95)
+    store = MemoryStateStore()
+    evaluate_in(store, T0, ["maintenance_monthly"], "a1")
+    metrics.set(test_cpu_percent=10)
+    evaluate_in(store, T0 + timedelta(minutes=5), ["maintenance_monthly"], "a2")
+    fired, resolved = cpu_messages(slack)
+    assert "FIRING* CRITICAL host.cpu" in fired
+    assert "(during the maintenance_monthly maintenance window)" in fired
+    assert "RESOLVED* CRITICAL host.cpu" in resolved
+    assert "(during the maintenance_monthly maintenance window)" in resolved
+
+
+def test_muted_alert_stays_in_the_state_and_fires_after_the_window(metrics, slack, setup):
+    setup(during_window="mute", window_targets=["127.0.0.1"])
+    metrics.set(test_cpu_percent=95)
+    store = MemoryStateStore()
+    evaluate_in(store, T0, ["maintenance_weekly"], "m1")
+    assert cpu_messages(slack) == []
+    record = store.state.alerts[f"host.cpu|{metrics.instance}|critical"]
+    assert record.firing_since is not None
+    assert not record.notified
+    evaluate_in(store, T0 + timedelta(minutes=5), ["maintenance_weekly"], "m2")
+    assert cpu_messages(slack) == []
+    # A target the window does not touch is not muted.
+    setup(during_window="mute", window_targets=["db-host-only"])
+    evaluate_in(store, T0 + timedelta(minutes=6), ["maintenance_weekly"], "m3")
+    [text] = cpu_messages(slack)
+    assert "FIRING* CRITICAL host.cpu" in text
+    assert f"since {T0.isoformat()}" in text  # firing since the first evaluation, kept through the mute

@@ -30,10 +30,19 @@ def deliver(
     attempts: int = 3,
     delay_s: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
-    """Send ``text``; retry on any error up to ``attempts`` times (delay doubling)."""
+    """Send ``text``; retry on any error up to ``attempts`` times (delay doubling).
+
+    ``deadline`` (a ``clock()`` instant) bounds the whole delivery: no attempt starts and no
+    back-off sleeps past it, so a slow receiver cannot hold the caller beyond its budget (each
+    attempt is bounded by the sender's own timeout).
+    """
     error = ""
     for attempt in range(1, attempts + 1):
+        if deadline is not None and clock() >= deadline:
+            return Delivery(False, attempt - 1, error or "send budget spent before the first attempt")
         try:
             send(text)
             return Delivery(True, attempt)
@@ -42,5 +51,8 @@ def deliver(
             error = mask(f"{type(exc).__name__}: {first}")
             log.warning("Slack delivery attempt %d/%d failed: %s", attempt, attempts, error)
             if attempt < attempts:
-                sleep(delay_s * 2 ** (attempt - 1))
+                pause = delay_s * 2 ** (attempt - 1)
+                if deadline is not None:
+                    pause = min(pause, max(0.0, deadline - clock()))
+                sleep(pause)
     return Delivery(False, attempts, error)

@@ -4,14 +4,19 @@ The thin layer around the pure parts (``metrics``, ``state``, ``message``, ``del
 it reads Prometheus through the http provider's ``HttpHook`` and posts through the slack
 provider's ``SlackWebhookHook``. Both are injectable so tests can observe them.
 
-Order matters for at-least-once delivery: the measured findings are added to the step
-first (they are recorded even if Slack fails), every notification is attempted, and the
-new state — with undelivered notifications in its outbox — is saved before the task
-fails because of an undelivered one.
+Order matters for at-least-once delivery (Alertmanager's "state before send"): the measured
+findings are added to the step first (they are recorded even if Slack fails); the new state
+is saved with *every* notification of this run in its outbox **before Slack is called**;
+each delivered notification is then taken out of the outbox and the state saved again. A
+task killed while Slack hangs (execution timeout, worker lost) therefore leaves a state
+that knows every alert and re-sends what may not have gone out (possibly twice, never
+zero times). Each POST is bounded by ``alerts.slack_timeout_seconds`` and all sends of one
+evaluation by ``alerts.slack_send_budget_seconds``.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -21,7 +26,7 @@ from mercenary_maintenance.alerts import metrics
 from mercenary_maintenance.alerts.delivery import deliver
 from mercenary_maintenance.alerts.message import format_notification
 from mercenary_maintenance.alerts.policy import Policy
-from mercenary_maintenance.alerts.state import AlertState, Observation, advance, with_undelivered
+from mercenary_maintenance.alerts.state import AlertState, Notification, Observation, advance, with_undelivered
 from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.findings import Finding, Threshold
@@ -29,6 +34,7 @@ from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows.rules import UTC
 
 Query = Callable[[str], Mapping[str, Any]]
+log = logging.getLogger(__name__)
 
 
 def policy_of(cfg: MaintenanceConfig) -> Policy:
@@ -85,10 +91,62 @@ def _annotate(pairs: list[tuple[Finding, Threshold]], state: AlertState) -> None
                 finding.details[f"alert_{level}"] = status
 
 
-def slack_sender(conn_id: str) -> Callable[[str], None]:
+def slack_sender(conn_id: str, timeout_s: float | None = None) -> Callable[[str], None]:
     from mercenary_maintenance.notify import post_to_slack
 
-    return lambda text: post_to_slack(conn_id, text)
+    return lambda text: post_to_slack(conn_id, text, timeout_s)
+
+
+WINDOW_DAGS = ("maintenance_weekly", "maintenance_monthly", "maintenance_quarterly", "emergency_maintenance")
+
+
+def running_windows() -> list[str]:
+    """Window DAGs with a run in progress now (through the task's Execution API client).
+
+    Outside a task (direct calls) there is no run to ask about: no window. If the question
+    fails, alerting goes on unannotated (logged): an alert matters more than its annotation.
+    """
+    from airflow.sdk import get_current_context
+
+    try:
+        ti = get_current_context()["ti"]
+    except RuntimeError:
+        return []
+    try:
+        return [dag_id for dag_id in WINDOW_DAGS if ti.get_dr_count(dag_id=dag_id, states=["running"]) > 0]
+    except Exception:
+        log.warning("could not list running maintenance windows; alerts are not annotated", exc_info=True)
+        return []
+
+
+def window_of(target: str, windows: list[str], window_targets: list[str]) -> str | None:
+    """The running window that covers ``target``, if any.
+
+    >>> window_of("db1:9100", ["maintenance_weekly"], ["db1"]), window_of("web1:9100", ["maintenance_weekly"], ["db1"])
+    ('maintenance_weekly', None)
+    >>> window_of("any", ["maintenance_monthly"], []), window_of("any", [], [])
+    ('maintenance_monthly', None)
+    """
+    if not windows or (window_targets and not any(t in target for t in window_targets)):
+        return None
+    return windows[0]
+
+
+def observe(pairs: list[tuple[Finding, Threshold]], windows: list[str], cfg: MaintenanceConfig) -> list[Observation]:
+    """Observations of the measured findings, routed per ``alerts.during_window`` inside a window
+    (the finding in the report keeps its measured severity and says which window was running)."""
+    out = []
+    for finding, threshold in pairs:
+        obs = Observation.from_finding(finding, threshold)
+        window = window_of(finding.target, windows, cfg.alerts.window_targets)
+        if window is not None:
+            routed = obs.during(window, cfg.alerts.during_window)
+            finding.details["during_window"] = window
+            if routed.severity is not obs.severity:
+                finding.details["alert_severity"] = routed.severity.label
+            obs = routed
+        out.append(obs)
+    return out
 
 
 def run_evaluation(
@@ -99,30 +157,48 @@ def run_evaluation(
     send: Callable[[str], None] | None = None,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    windows: Callable[[], list[str]] = running_windows,
 ) -> None:
-    from mercenary_maintenance.notify import run_link
-
     cfg = step.cfg
     pairs = measure(cfg, query)
     step.add(f for f, _ in pairs)
     store = store or VariableStateStore(cfg.alerts.state_variable)
-    state, notes = advance(store.load(), [Observation.from_finding(f, t) for f, t in pairs],
-                           now or datetime.now(UTC), policy_of(cfg))
+    state, notes = advance(store.load(), observe(pairs, windows(), cfg), now or datetime.now(UTC), policy_of(cfg))
     _annotate(pairs, state)
-    send = send or slack_sender(cfg.alerts.slack_conn_id)
+    send_notes(step, store, state, notes, send=send, sleep=sleep)
+
+
+def send_notes(
+    step: Step,
+    store: StateStore,
+    state: AlertState,
+    notes: list[Notification],
+    *,
+    send: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Save ``state`` with ``notes`` as its outbox, then deliver them one by one (state before send)."""
+    from mercenary_maintenance.notify import run_link
+
+    cfg = step.cfg
+    pending = list(notes)
+    store.save(with_undelivered(state, pending))
+    send = send or slack_sender(cfg.alerts.slack_conn_id, cfg.alerts.slack_timeout_seconds)
     link = run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id)
-    undelivered = []
+    deadline = clock() + cfg.alerts.slack_send_budget_seconds
     for note in notes:
         summary = f"{note.kind} {note.severity} {note.check} on {note.target}"
         with step.action("alerts.notify", note.target, why=summary, check=note.check, kind=note.kind) as act:
             result = deliver(format_notification(note, link), send, attempts=cfg.alerts.slack_attempts,
-                             delay_s=cfg.alerts.slack_retry_delay_seconds, sleep=sleep)
+                             delay_s=cfg.alerts.slack_retry_delay_seconds, sleep=sleep, deadline=deadline,
+                             clock=clock)
             info = {"check": note.check, "kind": note.kind, "severity": note.severity,
                     "incident": note.incident, "attempts": result.attempts}
             if result.ok:
+                pending.remove(note)
+                store.save(with_undelivered(state, pending))
                 act.done(f"sent: {summary}", **info)
             else:
-                undelivered.append(note)
                 act.failed(f"not delivered after {result.attempts} attempts ({result.error}); kept for the next run: "
                            f"{summary}", **info)
-    store.save(with_undelivered(state, undelivered))

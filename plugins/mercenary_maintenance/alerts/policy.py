@@ -37,6 +37,8 @@ class Policy:
     primary_oncall: str | None = None
     secondary_oncall: str | None = None
     p1_checks: frozenset[str] = field(default_factory=lambda: frozenset({"app.error_rate"}))
+    # Re-send an overdue critical alert to the secondary on-call (off for daily findings).
+    escalate: bool = True
 
     def incident_level(self, check: str, severity: Severity) -> IncidentLevel:
         """>>> Policy().incident_level("host.cpu", Severity.CRITICAL).name

@@ -43,10 +43,29 @@ class Observation:
     value: float | None
     threshold: Threshold | None
     message: str
+    # A maintenance window running on this target (e.g. "maintenance_weekly"); ``muted``: no
+    # firing/repeat/escalation notices while it runs (``alerts.during_window: mute``).
+    window: str | None = None
+    muted: bool = False
 
     @classmethod
     def from_finding(cls, finding: Finding, threshold: Threshold | None) -> Observation:
         return cls(finding.check, finding.target, finding.severity, finding.value, threshold, finding.message)
+
+    def during(self, window: str | None, mode: str) -> Observation:
+        """This observation inside a running window, routed per ``alerts.during_window``.
+
+        annotate: the message says so; downgrade: a critical counts as a warning; mute: no
+        firing notices while the window runs. The alert is kept in the state in every mode.
+        """
+        if window is None or self.severity is Severity.UNKNOWN:
+            return self
+        severity = self.severity
+        if mode == "downgrade" and severity is Severity.CRITICAL:
+            severity = Severity.WARNING
+        note = f" (during the {window} maintenance window" + (", downgraded from critical)"
+                                                             if severity is not self.severity else ")")
+        return replace(self, severity=severity, message=self.message + note, window=window, muted=mode == "mute")
 
     def holds(self, level: Severity) -> bool:
         if self.severity is Severity.UNKNOWN:
@@ -72,6 +91,7 @@ class AlertRecord:
     value: float | None = None
     limit: float | None = None
     message: str = ""
+    window: str | None = None
 
     @property
     def key(self) -> str:
@@ -154,11 +174,11 @@ def _update(records: dict[str, AlertRecord], obs: Observation, now: datetime, po
             if record is not None:
                 del records[key]
                 if record.firing_since is not None:
-                    cleared.append(replace(record, value=obs.value, message=obs.message))
+                    cleared.append(replace(record, value=obs.value, message=obs.message, window=obs.window))
             continue
         if record is None:
             record = AlertRecord(obs.check, obs.target, level.label, active_since=_ts(now))
-        record = replace(record, value=obs.value, limit=obs.limit(level), message=obs.message)
+        record = replace(record, value=obs.value, limit=obs.limit(level), message=obs.message, window=obs.window)
         if record.firing_since is None and _age(record.active_since, now) >= policy.for_duration.total_seconds():
             record = replace(record, firing_since=_ts(now))
         records[key] = record
@@ -195,7 +215,8 @@ def _inhibited(records: dict[str, AlertRecord], record: AlertRecord) -> bool:
 
 
 def _notify_firing(
-    records: dict[str, AlertRecord], measured: set[tuple[str, str]], now: datetime, policy: Policy
+    records: dict[str, AlertRecord], measured: set[tuple[str, str]], now: datetime, policy: Policy,
+    muted: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[Notification]:
     out: list[Notification] = []
     primary: tuple[str, ...] = (policy.primary_oncall,) if policy.primary_oncall else ()
@@ -204,6 +225,8 @@ def _notify_firing(
         record = records[key]
         if record.firing_since is None or (record.check, record.target) not in measured:
             continue  # pending, or not measured this time (unknown): nothing to say
+        if (record.check, record.target) in muted:
+            continue  # firing, kept in the state, announced when the window is over
         if _inhibited(records, record):
             # Muted; cleared so that the warning is announced afresh when the critical clears.
             records[key] = replace(record, last_notified=None)
@@ -212,7 +235,7 @@ def _notify_firing(
         kind: Kind | None = None
         mentions: tuple[str, ...] = primary
         overdue = _age(record.firing_since, now) >= response.total_seconds()
-        if record.level == "critical" and not record.escalated and overdue:
+        if policy.escalate and record.level == "critical" and not record.escalated and overdue:
             kind, mentions = "escalation", secondary
             record = replace(record, escalated=True)
         elif record.last_notified is None:
@@ -240,7 +263,8 @@ def advance(
             cleared.extend(_update(records, obs, now, policy))
     cleared.extend(_vanished(records, observations))
     measured = {(o.check, o.target) for o in observations if o.severity is not Severity.UNKNOWN}
-    fresh = _notify_firing(records, measured, now, policy)
+    muted = frozenset((o.check, o.target) for o in observations if o.muted)
+    fresh = _notify_firing(records, measured, now, policy, muted)
     for record in cleared:
         if not record.notified:
             continue

@@ -164,8 +164,11 @@ def daily() -> Any:
 
 
 def monthly() -> Any:
+    from mercenary_maintenance.security import tasks as more_security
+
     @task_group(group_id="security")
     def security() -> None:
         audit_security_groups()
+        more_security.monthly()
 
     return security()

@@ -34,6 +34,23 @@ def clean_tmp() -> dict[str, Any]:
     return execute_step(jobs.clean_tmp)
 
 
+@task(task_id="scan_log_errors")
+def scan_log_errors() -> dict[str, Any]:
+    """logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets since the last run."""
+    from mercenary_maintenance.logs.errors import scan_errors
+    from mercenary_maintenance.steps import execute_step
+
+    return execute_step(scan_errors)
+
+
+def daily() -> Any:
+    @task_group(group_id="logs")
+    def logs() -> None:
+        scan_log_errors()
+
+    return logs()
+
+
 def weekly() -> Any:
     @task_group(group_id="logs")
     def logs() -> None:

@@ -162,3 +162,32 @@ def run_weekly(step: Step, target: str) -> None:
 
 def run_monthly(step: Step, target: str) -> None:
     run_checks(step, target, MONTHLY, "monthly checks")
+
+
+# Re-measured after the action of the same run that should have fixed it (DESIGN §6 resolved_by).
+AFTER_ACTION = "after_action"
+
+
+def remeasure(step: Step, target: str, checks: dict[str, CheckFn], action: str) -> None:
+    """Measure ``checks`` again when ``action`` was done on ``target`` in this step.
+
+    The new findings carry ``details.after_action``; the report builder turns them into the
+    ``resolved_by`` of the findings the run's checks made before the action, and the run's
+    status into the state after maintenance (``report.resolution``).
+    """
+    from mercenary_maintenance.findings import ActionStatus
+
+    if not any(a.action == action and a.target == target and a.status is ActionStatus.DONE for a in step.actions):
+        return
+    first = len(step.findings)
+    run_checks(step, target, checks, f"re-measure after {action}")
+    for finding in step.findings[first:]:
+        finding.details[AFTER_ACTION] = action
+
+
+def remeasure_dead_tuples(step: Step, target: str) -> None:
+    remeasure(step, target, {"postgres.dead_tuples": dead_tuples}, "postgres.vacuum_analyze")
+
+
+def remeasure_bloat(step: Step, target: str) -> None:
+    remeasure(step, target, {"postgres.bloat": bloat}, "postgres.reindex")

@@ -40,13 +40,15 @@ def check_weekly(target: str) -> dict[str, Any]:
 
 @task(task_id="vacuum_analyze", pool=HEAVY_POOL, trigger_rule=TriggerRule.ALL_DONE)
 def vacuum_analyze(target: str) -> dict[str, Any]:
-    """VACUUM (ANALYZE) of tables above the dead-tuple threshold, then ANALYZE of stale statistics."""
-    from mercenary_maintenance.postgres import actions
+    """VACUUM (ANALYZE) of tables above the dead-tuple threshold, then ANALYZE of stale statistics;
+    dead tuples are measured again after a VACUUM (the report's ``resolved_by``)."""
+    from mercenary_maintenance.postgres import actions, checks
     from mercenary_maintenance.steps import Step, execute_step
 
     def body(step: Step) -> None:
         actions.vacuum_analyze(step, target)
         actions.analyze(step, target)
+        checks.remeasure_dead_tuples(step, target)
 
     return execute_step(body)
 
@@ -65,12 +67,14 @@ def check_monthly(target: str) -> dict[str, Any]:
 
 @task(task_id="reindex_indexes", pool=HEAVY_POOL, trigger_rule=TriggerRule.ALL_DONE)
 def reindex_indexes(target: str) -> dict[str, Any]:
-    """REINDEX INDEX CONCURRENTLY of indexes whose estimated bloat crosses the threshold."""
-    from mercenary_maintenance.postgres import actions
+    """REINDEX INDEX CONCURRENTLY of indexes whose estimated bloat crosses the threshold; bloat is
+    measured again after a REINDEX (the report's ``resolved_by``)."""
+    from mercenary_maintenance.postgres import actions, checks
     from mercenary_maintenance.steps import Step, execute_step
 
     def body(step: Step) -> None:
         actions.reindex(step, target)
+        checks.remeasure_bloat(step, target)
 
     return execute_step(body)
 

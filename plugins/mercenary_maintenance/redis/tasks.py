@@ -39,12 +39,15 @@ def purge_memory(target: str) -> dict[str, Any]:
 
 @task(task_id="rewrite_aof", pool=HEAVY_POOL, trigger_rule=TriggerRule.ALL_DONE)
 def rewrite_aof(target: str) -> dict[str, Any]:
-    """redis.bgrewriteaof: BGREWRITEAOF when AOF is on and idle; waits for ``ok``."""
-    from mercenary_maintenance.redis import actions
+    """redis.bgrewriteaof: BGREWRITEAOF when AOF is on and idle; waits for ``ok``. redis.aof_growth is
+    measured before and after (the report's ``resolved_by``)."""
+    from mercenary_maintenance.redis import actions, aof
     from mercenary_maintenance.steps import Step, execute_step
 
     def body(step: Step) -> None:
+        aof.check_before(step, target)
         actions.bgrewriteaof(step, target)
+        aof.remeasure(step, target)
 
     return execute_step(body)
 

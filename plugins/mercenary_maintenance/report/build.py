@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mercenary_maintenance.findings import Severity
+from mercenary_maintenance.report.resolution import effective_severity, fold_remeasured
 
 FAILED_STATES = {"failed", "upstream_failed"}
 
@@ -22,7 +23,8 @@ def latest_parts(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def run_status(findings: list[dict[str, Any]], actions: list[dict[str, Any]], failed_tasks: list[str]) -> str:
     if failed_tasks or any(a["status"] == "failed" for a in actions):
         return "failed"
-    worst = max((Severity.parse(f["severity"]) for f in findings), default=Severity.OK)
+    # The state after maintenance: a finding the run's own action fixed does not count.
+    worst = max((Severity.parse(effective_severity(f)) for f in findings), default=Severity.OK)
     if worst is Severity.CRITICAL:
         return "critical"
     if worst in (Severity.WARNING, Severity.UNKNOWN):
@@ -43,7 +45,7 @@ def build_report(
     task_states: dict[str, str],
 ) -> dict[str, Any]:
     kept = latest_parts(parts)
-    findings = [f for p in kept for f in p.get("findings", [])]
+    findings = fold_remeasured([f for p in kept for f in p.get("findings", [])])
     actions = [a for p in kept for a in p.get("actions", [])]
     sections = [s for p in kept for s in p.get("sections", [])]
     errors = {_label(p): p["error"] for p in kept if p.get("error")}
@@ -101,8 +103,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["| severity | check | target | value | threshold | message |", "|---|---|---|---|---|---|"]
         order = sorted(report["findings"], key=lambda f: -Severity.parse(f["severity"]))
         for f in order:
+            message = f["message"]
+            if f.get("after_maintenance"):
+                after = f["after_maintenance"]
+                message += (f" — {'resolved' if f.get('resolved_by') else 'after'} {after['action']}: "
+                            f"{after['severity']}, {after.get('value')}")
             lines.append(f"| {f['severity']} | {f['check']} | {_cell(f['target'])} | {_cell(f.get('value'))} "
-                         f"| {_cell(f.get('threshold'))} | {_cell(f['message'])} |")
+                         f"| {_cell(f.get('threshold'))} | {_cell(message)} |")
     else:
         lines.append("No findings.")
     unconfigured = [f for f in report["findings"] if (f.get("details") or {}).get("not_configured")]

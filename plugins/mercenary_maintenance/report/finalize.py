@@ -45,12 +45,21 @@ def announce(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
 
     if report["dag_id"] in SELF_ALERTING:
         return
+    if report["dag_id"] in cfg.alerts.stateful_findings:
+        if report["status"] != "failed":  # a failed run is announced by the failure notifier
+            from mercenary_maintenance.alerts.findings import announce_findings
+
+            announce_findings(cfg, report, run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
+        return
     text = findings_notice(report, cfg.alerts.notify_findings,
                            run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
     if text is None:
         return
-    result = deliver(text, lambda t: post_to_slack(cfg.alerts.slack_conn_id, t),
-                     attempts=cfg.alerts.slack_attempts, delay_s=cfg.alerts.slack_retry_delay_seconds)
+    import time
+
+    result = deliver(text, lambda t: post_to_slack(cfg.alerts.slack_conn_id, t, cfg.alerts.slack_timeout_seconds),
+                     attempts=cfg.alerts.slack_attempts, delay_s=cfg.alerts.slack_retry_delay_seconds,
+                     deadline=time.monotonic() + cfg.alerts.slack_send_budget_seconds)
     if not result.ok:
         raise RuntimeError(f"Slack notice of the run's findings not delivered: {result.error}")
 

@@ -15,6 +15,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from mercenary_maintenance.report.resolution import effective_severity
+
 SUMMARY_VERSION = 1
 INDEX_PREFIX = "_index/"
 MESSAGE_CHARS = 300
@@ -97,7 +99,8 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "finished_at": report.get("finished_at"),
         "window": report.get("window"),
         "findings": [
-            {"check": f.get("check"), "target": str(f.get("target")), "severity": f.get("severity"),
+            # The severity after the run's own maintenance (a finding it fixed no longer counts).
+            {"check": f.get("check"), "target": str(f.get("target")), "severity": effective_severity(f),
              "message": _short(f.get("message")), "value": _number(f.get("value")),
              **({"kind": str(f["details"]["kind"])} if isinstance(f.get("details"), dict)
                 and isinstance(f["details"].get("kind"), str) else {})}

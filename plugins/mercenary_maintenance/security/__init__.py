@@ -1,0 +1,1 @@
+"""Security area: vulnerabilities against OSV advisories with patch SLAs, credential age, firewall changes."""

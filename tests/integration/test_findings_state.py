@@ -1,0 +1,84 @@
+"""Daily findings through the alert state: posted once, reminded at the repeat interval,
+resolved when they clear — to a real Slack receiver."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mercenary_maintenance import servers
+from mercenary_maintenance.alerts.findings import announce_findings
+from mercenary_maintenance.alerts.store import MemoryStateStore
+from mercenary_maintenance.config import parse_config
+
+DAY0 = datetime(2026, 12, 1, 0, 35, tzinfo=UTC)
+
+
+def report(day: int, *findings: tuple[str, str, str]) -> dict[str, Any]:
+    worst = {"critical": 3, "warning": 1, "ok": 0}
+    status = max((f[2] for f in findings), key=lambda s: worst[s], default="ok")
+    return {"dag_id": "maintenance_daily", "run_id": f"scheduled__day{day}", "status": status,
+            "findings": [{"check": c, "target": t, "severity": s, "value": None, "message": f"{c} is {s}"}
+                         for c, t, s in findings]}
+
+
+@pytest.fixture
+def cfg(slack: servers.SlackReceiver, connections: Any) -> Any:
+    connections(slack.connection_env("maintenance_slack"))
+    return parse_config({"alerts": {"notify_findings": "warning", "findings_repeat_interval_hours": 72,
+                                    "slack_retry_delay_seconds": 0.05}})
+
+
+def test_a_persistent_daily_finding_posts_once_then_resolves(cfg, slack):
+    store = MemoryStateStore()
+    bad = ("backup.freshness", "main", "critical")
+    fine = ("redis.memory", "cache", "ok")
+    for day in range(3):  # three daily runs with the same problem
+        announce_findings(cfg, report(day, bad, fine), f"http://af/day{day}", store=store,
+                          now=DAY0 + timedelta(days=day))
+    [first] = slack.texts()
+    assert "1 new, 0 reminder(s), 0 resolved" in first
+    assert "NEW critical `backup.freshness` main" in first
+    assert "redis.memory" not in first
+    announce_findings(cfg, report(3, ("backup.freshness", "main", "ok"), fine), "http://af/day3", store=store,
+                      now=DAY0 + timedelta(days=3))
+    assert len(slack.messages) == 2
+    resolved = slack.messages[1]["text"]
+    assert "0 new, 0 reminder(s), 1 resolved" in resolved
+    assert "RESOLVED critical `backup.freshness` main" in resolved
+    assert store.state.alerts == {}
+
+
+def test_reminder_after_the_repeat_interval_and_no_escalation(cfg, slack):
+    store = MemoryStateStore()
+    bad = ("security.patch_sla", "api", "critical")
+    for day in range(4):
+        announce_findings(cfg, report(day, bad), "http://af", store=store, now=DAY0 + timedelta(days=day))
+    texts = [m["text"] for m in slack.messages]
+    assert len(texts) == 2, texts  # day 0 new; day 3 (72 h later) a reminder; never "escalated"
+    assert "0 new, 1 reminder(s)" in texts[1]
+
+
+def test_a_fixed_by_the_run_finding_is_not_posted(cfg, slack):
+    store = MemoryStateStore()
+    found = {"check": "postgres.dead_tuples", "target": "main", "severity": "critical", "value": 75.0,
+             "message": "dead", "after_maintenance": {"severity": "ok"}, "resolved_by": {"action": "x"}}
+    announce_findings(cfg, {"dag_id": "maintenance_daily", "run_id": "r", "status": "ok", "findings": [found]},
+                      "http://af", store=store, now=DAY0)
+    assert slack.messages == []
+
+
+def test_slack_down_keeps_the_items_for_the_next_run(cfg, slack):
+    store = MemoryStateStore()
+    slack.fail_next = [500] * 3
+    with pytest.raises(RuntimeError, match="not delivered"):
+        announce_findings(cfg, report(0, ("backup.freshness", "main", "critical")), "http://af", store=store,
+                          now=DAY0, sleep=lambda s: None)
+    assert [n.check for n in store.state.outbox] == ["backup.freshness"]
+    announce_findings(cfg, report(1, ("backup.freshness", "main", "critical")), "http://af", store=store,
+                      now=DAY0 + timedelta(days=1))
+    [text] = slack.texts()
+    assert "NEW critical `backup.freshness`" in text
+    assert store.state.outbox == ()
