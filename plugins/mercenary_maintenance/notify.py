@@ -40,9 +40,9 @@ def run_link(base_url: str, dag_id: str, run_id: str) -> str:
 
 
 def post_to_slack(conn_id: str, text: str) -> None:
-    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+    from mercenary_maintenance.adapters import slack
 
-    SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=mask(text))
+    slack.post(conn_id, mask(text))
 
 
 def task_log_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:

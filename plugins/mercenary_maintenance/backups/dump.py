@@ -101,7 +101,7 @@ def dump_globals(pg: PgParams, major: int, bin_dir: str | None) -> bytes:
     """Roles, memberships, role settings and tablespaces as SQL (small; no password hashes)."""
     pg_dumpall = binaries.program(major, "pg_dumpall", bin_dir)
     return runner.run([pg_dumpall, "--globals-only", "--no-role-passwords", "--no-password",
-                       f"--database={pg.dbname}"], env=pg.env()).stdout.encode()
+                       f"--database={pg.dbname}"], env=pg.env(), timeout=runner.backup_timeout()).stdout.encode()
 
 
 def store_small(client: Any, bucket: str, key: str, data: bytes, level: int,
