@@ -363,8 +363,8 @@ class PostgresTimeouts(_Model):
 
 class RedisTimeouts(_Model):
     connect_s: float = Field(5, gt=0)
-    # socket_timeout: every reply; BGREWRITEAOF etc. are polled, so no command waits long.
-    read_s: float = Field(30, gt=0)
+    # socket_timeout: every reply (with one retry); BGREWRITEAOF is polled, so no command waits long.
+    read_s: float = Field(10, gt=0)
 
 
 class S3Timeouts(_Model):
