@@ -16,7 +16,7 @@ from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "plugins" / "mercenary_maintenance"
 CLIENT_FACTORIES = re.compile(
-    r"\b(PostgresHook|RedisHook|S3Hook|SlackWebhookHook)\(|\bpsycopg\.connect\(|\bredis\.Redis\(|\bboto3\.client\("
+    r"\b(PostgresHook|RedisHook|S3Hook|EC2Hook|SlackWebhookHook)\(|\bpsycopg\.connect\(|\bredis\.Redis\(|\bboto3\.client\("
 )
 # The adapters are the one place; the test/demo harness (servers.py starts and probes its own
 # local servers, demo/ seeds sample data into them) is not maintenance code and is exempt.

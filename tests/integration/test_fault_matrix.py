@@ -76,7 +76,8 @@ def test_postgres_black_hole_fails_within_connect_timeout_beside_a_healthy_serve
     assert row == ("mercenary-maintenance:fault matrix",)
     assert keepalive == (1, 10, 5, 3)
     took, error, _ = timed(lambda: postgres.connect("dead_pg", timeouts=FAST))
-    assert error is not None and "timeout" in str(error).lower(), error
+    assert error is not None
+    assert "timeout" in str(error).lower(), error
     assert took < 2 + MARGIN_S, f"dead PostgreSQL took {took:.1f}s (connect_s=2)"
 
 
@@ -87,7 +88,8 @@ def test_redis_black_hole_fails_within_its_bound_beside_a_healthy_server(redis_s
                  "AIRFLOW_CONN_DEAD_REDIS": f"redis://127.0.0.1:{hole.port}/0"})
     assert redis.connect("healthy_redis", timeouts=FAST).ping() is True
     took, error, _ = timed(lambda: redis.connect("dead_redis", timeouts=FAST).ping())
-    assert error is not None and "timeout" in str(error).lower(), error
+    assert error is not None
+    assert "timeout" in str(error).lower(), error
     assert took < 2 * (1 + 1) + MARGIN_S, f"dead Redis took {took:.1f}s (read_s=1, one retry)"
 
 
@@ -100,7 +102,8 @@ def test_s3_black_hole_fails_within_read_timeout_times_attempts_beside_moto(s3, 
     assert "Buckets" in adapter.client("healthy_s3", timeouts=FAST).list_buckets()
     dead_client = adapter.client("dead_s3", timeouts=FAST)
     took, error, _ = timed(dead_client.list_buckets)
-    assert error is not None and "timeout" in str(error).lower(), error
+    assert error is not None
+    assert "timeout" in str(error).lower(), error
     assert took < 2 * 1 + MARGIN_S, f"dead S3 took {took:.1f}s (read_s=1 × max_attempts=2)"
 
 
@@ -112,9 +115,10 @@ def test_slack_black_hole_fails_within_its_bound_beside_a_healthy_receiver(slack
     adapter.post("healthy_slack", "hello", timeouts=FAST)
     assert [m["text"] for m in slack.messages] == ["hello"]
     took, error, _ = timed(lambda: adapter.post("dead_slack", "hello", timeouts=FAST))
-    assert error is not None and "timed out" in str(error).lower(), error
-    # slack_sdk retries a connection error once: two reads of at most 1 s.
-    assert took < 2 * 1 + MARGIN_S, f"dead Slack took {took:.1f}s"
+    assert error is not None
+    assert "timed out" in str(error).lower(), error
+    # One attempt (slack_sdk does not retry a read timeout); delivery retries are alerts.delivery's.
+    assert took < 1 + MARGIN_S, f"dead Slack took {took:.1f}s"
 
 
 def test_http_and_prometheus_black_holes_fail_within_their_bound(hole, connections):
@@ -123,7 +127,8 @@ def test_http_and_prometheus_black_holes_fail_within_their_bound(hole, connectio
     site = servers.WebSite().start()
     try:
         took, error, _ = timed(lambda: http.get(hole.url, timeouts=FAST))
-        assert error is not None and "timed out" in str(error).lower(), error
+        assert error is not None
+        assert "timed out" in str(error).lower(), error
         assert took < 1 + MARGIN_S
         assert http.get(site.url, timeouts=FAST).status == 200
     finally:
@@ -131,7 +136,8 @@ def test_http_and_prometheus_black_holes_fail_within_their_bound(hole, connectio
     connections({"AIRFLOW_CONN_DEAD_PROM": json.dumps({"conn_type": "http", "host": "127.0.0.1",
                                                        "port": hole.port, "schema": "http"})})
     took, error, _ = timed(lambda: http.prometheus_query("dead_prom", timeouts=FAST)("up"))
-    assert error is not None and "timed out" in str(error).lower(), error
+    assert error is not None
+    assert "timed out" in str(error).lower(), error
     assert took < 1 + MARGIN_S, f"dead Prometheus took {took:.1f}s"
 
 
@@ -246,7 +252,8 @@ def test_pg_dump_stopped_mid_stream_is_killed_at_its_deadline_and_leaves_nothing
     took = time.monotonic() - started
     [act] = step.actions
     assert act.status is ActionStatus.FAILED
-    assert "pg_dump hung" in act.message and "deadline of 4s" in act.message, act.message
+    assert "pg_dump hung" in act.message, act.message
+    assert "deadline of 4s" in act.message, act.message
     assert took < 4 + 1 + MARGIN_S + 2, f"stopped pg_dump held the backup {took:.1f}s (deadline 4 s)"
     assert client.list_objects_v2(Bucket=bucket).get("Contents", []) == []  # nothing visible
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []  # multipart aborted
@@ -286,7 +293,8 @@ def test_daily_run_with_dead_postgres_and_redis_targets_ends_in_bounded_time(
         assert f["severity"] == "unknown", f
         assert "timeout" in f["message"].lower() or "timed out" in f["message"].lower(), f
     healthy = [f for f in findings if f["target"] in ("main", "cache")]
-    assert healthy and all(f["severity"] != "unknown" for f in healthy), healthy
+    assert healthy
+    assert all(f["severity"] != "unknown" for f in healthy), healthy
     services = {f["target"]: f for f in findings if f["check"] == "services.status"}
     assert services["postgres:main"]["severity"] == "ok"
     assert services["redis:cache"]["severity"] == "ok"

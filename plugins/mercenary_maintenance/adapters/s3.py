@@ -1,4 +1,5 @@
-"""S3 clients: the only place ``S3Hook`` (or ``boto3.client``) is used.
+"""AWS clients (S3, and EC2 for the security-group review): the only place ``S3Hook``,
+``EC2Hook`` (or ``boto3.client``) is used.
 
 botocore's defaults are 60 s connect and 60 s read with legacy retries (up to 5 attempts, so a
 black-holed endpoint costs minutes per call); ours come from ``timeouts.s3`` with the
@@ -33,6 +34,13 @@ def hook(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     return S3Hook(aws_conn_id=conn_id, config=botocore_config(conn_id, timeouts))
+
+
+def ec2_client(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
+    """A boto3 EC2 client (security-group review) with the same bounds as S3's."""
+    from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+
+    return EC2Hook(aws_conn_id=conn_id, api_type="client_type", config=botocore_config(conn_id, timeouts)).conn
 
 
 def client(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
