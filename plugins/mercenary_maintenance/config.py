@@ -364,7 +364,7 @@ class PostgresTimeouts(_Model):
 class RedisTimeouts(_Model):
     connect_s: float = Field(5, gt=0)
     # socket_timeout: every reply (with one retry); BGREWRITEAOF is polled, so no command waits long.
-    read_s: float = Field(10, gt=0)
+    read_s: float = Field(5, gt=0)
 
 
 class S3Timeouts(_Model):

@@ -1,8 +1,9 @@
 """Redis clients: the only place ``RedisHook`` (or ``redis.Redis``) is used.
 
 ``RedisHook`` builds ``redis.Redis`` without timeouts, and redis-py always fills
-``socket_connect_timeout``/``socket_timeout`` in the pool's connection kwargs (``None``), so a
-``setdefault`` there does nothing: the bounds are assigned before the first connection is made.
+``socket_connect_timeout``/``socket_timeout`` in the pool's connection kwargs (with its own
+defaults: ``None`` in redis-py 5, 5 s in 8), so a ``setdefault`` there does nothing: ours are
+assigned before the first connection is made, independent of the library's version.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ def bound(client: Any, timeouts: TimeoutsConfig | None = None) -> Any:
     kwargs = client.connection_pool.connection_kwargs
     kwargs["socket_connect_timeout"] = t.connect_s
     kwargs["socket_timeout"] = t.read_s
+    for key in ("orig_socket_timeout", "orig_socket_connect_timeout"):  # redis-py 8 restores these
+        if key in kwargs:
+            kwargs[key] = t.read_s if key == "orig_socket_timeout" else t.connect_s
     # One quick retry, not redis-py's default backoff series: a down server is reported, not waited for.
     kwargs["retry"] = Retry(NoBackoff(), 1)
     return client

