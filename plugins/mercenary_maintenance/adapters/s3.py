@@ -29,7 +29,7 @@ def botocore_config(conn_id: str | None, timeouts: TimeoutsConfig | None = None)
     return Config(**{**ours, **theirs})
 
 
-def hook(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
+def hook(conn_id: str | None, *, timeouts: TimeoutsConfig | None = None) -> Any:
     """An ``S3Hook`` whose clients carry the bounds (for code that wants the hook's helpers)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -43,6 +43,7 @@ def ec2_client(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
     return EC2Hook(aws_conn_id=conn_id, api_type="client_type", config=botocore_config(conn_id, timeouts)).conn
 
 
-def client(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
-    """A boto3 S3 client of the ``aws`` connection ``conn_id`` (endpoint/region from its extras)."""
+def client(conn_id: str | None, *, timeouts: TimeoutsConfig | None = None) -> Any:
+    """A boto3 S3 client of the ``aws`` connection ``conn_id`` (endpoint/region from its extras;
+    ``None``: boto3's default credential chain, as ``S3Hook`` does)."""
     return hook(conn_id, timeouts=timeouts).get_conn()

@@ -195,8 +195,6 @@ def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,
         if client is None:
             from mercenary_maintenance.adapters import s3
 
-            if s3_conn_id is None:
-                raise ValueError(f"reports.url {url}: an s3:// store needs an aws connection id")
             client = s3.client(s3_conn_id)
         return ReportStore(S3Backend(client, parsed.netloc, parsed.path, extra_args))
     raise ValueError(f"reports.url: unsupported scheme {parsed.scheme!r}")
