@@ -74,7 +74,7 @@ TASK_TIMEOUTS: dict[str, timedelta] = {
     "backup_full": timedelta(hours=8),  # > timeouts.subprocess.backup_s (6 h) for one pg_dump
     "backup_incremental": timedelta(hours=3),  # runs every 4 h
     "alert_evaluation": timedelta(minutes=3),  # inside its 4-minute dagrun_timeout
-    "emergency_maintenance": timedelta(hours=2),
+    "emergency_maintenance": timedelta(hours=3),  # includes the notice wait (emergency.notice_minutes: 60)
 }
 DEFAULT_TASK_TIMEOUT = timedelta(hours=1)
 TASK_TIMEOUTS_ENV = "MAINTENANCE_TASK_TIMEOUTS"

@@ -125,12 +125,14 @@ def open_session(
     """A session; ``statement_timeout_s`` is the ceiling, ``budget`` (when given) re-derives the
     timeout before each statement (the time left in the window)."""
     from mercenary_maintenance.adapters import current_timeouts
+    from mercenary_maintenance.adapters.postgres import read_deadline
 
     bounds = current_timeouts(timeouts)
     conn = connect(target, purpose, bounds)
     try:
         session = Session(conn, 0, budget=budget, read_grace_s=bounds.postgres.read_grace_s)
-        with session._bounded(0.0, "server version"):
+        # No statement_timeout yet: a server silent right after the handshake is cut here.
+        with read_deadline(conn, bounds.postgres.connect_s + bounds.postgres.read_grace_s, "server version"):
             session.version = server_version(conn)
         sqlfiles.text("connections", session.version)  # refuse servers older than 13 up front
         session.set_timeouts(lock_timeout_s=lock_timeout_s, statement_timeout_s=statement_timeout_s)
