@@ -153,8 +153,11 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         stderr = _collect(proc.stderr)
 
         def count_or_stop() -> tuple[dict[str, int], int]:
-            try:
-                return count_rows(snap, tables), count_large_objects(snap)
+            from mercenary_maintenance.adapters.postgres import read_deadline
+
+            try:  # statement_timeout bounds each count; this all of them, like the pg_dump they go with
+                with read_deadline(snap, runner.backup_timeout(), "row counts"):
+                    return count_rows(snap, tables), count_large_objects(snap)
             except BaseException:
                 _stop(proc)  # no manifest without counts: do not dump on for nothing
                 raise
