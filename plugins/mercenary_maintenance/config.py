@@ -480,6 +480,62 @@ class ConsoleConfig(_Model):
     grace_fraction: float = Field(0.25, ge=0, le=10)
 
 
+class PostgresTimeouts(_Model):
+    # libpq connect_timeout: the whole connection set-up (TCP, TLS, startup, auth).
+    connect_s: float = Field(5, gt=0)
+    # TCP keepalives: a peer that vanished (host down, cable cut) is noticed after
+    # idle + interval × count seconds instead of the kernel's two hours.
+    keepalives_idle_s: int = Field(10, ge=1)
+    keepalives_interval_s: int = Field(5, ge=1)
+    keepalives_count: int = Field(3, ge=1)
+    # A server that is up but silent (a stopped backend, a hung proxy) still answers
+    # keepalives: the client closes the socket this long after statement_timeout passed.
+    read_grace_s: float = Field(10, gt=0)
+
+
+class RedisTimeouts(_Model):
+    connect_s: float = Field(5, gt=0)
+    # socket_timeout: every reply (with one retry); BGREWRITEAOF is polled, so no command waits long.
+    read_s: float = Field(5, gt=0)
+
+
+class S3Timeouts(_Model):
+    connect_s: float = Field(5, gt=0)
+    read_s: float = Field(60, gt=0)
+    # botocore "standard" retry mode: total attempts per call, including the first.
+    max_attempts: int = Field(3, ge=1, le=10)
+
+
+class HttpTimeouts(_Model):
+    connect_s: float = Field(5, gt=0)
+    read_s: float = Field(10, gt=0)
+
+
+class SubprocessTimeouts(_Model):
+    # A short command (psql, pg_verifybackup --version, …) with no bound of its own.
+    default_s: float = Field(600, gt=0)
+    # pg_dump / pg_restore / pg_basebackup / pg_combinebackup / pg_verifybackup.
+    backup_s: float = Field(6 * 3600, gt=0)
+    # After the deadline the process group gets SIGTERM, then SIGKILL after this grace.
+    kill_grace_s: float = Field(5, gt=0)
+    # A streaming pipeline stage (uploader thread, compressor) that makes no progress this long hung.
+    stall_s: float = Field(300, gt=0)
+
+
+class TimeoutsConfig(_Model):
+    """Connect/read bounds of every network client and deadlines of every subprocess.
+
+    Task ``execution_timeout``s are set when the DAG file is parsed (dagkit), so they are not
+    here: the config is read at run time only."""
+
+    postgres: PostgresTimeouts = Field(default_factory=PostgresTimeouts)
+    redis: RedisTimeouts = Field(default_factory=RedisTimeouts)
+    s3: S3Timeouts = Field(default_factory=S3Timeouts)
+    slack: HttpTimeouts = Field(default_factory=HttpTimeouts)
+    http: HttpTimeouts = Field(default_factory=HttpTimeouts)
+    subprocess: SubprocessTimeouts = Field(default_factory=SubprocessTimeouts)
+
+
 class MaintenanceConfig(_Model):
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     targets: Targets = Field(default_factory=Targets)
@@ -495,6 +551,7 @@ class MaintenanceConfig(_Model):
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     emergency: EmergencyConfig = Field(default_factory=EmergencyConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
 
     def postgres_target(self, name: str) -> PostgresTarget:
         return _pick(self.targets.postgres, name, "targets.postgres")

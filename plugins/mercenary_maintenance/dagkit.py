@@ -63,10 +63,38 @@ def deadlines_enabled() -> bool:
     return os.environ.get(DEADLINES_ENV, "on").lower() not in ("off", "0", "false")
 
 
-def default_args(retries: int) -> dict[str, Any]:
+# Every task has an execution_timeout (DESIGN §8). It is fixed at parse time (the config is read
+# at run time only): a window DAG's tasks get the window's length (steps.execute_step also ends a
+# task at the window's end), the others these per-DAG bounds, overridable per DAG with the
+# environment variable below, e.g. MAINTENANCE_TASK_TIMEOUTS='{"backup_full": 43200}' (seconds).
+TASK_TIMEOUTS: dict[str, timedelta] = {
+    "maintenance_daily": timedelta(minutes=30),
+    "backup_full": timedelta(hours=8),  # > timeouts.subprocess.backup_s (6 h) for one pg_dump
+    "backup_incremental": timedelta(hours=3),  # runs every 4 h
+    "alert_evaluation": timedelta(minutes=3),  # inside its 4-minute dagrun_timeout
+    "emergency_maintenance": timedelta(hours=3),  # includes the notice wait (emergency.notice_minutes: 60)
+}
+DEFAULT_TASK_TIMEOUT = timedelta(hours=1)
+TASK_TIMEOUTS_ENV = "MAINTENANCE_TASK_TIMEOUTS"
+
+
+def task_timeout(dag_id: str, window: WindowRule | None = None) -> timedelta:
+    """The ``execution_timeout`` of every task of ``dag_id`` (a task may set a shorter one)."""
+    import json
+
+    override = json.loads(os.environ.get(TASK_TIMEOUTS_ENV) or "{}")
+    if dag_id in override:
+        return timedelta(seconds=float(override[dag_id]))
+    if window is not None:
+        return window.duration
+    return TASK_TIMEOUTS.get(dag_id, DEFAULT_TASK_TIMEOUT)
+
+
+def default_args(retries: int, execution_timeout: timedelta | None = None) -> dict[str, Any]:
     return {
         "owner": OWNER,
         "retries": retries,
+        "execution_timeout": execution_timeout or DEFAULT_TASK_TIMEOUT,
         "retry_delay": timedelta(seconds=float(os.environ.get(RETRY_DELAY_ENV, "60"))),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=10),
@@ -126,7 +154,7 @@ def maintenance_dag(
         start_date=START_DATE,
         catchup=False,
         max_active_runs=max_active_runs,
-        default_args=default_args(retries),
+        default_args=default_args(retries, task_timeout(dag_id, window)),
         tags=sorted(all_tags),
         doc_md=doc_md,
         params=params or {},

@@ -41,11 +41,10 @@ def run_link(base_url: str, dag_id: str, run_id: str) -> str:
 
 
 def post_to_slack(conn_id: str, text: str, timeout_s: float | None = None) -> None:
-    """``timeout_s`` bounds connect and read of the webhook POST (slack_sdk's default is 30 s)."""
-    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+    """Post through the Slack adapter (``timeouts.slack``); ``timeout_s`` caps this one post."""
+    from mercenary_maintenance.adapters import slack
 
-    timeout = max(1, round(timeout_s)) if timeout_s is not None else None
-    SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=timeout).send(text=mask(text))
+    slack.post(conn_id, mask(text), timeout_s=timeout_s)
 
 
 def task_log_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:

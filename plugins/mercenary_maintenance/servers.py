@@ -163,6 +163,56 @@ def _give_to_postgres(path: Path) -> None:
         shutil.chown(path, "postgres", "postgres")
 
 
+# --------------------------------------------------------------------------- fault injection
+
+
+@dataclass
+class BlackHole:
+    """Accepts TCP connections on loopback and never answers (the fault matrix's dead target:
+    a hung server or proxy; the connect succeeds, every read then waits). Connections are held
+    open until :meth:`stop`."""
+
+    port: int = 0
+    sock: socket.socket | None = None
+    held: list[socket.socket] = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+    def start(self) -> BlackHole:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        return self
+
+    def _accept(self) -> None:
+        assert self.sock is not None
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed by stop()
+                return
+            self.held.append(conn)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+            self.sock = None
+        for conn in self.held:
+            conn.close()
+        self.held.clear()
+
+    cleanup = stop
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 

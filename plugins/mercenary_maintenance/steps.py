@@ -205,9 +205,14 @@ def execute_step(
 
         raise AirflowSkipException(reason)
     step = Step(cfg, run)
+    from mercenary_maintenance.deadlines import alarm
+
     try:
-        step.add(body(step))
-    except Exception as exc:
+        # execution_timeout is the window's whole length (set at parse time); this ends a task
+        # that started late at the window's end, wherever it is waiting.
+        with alarm(run.seconds_left(), f"{run.task_id} in {run.dag_id}"):
+            step.add(body(step))
+    except BaseException as exc:  # also WindowClosed and Airflow's execution timeout: record, then fail
         message = f"{type(exc).__name__}: {mask(str(exc))}"
         # The body's own error is the one to raise; a store failure is logged with the part.
         with suppress(ReportStoreError):

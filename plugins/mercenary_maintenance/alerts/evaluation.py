@@ -53,17 +53,10 @@ def thresholds_of(cfg: MaintenanceConfig) -> dict[str, Threshold]:
 
 
 def prometheus_query(conn_id: str, timeout_s: float) -> Query:
-    """``GET /api/v1/query`` through the http provider's hook on ``conn_id``."""
-    from airflow.providers.http.hooks.http import HttpHook
+    """``GET /api/v1/query`` through the http provider's hook on ``conn_id`` (bounded: adapters.http)."""
+    from mercenary_maintenance.adapters.http import prometheus_query as bounded_query
 
-    hook = HttpHook(method="GET", http_conn_id=conn_id)
-
-    def query(promql: str) -> Mapping[str, Any]:
-        response = hook.run("api/v1/query", data={"query": promql}, extra_options={"timeout": timeout_s})
-        answer: Mapping[str, Any] = response.json()
-        return answer
-
-    return query
+    return bounded_query(conn_id, timeout_s)
 
 
 def measure(cfg: MaintenanceConfig, query: Query | None = None) -> list[tuple[Finding, Threshold]]:

@@ -38,9 +38,10 @@ def major_of(bin_dir: Path, program: str = "postgres") -> int:
     """Major version of ``<bin_dir>/<program> --version`` (e.g. ``pg_dump (PostgreSQL) 15.8`` -> 15)."""
     from mercenary_maintenance.runner import child_env
 
-    # Not through runner.run (no log line per probe), but with the same allow-listed environment.
+    # Not through runner.run (no log line per probe), but with the same allow-listed environment
+    # and bounded like every subprocess.
     out = subprocess.run([str(bin_dir / program), "--version"], capture_output=True, text=True, check=True,
-                         env=child_env())
+                         env=child_env(), timeout=60)
     return parse_major(out.stdout)
 
 

@@ -104,7 +104,7 @@ def dump_globals(pg: PgParams, major: int, bin_dir: str | None) -> bytes:
     """Roles, memberships, role settings and tablespaces as SQL (small; no password hashes)."""
     pg_dumpall = binaries.program(major, "pg_dumpall", bin_dir)
     return runner.run([pg_dumpall, "--globals-only", "--no-role-passwords", "--no-password",
-                       f"--database={pg.dbname}"], env=pg.env()).stdout.encode()
+                       f"--database={pg.dbname}"], env=pg.env(), timeout=runner.backup_timeout()).stdout.encode()
 
 
 def store_small(client: Any, bucket: str, key: str, data: bytes, level: int,
@@ -157,8 +157,11 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         stderr = _collect(proc.stderr)
 
         def count_or_stop() -> tuple[dict[str, int], int]:
-            try:
-                return count_rows(snap, tables), count_large_objects(snap)
+            from mercenary_maintenance.adapters.postgres import read_deadline
+
+            try:  # statement_timeout bounds each count; this all of them, like the pg_dump they go with
+                with read_deadline(snap, runner.backup_timeout(), "row counts"):
+                    return count_rows(snap, tables), count_large_objects(snap)
             except BaseException:
                 _stop(proc)  # no manifest without counts: do not dump on for nothing
                 raise

@@ -312,12 +312,13 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
     times["download_s"] = time.monotonic() - t0
     out = work / "combined"
     t0 = time.monotonic()
-    runner.run([binaries.program(major, "pg_combinebackup", bin_dir), *map(str, dirs), "-o", str(out)])
+    runner.run([binaries.program(major, "pg_combinebackup", bin_dir), *map(str, dirs), "-o", str(out)],
+               timeout=runner.backup_timeout())
     times["combine_s"] = time.monotonic() - t0
     for d in dirs:  # the inputs are no longer needed; free the disk before starting the server
         shutil.rmtree(d)
     t0 = time.monotonic()
-    runner.run([binaries.program(major, "pg_verifybackup", bin_dir), str(out)])
+    runner.run([binaries.program(major, "pg_verifybackup", bin_dir), str(out)], timeout=runner.backup_timeout())
     times["verify_s"] = time.monotonic() - t0
     t0 = time.monotonic()
     server_bin = binaries.client_dir(major, bin_dir, "postgres")
@@ -325,6 +326,9 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
         times["start_s"] = time.monotonic() - t0
         t0 = time.monotonic()
         with server.connect(user, chain[-1].database) as conn:  # type: ignore[attr-defined]
+            # The counts are bounded like the restore that produced them (they scan every table).
+            conn.execute("SELECT set_config('statement_timeout', %s, false)",
+                         [f"{round(runner.backup_timeout() * 1000)}ms"])
             counts = count_rows(conn, list_tables(conn))
         times["count_s"] = time.monotonic() - t0
     return {"times": {k: round(v, 3) for k, v in times.items()}, "row_counts": counts}

@@ -19,10 +19,13 @@ class PgParams:
     password: str | None
     dbname: str
     sslmode: str | None = None
+    connect_timeout_s: int = 5
 
     def env(self, dbname: str | None = None) -> dict[str, str]:
         env = {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user,
                "PGDATABASE": dbname or self.dbname, "PGAPPNAME": "mercenary_maintenance_backup"}
+        # libpq programs (pg_dump, pg_basebackup, …) get the same connect bound as our sessions.
+        env["PGCONNECT_TIMEOUT"] = str(self.connect_timeout_s)
         if self.password:
             env["PGPASSWORD"] = self.password
         if self.sslmode:
@@ -30,21 +33,25 @@ class PgParams:
         return env
 
     def connect(self, dbname: str | None = None, autocommit: bool = True) -> Any:
-        import psycopg
+        """A session bounded by ``timeouts.postgres`` (connect timeout, keepalives): adapters.postgres."""
+        from mercenary_maintenance.adapters.postgres import connect_params
 
         kwargs: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user,
-                                  "dbname": dbname or self.dbname, "autocommit": autocommit,
-                                  "application_name": "mercenary_maintenance_backup", "connect_timeout": 10}
+                                  "dbname": dbname or self.dbname, "autocommit": autocommit}
         if self.password:
             kwargs["password"] = self.password
         if self.sslmode:
             kwargs["sslmode"] = self.sslmode
-        return psycopg.connect(**kwargs)
+        return connect_params(application_name="mercenary_maintenance_backup", **kwargs)
 
 
 def params(conn_id: str) -> PgParams:
     """Read the Airflow connection ``conn_id`` through the provider hook."""
+    import math
+
     from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from mercenary_maintenance.adapters import current_timeouts
 
     conn = PostgresHook.get_connection(conn_id)
     extra = conn.extra_dejson or {}
@@ -55,11 +62,12 @@ def params(conn_id: str) -> PgParams:
         password=conn.password or None,
         dbname=conn.schema or extra.get("dbname") or "postgres",
         sslmode=extra.get("sslmode"),
+        connect_timeout_s=max(2, math.ceil(current_timeouts().postgres.connect_s)),
     )
 
 
 def s3_client(conn_id: str) -> Any:
     """A boto3 S3 client from the ``aws`` connection (endpoint/region from its extras)."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from mercenary_maintenance.adapters import s3
 
-    return S3Hook(aws_conn_id=conn_id).get_conn()
+    return s3.client(conn_id)

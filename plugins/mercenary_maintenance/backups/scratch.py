@@ -49,9 +49,9 @@ class ScratchServer:
     port: int = SOCKET_PORT
 
     def connect(self, user: str, dbname: str) -> object:
-        import psycopg
+        from mercenary_maintenance.adapters.postgres import connect_params
 
-        return psycopg.connect(host=str(self.socket_dir), port=self.port, user=user, dbname=dbname, autocommit=True)
+        return connect_params(host=str(self.socket_dir), port=self.port, user=user, dbname=dbname, autocommit=True)
 
 
 def as_user() -> list[str]:

@@ -56,6 +56,10 @@ class Cancelled(RuntimeError):
     """The uploading side failed; the producer stops."""
 
 
+class Stalled(RuntimeError):
+    """The producer read nothing for ``stall_s`` (a stopped or hung program); the upload is aborted."""
+
+
 class TooManyParts(RuntimeError):
     """The stream outgrew S3's part limit (the upload is aborted)."""
 
@@ -162,9 +166,14 @@ def upload_stream(
     label: str = "backup",
     max_parts: int = MAX_PARTS,
     extra_args: dict[str, str] | None = None,
+    stall_s: float | None = None,
 ) -> Uploaded:
     """Run ``feed`` in a thread, upload its compressed output to ``s3://bucket/key``
-    (``extra_args``: e.g. server-side encryption, see :mod:`.encryption`)."""
+    (``extra_args``: e.g. server-side encryption, see :mod:`.encryption`).
+
+    When the producer reads no byte for ``stall_s`` (default ``timeouts.subprocess.stall_s``) the
+    upload fails with :class:`Stalled`, naming ``label``; the spawned program's own deadline
+    (:func:`runner.spawn`) bounds it as a whole."""
     started = time.monotonic()
     parts_q: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PARTS)
     cancel = threading.Event()
@@ -189,7 +198,8 @@ def upload_stream(
     try:
         worker.start()
         last_log = started
-        while (part := parts_q.get()) is not _END:
+        stall = stall_s if stall_s is not None else _default_stall()
+        while (part := _next_part(parts_q, compressor, stall, label)) is not _END:
             sha.update(part)  # exactly the bytes stored, in order
             stored += len(part)
             number = len(etags) + 1
@@ -230,6 +240,27 @@ def upload_stream(
     _progress(label, compressor.raw, stored, started, done=True)
     return Uploaded(key=key, size=stored, sha256=sha.hexdigest(), raw_size=compressor.raw, parts=len(etags),
                     seconds=seconds, complete_s=complete_s)
+
+
+def _default_stall() -> float:
+    from mercenary_maintenance.adapters import current_timeouts
+
+    return float(current_timeouts().subprocess.stall_s)
+
+
+def _next_part(parts_q: queue.Queue[Any], compressor: _Compressor, stall_s: float, label: str) -> Any:
+    """The next part; raise :class:`Stalled` when no raw byte arrived for ``stall_s`` (a part can
+    take long to fill while bytes still flow: only no progress at all counts)."""
+    seen, since = compressor.raw, time.monotonic()
+    while True:
+        try:
+            return parts_q.get(timeout=min(1.0, stall_s))
+        except queue.Empty:
+            if compressor.raw != seen:
+                seen, since = compressor.raw, time.monotonic()
+            elif time.monotonic() - since >= stall_s:
+                raise Stalled(f"{label}: no data for {stall_s:g}s (timeouts.subprocess.stall_s): "
+                              f"the program hung after {compressor.raw / MB:.1f} MB") from None
 
 
 def _put_end(parts_q: queue.Queue[Any], cancel: threading.Event) -> None:

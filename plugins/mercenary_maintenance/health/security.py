@@ -176,11 +176,10 @@ def security_groups_finding(target: str, groups: int, violations: list[dict[str,
 
 
 def describe_security_groups(conn_id: str) -> tuple[str, list[dict[str, Any]]]:
-    """(region, groups) through the amazon provider's EC2 hook."""
-    from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
+    """(region, groups) through the amazon provider's EC2 hook (bounded: adapters.s3)."""
+    from mercenary_maintenance.adapters.s3 import ec2_client
 
-    hook = EC2Hook(aws_conn_id=conn_id, api_type="client_type")
-    client: Any = hook.conn
+    client: Any = ec2_client(conn_id)
     groups: list[dict[str, Any]] = []
     for page in client.get_paginator("describe_security_groups").paginate():
         groups.extend(page.get("SecurityGroups", []))

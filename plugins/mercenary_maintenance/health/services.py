@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mercenary_maintenance.config import HttpTarget, MaintenanceConfig, PostgresTarget, RedisTarget
+from mercenary_maintenance.config import HttpTarget, MaintenanceConfig, PostgresTarget, RedisTarget, TimeoutsConfig
 from mercenary_maintenance.findings import Finding, Severity, Threshold, evaluate, limit_for
 
 CHECK = "services.status"
@@ -54,10 +54,10 @@ def _timed(fn: Callable[[], str]) -> tuple[float | None, str | None, str]:
     return time.monotonic() - started, None, detail
 
 
-def _postgres(target: PostgresTarget) -> str:
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
+def _postgres(target: PostgresTarget, timeouts: TimeoutsConfig) -> str:
+    from mercenary_maintenance.adapters import postgres as adapter
 
-    conn: Any = PostgresHook(postgres_conn_id=target.conn_id, connect_timeout=5).get_conn()  # type: ignore[no-untyped-call]
+    conn: Any = adapter.connect(target.conn_id, purpose="services.status", timeouts=timeouts)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT current_setting('server_version')")
@@ -67,10 +67,10 @@ def _postgres(target: PostgresTarget) -> str:
     return f"PostgreSQL {row[0] if row else '?'}"
 
 
-def _redis(target: RedisTarget) -> str:
-    from airflow.providers.redis.hooks.redis import RedisHook
+def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
+    from mercenary_maintenance.adapters import redis as adapter
 
-    client: Any = RedisHook(redis_conn_id=target.conn_id).get_conn()  # type: ignore[no-untyped-call]
+    client: Any = adapter.connect(target.conn_id, timeouts=timeouts)
     client.ping()
     return f"Redis {client.info('server').get('redis_version', '?')}"
 
@@ -90,9 +90,9 @@ def check_http(target: HttpTarget, latency: Threshold) -> Finding:
 def check_all(cfg: MaintenanceConfig) -> list[Finding]:
     findings = []
     for pg in cfg.targets.postgres:
-        findings.append(probe_result("postgres", pg.name, *_timed(lambda pg=pg: _postgres(pg))))  # type: ignore[misc]
+        findings.append(probe_result("postgres", pg.name, *_timed(lambda pg=pg: _postgres(pg, cfg.timeouts))))  # type: ignore[misc]
     for rd in cfg.targets.redis:
-        findings.append(probe_result("redis", rd.name, *_timed(lambda rd=rd: _redis(rd))))  # type: ignore[misc]
+        findings.append(probe_result("redis", rd.name, *_timed(lambda rd=rd: _redis(rd, cfg.timeouts))))  # type: ignore[misc]
     latency = cfg.thresholds.latency_p95_seconds.as_threshold()
     for web in cfg.targets.http:
         findings.append(check_http(web, latency))

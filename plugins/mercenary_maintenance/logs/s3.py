@@ -12,9 +12,9 @@ CHUNK = 1 << 20
 
 
 def client_for(conn_id: str) -> Any:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from mercenary_maintenance.adapters import s3
 
-    return S3Hook(aws_conn_id=conn_id).get_conn()
+    return s3.client(conn_id)
 
 
 def set_prefix(set_name: str) -> str:

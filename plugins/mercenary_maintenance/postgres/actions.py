@@ -105,6 +105,8 @@ def maintenance_session(step: Step, target: str, *, purpose: str, take_lock: boo
         purpose=purpose,
         lock_timeout_s=cfg.postgres.lock_timeout_seconds,
         statement_timeout_s=timeout,
+        budget=step.statement_timeout_s,
+        timeouts=cfg.timeouts,
     ) as s:
         throttle(s, cfg.postgres)
         if not take_lock:

@@ -142,6 +142,8 @@ def run_checks(step: Step, target: str, checks: dict[str, CheckFn], purpose: str
                     purpose=purpose,
                     lock_timeout_s=cfg.postgres.lock_timeout_seconds,
                     statement_timeout_s=min(cfg.postgres.check_statement_timeout_seconds, step.statement_timeout_s()),
+                    budget=step.statement_timeout_s,
+                    timeouts=cfg.timeouts,
                 )
             )
         except Exception as exc:

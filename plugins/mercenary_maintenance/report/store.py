@@ -268,9 +268,9 @@ def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,
         return ReportStore(FileBackend(Path(parsed.path)))
     if parsed.scheme == "s3":
         if client is None:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+            from mercenary_maintenance.adapters import s3
 
-            client = S3Hook(aws_conn_id=s3_conn_id).get_conn()
+            client = s3.client(s3_conn_id)
         return ReportStore(S3Backend(client, parsed.netloc, parsed.path, extra_args))
     raise ValueError(f"reports.url: unsupported scheme {parsed.scheme!r}")
 

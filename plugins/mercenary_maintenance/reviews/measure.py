@@ -35,13 +35,11 @@ def _rows(conn: Any, name: str, params: dict[str, Any] | None = None, **identifi
 
 
 def _connect(cfg: MaintenanceConfig, target: str) -> Any:
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from mercenary_maintenance.adapters import postgres as adapter
 
-    conn: Any = PostgresHook(postgres_conn_id=cfg.postgres_target(target).conn_id).get_conn()
-    conn.autocommit = True
+    conn: Any = adapter.connect(cfg.postgres_target(target).conn_id, purpose="review", timeouts=cfg.timeouts)
     timeout_ms = str(int(cfg.postgres.check_statement_timeout_seconds * 1000))
     conn.execute("SELECT set_config('statement_timeout', %s, false)", [timeout_ms])
-    conn.execute("SELECT set_config('application_name', %s, false)", ["mercenary-maintenance:review"])
     return conn
 
 
@@ -79,9 +77,9 @@ def postgres_snapshot(cfg: MaintenanceConfig, target: str) -> dict[str, Any]:
 
 
 def redis_snapshot(cfg: MaintenanceConfig, target: str) -> dict[str, Any]:
-    from airflow.providers.redis.hooks.redis import RedisHook
+    from mercenary_maintenance.adapters import redis as adapter
 
-    client = RedisHook(redis_conn_id=cfg.redis_target(target).conn_id).get_conn()  # type: ignore[no-untyped-call]
+    client = adapter.connect(cfg.redis_target(target).conn_id, timeouts=cfg.timeouts)
     info = client.info("memory")
     keyspace = client.info("keyspace")
     return {
@@ -94,9 +92,9 @@ def redis_snapshot(cfg: MaintenanceConfig, target: str) -> dict[str, Any]:
 
 def backup_storage(cfg: MaintenanceConfig) -> dict[str, Any]:
     """Bytes and objects under ``s3://<backups.bucket>/<backups.prefix>/``."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from mercenary_maintenance.adapters import s3
 
-    client = S3Hook(aws_conn_id=cfg.backups.conn_id).get_conn()  # type: ignore[no-untyped-call]
+    client = s3.client(cfg.backups.conn_id, timeouts=cfg.timeouts)
     total = count = 0
     prefix = cfg.backups.prefix.strip("/") + "/"
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=cfg.backups.bucket, Prefix=prefix):

@@ -78,10 +78,10 @@ def iam_access_keys(client: Any) -> list[dict[str, Any]]:
 
 
 def iam_client(conn_id: str) -> tuple[str, Any]:
-    """(region, IAM client) through the amazon provider's base hook on ``conn_id``."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    """(region, IAM client) of ``conn_id``, from the AWS adapter (bounded like S3)."""
+    from mercenary_maintenance.adapters import s3
 
-    client: Any = AwsBaseHook(aws_conn_id=conn_id, client_type="iam").get_conn()
+    client: Any = s3.iam_client(conn_id)
     return str(client.meta.region_name), client
 
 

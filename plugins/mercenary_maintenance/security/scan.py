@@ -40,9 +40,9 @@ def load_advisories(cfg: MaintenanceConfig) -> osv.Advisories:
     assert url is not None
 
     def s3() -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from mercenary_maintenance.adapters import s3 as s3_adapter
 
-        return S3Hook(aws_conn_id=cfg.backups.conn_id).get_conn()
+        return s3_adapter.client(cfg.backups.conn_id)
 
     return osv.load(url, s3)
 
