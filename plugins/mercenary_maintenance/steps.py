@@ -73,6 +73,8 @@ class Step:
     errors: list[str] = field(default_factory=list)
     # Report sections (reviews): {"title", "markdown", "data"}; rendered after the actions.
     sections: list[dict[str, Any]] = field(default_factory=list)
+    # Optional report keys (DESIGN §6: "plan", "approvals", …): lists concatenated over the run's parts.
+    report_keys: dict[str, list[Any]] = field(default_factory=dict)
 
     def section(self, title: str, markdown: str, data: dict[str, Any] | None = None) -> None:
         """Add a titled markdown section to the run's report (``data`` goes into report.json)."""
@@ -140,6 +142,7 @@ def _part(run: RunInfo, started: str, step: Step | None, error: str | None, skip
         "findings": [f.to_dict() for f in (step.findings if step else [])],
         "actions": [a.to_dict() for a in (step.actions if step else [])],
         "sections": list(step.sections) if step else [],
+        "report_keys": dict(step.report_keys) if step else {},
         "error": error,
         "skipped": skipped,
     }

@@ -53,7 +53,7 @@ def build_report(
          "finished_at": p.get("finished_at"), "error": p.get("error"), "skipped": p.get("skipped")}
         for p in kept
     ]
-    return {
+    report: dict[str, Any] = {
         "dag_id": dag_id,
         "run_id": run_id,
         "run_type": run_type,
@@ -69,6 +69,11 @@ def build_report(
         "failed_tasks": failed,
         "task_states": task_states,
     }
+    # Optional keys of DESIGN §6 ("plan", "approvals", …) recorded by the tasks where they apply.
+    for part in kept:
+        for key, items in (part.get("report_keys") or {}).items():
+            report.setdefault(key, []).extend(items)
+    return report
 
 
 def _label(part: dict[str, Any]) -> str:
