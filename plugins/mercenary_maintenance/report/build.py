@@ -118,6 +118,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                          f"| {_cell(a['message'])} |")
     else:
         lines.append("No actions.")
+    if report.get("approvals"):
+        lines += ["", "## Approvals", "", "| task | action | target | chosen | by | at | timed out |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {a['task_id']} | {a['action']} | {_cell(a['target'])} | {a['chosen']} | {_cell(a.get('user'))} "
+                  f"| {a.get('at')} | {a.get('timed_out')} |" for a in report["approvals"]]
     errors = [t for t in report.get("tasks", []) if t.get("error")]
     if errors:
         lines += ["", "## Errors", ""]
