@@ -60,23 +60,28 @@ def test_preview_lists_exactly_the_seeded_items_then_the_window_reports_them_don
     assert {f["object"]: f["dead_tuples"] for f in vacuum["figures"]} == {"public.events": 15000,
                                                                           "public.orders": 15000}
     assert all(f["size_bytes"] > 0 for f in vacuum["figures"])
-    assert vacuum["estimate_basis"] == "size" and vacuum["estimate_s"] >= 2.0  # no history yet
+    assert vacuum["estimate_basis"] == "size"
+    assert vacuum["estimate_s"] >= 2.0
     assert vacuum["lock"].startswith("SHARE UPDATE EXCLUSIVE")
 
     reindex = monthly["postgres.reindex"]
     assert reindex["objects"] == ["public.bloaty_id_idx"]
     [fig] = reindex["figures"]
-    assert fig["bloat_percent"] >= 80 and fig["size_bytes"] >= 2**20
+    assert fig["bloat_percent"] >= 80
+    assert fig["size_bytes"] >= 2**20
     full = monthly["postgres.vacuum_full"]
     assert full["objects"] == ["public.ledger"]
     assert full["lock"].startswith("ACCESS EXCLUSIVE")
     assert full["figures"][0]["size_bytes"] > 0
     for item in plan:
-        assert item["risk"] and item["rollback"] and item["estimate_s"] > 0
+        assert item["risk"]
+        assert item["rollback"]
+        assert item["estimate_s"] > 0
     # The preview changed nothing.
     assert pg.scalar("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'events'", seeded) == 15000
     [text] = [t for t in slack.texts() if "Maintenance preview" in t]
-    assert "postgres.vacuum_full" in text and "maintenance_preview/runs/" in text
+    assert "postgres.vacuum_full" in text
+    assert "maintenance_preview/runs/" in text
 
     # The weekly window afterwards: its postgres part runs, the other areas are marked success.
     dag = dagbag.get_dag("maintenance_weekly")
