@@ -370,8 +370,9 @@ class ApprovalsConfig(_Model):
     approvers: list[str] = Field(default_factory=list)
     # null: until the window's cutoff (window runs); a timeout resolves to Reject.
     timeout_minutes: float | None = Field(None, gt=0)
-    # Runs without a window (emergency, daily backups) when timeout_minutes is null.
-    timeout_minutes_outside_window: float = Field(24 * 60, gt=0)
+    # Runs without a window (emergency, the daily backup's expiry) when timeout_minutes is null: as
+    # long as the plan's minimum notice, and short enough never to hold back the next daily backup.
+    timeout_minutes_outside_window: float = Field(60, gt=0, le=12 * 60)
 
 
 class MaintenanceConfig(_Model):

@@ -157,6 +157,12 @@ def _store_part(cfg: MaintenanceConfig | None, run: RunInfo, part: dict[str, Any
     store.put_part(run.dag_id, run.run_id, run.part_name, part)
 
 
+def store_step(step: Step, started: str, error: str | None = None) -> None:
+    """Store a step as the task's report part, for tasks that do not run their body under
+    :func:`execute_step` (an approval resumed after the window's cutoff must still be recorded)."""
+    _store_part(step.cfg, step.run, _part(step.run, started, step, error, None))
+
+
 def execute_step(
     body: Callable[[Step], Iterable[Finding | Action] | Finding | Action | None],
     *,
