@@ -138,8 +138,9 @@ def human_bytes(n: float) -> str:
 def risk_notes(action: str, size_bytes: int, estimate_s: float, state: TargetState) -> str:
     """Size, lock duration, replica lag and how busy the target is, in one line.
 
-    >>> print(risk_notes("postgres.vacuum_full", 2 * 2**30, 120.0,
-    ...                  TargetState(active_sessions=30, max_active_sessions=20)).replace("; ", "\n"))
+    >>> for note in risk_notes("postgres.vacuum_full", 2 * 2**30, 120.0,
+    ...                        TargetState(active_sessions=30, max_active_sessions=20)).split("; "):
+    ...     print(note)
     large: 2.0 GiB
     the table is locked for every query for about 120 s
     writes about 2.0 GiB of WAL (replicas must replay it)
