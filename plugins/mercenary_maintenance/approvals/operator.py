@@ -65,6 +65,13 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
         cfg = load_config()
         run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
         now = datetime.now(UTC)
+        if run.past_cutoff(now):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            # Nothing may start now: ask nobody; the guarded action is skipped with this task.
+            self._record(cfg, run, now, [], chosen=gate.REJECT, user=None, timed_out=False,
+                         note="past the window cutoff: not asked, the action will not start")
+            raise AirflowSkipException("past the window cutoff: no approval asked")
         found, reason = self._items(cfg, context, run)
         if found and not gate.required(cfg, self.kind):
             reason = f"not required: approvals.required_for does not list {self.kind}"
@@ -119,7 +126,7 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
                                        details={"asked": asked, "items": len(found)}))
         else:
             why = (f"not approved: no answer by {at}, resolved to Reject" if timed_out
-                   else f"not approved: rejected by {user or 'unknown'} at {at}")
+                   else note or f"not approved: rejected by {user or 'unknown'} at {at}")
             step.actions.append(Action(f"approval.{self.kind}", run.dag_id, ActionStatus.SKIPPED, why,
                                        details={"asked": True, "items": len(found)}))
             for item in found:
