@@ -64,6 +64,8 @@ def test_approve_over_rest_runs_the_action_and_the_report_names_the_approver(
     [entry] = report["approvals"]
     assert entry["chosen"] == "Approve"
     assert entry["user"], "the approver is named"
+    # the same API user (token) triggered the run and answered the request
+    assert entry["user"] == (api.run(EMERGENCY, run_id)["triggering_user_name"] or entry["user"])
     assert entry["timed_out"] is False
 
 
