@@ -1,4 +1,4 @@
-"""Airflow plugin registering the maintenance-window timetable (exactly once) and the
+"""Airflow plugin registering the maintenance-window and preview timetables (exactly once) and the
 operator's console: a FastAPI app on the api-server under ``/maintenance`` with a nav entry
 "Maintenance" and a "Maintenance report" tab on DAG-run pages (see docs/ui.md).
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from mercenary_maintenance.console.app import URL_PREFIX, create_app
+from mercenary_maintenance.preview.timetable import PreviewTimetable
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 
 class MercenaryMaintenancePlugin(AirflowPlugin):
     name = "mercenary_maintenance"
-    timetables = [MaintenanceWindowTimetable]  # noqa: RUF012 - AirflowPlugin API
+    timetables = [MaintenanceWindowTimetable, PreviewTimetable]  # noqa: RUF012 - AirflowPlugin API
     fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Maintenance console"}]  # noqa: RUF012
     external_views = [  # noqa: RUF012 - AirflowPlugin API
         {"name": "Maintenance", "href": f"{URL_PREFIX}/", "destination": "nav", "url_route": "maintenance",

@@ -464,6 +464,33 @@ class WindowsConfig(_Model):
 class EmergencyConfig(_Model):
     ticket_pattern: str = r"^[A-Z][A-Z0-9]+-[0-9]+$"
     notice_minutes: float = Field(60, ge=0)
+    # Non-critical runs: post the notice and wait its period (notice), wait for an approval
+    # (approval), or both. Critical runs never wait (they are marked for post-hoc review).
+    mode: Literal["notice", "approval", "both"] = "both"
+
+
+class PreviewConfig(_Model):
+    # How long before each window start maintenance_preview runs. The DAG's schedule is fixed
+    # when the file is parsed (24 h); a different value here is reported by the preview run.
+    lead_hours: float = Field(24, gt=0, le=24 * 14)
+    # Previous reports of a window DAG consulted for duration estimates (newest first).
+    history_runs: int = Field(10, ge=1, le=200)
+
+
+ApprovalKind = Literal["vacuum_full", "reindex_blocking", "retention_delete", "emergency_non_critical"]
+APPROVAL_KINDS: tuple[ApprovalKind, ...] = ("vacuum_full", "reindex_blocking", "retention_delete",
+                                            "emergency_non_critical")
+
+
+class ApprovalsConfig(_Model):
+    required_for: list[ApprovalKind] = Field(default_factory=lambda: list(APPROVAL_KINDS))
+    # Airflow user names allowed to answer; empty: any user with access to the DAG.
+    approvers: list[str] = Field(default_factory=list)
+    # null: until the window's cutoff (window runs); a timeout resolves to Reject.
+    timeout_minutes: float | None = Field(None, gt=0)
+    # Runs without a window (emergency, the daily backup's expiry) when timeout_minutes is null: as
+    # long as the plan's minimum notice, and short enough never to hold back the next daily backup.
+    timeout_minutes_outside_window: float = Field(60, gt=0, le=12 * 60)
 
 
 class ConsoleConfig(_Model):
@@ -552,6 +579,8 @@ class MaintenanceConfig(_Model):
     emergency: EmergencyConfig = Field(default_factory=EmergencyConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    preview: PreviewConfig = Field(default_factory=PreviewConfig)
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
 
     def postgres_target(self, name: str) -> PostgresTarget:
         return _pick(self.targets.postgres, name, "targets.postgres")

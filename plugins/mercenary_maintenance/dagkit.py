@@ -18,6 +18,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, TriggerRule, task
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+from airflow.timetables.base import Timetable
 
 from mercenary_maintenance.notify import RunFailureNotifier, window_overrun
 from mercenary_maintenance.windows.rules import WindowRule
@@ -135,7 +136,7 @@ def maintenance_dag(
     *,
     doc_md: str | None,
     tags: list[Tag],
-    schedule: str | None = None,
+    schedule: str | Timetable | None = None,
     window: WindowRule | None = None,
     retries: int = 2,
     params: dict[str, Param] | None = None,

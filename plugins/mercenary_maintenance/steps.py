@@ -81,6 +81,8 @@ class Step:
     sections: list[dict[str, Any]] = field(default_factory=list)
     # Set by an emergency critical request that overrides the load guard (recorded in the report).
     load_guard_override: str | None = None
+    # Optional report keys (DESIGN §6: "plan", "approvals", …): lists concatenated over the run's parts.
+    report_keys: dict[str, list[Any]] = field(default_factory=dict)
 
     def section(self, title: str, markdown: str, data: dict[str, Any] | None = None) -> None:
         """Add a titled markdown section to the run's report (``data`` goes into report.json)."""
@@ -148,6 +150,7 @@ def _part(run: RunInfo, started: str, step: Step | None, error: str | None, skip
         "findings": [f.to_dict() for f in (step.findings if step else [])],
         "actions": [a.to_dict() for a in (step.actions if step else [])],
         "sections": list(step.sections) if step else [],
+        "report_keys": dict(step.report_keys) if step else {},
         "error": error,
         "skipped": skipped,
     }
@@ -167,6 +170,12 @@ def _store_part(cfg: MaintenanceConfig | None, run: RunInfo, part: dict[str, Any
         raise ReportStoreError(
             f"report store {cfg.reports.url} unavailable ({type(exc).__name__}: {mask(str(exc))}); "
             "the task's actions and findings are in its log (maintenance.outcome, report part)") from exc
+
+
+def store_step(step: Step, started: str, error: str | None = None) -> None:
+    """Store a step as the task's report part, for tasks that do not run their body under
+    :func:`execute_step` (an approval resumed after the window's cutoff must still be recorded)."""
+    _store_part(step.cfg, step.run, _part(step.run, started, step, error, None))
 
 
 def execute_step(

@@ -27,6 +27,7 @@ EXPECTED = {
     "backup_incremental": "0 */4 * * *",
     "alert_evaluation": "*/5 * * * *",
     "emergency_maintenance": None,
+    "maintenance_preview": "24 h before each maintenance window",
 }
 
 

@@ -79,7 +79,7 @@ def test_critical_request_acts_at_once_and_is_audited(dagbag, tmp_path, stack, r
 
 
 def test_non_critical_request_posts_notice_then_waits_deferred(dagbag, tmp_path, stack, redis_server, slack):
-    stack({"emergency": {"notice_minutes": 0.1}})  # 6 s
+    stack({"emergency": {"notice_minutes": 0.1, "mode": "notice"}})  # 6 s; approvals: test_approvals.py
     before = _rewrites(redis_server)
     state, report = _run(dagbag, tmp_path, _conf(severity="non_critical"))
     assert state == "success", report

@@ -44,8 +44,9 @@ def test_summary_counts_findings_and_actions_and_flags_failures() -> None:
 
 def test_dag_order_puts_backups_before_their_verification() -> None:
     order = dag_ids(ROOT / "dags")
-    assert len(order) == 8
+    assert len(order) == 9
     assert order.index("backup_full") < order.index("maintenance_daily") < order.index("maintenance_weekly")
+    assert order.index("maintenance_preview") < order.index("maintenance_weekly")  # planned vs done
     assert dag_ids(ROOT / "dags", ["alert_evaluation", "backup_full"]) == ["backup_full", "alert_evaluation"]
     with pytest.raises(DemoError, match="unknown DAG ids"):
         dag_ids(ROOT / "dags", ["nope"])
@@ -57,3 +58,16 @@ def test_demo_config_is_valid(tmp_path: Path) -> None:
     cfg = parse_config(demo_config(tmp_path))
     assert cfg.reports.url == f"file://{tmp_path / 'reports'}"
     assert cfg.cleanup.dry_run is True
+
+
+def test_summary_shows_the_preview_plan() -> None:
+    preview = {"status": "ok", "failed_tasks": [], "findings": [], "actions": [], "plan": [
+        {"window_dag_id": "maintenance_monthly", "window_start": "2026-12-06T01:00:00+00:00", "target": "main",
+         "action": "postgres.vacuum_full", "objects": ["demo.ledger"], "estimate_s": 3.0, "estimate_basis": "size",
+         "lock": "ACCESS EXCLUSIVE (every read and write waits)"}]}
+    text = render([result("maintenance_preview", preview)], Path("/r"), slack_messages=0, total_s=1)
+    assert "Plan of the coming windows (maintenance_preview): 1 item(s)" in text
+    [line] = [ln for ln in text.splitlines() if "postgres.vacuum_full" in ln]
+    assert "monthly 2026-12-06T01:00" in line
+    assert "demo.ledger" in line
+    assert "~3 s (size), ACCESS EXCLUSIVE" in line

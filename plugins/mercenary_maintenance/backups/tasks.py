@@ -135,7 +135,11 @@ def full() -> Any:
         targets = _postgres_targets()
         dumps = backup_full.expand(target=targets)
         ensure_lifecycle() >> dumps
-        dumps >> expire_backups.expand(target=targets)  # expire only after every backup succeeded
+        # Expire only after every backup succeeded, and (backups.delete_expired) after an approval
+        # when approvals.required_for lists retention_delete.
+        from mercenary_maintenance.approvals.operator import approval_gate
+
+        dumps >> approval_gate("retention_delete") >> expire_backups.expand(target=targets)
 
     return group()
 

@@ -48,6 +48,7 @@ T = TypeVar("T")
 DAG_ORDER = [
     "backup_full",
     "backup_incremental",
+    "maintenance_preview",  # before the windows: they report planned vs done against it
     "maintenance_daily",
     "maintenance_weekly",
     "maintenance_monthly",

@@ -71,6 +71,24 @@ def not_configured(results: list[DagResult]) -> list[str]:
     return seen
 
 
+def plan_lines(results: list[DagResult], limit: int = 8) -> list[str]:
+    """The preview's plan (``maintenance_preview`` report ``plan``), one line per item."""
+    plans = [r.report for r in results if r.report and "plan" in r.report]
+    if not plans:
+        return []
+    plan = plans[-1]["plan"]
+    lines = ["", f"Plan of the coming windows (maintenance_preview): {len(plan)} item(s)"]
+    for p in plan[:limit]:
+        objects = ", ".join(p["objects"][:2]) + ("…" if len(p["objects"]) > 2 else "")
+        window = f"{p['window_dag_id'].removeprefix('maintenance_')} {str(p['window_start'])[:16]}"
+        lock = str(p["lock"]).split(" (")[0]
+        lines.append(f"  {window:<24} {p['action']:<24} {p['target']:<8} {objects[:40]:<40} "
+                     f"~{p['estimate_s']:g} s ({p['estimate_basis']}), {lock}")
+    if len(plan) > limit:
+        lines.append(f"  … and {len(plan) - limit} more (see the preview's report.md)")
+    return lines
+
+
 def render(results: list[DagResult], reports_root: Path, slack_messages: int, total_s: float) -> str:
     header = f"{'DAG':<24} {'status':<10} {'findings crit/warn/unk/ok':<26} {'actions done/dry/skip/fail':<27} time"
     lines = ["", "Summary", header, "-" * len(header)]
@@ -83,6 +101,7 @@ def render(results: list[DagResult], reports_root: Path, slack_messages: int, to
             f"{counts(actions, 'status', ACTION_STATUSES):<27} {r.seconds:5.1f} s"
         )
     failed = [r for r in results if r.report and r.report.get("failed_tasks")]
+    lines += plan_lines(results)
     notable = notable_findings(results)
     if notable:
         lines += ["", "Findings that need attention:", *notable]

@@ -1,6 +1,7 @@
 """Tasks of the ``emergency_maintenance`` DAG (manual only).
 
-``validate_request`` → ``post_notice`` → ``wait_notice_period`` → ``act`` (→ ``write_report``).
+``validate_request`` → ``post_notice`` → ``wait_notice_period`` + ``approve_emergency_non_critical``
+→ ``act`` (→ ``write_report``).
 
 * ``validate_request`` refuses a request the current config would refuse (the field is
   named); nothing downstream runs.
@@ -59,11 +60,19 @@ def post_notice(request: dict[str, Any]) -> str:
     moment: list[datetime] = []
 
     def body(step: Step) -> None:
-        when = notice.act_after(req, datetime.now(UTC), step.cfg.emergency.notice_minutes)
+        mode = step.cfg.emergency.mode
+        # emergency.mode: "approval" alone has no notice period; "notice"/"both" wait it out.
+        minutes = 0.0 if mode == "approval" else step.cfg.emergency.notice_minutes
+        when = notice.act_after(req, datetime.now(UTC), minutes)
         moment.append(when)
         user = (step.run.triggered_by or {}).get("user")
+        approval = (not req.critical and mode != "notice"
+                    and "emergency_non_critical" in step.cfg.approvals.required_for)
         text = notice.notice_text(req, user=user, when=when,
-                                  link=run_link(step.cfg.alerts.base_url, step.run.dag_id, step.run.run_id))
+                                  link=run_link(step.cfg.alerts.base_url, step.run.dag_id, step.run.run_id),
+                                  approval=approval)
+        if req.critical and not req.dry_run:
+            step.add(notice.post_hoc_review(req, user))
         with step.action("emergency.notice", req.target, why=req.reason, act_after=when.isoformat()) as act:
             if req.dry_run:
                 act.dry_run("dry run: no notice posted, no wait", act_after=when.isoformat())
@@ -100,6 +109,7 @@ def act(request: dict[str, Any]) -> dict[str, Any]:
 
 def build() -> None:
     """Wire the emergency DAG's tasks (the DAG file passes ``form_params()`` as params)."""
+    from mercenary_maintenance.approvals.operator import approval_gate
     from mercenary_maintenance.emergency.wait import NoticeWaitSensor
 
     request: Any = validate_request()  # an XComArg: the accepted request as a dict
@@ -110,4 +120,9 @@ def build() -> None:
         retries=0,
         doc_md="Deferred until the notice period ends. Mark failed or skipped to cancel the action.",
     )
-    moment >> wait >> act(request)
+    # emergency.mode approval|both: a non-critical request also waits for an approval (the gate
+    # returns at once for critical requests, dry runs and mode notice). Reject/timeout skip `act`.
+    approval = approval_gate("emergency_non_critical")
+    acting = act(request)
+    moment >> [wait, approval]
+    [wait, approval] >> acting

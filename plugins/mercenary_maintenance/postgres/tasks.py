@@ -114,12 +114,18 @@ def weekly() -> Any:
 
 
 def monthly() -> Any:
+    from mercenary_maintenance.approvals.operator import approval_gate
+
     @task_group(group_id="postgres")
     def postgres() -> None:
         targets = _targets()
         checks = check_monthly.expand(target=targets)
         # REINDEX and VACUUM FULL serialize on the target's lock; checks see the state before them.
         checks >> reindex_indexes.expand(target=targets)
-        checks >> vacuum_full_tables.expand(target=targets)
+        # VACUUM FULL (ACCESS EXCLUSIVE) runs only when its approval gate succeeded (all_success):
+        # approved, or no approval required. Reject, timeout or a failed gate skip it.
+        gate = approval_gate("vacuum_full", trigger_rule=TriggerRule.ALL_DONE)
+        full = vacuum_full_tables.override(trigger_rule=TriggerRule.ALL_SUCCESS).expand(target=targets)
+        checks >> gate >> full
 
     return postgres()

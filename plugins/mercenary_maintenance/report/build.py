@@ -55,7 +55,7 @@ def build_report(
          "finished_at": p.get("finished_at"), "error": p.get("error"), "skipped": p.get("skipped")}
         for p in kept
     ]
-    return {
+    report: dict[str, Any] = {
         "dag_id": dag_id,
         "run_id": run_id,
         "run_type": run_type,
@@ -71,6 +71,11 @@ def build_report(
         "failed_tasks": failed,
         "task_states": task_states,
     }
+    # Optional keys of DESIGN §6 ("plan", "approvals", …) recorded by the tasks where they apply.
+    for part in kept:
+        for key, items in (part.get("report_keys") or {}).items():
+            report.setdefault(key, []).extend(items)
+    return report
 
 
 def _label(part: dict[str, Any]) -> str:
@@ -124,6 +129,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                          f"| {_cell(a['message'])} |")
     else:
         lines.append("No actions.")
+    if report.get("approvals"):
+        lines += ["", "## Approvals", "", "| task | action | target | chosen | by | at | timed out |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {a['task_id']} | {a['action']} | {_cell(a['target'])} | {a['chosen']} | {_cell(a.get('user'))} "
+                  f"| {a.get('at')} | {a.get('timed_out')} |" for a in report["approvals"]]
     errors = [t for t in report.get("tasks", []) if t.get("error")]
     if errors:
         lines += ["", "## Errors", ""]

@@ -64,6 +64,18 @@ def announce(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
         raise RuntimeError(f"Slack notice of the run's findings not delivered: {result.error}")
 
 
+def _attach_planned(store: Any, report: dict[str, Any]) -> None:
+    """Window runs: planned vs done against the window's preview. A failure to compare is
+    recorded in the report (and logged); it must not cost the run its report."""
+    from mercenary_maintenance.preview.compare import attach_planned
+
+    try:
+        attach_planned(store, report)
+    except Exception as exc:
+        log.exception("planned vs done could not be computed")
+        report["planned_error"] = f"{type(exc).__name__}: {exc}"
+
+
 def finalize(context: Any) -> str:
     cfg = load_config()
     register_config(cfg)
@@ -82,6 +94,7 @@ def finalize(context: Any) -> str:
         parts=store.parts(run.dag_id, run.run_id),
         task_states=task_states(context, exclude=run.task_id),
     )
+    _attach_planned(store, report)
     location = store.write_report(report, render_markdown(report))
     log.info("report written: %s (status %s)", location, report["status"])
     announce(cfg, report)

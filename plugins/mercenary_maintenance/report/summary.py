@@ -122,7 +122,8 @@ def index_key(summary: dict[str, Any]) -> str:
     >>> index_key({"dag_id": "d", "run_id": "r", "finished_at": "2026-12-01T02:03:04.5+00:00"})
     '_index/20261201T020304500000__d__d1c0a31e65.json'
     """
-    finished = datetime.fromisoformat(str(summary["finished_at"]))
+    # A report always has finished_at; a hand-written partial one is journaled as of now.
+    finished = datetime.fromisoformat(str(summary.get("finished_at") or datetime.now(UTC).isoformat()))
     finished = finished.astimezone(UTC) if finished.tzinfo else finished
     stamp = _STAMP_CHARS.sub("", finished.strftime("%Y%m%dT%H%M%S%f"))
     digest = hashlib.sha256(f"{summary['dag_id']}/{summary['run_id']}".encode()).hexdigest()[:10]

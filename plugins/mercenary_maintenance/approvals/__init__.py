@@ -1,0 +1,1 @@
+"""Approvals of risky actions in Airflow's Required Actions (human-in-the-loop operators)."""

@@ -1,0 +1,42 @@
+"""The preview run: plan the coming windows, record the plan in the report, post the summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.preview.collect import build_plan, report_history, windows_to_preview
+from mercenary_maintenance.preview.plan import render_markdown, slack_summary
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.steps import Step
+
+
+def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], now: datetime,
+                lead_hours: float | None = None) -> None:
+    from mercenary_maintenance.notify import post_to_slack, run_link
+    from mercenary_maintenance.report.store import store_for
+
+    cfg = step.cfg
+    if lead_hours is not None and abs(lead_hours - cfg.preview.lead_hours) > 1e-9:
+        step.add(Finding("preview.schedule", "maintenance_preview", Severity.WARNING,
+                         f"preview.lead_hours is {cfg.preview.lead_hours:g} in the config but the DAG is scheduled "
+                         f"{lead_hours:g} h ahead (fixed when the DAG file is parsed)",
+                         value=cfg.preview.lead_hours, threshold=lead_hours))
+    windows = windows_to_preview(step.run.run_type, interval, now)
+    store = store_for(cfg)
+    plan = [item.to_dict() for item in build_plan(step, windows, report_history(store, cfg.preview.history_runs))]
+    step.report_keys["plan"] = plan
+    step.report_keys["previewed_windows"] = [
+        {"window_dag_id": d, "start": w.start.isoformat(), "end": w.end.isoformat()} for d, w in windows]
+    step.section("Plan", render_markdown(plan))
+    listed = [(d, w.start.isoformat()) for d, w in windows]
+    with step.action("preview.plan", "maintenance_preview", why="preview of the coming window(s)") as act:
+        act.done(f"{len(plan)} planned item(s) for " + ", ".join(f"{d} {s}" for d, s in listed),
+                 items=len(plan), windows=[f"{d} {s}" for d, s in listed])
+    report_md = store.backend.location(f"{step.run.dag_id}/{step.run.run_id}/report.md")
+    text = slack_summary(plan, listed, run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id), report_md)
+    with step.action("preview.slack_summary", cfg.alerts.slack_conn_id, why="announce the plan") as act:
+        post_to_slack(cfg.alerts.slack_conn_id, text)
+        act.done("plan summary posted")
