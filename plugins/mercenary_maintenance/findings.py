@@ -176,9 +176,9 @@ def measured(
 
 def unknown(check: str, target: str, error: BaseException | str) -> Finding:
     """A check that could not run: severity unknown, the error's first line as message."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if isinstance(error, BaseException):
-        text = f"{type(error).__name__}: {text}"
+    from mercenary_maintenance.redact import first_line
+
+    text = first_line(error, default=type(error).__name__)
     return Finding(check=check, target=target, severity=Severity.UNKNOWN, message=f"check could not run: {text}")
 
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier
 
-from mercenary_maintenance.redact import slack_escape
+from mercenary_maintenance.redact import first_line, slack_escape
 from mercenary_maintenance.runner import mask
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,9 @@ def format_run_failure(dag_id: str, run_id: str, reason: str | None, failed: lis
     <http://l|open the log>
     """
     tasks = ", ".join(failed) if failed else "see the run"
-    first_line = (reason or "").strip().splitlines()[0] if (reason or "").strip() else "task failure"
+    first = first_line(reason, default="task failure")
     # Error text and run ids can carry user input: shown, never acted on in Slack.
-    return (f":red_circle: *{dag_id}* run `{slack_escape(run_id)}` failed — {slack_escape(first_line)}\n"
+    return (f":red_circle: *{dag_id}* run `{slack_escape(run_id)}` failed — {slack_escape(first)}\n"
             f"failed tasks: {slack_escape(tasks)}\n<{link}|open the log>")
 
 

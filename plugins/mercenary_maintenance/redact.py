@@ -255,3 +255,22 @@ def statement(query: str | None, limit: int = 300) -> str | None:
     if _SECRET_WORDS.search(text.replace(f"password={HIDDEN}", "")):
         return "<redacted: statement may contain a secret>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def first_line(error: BaseException | str | None, *, typed: bool = True, default: str = "") -> str:
+    """The first line of an error, masked: ``Type: first line`` for an exception (``typed``).
+
+    >>> first_line(ValueError("bad thing\\nmore"))
+    'ValueError: bad thing'
+    >>> first_line(RuntimeError(""))
+    'RuntimeError'
+    >>> first_line("postgresql://u:pw@h/db failed\\ntrace", default="x")
+    'postgresql://u:***@h/db failed'
+    >>> first_line(None, default="task failure")
+    'task failure'
+    """
+    text = "" if error is None else str(error).strip()
+    line = mask(text.splitlines()[0]) if text else ""
+    if isinstance(error, BaseException) and typed:
+        return f"{type(error).__name__}: {line}" if line else type(error).__name__
+    return line or default

@@ -23,7 +23,7 @@ from typing import Any
 
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
-from mercenary_maintenance.redact import register_config
+from mercenary_maintenance.redact import first_line, register_config
 from mercenary_maintenance.runinfo import RunInfo, from_context
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.windows.rules import UTC
@@ -122,8 +122,7 @@ class Step:
             yield recorder
         except Exception as exc:
             log.exception("action %s on %s failed", name, target)
-            first_line = mask(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
-            recorder.failed(f"{type(exc).__name__}: {first_line}")
+            recorder.failed(first_line(exc))
         duration = time.monotonic() - started
         if not recorder.message:
             recorder.message = recorder.status.value

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mercenary_maintenance.runner import mask
+from mercenary_maintenance.redact import first_line
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,7 @@ def deliver(
             send(text)
             return Delivery(True, attempt)
         except Exception as exc:  # any transport or HTTP error is retried, then reported
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            error = mask(f"{type(exc).__name__}: {first}")
+            error = first_line(exc)
             log.warning("Slack delivery attempt %d/%d failed: %s", attempt, attempts, error)
             if attempt < attempts:
                 pause = delay_s * 2 ** (attempt - 1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mercenary_maintenance.findings import Finding, Threshold, measured
+from mercenary_maintenance.redact import first_line
 
 _FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs"'
 
@@ -139,7 +140,7 @@ def prometheus_findings(
                 out.extend(findings_from_answer(rule, threshold, query(promql[rule.check])))
                 continue
             except Exception as exc:
-                reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                reason = first_line(exc)
                 if _unreachable(exc):
                     down = reason
         else:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mercenary_maintenance.config import HttpTarget, MaintenanceConfig, PostgresTarget, RedisTarget, TimeoutsConfig
 from mercenary_maintenance.findings import Finding, Severity, Threshold, evaluate, limit_for
+from mercenary_maintenance.redact import first_line
 
 CHECK = "services.status"
 
@@ -49,8 +50,7 @@ def _timed(fn: Callable[[], str]) -> tuple[float | None, str | None, str]:
     try:
         detail = fn()
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return None, f"{type(exc).__name__}: {first}", ""
+        return None, first_line(exc), ""
     return time.monotonic() - started, None, detail
 
 
@@ -81,9 +81,7 @@ def check_http(target: HttpTarget, latency: Threshold) -> Finding:
     try:
         answer = fetch(target)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return http_result(target.name, target.url, None, target.expect_status, None,
-                           f"{type(exc).__name__}: {first}", latency)
+        return http_result(target.name, target.url, None, target.expect_status, None, first_line(exc), latency)
     return http_result(target.name, target.url, answer.status, target.expect_status, answer.latency_s, None, latency)
 
 

@@ -26,7 +26,7 @@ from mercenary_maintenance.postgres import loadguard
 from mercenary_maintenance.postgres.lock import TargetBusy, target_lock
 from mercenary_maintenance.postgres.lockretry import lock_budget_s, relation_ids, run_with_lock_attempts
 from mercenary_maintenance.postgres.session import Session, open_session
-from mercenary_maintenance.runner import mask
+from mercenary_maintenance.redact import first_line
 from mercenary_maintenance.skips import skipped_finding
 
 if TYPE_CHECKING:
@@ -87,11 +87,6 @@ def resolve(s: Session, name: str, reason: str = "requested") -> Relation:
     if row is None:
         raise LookupError(f"relation {name!r} does not exist")
     return Relation(str(row[0]), str(row[1]), str(row[2]), reason)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return mask(text.splitlines()[0]) if text else type(exc).__name__
 
 
 @contextmanager
@@ -196,7 +191,7 @@ def _cleanup(fn: Callable[[Session, Relation, set[str]], str], s: Session, rel: 
         return fn(s, rel, known)
     except Exception as exc:  # reported in the action's details; the action is already not done
         log.exception("cleanup after %s failed", rel.label)
-        return f"cleanup failed: {type(exc).__name__}: {_first_line(exc)}"
+        return f"cleanup failed: {first_line(exc)}"
 
 
 def _record_cleanup(act: ActionRecorder, fn: Callable[[Session, Relation, set[str]], str], s: Session,
@@ -267,7 +262,7 @@ def _per_relation(
     except Exception as exc:
         log.exception("%s on %s could not run", action, target)
         with step.action(action, target, why="setup") as act:
-            act.failed(f"{type(exc).__name__}: {_first_line(exc)}")
+            act.failed(first_line(exc))
 
 
 # ----------------------------------------------------------------------------- VACUUM (ANALYZE)
@@ -371,7 +366,7 @@ def analyze(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
     except Exception as exc:
         log.exception("%s on %s could not run", ANALYZE, target)
         with step.action(ANALYZE, target, why="setup") as act:
-            act.failed(f"{type(exc).__name__}: {_first_line(exc)}")
+            act.failed(first_line(exc))
 
 
 # ----------------------------------------------------------------------------- REINDEX CONCURRENTLY

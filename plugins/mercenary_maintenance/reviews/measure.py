@@ -10,8 +10,7 @@ from typing import Any
 
 from mercenary_maintenance import packaged
 from mercenary_maintenance.config import MaintenanceConfig
-from mercenary_maintenance.redact import statement
-from mercenary_maintenance.runner import mask
+from mercenary_maintenance.redact import first_line, statement
 
 TOP_TABLES = 15
 TOP_QUERIES = 10
@@ -51,7 +50,7 @@ def slow_queries(conn: Any) -> dict[str, Any]:
     try:
         top = _rows(conn, "slow_queries", {"min_calls": 1, "limit": TOP_QUERIES}, schema=found[0]["schema"])
     except Exception as exc:  # e.g. not in shared_preload_libraries: say so in the review
-        return {"available": False, "why": mask(str(exc).strip().splitlines()[0]), "top": []}
+        return {"available": False, "why": first_line(exc, typed=False), "top": []}
     for row in top:
         row["query"] = statement(str(row["query"]))
         row["mean_ms"], row["total_ms"] = float(row["mean_ms"]), float(row["total_ms"])
