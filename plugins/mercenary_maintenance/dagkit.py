@@ -1,4 +1,5 @@
-"""The DAG factory every DAG file uses, so DAG files only wire tasks.
+"""The DAG factory every DAG file uses, so DAG files only wire tasks, and the task factory
+every area uses, so areas declare their tasks as data (:class:`TaskSpec`).
 
 :func:`maintenance_dag` fixes what all maintenance DAGs share — owner, retries, tags,
 start date, no catch-up, one active run, the Slack failure notifier, the window
@@ -9,11 +10,13 @@ everything else even when tasks failed, and fails the run when they did.
 from __future__ import annotations
 
 import enum
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from airflow.sdk import DAG, Param, TriggerRule, task
 from airflow.sdk.definitions.callback import AsyncCallback
@@ -110,6 +113,66 @@ def write_report() -> str:
     from mercenary_maintenance.report.finalize import finalize
 
     return finalize(get_current_context())
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One maintenance task declared as data; :meth:`add` / :meth:`expand` make the Airflow task.
+
+    ``body`` is the area function the task runs under :func:`~mercenary_maintenance.steps.execute_step`:
+    ``body(step)``, or ``body(step, target)`` when the task is mapped ``over`` the configured targets
+    of one kind (read at run time). ``heavy`` tasks run in :data:`HEAVY_POOL`.
+    """
+
+    task_id: str
+    body: Callable[..., Any]
+    doc: str
+    over: Literal["postgres", "redis"] | None = None
+    heavy: bool = False
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    retries: int | None = None
+
+    def add(self, **overrides: Any) -> Any:
+        """Add the (unmapped) task to the DAG being built."""
+        if self.over is not None:
+            raise TypeError(f"{self.task_id} is mapped over {self.over} targets: use expand(targets)")
+        return _airflow_task(self).override(**overrides)() if overrides else _airflow_task(self)()
+
+    def expand(self, targets: Any, **overrides: Any) -> Any:
+        """Add the task mapped over ``targets`` (the XComArg of :func:`targets`)."""
+        if self.over is None:
+            raise TypeError(f"{self.task_id} is not mapped over targets: use add()")
+        made = _airflow_task(self).override(**overrides) if overrides else _airflow_task(self)
+        return made.expand(target=targets)
+
+
+@functools.cache
+def _airflow_task(spec: TaskSpec) -> Any:
+    """The TaskFlow task of a spec (made once; the imports inside run when the task runs)."""
+    body = spec.body
+    if spec.over is None:
+        def run() -> dict[str, Any]:
+            from mercenary_maintenance.steps import execute_step
+
+            return execute_step(body)
+    else:
+        def run(target: str) -> dict[str, Any]:  # type: ignore[misc]
+            from mercenary_maintenance.steps import execute_step
+
+            return execute_step(lambda step: body(step, target))
+    run.__name__ = run.__qualname__ = spec.task_id
+    run.__doc__ = spec.doc
+    options: dict[str, Any] = {"task_id": spec.task_id, "trigger_rule": spec.trigger_rule}
+    if spec.heavy:
+        options["pool"] = HEAVY_POOL
+    if spec.retries is not None:
+        options["retries"] = spec.retries
+    return task(**options)(run)
+
+
+def targets(kind: Literal["postgres", "redis"]) -> Any:
+    """The configured targets of one kind, listed at run time (what mapped tasks expand over)."""
+    return list_targets.override(task_id=f"list_{kind}_targets")(kind)
 
 
 @task

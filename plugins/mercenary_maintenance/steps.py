@@ -178,12 +178,16 @@ def store_step(step: Step, started: str, error: str | None = None) -> None:
 
 
 def execute_step(
-    body: Callable[[Step], Iterable[Finding | Action] | Finding | Action | None],
+    body: Callable[[Step], Any],
     *,
     context: Any = None,
     cfg: MaintenanceConfig | None = None,
 ) -> dict[str, Any]:
-    """Run a task body under the window guard and record its findings and actions."""
+    """Run a task body under the window guard and record its findings and actions.
+
+    The body records into the step (or returns findings/actions, which are added); a plain
+    value it returns (a dict, a string, a number) comes back as ``result`` beside the summary.
+    """
     if context is None:
         from airflow.sdk import get_current_context
 
@@ -215,11 +219,16 @@ def execute_step(
     step = Step(cfg, run)
     from mercenary_maintenance.deadlines import alarm
 
+    result: Any = None
     try:
         # execution_timeout is the window's whole length (set at parse time); this ends a task
         # that started late at the window's end, wherever it is waiting.
         with alarm(run.seconds_left(), f"{run.task_id} in {run.dag_id}"):
-            step.add(body(step))
+            out = body(step)
+            if isinstance(out, (dict, str, int, float)):
+                result = out
+            else:
+                step.add(out)
     except BaseException as exc:  # also WindowClosed and Airflow's execution timeout: record, then fail
         message = f"{type(exc).__name__}: {mask(str(exc))}"
         # The body's own error is the one to raise; a store failure is logged with the part.
@@ -235,4 +244,5 @@ def execute_step(
         "findings": len(step.findings),
         "actions": len(step.actions),
         "worst": max((f.severity for f in step.findings), default=Severity.OK).label,
+        "result": result,
     }

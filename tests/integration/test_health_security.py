@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from mercenary_maintenance import servers
-from mercenary_maintenance.health import tasks as health
+from mercenary_maintenance.health import bodies as health
 from mercenary_maintenance.steps import StepFailed, execute_step
 from tests.unit.test_health_checks import GOOD as GOOD_HEADERS  # the plan's seven headers
 

@@ -25,7 +25,9 @@ def test_aof_growth_is_resolved_by_the_rewrite(connections):
         before, after = [f for f in step.findings if f.check == "redis.aof_growth"]
         assert before.severity.label == "critical", before.message
         assert after.severity.label == "ok", after.message
-        [folded] = fold_remeasured([f.to_dict() for f in step.findings])
+        # (the rewrite also reports redis.fork_latency; the AOF growth is folded into one finding)
+        folded_all = fold_remeasured([f.to_dict() for f in step.findings])
+        [folded] = [f for f in folded_all if f["check"] == "redis.aof_growth"]
         assert folded["resolved_by"] == {"action": "redis.bgrewriteaof", "value_after": after.value}
         assert after.value < 5  # only what was written after the rewrite (the target lock release)
     finally:

@@ -80,7 +80,7 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
     from mercenary_maintenance.report.build import build_report, render_markdown
     from mercenary_maintenance.report.finalize import announce
     from mercenary_maintenance.report.store import store_for
-    from mercenary_maintenance.reviews.tasks import run_review
+    from mercenary_maintenance.reviews.run import run_review
     from mercenary_maintenance.steps import execute_step
 
     # Worker-level secrets a child must not inherit either.
@@ -196,7 +196,8 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
     for env in envs:
         assert not [k for k in env if k.startswith(("AIRFLOW", "AWS_", "MAINTENANCE_"))], sorted(env)
         assert set(env) <= {"PATH", "LANG", "LANGUAGE", "TZ", "HOME", "TMPDIR", "PGHOST", "PGPORT", "PGUSER",
-                            "PGDATABASE", "PGAPPNAME", "PGPASSWORD", "PGSSLMODE", "PWD", "SHLVL", "_"} | {
+                            "PGDATABASE", "PGAPPNAME", "PGCONNECT_TIMEOUT", "PGPASSWORD", "PGSSLMODE", "PWD",
+                            "SHLVL", "_"} | {
             k for k in env if k.startswith("LC_")}, sorted(env)
         # The dump gets its own target's password (PGPASSWORD, per call) and no other secret.
         if "PGHOST" in env:

@@ -8,7 +8,7 @@ from typing import Any
 from mercenary_maintenance.approvals import gate, items
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.emergency import notice
-from mercenary_maintenance.emergency.request import validate
+from mercenary_maintenance.emergency.tasks import validate
 from mercenary_maintenance.windows.rules import Window
 
 WINDOW = Window(datetime(2026, 12, 6, 1, tzinfo=UTC), datetime(2026, 12, 6, 5, tzinfo=UTC))

@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from mercenary_maintenance import registry
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.emergency import dispatch, notice
-from mercenary_maintenance.emergency.request import ACTIONS, CHECK_SETS, InvalidRequest, params, validate
+from mercenary_maintenance.emergency.request import InvalidRequest
+from mercenary_maintenance.emergency.tasks import CATALOG, validate
+from mercenary_maintenance.emergency.tasks import form_params as params
 
 CFG = parse_config({"targets": {"postgres": [{"name": "main"}], "redis": [{"name": "cache"}]}})
 
@@ -62,7 +65,8 @@ def test_the_ticket_pattern_comes_from_the_config() -> None:
 
 def test_check_sets_take_their_target_kind_from_the_set() -> None:
     req = validate(_params(action="check_set", check_set="redis_daily", target="cache", objects=[]), CFG)
-    assert (req.kind, dispatch.route_name(req)) == ("redis", "redis_daily")
+    assert req.kind == "redis"
+    assert dispatch.route_for(req, registry.ACTIONS, registry.CHECK_SETS) is registry.CHECK_SETS["redis_daily"]
 
 
 def test_dry_run_is_the_default() -> None:
@@ -72,12 +76,18 @@ def test_dry_run_is_the_default() -> None:
     assert params()["dry_run"].value is True
 
 
-def test_every_action_and_check_set_has_a_route_with_the_right_arguments() -> None:
-    assert set(dispatch.ROUTES) == (set(ACTIONS) - {"check_set"}) | set(CHECK_SETS)
-    for name, (_, _, takes_objects, takes_dry_run) in dispatch.ROUTES.items():
-        spec = ACTIONS.get(name)
-        assert takes_objects == bool(spec and spec.takes_objects), name
-        assert takes_dry_run == (name not in CHECK_SETS), name
+def test_the_form_offers_exactly_the_registry_and_each_route_takes_its_arguments() -> None:
+    import inspect
+
+    form = params()
+    assert form["action"].schema["enum"] == sorted([*registry.ACTIONS, "check_set"])
+    assert form["check_set"].schema["enum"] == [None, *sorted(registry.CHECK_SETS)]
+    assert CATALOG.actions == {n: (r.kind, r.takes_objects) for n, r in registry.ACTIONS.items()}
+    for name, route in {**registry.ACTIONS, **registry.CHECK_SETS}.items():
+        accepted = set(inspect.signature(route.run).parameters)
+        assert {"step", "target"} <= accepted, name
+        assert ("objects" in accepted) >= route.takes_objects, name
+        assert ("dry_run" in accepted) == route.changes, name
 
 
 def test_the_form_schema_rejects_what_the_ui_must_not_submit() -> None:
@@ -107,22 +117,17 @@ def test_notice_period_applies_to_non_critical_real_runs_only() -> None:
     assert "wait_notice_period" in text
 
 
-def test_a_missing_implementation_is_reported_not_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(dispatch.ROUTES, "vacuum_analyze", ("mercenary_maintenance.nope", "f", True, True))
-    with pytest.raises(dispatch.ActionUnavailable, match=r"mercenary_maintenance\.nope\.f"):
-        dispatch.resolve("vacuum_analyze")
-
-
 def test_a_critical_request_may_override_the_load_guard_and_the_step_records_why(monkeypatch) -> None:
     from mercenary_maintenance.runinfo import RunInfo
     from mercenary_maintenance.steps import Step
 
     seen: list[str | None] = []
-    monkeypatch.setattr(dispatch, "resolve", lambda name: lambda step, target, **kw: seen.append(
-        step.load_guard_override))
+    record = registry.Route(lambda step, target, **kw: seen.append(step.load_guard_override), "postgres",
+                            takes_objects=True)
+    routes = {**registry.ACTIONS, "vacuum_analyze": record}
     assert validate(_params(), CFG).ignore_load_guard is False
     assert params()["ignore_load_guard"].value is False
-    dispatch.execute(Step(CFG, RunInfo("emergency_maintenance", "r")), validate(_params(), CFG))
+    dispatch.execute(Step(CFG, RunInfo("emergency_maintenance", "r")), validate(_params(), CFG), routes, {})
     req = validate(_params(ignore_load_guard=True), CFG)
-    dispatch.execute(Step(CFG, RunInfo("emergency_maintenance", "r")), req)
+    dispatch.execute(Step(CFG, RunInfo("emergency_maintenance", "r")), req, routes, {})
     assert seen == [None, "emergency critical request OPS-7 (bloat after a bulk delete)"]

@@ -123,7 +123,7 @@ def test_user_text_reaches_slack_escaped() -> None:
     from mercenary_maintenance.alerts.state import Notification
     from mercenary_maintenance.config import parse_config
     from mercenary_maintenance.emergency import notice
-    from mercenary_maintenance.emergency.request import validate
+    from mercenary_maintenance.emergency.tasks import validate
     from mercenary_maintenance.notify import findings_notice, format_run_failure
 
     cfg = parse_config({"targets": {"postgres": [{"name": "main"}]}})

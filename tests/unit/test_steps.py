@@ -51,7 +51,7 @@ def test_body_runs_inside_the_window_with_a_bounded_statement_timeout(cfg: Any, 
         return Finding("postgres.dead_tuples", "main", Severity.WARNING, "dead")
 
     summary = execute_step(body, context=make_context(), cfg=cfg)
-    assert summary == {"findings": 1, "actions": 0, "worst": "warning"}
+    assert summary == {"findings": 1, "actions": 0, "worst": "warning", "result": None}
     # 90 minutes left in the window minus the safety margin, below the 3600 s ceiling.
     assert 3600 - 60 < seen["timeout"] <= 3600
     late = make_context(start=datetime.now(UTC) - timedelta(minutes=100), run_id="scheduled__late")
@@ -151,3 +151,9 @@ def test_retries_write_new_parts(cfg: Any, tmp_path: Path) -> None:
         execute_step(lambda step: None, context=make_context(try_number=attempt, map_index=3), cfg=cfg)
     names = sorted(p.name for p in (tmp_path / "reports").rglob("parts/*.json"))
     assert names == ["postgres.vacuum_analyze.3.try1.json", "postgres.vacuum_analyze.3.try2.json"]
+
+
+def test_a_body_that_returns_a_value_hands_it_back_beside_the_summary(cfg: Any) -> None:
+    summary = execute_step(lambda step: {"accepted": True}, context=make_context(), cfg=cfg)
+    assert summary["result"] == {"accepted": True}
+    assert (summary["findings"], summary["actions"]) == (0, 0)

@@ -1,21 +1,16 @@
-"""Task builders of the alerts area (called inside a maintenance DAG; they only wire tasks)."""
+"""The task of the alerts area, declared as data."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import task
+from mercenary_maintenance.alerts.evaluation import run_evaluation
+from mercenary_maintenance.dagkit import TaskSpec
 
-
-@task(task_id="evaluate_alerts")
-def evaluate_alerts() -> dict[str, Any]:
-    """host.cpu, host.memory, host.disk_usage, app.error_rate, app.latency_p95 against the
-    plan's thresholds, with `for`, dedup, inhibition, escalation and resolved notices to Slack."""
-    from mercenary_maintenance.alerts.evaluation import run_evaluation
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(run_evaluation)
+EVALUATE = TaskSpec("evaluate_alerts", run_evaluation,
+                    doc="host.cpu, host.memory, host.disk_usage, app.error_rate, app.latency_p95 against the plan's "
+                        "thresholds, with `for`, dedup, inhibition, escalation and resolved notices to Slack.")
 
 
 def evaluate() -> Any:
-    return evaluate_alerts()
+    return EVALUATE.add()

@@ -7,12 +7,15 @@ writes them together with the log archives' rules (one document per bucket, one 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.backups import keys
 from mercenary_maintenance.bucket_lifecycle import differences
 from mercenary_maintenance.config import BackupsConfig
 from mercenary_maintenance.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.steps import Step
 
 RULE_PREFIX = "mercenary-backup-"
 CHECK = "backup.retention"
@@ -83,3 +86,17 @@ def uploads_check(bucket: str, versioning: str | None, rules: list[dict[str, Any
                        f"uploads bucket {bucket}: " + "; ".join(problems), details=details)
     return Finding("backup.uploads_versioning", bucket, Severity.OK,
                    f"uploads bucket {bucket}: versioned, noncurrent versions kept {days} days", details=details)
+
+
+def ensure_lifecycle(step: Step) -> None:
+    """backup.lifecycle: make the bucket's expiry/Glacier rules equal the retention config (idempotent)."""
+    from mercenary_maintenance import bucket_lifecycle
+    from mercenary_maintenance.backups.pgconn import s3_client
+
+    cfg = step.cfg.backups
+    with step.action("backup.lifecycle", cfg.bucket, why="retention as S3 lifecycle rules") as act:
+        changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id), step.cfg)
+        if changes:
+            act.done(f"lifecycle rules updated: {'; '.join(changes)}", changes=changes)
+        else:
+            act.skipped("lifecycle rules already match the config")

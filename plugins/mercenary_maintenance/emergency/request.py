@@ -10,6 +10,7 @@ rejection names the field.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,31 +23,28 @@ IDENTIFIER_PATTERN = IDENTIFIER.pattern
 SEVERITIES = ("critical", "non_critical")
 
 
+# The form's "check_set" action runs one of the registry's check sets (its kind comes from the set).
+CHECK_SET = "check_set"
+
+
 @dataclass(frozen=True)
-class ActionSpec:
-    """What an action acts on and which options it takes."""
+class Catalog:
+    """What may be requested: action → (target kind, takes objects), check set → target kind.
 
-    kind: str  # "postgres" | "redis": the kind of target it needs
-    takes_objects: bool = False
-    changes: bool = True  # False for read-only check sets (dry_run does not apply)
+    Built from :mod:`mercenary_maintenance.registry` by the emergency task declarations, so this
+    module (and its validation) never imports another area."""
 
+    actions: dict[str, tuple[str, bool]]
+    check_sets: dict[str, str]
 
-ACTIONS: dict[str, ActionSpec] = {
-    "vacuum_analyze": ActionSpec("postgres", takes_objects=True),
-    "reindex": ActionSpec("postgres", takes_objects=True),
-    "vacuum_full": ActionSpec("postgres", takes_objects=True),
-    "redis_memory_purge": ActionSpec("redis"),
-    "redis_bgrewriteaof": ActionSpec("redis"),
-    "backup_full": ActionSpec("postgres"),
-    "restore_test": ActionSpec("postgres"),
-    "check_set": ActionSpec("postgres", changes=False),  # kind resolved from the check set
-}
-CHECK_SETS: dict[str, str] = {
-    "postgres_daily": "postgres",
-    "postgres_weekly": "postgres",
-    "postgres_monthly": "postgres",
-    "redis_daily": "redis",
-}
+    @classmethod
+    def from_registry(cls, actions: Mapping[str, Any], check_sets: Mapping[str, Any]) -> Catalog:
+        return cls({name: (r.kind, r.takes_objects) for name, r in actions.items()},
+                   {name: r.kind for name, r in check_sets.items()})
+
+    @property
+    def form_actions(self) -> list[str]:
+        return sorted([*self.actions, CHECK_SET])
 
 
 class InvalidRequest(ValueError):
@@ -83,7 +81,7 @@ class EmergencyRequest:
         return cls(**data)
 
     def describe(self) -> str:
-        what = self.check_set if self.action == "check_set" else self.action
+        what = self.check_set if self.action == CHECK_SET else self.action
         on = f"{self.kind}:{self.target}" + (f" ({', '.join(self.objects)})" if self.objects else "")
         return f"{what} on {on}"
 
@@ -111,29 +109,29 @@ def _objects(value: Any) -> list[str]:
     return names
 
 
-def _action(params: dict[str, Any]) -> tuple[str, str, str | None]:
+def _action(params: dict[str, Any], catalog: Catalog) -> tuple[str, str, str | None]:
     action = _text(params, "action")
-    if action not in ACTIONS:
-        raise InvalidRequest("action", f"{action!r} is not one of {sorted(ACTIONS)}")
+    if action not in catalog.form_actions:
+        raise InvalidRequest("action", f"{action!r} is not one of {catalog.form_actions}")
     check_set = _text(params, "check_set") or None
-    if action == "check_set":
-        if check_set not in CHECK_SETS:
-            raise InvalidRequest("check_set", f"{check_set!r} is not one of {sorted(CHECK_SETS)}")
-        return action, CHECK_SETS[check_set], check_set
+    if action == CHECK_SET:
+        if check_set not in catalog.check_sets:
+            raise InvalidRequest("check_set", f"{check_set!r} is not one of {sorted(catalog.check_sets)}")
+        return action, catalog.check_sets[check_set], check_set
     if check_set:
         raise InvalidRequest("check_set", f"only used with action 'check_set', not {action!r}")
-    return action, ACTIONS[action].kind, None
+    return action, catalog.actions[action][0], None
 
 
-def validate(params: dict[str, Any], cfg: MaintenanceConfig) -> EmergencyRequest:
+def validate(params: dict[str, Any], cfg: MaintenanceConfig, catalog: Catalog) -> EmergencyRequest:
     """The request as the run will execute it, or :class:`InvalidRequest` naming the field."""
-    action, kind, check_set = _action(params)
+    action, kind, check_set = _action(params, catalog)
     target = _text(params, "target")
     configured = [t.name for t in getattr(cfg.targets, kind)]
     if target not in configured:
         raise InvalidRequest("target", f"{target!r} is not a configured {kind} target (configured: {configured})")
     objects = _objects(params.get("objects"))
-    if objects and not ACTIONS[action].takes_objects:
+    if objects and not (action in catalog.actions and catalog.actions[action][1]):
         raise InvalidRequest("objects", f"action {action!r} does not take objects")
     severity = _text(params, "severity")
     if severity not in SEVERITIES:
@@ -158,14 +156,14 @@ def validate(params: dict[str, Any], cfg: MaintenanceConfig) -> EmergencyRequest
                             ignore_load_guard=ignore_load_guard)
 
 
-def params() -> dict[str, Any]:
+def params(catalog: Catalog) -> dict[str, Any]:
     """The trigger form (``airflow.sdk.Param`` with JSON schema), in display order."""
     from airflow.sdk import Param
 
     return {
-        "action": Param(None, type="string", enum=sorted(ACTIONS), title="Action",
+        "action": Param(None, type="string", enum=catalog.form_actions, title="Action",
                         description="The maintenance action to run now (the same code as the scheduled DAGs)."),
-        "check_set": Param(None, type=["null", "string"], enum=[None, *sorted(CHECK_SETS)], title="Check set",
+        "check_set": Param(None, type=["null", "string"], enum=[None, *sorted(catalog.check_sets)], title="Check set",
                            description="Only for action check_set: which set of checks to run."),
         "target": Param(None, type="string", minLength=1, title="Target",
                         description="Name of a configured target (targets.postgres / targets.redis in the config)."),

@@ -18,95 +18,53 @@ from typing import Any
 
 from airflow.sdk import task
 
+from mercenary_maintenance import registry
 from mercenary_maintenance.dagkit import HEAVY_POOL
-from mercenary_maintenance.emergency.request import params as form_params
+from mercenary_maintenance.emergency import request as form
+from mercenary_maintenance.emergency.request import Catalog, EmergencyRequest
 
-__all__ = ["build", "form_params"]
+__all__ = ["CATALOG", "build", "form_params", "validate"]
 WAIT_TASK_ID = "wait_notice_period"
+# What the form offers and validation accepts: the registry's actions and check sets.
+CATALOG = Catalog.from_registry(registry.ACTIONS, registry.CHECK_SETS)
+
+
+def form_params() -> dict[str, Any]:
+    """The trigger form; its action and check-set enums come from the registry."""
+    return form.params(CATALOG)
+
+
+def validate(params: dict[str, Any], cfg: Any) -> EmergencyRequest:
+    """Validate a request against the registry's catalog and the config (names the field)."""
+    return form.validate(params, cfg, CATALOG)
 
 
 @task(task_id="validate_request", retries=0)
 def validate_request() -> dict[str, Any]:
     """Validate the trigger form against the schema and the current config (names the field)."""
-    from mercenary_maintenance.emergency.request import validate
-    from mercenary_maintenance.steps import Step, execute_step
+    from mercenary_maintenance.emergency.flow import validate_body
+    from mercenary_maintenance.steps import execute_step
 
-    accepted: dict[str, Any] = {}
-
-    def body(step: Step) -> None:
-        target = str(step.run.params.get("target") or "-")
-        with step.action("emergency.request", target, why=str(step.run.params.get("reason") or "")) as act:
-            request = validate(step.run.params, step.cfg)
-            accepted.update(request.to_dict())
-            mode = ", dry run" if request.dry_run else ""
-            act.done(f"accepted: {request.describe()} ({request.severity}{mode})", **request.to_dict())
-
-    execute_step(body)
+    accepted: dict[str, Any] = execute_step(lambda step: validate_body(step, CATALOG))["result"]
     return accepted
 
 
 @task(task_id="post_notice", retries=0)
 def post_notice(request: dict[str, Any]) -> str:
     """Announce the run on Slack; return the ISO moment it may act."""
-    from datetime import datetime
+    from mercenary_maintenance.emergency.flow import notice_body
+    from mercenary_maintenance.steps import execute_step
 
-    from mercenary_maintenance.emergency import notice
-    from mercenary_maintenance.emergency.request import EmergencyRequest
-    from mercenary_maintenance.notify import post_to_slack, run_link
-    from mercenary_maintenance.steps import Step, execute_step
-    from mercenary_maintenance.windows.rules import UTC
-
-    req = EmergencyRequest.from_dict(request)
-    moment: list[datetime] = []
-
-    def body(step: Step) -> None:
-        mode = step.cfg.emergency.mode
-        # emergency.mode: "approval" alone has no notice period; "notice"/"both" wait it out.
-        minutes = 0.0 if mode == "approval" else step.cfg.emergency.notice_minutes
-        when = notice.act_after(req, datetime.now(UTC), minutes)
-        moment.append(when)
-        user = (step.run.triggered_by or {}).get("user")
-        approval = (not req.critical and mode != "notice"
-                    and "emergency_non_critical" in step.cfg.approvals.required_for)
-        text = notice.notice_text(req, user=user, when=when,
-                                  link=run_link(step.cfg.alerts.base_url, step.run.dag_id, step.run.run_id),
-                                  approval=approval)
-        if req.critical and not req.dry_run:
-            step.add(notice.post_hoc_review(req, user))
-        with step.action("emergency.notice", req.target, why=req.reason, act_after=when.isoformat()) as act:
-            if req.dry_run:
-                act.dry_run("dry run: no notice posted, no wait", act_after=when.isoformat())
-                return
-            try:
-                post_to_slack(step.cfg.alerts.slack_conn_id, text)
-            except Exception as exc:
-                if not req.critical:
-                    raise  # the notice is the safety of a non-critical run: no notice, no action
-                # A critical request must not wait on Slack: act, and say so in the report.
-                act.skipped(f"Slack notice not posted ({type(exc).__name__}); critical requests do not wait")
-                return
-            act.done(f"notice posted on {step.cfg.alerts.slack_conn_id}; acting at {when.isoformat()}",
-                     act_after=when.isoformat())
-
-    execute_step(body)
-    return moment[0].isoformat()
+    return str(execute_step(lambda step: notice_body(step, request))["result"])
 
 
 @task(task_id="act", pool=HEAVY_POOL, retries=0)
 def act(request: dict[str, Any]) -> dict[str, Any]:
     """Run the requested action with the scheduled DAGs' implementation."""
-    from mercenary_maintenance.emergency import dispatch
-    from mercenary_maintenance.emergency.request import EmergencyRequest
-    from mercenary_maintenance.steps import Step, execute_step
+    from mercenary_maintenance.emergency.flow import act_body
+    from mercenary_maintenance.steps import execute_step
 
-    req = EmergencyRequest.from_dict(request)
-
-    def body(step: Step) -> None:
-        dispatch.execute(step, req)
-
-    return execute_step(body)
-
-
+    return execute_step(lambda step: act_body(step, request, registry.ACTIONS, registry.CHECK_SETS))
 def build() -> None:
     """Wire the emergency DAG's tasks (the DAG file passes ``form_params()`` as params)."""
     from mercenary_maintenance.approvals.operator import approval_gate

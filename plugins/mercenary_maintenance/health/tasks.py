@@ -1,164 +1,36 @@
-"""Task builders of the health area: services, host, TLS, security headers, security.
-
-Each task is ``execute_step(<body>)``; the bodies are module-level functions of a
-:class:`~mercenary_maintenance.steps.Step` so integration tests run them directly.
-"""
+"""Tasks of the health area, declared as data, and the task groups the DAG files add."""
 
 from __future__ import annotations
 
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow.sdk import task, task_group
+from airflow.sdk import task_group
 
-from mercenary_maintenance.findings import not_configured
+from mercenary_maintenance.dagkit import TaskSpec
+from mercenary_maintenance.health import bodies
 
-if TYPE_CHECKING:
-    from mercenary_maintenance.steps import Step
-
-
-def services_body(step: Step) -> None:
-    from mercenary_maintenance.health import services
-
-    step.check(services.CHECK, "all", partial(services.check_all, step.cfg))
-
-
-def airflow_logs_folder() -> str | None:
-    """Airflow's task-log folder (read at run time), or None when it is not local."""
-    from airflow.configuration import conf
-
-    folder = conf.get("logging", "base_log_folder", fallback=None)
-    return folder if folder and folder.startswith("/") else None
-
-
-def disk_body(step: Step) -> None:
-    from mercenary_maintenance.health import host
-
-    th = step.cfg.thresholds
-    disk, inodes = th.disk_percent.as_threshold(), th.inode_percent.as_threshold()
-    paths = list(step.cfg.host.paths)
-    logs = airflow_logs_folder()
-    if logs:
-        paths.append(host.existing_parent(logs))
-    for path in dict.fromkeys(paths):
-        step.check("host.disk_usage", path, partial(host.check_paths, [path], disk, inodes))
-
-
-def tls_body(step: Step) -> None:
-    from mercenary_maintenance.health import tls
-
-    threshold = step.cfg.thresholds.tls_days_left.as_threshold()
-    https = [t for t in step.cfg.targets.http if t.url.startswith("https://")]
-    if not https:
-        step.add(not_configured(tls.EXPIRY, "all", "targets.http lists no https:// target"))
-    for target in https:
-        step.check(tls.EXPIRY, target.name, partial(tls.check_target, target, threshold))
-
-
-def headers_body(step: Step) -> None:
-    from mercenary_maintenance.health import headers
-
-    threshold = step.cfg.thresholds.security_headers_score.as_threshold()
-    if not step.cfg.targets.http:
-        step.add(not_configured(headers.CHECK, "all", "targets.http is empty"))
-    for target in step.cfg.targets.http:
-        step.check(headers.CHECK, target.name, partial(headers.check_target, target, threshold))
-
-
-def failed_logins_body(step: Step) -> None:
-    from datetime import datetime, timedelta
-
-    from mercenary_maintenance.health import security
-    from mercenary_maintenance.windows.rules import UTC
-
-    sec = step.cfg.security
-    since = datetime.now(UTC) - timedelta(hours=sec.failed_logins_hours)
-    for target in step.cfg.targets.postgres:
-        if target.log_file is None:
-            step.add(not_configured(security.FAILED_LOGINS, target.name,
-                                    f"targets.postgres[{target.name}].log_file is not set: failed logins not counted"))
-            continue
-        step.check(security.FAILED_LOGINS, target.name,
-                   partial(security.check_log, target.name, target.log_file, since, sec))
-
-
-def closed_ports_body(step: Step) -> None:
-    from mercenary_maintenance.health import security
-
-    if not step.cfg.security.closed_ports:
-        step.add(not_configured(security.OPEN_PORTS, "all", "security.closed_ports is empty"))
-    for spec in step.cfg.security.closed_ports:
-        step.check(security.OPEN_PORTS, spec,
-                   partial(security.check_port, spec, step.cfg.security.port_timeout_seconds))
-
-
-def security_groups_body(step: Step) -> None:
-    from mercenary_maintenance.health import security
-
-    conn_id = step.cfg.security.aws_conn_id
-    if conn_id is None:
-        step.add(not_configured(security.AWS_GROUPS, "aws", "security.aws_conn_id is not set: no AWS account to audit"))
-        return
-    step.check(security.AWS_GROUPS, "aws", partial(security.audit_groups, conn_id, step.cfg.security.web_ports))
-
-
-def _run(body: Any) -> dict[str, Any]:
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(body)
-
-
-@task(task_id="check_services")
-def check_services() -> dict[str, Any]:
-    """services.status: every configured PostgreSQL, Redis and HTTP target answers (HTTP: status, latency)."""
-    return _run(services_body)
-
-
-@task(task_id="check_disk_usage")
-def check_disk_usage() -> dict[str, Any]:
-    """host.disk_usage and host.inode_usage for the configured paths and Airflow's logs folder."""
-    return _run(disk_body)
-
-
-@task(task_id="check_tls_certificates")
-def check_tls_certificates() -> dict[str, Any]:
-    """tls.certificate_expiry (30/7 days) and tls.certificate_validity of every HTTPS target."""
-    return _run(tls_body)
-
-
-@task(task_id="check_security_headers")
-def check_security_headers() -> dict[str, Any]:
-    """http.security_headers: the plan's seven headers, observatory-style score."""
-    return _run(headers_body)
-
-
-@task(task_id="check_failed_logins")
-def check_failed_logins() -> dict[str, Any]:
-    """security.failed_logins: failed authentications in each PostgreSQL target's log file."""
-    return _run(failed_logins_body)
-
-
-@task(task_id="check_closed_ports")
-def check_closed_ports() -> dict[str, Any]:
-    """security.open_ports: every host:port of security.closed_ports refuses connections."""
-    return _run(closed_ports_body)
-
-
-@task(task_id="audit_security_groups")
-def audit_security_groups() -> dict[str, Any]:
-    """security.aws_security_groups: no ingress open to 0.0.0.0/0 or ::/0 on non-web ports."""
-    return _run(security_groups_body)
+SERVICES = TaskSpec("check_services", bodies.services_body,
+                    doc="services.status: every configured PostgreSQL, Redis and HTTP target answers "
+                        "(HTTP: status, latency).")
+DISK = TaskSpec("check_disk_usage", bodies.disk_body,
+                doc="host.disk_usage and host.inode_usage for the configured paths and Airflow's logs folder.")
+TLS = TaskSpec("check_tls_certificates", bodies.tls_body,
+               doc="tls.certificate_expiry (30/7 days) and tls.certificate_validity of every HTTPS target.")
+HEADERS = TaskSpec("check_security_headers", bodies.headers_body,
+                   doc="http.security_headers: the plan's seven headers, observatory-style score.")
+FAILED_LOGINS = TaskSpec("check_failed_logins", bodies.failed_logins_body,
+                         doc="security.failed_logins: failed authentications in each PostgreSQL target's log file.")
+CLOSED_PORTS = TaskSpec("check_closed_ports", bodies.closed_ports_body,
+                        doc="security.open_ports: every host:port of security.closed_ports refuses connections.")
+SECURITY_GROUPS = TaskSpec("audit_security_groups", bodies.security_groups_body,
+                           doc="security.aws_security_groups: no ingress open to 0.0.0.0/0 or ::/0 on non-web ports.")
 
 
 def daily() -> Any:
     @task_group(group_id="health")
     def health() -> None:
-        check_services()
-        check_disk_usage()
-        check_tls_certificates()
-        check_security_headers()
-        check_failed_logins()
-        check_closed_ports()
+        for spec in (SERVICES, DISK, TLS, HEADERS, FAILED_LOGINS, CLOSED_PORTS):
+            spec.add()
 
     return health()
 
@@ -168,7 +40,7 @@ def monthly() -> Any:
 
     @task_group(group_id="security")
     def security() -> None:
-        audit_security_groups()
+        SECURITY_GROUPS.add()
         more_security.monthly()
 
     return security()

@@ -1,52 +1,29 @@
-"""Task builders of the logs area (called inside a maintenance DAG; they only wire tasks)."""
+"""Tasks of the logs area, declared as data, and the task groups the DAG files add."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import TriggerRule, task, task_group
+from airflow.sdk import TriggerRule, task_group
 
+from mercenary_maintenance.dagkit import TaskSpec
+from mercenary_maintenance.logs import errors, jobs
 
-@task(task_id="archive_logs")
-def archive_logs() -> dict[str, Any]:
-    """logs.archive: compress, upload, verify, then delete old log files (lifecycle rules first)."""
-    from mercenary_maintenance.logs import jobs
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(jobs.archive_logs)
-
-
-@task(task_id="check_log_retention", trigger_rule=TriggerRule.ALL_DONE)
-def check_log_retention() -> dict[str, Any]:
-    """logs.retention: lifecycle rule per set matches the config; local size within budget."""
-    from mercenary_maintenance.logs import jobs
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(jobs.check_retention)
-
-
-@task(task_id="clean_tmp")
-def clean_tmp() -> dict[str, Any]:
-    """tmp.cleanup: old files under the configured roots (dry run unless configured)."""
-    from mercenary_maintenance.logs import jobs
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(jobs.clean_tmp)
-
-
-@task(task_id="scan_log_errors")
-def scan_log_errors() -> dict[str, Any]:
-    """logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets since the last run."""
-    from mercenary_maintenance.logs.errors import scan_errors
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(scan_errors)
+ARCHIVE = TaskSpec("archive_logs", jobs.archive_logs,
+                   doc="logs.archive: compress, upload, verify, then delete old log files (lifecycle rules first).")
+RETENTION = TaskSpec("check_log_retention", jobs.check_retention, trigger_rule=TriggerRule.ALL_DONE,
+                     doc="logs.retention: lifecycle rule per set matches the config; local size within budget.")
+CLEAN_TMP = TaskSpec("clean_tmp", jobs.clean_tmp,
+                     doc="tmp.cleanup: old files under the configured roots (dry run unless configured).")
+SCAN_ERRORS = TaskSpec("scan_log_errors", errors.scan_errors,
+                       doc="logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets since the "
+                           "last run.")
 
 
 def daily() -> Any:
     @task_group(group_id="logs")
     def logs() -> None:
-        scan_log_errors()
+        SCAN_ERRORS.add()
 
     return logs()
 
@@ -54,7 +31,7 @@ def daily() -> Any:
 def weekly() -> Any:
     @task_group(group_id="logs")
     def logs() -> None:
-        archive_logs() >> check_log_retention()
-        clean_tmp()
+        ARCHIVE.add() >> RETENTION.add()
+        CLEAN_TMP.add()
 
     return logs()

@@ -40,3 +40,17 @@ def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], n
     with step.action("preview.slack_summary", cfg.alerts.slack_conn_id, why="announce the plan") as act:
         post_to_slack(cfg.alerts.slack_conn_id, text)
         act.done("plan summary posted")
+
+
+def preview_body(step: Step) -> None:
+    """The preview task: the run's data interval and the timetable's lead time come from Airflow."""
+    from airflow.sdk import get_current_context
+
+    from mercenary_maintenance.windows.rules import UTC
+
+    context = get_current_context()
+    dag_run = context["dag_run"]
+    timetable = getattr(context.get("dag"), "timetable", None)
+    lead = getattr(timetable, "lead_hours", None)
+    run_preview(step, (dag_run.data_interval_start, dag_run.data_interval_end), datetime.now(UTC),
+                lead_hours=float(lead) if lead is not None else None)

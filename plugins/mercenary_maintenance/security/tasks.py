@@ -1,50 +1,36 @@
-"""Task builders of the security area (called inside a maintenance DAG; they only wire tasks)."""
+"""Tasks of the security area, declared as data, and where the DAG files add them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import task, task_group
+from airflow.sdk import task_group
 
+from mercenary_maintenance.dagkit import TaskSpec
+from mercenary_maintenance.security import bodies, scan
 
-@task(task_id="scan_vulnerabilities")
-def scan_vulnerabilities() -> dict[str, Any]:
-    """security.vulnerabilities and security.patch_sla: pinned Python/npm packages (and pending
-    Debian security upgrades) against OSV advisories, with the plan's patch SLAs."""
-    from mercenary_maintenance.security.scan import run_scan
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(run_scan)
+SCAN_VULNERABILITIES = TaskSpec("scan_vulnerabilities", scan.run_scan,
+                                doc="security.vulnerabilities and security.patch_sla: pinned Python/npm packages "
+                                    "(and pending Debian security upgrades) against OSV advisories, with the plan's "
+                                    "patch SLAs.")
+CREDENTIAL_AGE = TaskSpec("check_credential_age", bodies.credential_age_body,
+                          doc="security.credential_age: IAM access keys older/unused than "
+                              "security.credential_max_age_days; PostgreSQL login roles whose password never "
+                              "expires or has expired.")
+FIREWALL_CHANGES = TaskSpec("review_firewall_changes", bodies.firewall_changes_body,
+                            doc="security.firewall_changes: security groups and closed ports diffed against the "
+                                "last snapshot.")
 
 
 def weekly() -> Any:
     @task_group(group_id="security")
     def security() -> None:
-        scan_vulnerabilities()
+        SCAN_VULNERABILITIES.add()
 
     return security()
 
 
-@task(task_id="check_credential_age")
-def check_credential_age() -> dict[str, Any]:
-    """security.credential_age: IAM access keys older/unused than security.credential_max_age_days;
-    PostgreSQL login roles whose password never expires or has expired."""
-    from mercenary_maintenance.security.bodies import credential_age_body
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(credential_age_body)
-
-
-@task(task_id="review_firewall_changes")
-def review_firewall_changes() -> dict[str, Any]:
-    """security.firewall_changes: security groups and closed ports diffed against the last snapshot."""
-    from mercenary_maintenance.security.bodies import firewall_changes_body
-    from mercenary_maintenance.steps import execute_step
-
-    return execute_step(firewall_changes_body)
-
-
 def monthly() -> None:
     """Inside the monthly DAG's ``security`` group (built by ``health.tasks.monthly``)."""
-    check_credential_age()
-    review_firewall_changes()
+    CREDENTIAL_AGE.add()
+    FIREWALL_CHANGES.add()

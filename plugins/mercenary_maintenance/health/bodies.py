@@ -1,0 +1,100 @@
+"""Bodies of the health tasks: services, host, TLS, security headers, security (one per task).
+
+Each is a function of a :class:`~mercenary_maintenance.steps.Step` (integration tests run them
+directly); the checks themselves are the pure functions of the modules they call.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from mercenary_maintenance.findings import not_configured
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.steps import Step
+
+
+def services_body(step: Step) -> None:
+    from mercenary_maintenance.health import services
+
+    step.check(services.CHECK, "all", partial(services.check_all, step.cfg))
+
+
+def airflow_logs_folder() -> str | None:
+    """Airflow's task-log folder (read at run time), or None when it is not local."""
+    from airflow.configuration import conf
+
+    folder = conf.get("logging", "base_log_folder", fallback=None)
+    return folder if folder and folder.startswith("/") else None
+
+
+def disk_body(step: Step) -> None:
+    from mercenary_maintenance.health import host
+
+    th = step.cfg.thresholds
+    disk, inodes = th.disk_percent.as_threshold(), th.inode_percent.as_threshold()
+    paths = list(step.cfg.host.paths)
+    logs = airflow_logs_folder()
+    if logs:
+        paths.append(host.existing_parent(logs))
+    for path in dict.fromkeys(paths):
+        step.check("host.disk_usage", path, partial(host.check_paths, [path], disk, inodes))
+
+
+def tls_body(step: Step) -> None:
+    from mercenary_maintenance.health import tls
+
+    threshold = step.cfg.thresholds.tls_days_left.as_threshold()
+    https = [t for t in step.cfg.targets.http if t.url.startswith("https://")]
+    if not https:
+        step.add(not_configured(tls.EXPIRY, "all", "targets.http lists no https:// target"))
+    for target in https:
+        step.check(tls.EXPIRY, target.name, partial(tls.check_target, target, threshold))
+
+
+def headers_body(step: Step) -> None:
+    from mercenary_maintenance.health import headers
+
+    threshold = step.cfg.thresholds.security_headers_score.as_threshold()
+    if not step.cfg.targets.http:
+        step.add(not_configured(headers.CHECK, "all", "targets.http is empty"))
+    for target in step.cfg.targets.http:
+        step.check(headers.CHECK, target.name, partial(headers.check_target, target, threshold))
+
+
+def failed_logins_body(step: Step) -> None:
+    from datetime import datetime, timedelta
+
+    from mercenary_maintenance.health import security
+    from mercenary_maintenance.windows.rules import UTC
+
+    sec = step.cfg.security
+    since = datetime.now(UTC) - timedelta(hours=sec.failed_logins_hours)
+    for target in step.cfg.targets.postgres:
+        if target.log_file is None:
+            step.add(not_configured(security.FAILED_LOGINS, target.name,
+                                    f"targets.postgres[{target.name}].log_file is not set: failed logins not counted"))
+            continue
+        step.check(security.FAILED_LOGINS, target.name,
+                   partial(security.check_log, target.name, target.log_file, since, sec))
+
+
+def closed_ports_body(step: Step) -> None:
+    from mercenary_maintenance.health import security
+
+    if not step.cfg.security.closed_ports:
+        step.add(not_configured(security.OPEN_PORTS, "all", "security.closed_ports is empty"))
+    for spec in step.cfg.security.closed_ports:
+        step.check(security.OPEN_PORTS, spec,
+                   partial(security.check_port, spec, step.cfg.security.port_timeout_seconds))
+
+
+def security_groups_body(step: Step) -> None:
+    from mercenary_maintenance.health import security
+
+    conn_id = step.cfg.security.aws_conn_id
+    if conn_id is None:
+        step.add(not_configured(security.AWS_GROUPS, "aws", "security.aws_conn_id is not set: no AWS account to audit"))
+        return
+    step.check(security.AWS_GROUPS, "aws", partial(security.audit_groups, conn_id, step.cfg.security.web_ports))

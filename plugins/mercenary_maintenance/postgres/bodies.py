@@ -1,0 +1,28 @@
+"""Bodies of the postgres tasks that do more than one thing (the task declarations are data).
+
+Maintenance is followed by measuring again what it was meant to fix, so the report's finding
+carries ``resolved_by`` and the run's status is that after maintenance.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mercenary_maintenance.postgres import actions, checks
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.steps import Step
+
+
+def weekly_vacuum(step: Step, target: str) -> None:
+    """VACUUM (ANALYZE) of tables over the dead-tuple threshold, ANALYZE of stale statistics,
+    then dead tuples measured again."""
+    actions.vacuum_analyze(step, target)
+    actions.analyze(step, target)
+    checks.remeasure_dead_tuples(step, target)
+
+
+def monthly_reindex(step: Step, target: str) -> None:
+    """REINDEX INDEX CONCURRENTLY of bloated indexes, then bloat measured again."""
+    actions.reindex(step, target)
+    checks.remeasure_bloat(step, target)
