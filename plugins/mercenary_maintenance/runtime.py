@@ -7,8 +7,12 @@ secret and the execution API URL all of them agree on. LocalExecutor on SQLite b
 ``executor="CeleryExecutor"`` with a PostgreSQL metadata URI and a Redis broker adds
 ``airflow celery worker`` processes (the shape of ``docker-compose.yaml``).
 
-``faketime_offset`` runs every process under Debian's libfaketime with one relative offset
-(``faketime -f '+<s>s'``) so their clocks agree (JWTs carry times).
+``faketime=True`` runs every process under Debian's libfaketime (``LD_PRELOAD``) reading one
+clock file: all processes share one relative offset, so their clocks agree (JWTs carry
+times), and :meth:`AirflowRuntime.set_clock` moves every clock at once (e.g. to Sunday 01:58
+UTC, just before the weekly window). The monotonic clock moves with it: with
+``FAKETIME_DONT_FAKE_MONOTONIC`` Python's ``time.sleep`` fails (EINVAL) under libfaketime.
+Move the clock only while no task runs (a jump looks like a long pause to timers).
 
 :class:`RestClient` is the small REST v2 client the tests use: token, trigger, unpause,
 wait for a run with a deadline, task instances, logs, pools.
@@ -20,13 +24,14 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib import error, request
@@ -35,6 +40,9 @@ from urllib.parse import quote
 from mercenary_maintenance.servers import ServerError, airflow_env, free_port
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Five processes write one SQLite file: wait for its lock longer than pysqlite's 5 s (a busy
+# CI machine exceeds it: "database is locked" → HTTP 500). Named by import path in the env.
+SQLITE_CONNECT_ARGS = {"timeout": 60}
 FINISHED = frozenset({"success", "failed"})
 HTTP_TIMEOUT_S = 30.0
 
@@ -91,7 +99,8 @@ class AirflowRuntime:
     sql_alchemy_conn: str | None = None  # default: SQLite file in home (absolute sqlite://// path)
     celery_workers: int = 0
     create_pool: bool = True
-    faketime_offset: float | None = None
+    faketime: bool = False
+    clock_offset_s: float = 0.0
     port: int = 0
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -110,20 +119,46 @@ class AirflowRuntime:
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.sql_alchemy_conn
         else:
             # sqlite:/// + an absolute path = the sqlite://// form every process resolves alike
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{(self.home / 'airflow.db').resolve()}"
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{self.sqlite_path}"
+            for key in ("SQL_ALCHEMY_CONNECT_ARGS", "SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
+                env[f"AIRFLOW__DATABASE__{key}"] = "mercenary_maintenance.runtime.SQLITE_CONNECT_ARGS"
+        if self.faketime:
+            env.update(self.faketime_env())
         env.update(self.extra_env)
         return env
 
-    def prefix(self) -> list[str]:
-        if self.faketime_offset is None:
-            return []
-        binary = shutil.which("faketime")
-        if binary is None:
-            raise ServerError("faketime not found; install it with: apt-get install -y faketime")
-        return [binary, "-f", f"{self.faketime_offset:+.0f}s"]
+    @property
+    def sqlite_path(self) -> Path:
+        return (self.home / "airflow.db").resolve()
+
+    @property
+    def clock_file(self) -> Path:
+        return self.home / "faketime.rc"
+
+    def faketime_env(self) -> dict[str, str]:
+        libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))
+        if not libs:
+            raise ServerError("libfaketime not found; install it with: apt-get install -y faketime")
+        self.clock_file.write_text(f"{self.clock_offset_s:+.0f}s\n")
+        return {"LD_PRELOAD": str(libs[0]), "FAKETIME_TIMESTAMP_FILE": str(self.clock_file),
+                "FAKETIME_CACHE_DURATION": "1"}
+
+    def set_clock(self, instant: datetime) -> None:
+        """Move the wall clock of every process (libfaketime re-reads the file within a second)."""
+        if not self.faketime:
+            raise ServerError("set_clock needs AirflowRuntime(faketime=True)")
+        self.clock_offset_s = round((instant - datetime.now(UTC)).total_seconds())
+        tmp = self.clock_file.with_suffix(".tmp")
+        tmp.write_text(f"{self.clock_offset_s:+.0f}s\n")
+        tmp.replace(self.clock_file)
+        time.sleep(2)  # past FAKETIME_CACHE_DURATION
+
+    def now(self) -> datetime:
+        """The deployment's wall clock."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
 
     def airflow_argv(self, *args: str) -> list[str]:
-        return [*self.prefix(), sys.executable, "-m", "airflow", *args]
+        return [sys.executable, "-m", "airflow", *args]
 
     def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
         """Run one ``airflow`` CLI command in this deployment's environment; fail naming it."""
@@ -139,6 +174,10 @@ class AirflowRuntime:
         self.env = self.build_env()
         try:
             self.cli("db", "migrate", timeout=300)
+            if not self.sql_alchemy_conn:
+                # WAL: readers do not block the writer (persists in the database file)
+                with contextlib.closing(sqlite3.connect(self.sqlite_path, timeout=60)) as db:
+                    db.execute("PRAGMA journal_mode=WAL")
             if self.create_pool:
                 self.setup()
             components = [*COMPONENTS] + [f"celery-worker-{i}" for i in range(1, self.celery_workers + 1)]
@@ -152,7 +191,7 @@ class AirflowRuntime:
 
     def setup(self) -> None:
         """The project's setup step (pool ``maintenance_heavy``), as a deployment runs it."""
-        result = subprocess.run([*self.prefix(), sys.executable, "-m", "mercenary_maintenance.setup"],
+        result = subprocess.run([sys.executable, "-m", "mercenary_maintenance.setup"],
                                 env=self.env, capture_output=True, text=True, timeout=180, cwd=self.home)
         if result.returncode != 0:
             raise ServerError(f"mercenary_maintenance.setup exited {result.returncode}: {result.stderr[-2000:]}")
@@ -341,7 +380,10 @@ class RestClient:
         return dict(self.get(f"/api/v2/pools/{quote(name)}"))
 
     def set_pool_slots(self, name: str, slots: int) -> dict[str, Any]:
-        return dict(self.patch(f"/api/v2/pools/{quote(name)}?update_mask=slots", {"slots": slots, "name": name}))
+        current = self.pool(name)
+        body = {"name": name, "slots": slots, "description": current.get("description"),
+                "include_deferred": bool(current.get("include_deferred"))}
+        return dict(self.patch(f"/api/v2/pools/{quote(name)}", body))
 
     def delete_pool(self, name: str) -> None:
         self._raw("DELETE", f"/api/v2/pools/{quote(name)}", None)

@@ -56,7 +56,8 @@ def airflow_runtime(pg: Any, redis_server: Any, s3: Any, runtime_slack: servers.
     """api-server, scheduler, dag-processor and triggerer on loopback; deadline alerts on."""
     home = Path(tempfile.mkdtemp(prefix="mm-runtime-"))
     config = home / "maintenance.yaml"
-    runtime = AirflowRuntime(home)
+    # libfaketime on every process, real time until a test moves the clock (test_windows.py, last)
+    runtime = AirflowRuntime(home, faketime=True)
     config.write_text(yaml.safe_dump(base_config(home) | {"alerts": {"base_url": "http://airflow.test"}}))
     s3.client().create_bucket(Bucket=RUNTIME_BUCKET)
     runtime.extra_env = {
