@@ -35,6 +35,7 @@ SYSTEM_PACKAGES = {
     "check_postgres": "check-postgres",
     "zstd": "zstd",
     "docker-compose": "docker-compose",  # validates docker-compose.yaml (tests/dags/test_compose.py)
+    "faketime": "faketime",  # libfaketime: scheduled windows in real time (tests/runtime/test_windows.py)
 }
 
 
