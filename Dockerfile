@@ -1,5 +1,6 @@
 # The Airflow image for docker-compose.yaml: Airflow 3.3.2 plus this project's Python
-# dependencies (the same pins as pyproject.toml; tests/dags/test_compose.py checks that).
+# dependencies (the same pins as pyproject.toml, plus the celery provider of its dev extra
+# for the CeleryExecutor; tests/dags/test_compose.py checks that).
 # dags/, plugins/ and include/ are mounted, not copied: edit them without a rebuild.
 FROM apache/airflow:3.3.2
 
@@ -28,4 +29,5 @@ RUN pip install --no-cache-dir \
     "prometheus-client>=0.20" \
     "pygal>=3.0" \
     "markdown-it-py>=3" \
-    "packaging>=23"
+    "packaging>=23" \
+    "apache-airflow-providers-celery==3.26.0"

@@ -1,6 +1,6 @@
-"""Airflow plugin registering the maintenance-window and preview timetables (exactly once) and the
-operator's console: a FastAPI app on the api-server under ``/maintenance`` with a nav entry
-"Maintenance" and a "Maintenance report" tab on DAG-run pages (see docs/ui.md).
+"""Airflow plugin registering the maintenance-window and preview timetables (exactly once), the
+pool guard, and the operator's console: a FastAPI app on the api-server under ``/maintenance``
+with a nav entry "Maintenance" and a "Maintenance report" tab on DAG-run pages (see docs/ui.md).
 
 This file sits at the top of the plugins folder; ``plugins/.airflowignore`` keeps
 Airflow from importing the package's modules a second time as loose plugin files.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from mercenary_maintenance import pool_guard
 from mercenary_maintenance.console.app import URL_PREFIX, create_app
 from mercenary_maintenance.preview.timetable import PreviewTimetable
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
@@ -25,3 +26,5 @@ class MercenaryMaintenancePlugin(AirflowPlugin):
         {"name": "Maintenance report", "href": f"{URL_PREFIX}/runs/{{DAG_ID}}/{{RUN_ID}}",
          "destination": "dag_run", "url_route": "maintenance_report"},
     ]
+    # creates a missing maintenance_heavy pool at the first run, loudly (scheduler)
+    listeners = [pool_guard]  # noqa: RUF012 - AirflowPlugin API

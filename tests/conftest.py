@@ -87,8 +87,10 @@ def slack() -> Iterator[servers.SlackReceiver]:
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """Migrate the SQLite metadata DB once per session."""
+    """Migrate the SQLite metadata DB once per session and run the project's setup step (pool)."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ)
+    subprocess.run([sys.executable, "-m", "mercenary_maintenance.setup"], check=True, capture_output=True,
+                   env=os.environ)
     return _HOME
 
 

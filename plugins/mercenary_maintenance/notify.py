@@ -97,6 +97,12 @@ class RunFailureNotifier(BaseNotifier):
         super().__init__()
         self.slack_conn_id = slack_conn_id
 
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Nothing to render (no template fields). BaseNotifier's version asks the context's DAG
+        for a Jinja env, and under ``airflow dags test``/``dag.test()`` that DAG is a
+        ``SerializedDAG`` without ``get_template_env``: the callback crashed and no notice went out."""
+        return
+
     def notify(self, context: Any) -> None:
         conn_id, base_url = slack_settings()
         dag_run = context["dag_run"]
@@ -122,11 +128,37 @@ class RunFailureNotifier(BaseNotifier):
         post_to_slack(self.slack_conn_id or conn_id, text)
 
 
-async def window_overrun(dag_id: str, window: str, context: Any = None, **_: Any) -> None:
-    """DeadlineAlert callback: the window closed and the run is still going."""
-    conn_id, base_url = slack_settings()
+def overrun_run(context: Any) -> tuple[str, str | None]:
+    """(run id, run state) from a DeadlineAlert callback's context.
+
+    The scheduler passes ``{"dag_run": <DAGRunResponse as a JSON dict>, "deadline": …}``: the
+    run id is under ``dag_run_id`` (``run_id`` in older shapes), the state is the run's state
+    read from the metadata database when the miss was handled.
+
+    >>> overrun_run({"dag_run": {"dag_run_id": "scheduled__x", "state": "running"}})
+    ('scheduled__x', 'running')
+    >>> overrun_run(None)
+    ('', None)
+    """
     dag_run = context.get("dag_run") if isinstance(context, dict) else None
-    run_id = str(dag_run.get("run_id", "")) if isinstance(dag_run, dict) else ""
+    if not isinstance(dag_run, dict):
+        return "", None
+    run_id = dag_run.get("dag_run_id") or dag_run.get("run_id") or ""
+    state = dag_run.get("state")
+    return str(run_id), (str(state) if state is not None else None)
+
+
+async def window_overrun(dag_id: str, window: str, context: Any = None, **_: Any) -> None:
+    """DeadlineAlert callback: the window closed and the run is still going.
+
+    Upstream apache/airflow#60927: a deadline fires even when the run already *failed* (only
+    success prunes it). A run that is not running any more gets no "still running" alert."""
+    conn_id, base_url = slack_settings()
+    run_id, state = overrun_run(context)
+    if state is not None and state not in ("running", "queued"):
+        log.info("deadline of %s run %s passed after the run ended (%s): no overrun alert (apache/airflow#60927)",
+                 dag_id, run_id, state)
+        return
     text = (f":warning: *{dag_id}* is still running at the end of its maintenance window ({window})"
             + (f": `{slack_escape(run_id)}` <{run_link(base_url, dag_id, run_id)}|open the run>" if run_id else "")
             + ". Remaining tasks past the cutoff will be skipped; running statements end at their statement_timeout.")

@@ -38,6 +38,7 @@ SYSTEM_PACKAGES = {
     "docker-compose": "docker-compose",  # validates docker-compose.yaml (tests/dags/test_compose.py)
     "chromium": "chromium",  # the console's browser tests (tests/integration/test_console_browser.py)
     "chromedriver": "chromium-driver",
+    "faketime": "faketime",  # libfaketime: scheduled windows in real time (tests/runtime/test_windows.py)
 }
 
 

@@ -118,6 +118,7 @@ class Step:
         audit("maintenance.intent", action=name, target=target, why=why, dag_id=self.run.dag_id,
               run_id=self.run.run_id, **intent)
         started = time.monotonic()
+        started_at = _now()  # wall-clock bounds in the report: overlap of heavy actions is checkable
         try:
             yield recorder
         except Exception as exc:
@@ -126,8 +127,9 @@ class Step:
         duration = time.monotonic() - started
         if not recorder.message:
             recorder.message = recorder.status.value
+        details = {**recorder.details, "started_at": started_at, "finished_at": _now()}
         self.actions.append(Action(action=name, target=target, status=recorder.status, message=recorder.message,
-                                   duration_s=duration, details=recorder.details))
+                                   duration_s=duration, details=details))
         audit("maintenance.outcome", action=name, target=target, status=recorder.status.value,
               message=recorder.message, duration_s=round(duration, 3))
 

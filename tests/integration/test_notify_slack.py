@@ -58,9 +58,21 @@ def test_failure_notice_goes_out_even_with_a_broken_config(slack, connections, t
 def test_window_overrun_deadline_alert_posts(slack, write_config, connections):
     connections(slack.connection_env("maintenance_slack"))
     write_config({})
+    # the shape the scheduler passes: DAGRunResponse as a JSON dict (run id under dag_run_id)
     asyncio.run(window_overrun("maintenance_weekly", "Sundays 02:00-04:00 UTC",
-                               context={"dag_run": {"run_id": "scheduled__x"}}))
+                               context={"dag_run": {"dag_run_id": "scheduled__x", "state": "running"},
+                                        "deadline": {"id": "d1"}}))
     assert len(slack.messages) == 1
     text = slack.messages[0]["text"]
     assert "*maintenance_weekly* is still running at the end of its maintenance window" in text
     assert "`scheduled__x`" in text
+    assert "/dags/maintenance_weekly/runs/scheduled__x|open the run>" in text
+
+
+def test_window_overrun_is_silent_for_a_run_that_already_failed(slack, write_config, connections):
+    """apache/airflow#60927: the deadline still fires after the run failed; no "still running"."""
+    connections(slack.connection_env("maintenance_slack"))
+    write_config({})
+    asyncio.run(window_overrun("maintenance_weekly", "Sundays 02:00-04:00 UTC",
+                               context={"dag_run": {"dag_run_id": "scheduled__y", "state": "failed"}}))
+    assert slack.messages == []

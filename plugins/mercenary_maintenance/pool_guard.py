@@ -1,0 +1,69 @@
+"""Scheduler listener: a maintenance run never waits silently on a missing ``maintenance_heavy`` pool.
+
+Airflow leaves a task whose pool does not exist in state ``scheduled`` forever, with only a
+scheduler warning. When a run of one of this project's DAGs starts and the pool is missing
+(a fresh deployment that skipped ``python -m mercenary_maintenance.setup``), this listener
+creates it with the default size, logs an ERROR line naming the pool and the setup step, and
+posts a Slack notice (in a thread, bounded by the webhook's timeouts: the scheduler loop
+never waits on Slack).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from airflow.listeners import hookimpl
+
+from mercenary_maintenance.dagkit import HEAVY_POOL
+
+log = logging.getLogger(__name__)
+
+
+def _uses_heavy_pool(dag_run: Any) -> bool:
+    dag = getattr(dag_run, "dag", None)
+    tasks = getattr(dag, "tasks", None) if dag is not None else None
+    if not tasks:
+        return False
+    return any(getattr(t, "pool", None) == HEAVY_POOL for t in tasks)
+
+
+def missing_pool_notice(dag_id: str, run_id: str, slots: int) -> str:
+    """The Slack text.
+
+    >>> print(missing_pool_notice("maintenance_weekly", "r1", 2))  # doctest: +NORMALIZE_WHITESPACE
+    :warning: pool `maintenance_heavy` was missing when *maintenance_weekly* run `r1` started: created it with 2 slots.
+    Run `python -m mercenary_maintenance.setup` when deploying (docs/runbook.md).
+    """
+    return (f":warning: pool `{HEAVY_POOL}` was missing when *{dag_id}* run `{run_id}` started: "
+            f"created it with {slots} slots.\nRun `python -m mercenary_maintenance.setup` when deploying "
+            "(docs/runbook.md).")
+
+
+def _post(text: str) -> None:
+    from mercenary_maintenance.notify import post_to_slack, slack_settings
+
+    try:
+        post_to_slack(slack_settings()[0], text)
+    except Exception:
+        log.exception("could not post the missing-pool notice to Slack")
+
+
+@hookimpl
+def on_dag_run_running(dag_run: Any, msg: str) -> None:
+    if not _uses_heavy_pool(dag_run):
+        return
+    from mercenary_maintenance.setup import HEAVY_POOL_SLOTS, ensure_heavy_pool
+
+    try:
+        created = ensure_heavy_pool()
+    except Exception:
+        log.exception("could not check/create pool %s for %s", HEAVY_POOL, dag_run.dag_id)
+        return
+    if created:
+        log.error("pool %s did not exist when %s run %s started: created it with %d slots; "
+                  "run `python -m mercenary_maintenance.setup` when deploying",
+                  HEAVY_POOL, dag_run.dag_id, dag_run.run_id, HEAVY_POOL_SLOTS)
+        text = missing_pool_notice(dag_run.dag_id, dag_run.run_id, HEAVY_POOL_SLOTS)
+        threading.Thread(target=_post, args=(text,), name="pool-guard-slack", daemon=True).start()

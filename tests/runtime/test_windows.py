@@ -1,0 +1,119 @@
+"""Scheduled windows in real time: the scheduler (and every other process) runs under
+libfaketime with the clock moved just before a window, and creates the window runs itself.
+
+Runs last in the tier (it moves the shared deployment's clock forward; later tests would
+have to use ``airflow_runtime.now()``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from mercenary_maintenance.runtime import AirflowRuntime, RestClient
+from tests.runtime.conftest import wait_for
+
+WEEKLY, MONTHLY = "maintenance_weekly", "maintenance_monthly"
+HEAVY = ("postgres.vacuum_analyze", "postgres.reindex", "postgres.vacuum_full", "redis.memory_purge",
+         "redis.bgrewriteaof", "backup.restore_test")
+
+
+def _first_sunday_after(day: date) -> date:
+    day += timedelta(days=1)
+    while not (day.weekday() == 6 and day.day <= 7):
+        day += timedelta(days=1)
+    return day
+
+
+def _at(day: date, hh: int, mm: int, ss: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=UTC)
+
+
+def _quiesce(api: RestClient) -> None:
+    """Pause every DAG and end what is still running, so the clock can jump safely."""
+    for dag in api.get("/api/v2/dags?limit=100")["dags"]:
+        if not dag["is_paused"]:
+            api.pause(dag["dag_id"])
+        for run in api.runs(dag["dag_id"]):
+            if run["state"] in ("running", "queued"):
+                api.set_run_state(dag["dag_id"], run["dag_run_id"], "failed")
+
+
+def _seed_backups(api: RestClient) -> None:
+    for dag_id in ("backup_full", "backup_incremental"):
+        api.unpause(dag_id)
+        run_id = api.trigger(dag_id)["dag_run_id"]
+        assert api.wait_run(dag_id, run_id, timeout=300)["state"] == "success", dag_id
+        api.pause(dag_id)
+    _quiesce(api)  # unpausing may have created a scheduled run too
+
+
+def _scheduled_runs(api: RestClient, dag_id: str, start: datetime) -> list[dict[str, Any]]:
+    return [r for r in api.runs(dag_id) if r["run_type"] == "scheduled"
+            and datetime.fromisoformat(r["data_interval_start"]) == start]
+
+
+def _heavy_intervals(report: dict[str, Any], target: str) -> list[tuple[datetime, datetime, str]]:
+    return [(datetime.fromisoformat(a["details"]["started_at"]), datetime.fromisoformat(a["details"]["finished_at"]),
+             f"{report['dag_id']}:{a['action']}")
+            for a in report["actions"] if a["action"] in HEAVY and a["target"] == target
+            and a["status"] in ("done", "failed")]
+
+
+def test_weekly_and_monthly_windows_start_on_time_and_heavy_actions_never_overlap(
+        airflow_runtime: AirflowRuntime, reports, runtime_config, pg):
+    # Work for both runs on target main: dead tuples (weekly VACUUM) and an opt-in VACUUM FULL (monthly).
+    pg.execute("DROP TABLE IF EXISTS rt_bloat; CREATE TABLE rt_bloat AS SELECT g, repeat('x', 200) AS pad "
+               "FROM generate_series(1, 300000) g; DELETE FROM rt_bloat WHERE g % 2 = 0;")
+    runtime_config({"targets": {"postgres": [{"name": "main", "conn_id": "maintenance_postgres",
+                                              "vacuum_full_tables": ["rt_bloat"]}],
+                                "redis": [{"name": "cache", "conn_id": "maintenance_redis"}]}})
+    api = airflow_runtime.client()
+    _quiesce(api)
+    _seed_backups(api)  # the window runs' restore tests need a good full backup and a chain
+    sunday = _first_sunday_after(airflow_runtime.now().date())
+    # Just before the weekly window (02:00) on a first Sunday: the monthly window (01:00–05:00) is
+    # in progress, so its run starts at once and runs alongside the weekly run from 02:00.
+    airflow_runtime.set_clock(_at(sunday, 1, 59, 40))
+    api = airflow_runtime.client()  # a token from the new clock
+    for dag_id in (WEEKLY, MONTHLY):
+        api.unpause(dag_id)
+    week_start, week_end = _at(sunday, 2, 0), _at(sunday, 4, 0)
+    month_start = _at(sunday, 1, 0)
+    [weekly] = wait_for(lambda: _scheduled_runs(api, WEEKLY, week_start), 240, "the weekly run of 02:00")
+    [monthly] = wait_for(lambda: _scheduled_runs(api, MONTHLY, month_start), 60, "the monthly run of 01:00")
+    assert datetime.fromisoformat(weekly["data_interval_end"]) == week_end
+    assert datetime.fromisoformat(weekly["logical_date"]) == week_start
+    assert datetime.fromisoformat(weekly["queued_at"]) >= week_start, "created at the window's start, not before"
+    done_w = api.wait_run(WEEKLY, weekly["dag_run_id"], timeout=600)
+    done_m = api.wait_run(MONTHLY, monthly["dag_run_id"], timeout=600)
+    report_w, report_m = reports(WEEKLY, weekly["dag_run_id"]), reports(MONTHLY, monthly["dag_run_id"])
+    assert done_w["state"] == "success", report_w["failed_tasks"]
+    assert done_m["state"] == "success", report_m["failed_tasks"]
+    assert report_w["run_type"] == "scheduled"
+    assert report_w["window"] == {"start": week_start.isoformat(), "end": week_end.isoformat()}
+    assert not [a for a in report_w["actions"] if a["action"] == "window.cutoff"]
+    main = sorted(_heavy_intervals(report_w, "main") + _heavy_intervals(report_m, "main"))
+    assert any(s[2].startswith(WEEKLY) for s in main), "no weekly heavy action on main"
+    assert any(s[2].startswith(MONTHLY) for s in main), "no monthly heavy action on main"
+    for target in ("main", "cache"):
+        spans = sorted(_heavy_intervals(report_w, target) + _heavy_intervals(report_m, target))
+        for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+            assert end <= start, f"{first} and {second} overlapped on {target}"
+
+    # One week later at 03:50: the weekly window is 5 minutes past its 15-minute cutoff.
+    api.pause(MONTHLY)
+    next_sunday = sunday + timedelta(days=7)
+    airflow_runtime.set_clock(_at(next_sunday, 3, 50))
+    api = airflow_runtime.client()
+    [late] = wait_for(lambda: _scheduled_runs(api, WEEKLY, _at(next_sunday, 2, 0)), 120, "the late weekly run")
+    api.wait_run(WEEKLY, late["dag_run_id"], timeout=300)
+    report = reports(WEEKLY, late["dag_run_id"])
+    cutoffs = [a for a in report["actions"] if a["action"] == "window.cutoff"]
+    assert cutoffs, report["actions"]
+    assert all(a["status"] == "skipped" for a in cutoffs)
+    assert not [a for a in report["actions"] if a["action"] in HEAVY and a["status"] == "done"], \
+        "nothing heavy may start past the cutoff"
+    assert "window.cutoff" in (airflow_runtime.home / "reports" / WEEKLY / late["dag_run_id"] / "report.md").read_text()
+    api.pause(WEEKLY)
