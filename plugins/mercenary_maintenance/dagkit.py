@@ -23,7 +23,7 @@ from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from airflow.timetables.base import Timetable
 
-from mercenary_maintenance.notify import RunFailureNotifier, window_overrun
+from mercenary_maintenance.callbacks import RunFailureNotifier, window_overrun
 from mercenary_maintenance.windows.rules import WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance.notify import RunFailureNotifier, window_overrun
+from mercenary_maintenance.callbacks import RunFailureNotifier, window_overrun
 from mercenary_maintenance.steps import StepFailed, execute_step
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mercenary_maintenance.adapters import current_timeouts
-from mercenary_maintenance.config import TimeoutsConfig
+from mercenary_maintenance.config import BackupsConfig, TimeoutsConfig
 
 
 def botocore_config(conn_id: str | None, timeouts: TimeoutsConfig | None = None) -> Any:
@@ -54,3 +54,19 @@ def client(conn_id: str | None, *, timeouts: TimeoutsConfig | None = None) -> An
     """A boto3 S3 client of the ``aws`` connection ``conn_id`` (endpoint/region from its extras;
     ``None``: boto3's default credential chain, as ``S3Hook`` does)."""
     return hook(conn_id, timeouts=timeouts).get_conn()
+
+
+def upload_args(cfg: BackupsConfig) -> dict[str, str]:
+    """Extra arguments of ``put_object``/``create_multipart_upload``/``upload_file``.
+
+    >>> upload_args(BackupsConfig())
+    {}
+    >>> upload_args(BackupsConfig(server_side_encryption="aws:kms", kms_key_id="alias/backups"))
+    {'ServerSideEncryption': 'aws:kms', 'SSEKMSKeyId': 'alias/backups'}
+    """
+    if cfg.server_side_encryption is None:
+        return {}
+    args: dict[str, str] = {"ServerSideEncryption": cfg.server_side_encryption}
+    if cfg.kms_key_id:
+        args["SSEKMSKeyId"] = cfg.kms_key_id
+    return args

@@ -12,26 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mercenary_maintenance.config import BackupsConfig
+from mercenary_maintenance.adapters.s3 import upload_args as upload_args  # the area's callers use it from here
 from mercenary_maintenance.findings import Finding, Severity
 
 CHECK = "backup.encryption"
-
-
-def upload_args(cfg: BackupsConfig) -> dict[str, str]:
-    """Extra arguments of ``put_object``/``create_multipart_upload``/``upload_file``.
-
-    >>> upload_args(BackupsConfig())
-    {}
-    >>> upload_args(BackupsConfig(server_side_encryption="aws:kms", kms_key_id="alias/backups"))
-    {'ServerSideEncryption': 'aws:kms', 'SSEKMSKeyId': 'alias/backups'}
-    """
-    if cfg.server_side_encryption is None:
-        return {}
-    args: dict[str, str] = {"ServerSideEncryption": cfg.server_side_encryption}
-    if cfg.kms_key_id:
-        args["SSEKMSKeyId"] = cfg.kms_key_id
-    return args
 
 
 def encryption(target: str, kind: str, key: str, head: dict[str, Any], wanted: str | None) -> Finding:

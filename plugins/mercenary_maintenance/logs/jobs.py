@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from mercenary_maintenance import bucket_lifecycle
-from mercenary_maintenance.backups import encryption
+from mercenary_maintenance.adapters.s3 import upload_args
 from mercenary_maintenance.config import LogSet
 from mercenary_maintenance.findings import Finding
 from mercenary_maintenance.logs import archive, cleanup, files, retention, s3
@@ -55,7 +55,7 @@ def archive_logs(step: Step) -> None:
     plan = archive.Plan(bucket=bucket, level=cfg.logs.zstd_level, quiet_s=cfg.logs.quiet_minutes * 60.0,
                         delete_local=cfg.logs.delete_local_after_archive,
                         open_paths=frozenset(files.open_files()),
-                        extra_args=encryption.upload_args(cfg.backups))
+                        extra_args=upload_args(cfg.backups))
     for log_set in cfg.logs.sets:
         with step.action("logs.archive", log_set.name, why=f"archive {log_set.name} logs older than "
                          f"{log_set.archive_after_days} days to s3://{bucket}/{s3.set_prefix(log_set.name)}") as act:

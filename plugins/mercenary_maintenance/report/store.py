@@ -278,6 +278,6 @@ def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,
 def store_for(cfg: MaintenanceConfig, url: str | None = None) -> ReportStore:
     """The configured report store (``reports.url``), with the backups' S3 connection and
     encryption at rest (reports quote queries and object names)."""
-    from mercenary_maintenance.backups.encryption import upload_args
+    from mercenary_maintenance.adapters.s3 import upload_args
 
     return open_store(url or cfg.reports.url, cfg.backups.conn_id, extra_args=upload_args(cfg.backups))

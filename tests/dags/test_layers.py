@@ -1,0 +1,96 @@
+"""The package's layers (docs/architecture.md): DAG files → task declarations (``<area>/tasks.py``,
+``dagkit``, ``registry``) → area bodies → core (config, findings, steps, report, adapters, …).
+
+No area imports another area and no core module imports an area — except the edges listed in
+``KNOWN`` below, which are the debt this test ratchets: a new edge fails, and a listed edge that
+disappears must be struck from the list. The graph without them has no cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "mercenary_maintenance"
+AREAS = {"postgres", "redis", "backups", "alerts", "health", "logs", "emergency", "reviews", "security", "preview",
+         "approvals", "console"}
+# Above the areas: they wire areas together (or are the dev harness).
+WIRING = {"dagkit", "callbacks", "registry", "demo", "servers", "runtime", "setup"}
+# (importing unit, imported area): known cross-layer imports, to be removed (issue 19's follow-up).
+KNOWN = {
+    ("approvals", "preview"),    # the approval shows the preview item it approves
+    ("backups", "postgres"),     # PostgreSQL sessions and the per-target lock live in the postgres area
+    ("preview", "postgres"),     # the preview reuses the actions' own selection code (read-only)
+    ("preview", "redis"),
+    ("preview", "logs"),
+    ("security", "postgres"),    # credential age reads roles through a postgres session
+    ("security", "health"),      # the firewall review reuses the closed-port probe
+    ("logs", "health"),          # disk usage before/after archival (health.host)
+    ("health", "security"),      # the monthly security group also adds the security area's tasks
+    ("postgres", "approvals"),   # task declarations put the approval gate before VACUUM FULL
+    ("backups", "approvals"),    # … and before backup expiry
+    ("emergency", "approvals"),  # … and before a non-critical emergency action
+    ("config", "alerts"),        # validation of alert rule names
+    ("report", "alerts"),        # write_report posts the findings digest through the alert state
+    ("report", "preview"),       # write_report attaches planned vs done
+    ("bucket_lifecycle", "backups"),  # the one lifecycle document asks each area for its rules
+    ("bucket_lifecycle", "logs"),
+}
+
+
+def _unit(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def import_graph() -> dict[str, set[str]]:
+    """unit → the other units it imports (module level and inside functions)."""
+    edges: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "include" in path.relative_to(PACKAGE).parts:
+            continue
+        source = _unit(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = ([f"{node.module}.{a.name}" for a in node.names] if node.module == "mercenary_maintenance"
+                         else [node.module])
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if len(parts) > 1 and parts[0] == "mercenary_maintenance" and parts[1] != source:
+                    edges.setdefault(source, set()).add(parts[1])
+    return edges
+
+
+def test_no_area_or_core_module_imports_an_area_beyond_the_known_debt() -> None:
+    crossing = {(src, dst) for src, targets in import_graph().items() if src not in WIRING
+                for dst in targets if dst in AREAS}
+    assert crossing - KNOWN == set(), "a new cross-layer import: move the shared code below the areas"
+    assert KNOWN - crossing == set(), "a known edge is gone: strike it from KNOWN"
+
+
+def test_the_graph_without_the_known_edges_has_no_cycle() -> None:
+    graph = {src: {dst for dst in targets if (src, dst) not in KNOWN} for src, targets in import_graph().items()}
+    on_stack: list[str] = []
+    done: set[str] = set()
+
+    def visit(unit: str) -> None:
+        if unit in on_stack:
+            raise AssertionError(f"import cycle: {' → '.join([*on_stack[on_stack.index(unit):], unit])}")
+        if unit in done:
+            return
+        on_stack.append(unit)
+        for nxt in sorted(graph.get(unit, ())):
+            visit(nxt)
+        on_stack.pop()
+        done.add(unit)
+
+    for unit in sorted(graph):
+        visit(unit)
+
+
+def test_the_checker_sees_an_import_inside_a_function() -> None:
+    # report/finalize.py imports preview lazily, inside a function: the graph must still see it.
+    assert "preview" in import_graph()["report"]
