@@ -39,3 +39,45 @@ def test_design_contract_names_are_all_implemented() -> None:
         "http.security_headers", "services.status", "logs.archive", "logs.retention", "tmp.cleanup",
     ]
     assert not set(design) - emitted_names()
+
+
+DEFINED_HEADER = "## Where each name is defined"
+CONSUMERS = ("console/", "report/", "notify.py", "preview/", "approvals/", "config.py", "alerts/findings.py",
+             "reviews/compose.py", "registry.py", "demo/")
+
+
+def defined_in() -> str:
+    """The "defined in" table: each emitted name, the modules that emit it, the SQL files that
+    compute it (a file whose first comment line starts with the name)."""
+    package = ROOT / "plugins" / "mercenary_maintenance"
+    modules: dict[str, set[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        if "include" in path.relative_to(package).parts:
+            continue
+        for name in set(NAME.findall(path.read_text())) - NOT_CHECKS:
+            modules.setdefault(name, set()).add(str(path.relative_to(package)))
+    sql: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "include" / "sql").rglob("*.sql")):
+        first = path.read_text().split("\n", 1)[0]
+        match = re.match(rf"-- ((?:{AREAS})\.[a-z][a-z0-9_]*)", first)
+        if match:
+            sql.setdefault(match[1], set()).add(str(path.relative_to(ROOT / "include")))
+    def defining(name: str) -> set[str]:
+        # Modules that only read or show the name (console, report, notices, preview) are left out.
+        own = {m for m in modules[name] if not m.startswith(CONSUMERS)}
+        return own or modules[name]
+
+    rows = [f"| `{name}` | {', '.join(f'`{m}`' for m in sorted(defining(name)))} | "
+            f"{', '.join(f'`{s}`' for s in sorted(sql.get(name, ()))) or '—'} |" for name in sorted(modules)]
+    return "\n".join([DEFINED_HEADER, "", "Generated from the code by `tests/unit/test_catalogue.py` (modules under "
+                      "`plugins/mercenary_maintenance/`, SQL under `include/`).", "",
+                      "| name | defined in | SQL |", "|---|---|---|", *rows, ""])
+
+
+def test_the_defined_in_table_matches_the_code() -> None:
+    catalogue = (ROOT / "docs" / "checks.md").read_text()
+    assert DEFINED_HEADER in catalogue, "docs/checks.md lacks the 'defined in' table"
+    written = DEFINED_HEADER + catalogue.split(DEFINED_HEADER, 1)[1]
+    assert written.strip() == defined_in().strip(), (
+        "docs/checks.md's table is stale; regenerate: python -c 'import tests.unit.test_catalogue as t; "
+        "print(t.defined_in())'")
