@@ -8,9 +8,15 @@ whatever ``alerts.notify_findings`` says (see :data:`ALWAYS_NOTIFY`).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mercenary_maintenance.steps import ActionRecorder, Step
 
 SKIPPED = "maintenance.skipped"
 PG_LOAD_GUARD = "postgres.load_guard"
@@ -45,3 +51,31 @@ def skipped_finding(
     return Finding(check=check, target=target, severity=Severity.WARNING,
                    message=f"{action} skipped ({cause}): {message}",
                    value=None if waited_s is None else round(waited_s, 3), details=data)
+
+
+@dataclass
+class GuardResult:
+    ok: bool
+    waited_s: float
+    figures: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+    overridden: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        return {"load_guard": {"waited_s": round(self.waited_s, 3), "figures": self.figures,
+                               "problems": self.problems, "overridden": self.overridden}}
+
+
+def apply_guard(step: Step, act: ActionRecorder, result: GuardResult,
+                finding: Callable[[GuardResult, str, str], Finding]) -> bool:
+    """Record a load guard's verdict on an action: True to go ahead; a busy target is recorded
+    skipped plus the area's warning ``finding`` (an override is recorded as a warning too)."""
+    act.details.update(result.details())
+    if result.overridden:
+        step.add(finding(result, act.name, act.target))
+    if result.ok:
+        return True
+    act.skipped(f"load guard: {'; '.join(result.problems)} (waited {result.waited_s:.0f} s)",
+                waited_s=round(result.waited_s, 3))
+    step.add(finding(result, act.name, act.target))
+    return False

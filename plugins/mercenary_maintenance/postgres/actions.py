@@ -27,7 +27,7 @@ from mercenary_maintenance.postgres.lock import TargetBusy, target_lock
 from mercenary_maintenance.postgres.lockretry import lock_budget_s, relation_ids, run_with_lock_attempts
 from mercenary_maintenance.postgres.session import Session, open_session
 from mercenary_maintenance.redact import first_line
-from mercenary_maintenance.skips import skipped_finding
+from mercenary_maintenance.skips import apply_guard, skipped_finding
 
 if TYPE_CHECKING:
     from psycopg import sql
@@ -174,16 +174,7 @@ def guard_allows(step: Step, s: Session, act: ActionRecorder, rel: Relation, pla
     if plan.exclusive:
         ids = relation_ids(s, rel.ident().as_string(s.conn))
         relid = ids[-1] if ids else None  # the table (an index's table comes last)
-    result = loadguard.check(step, s, relation=rel.label, relid=relid)
-    act.details.update(result.details())
-    if result.overridden:
-        step.add(loadguard.finding(result, act.name, act.target))
-    if result.ok:
-        return True
-    act.skipped(f"load guard: {'; '.join(result.problems)} (waited {result.waited_s:.0f} s)",
-                waited_s=round(result.waited_s, 3))
-    step.add(loadguard.finding(result, act.name, act.target))
-    return False
+    return apply_guard(step, act, loadguard.check(step, s, relation=rel.label, relid=relid), loadguard.finding)
 
 
 def _cleanup(fn: Callable[[Session, Relation, set[str]], str], s: Session, rel: Relation, known: set[str]) -> str:

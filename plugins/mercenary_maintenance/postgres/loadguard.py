@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.postgres.rules import plain, redact
 from mercenary_maintenance.postgres.session import APP_PREFIX
 from mercenary_maintenance.runner import mask
-from mercenary_maintenance.skips import PG_LOAD_GUARD, skipped_finding
+from mercenary_maintenance.skips import PG_LOAD_GUARD, GuardResult, skipped_finding
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import PostgresLoadGuard
@@ -103,19 +103,6 @@ def _repack_hint(s: Session, relation: str) -> str:
         return (f"pg_repack {row[0]} is installed: `pg_repack --table {relation}` rebuilds it online "
                 "(short locks only), or run VACUUM FULL in a quieter window")
     return "run it in a quieter window, or install pg_repack to rebuild it online (short locks only)"
-
-
-@dataclass
-class GuardResult:
-    ok: bool
-    waited_s: float
-    figures: dict[str, Any]
-    problems: list[str] = field(default_factory=list)
-    overridden: str | None = None
-
-    def details(self) -> dict[str, Any]:
-        return {"load_guard": {"waited_s": round(self.waited_s, 3), "figures": self.figures,
-                               "problems": self.problems, "overridden": self.overridden}}
 
 
 def check(

@@ -15,6 +15,7 @@ from mercenary_maintenance.redis import client as rclient
 from mercenary_maintenance.redis import loadguard
 from mercenary_maintenance.redis.info import num
 from mercenary_maintenance.redis.lock import target_lock
+from mercenary_maintenance.skips import apply_guard
 from mercenary_maintenance.windows import guard
 
 if TYPE_CHECKING:
@@ -85,16 +86,7 @@ def time_budget(step: Step) -> float:
 
 def guard_allows(step: Step, client: Any, act: ActionRecorder) -> bool:
     """The load guard before a heavy action; a busy server is recorded skipped + a warning."""
-    result = loadguard.check(step, client)
-    act.details.update(result.details())
-    if result.overridden:
-        step.add(loadguard.finding(result, act.name, act.target))
-    if result.ok:
-        return True
-    act.skipped(f"load guard: {'; '.join(result.problems)} (waited {result.waited_s:.0f} s)",
-                waited_s=round(result.waited_s, 3))
-    step.add(loadguard.finding(result, act.name, act.target))
-    return False
+    return apply_guard(step, act, loadguard.check(step, client), loadguard.finding)
 
 
 def fork_finding(target: str, fork_usec: float | None, max_fork_ms: float, rewrite_s: float | None) -> Finding:

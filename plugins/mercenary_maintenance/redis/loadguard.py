@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.redis import client as rclient
 from mercenary_maintenance.redis.info import num
-from mercenary_maintenance.skips import REDIS_LOAD_GUARD, skipped_finding
+from mercenary_maintenance.skips import REDIS_LOAD_GUARD, GuardResult, skipped_finding
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import RedisLoadGuard
@@ -45,19 +44,6 @@ def load_problems(figures: dict[str, Any], limits: RedisLoadGuard) -> list[str]:
     if limits.max_connected_clients is not None and clients > limits.max_connected_clients:
         problems.append(f"{clients:.0f} connected clients > max_connected_clients {limits.max_connected_clients}")
     return problems
-
-
-@dataclass
-class GuardResult:
-    ok: bool
-    waited_s: float
-    figures: dict[str, Any]
-    problems: list[str] = field(default_factory=list)
-    overridden: str | None = None
-
-    def details(self) -> dict[str, Any]:
-        return {"load_guard": {"waited_s": round(self.waited_s, 3), "figures": self.figures,
-                               "problems": self.problems, "overridden": self.overridden}}
 
 
 def check(step: Step, client: Any, clock: Callable[[], float] = time.monotonic,
