@@ -229,6 +229,14 @@ class PostgresServer:
     version_num: int = 0
 
     def start(self) -> PostgresServer:
+        """initdb and start; interrupted half-way (Ctrl-C, SIGTERM), it removes what it made."""
+        try:
+            return self._start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def _start(self) -> PostgresServer:
         self.bin_dir = pg_bin_dir(self.major)
         self.major = _major_of(self.bin_dir)
         self.base_dir = Path(tempfile.mkdtemp(prefix=f"mm-pg{self.major}-"))
