@@ -73,6 +73,17 @@ def runtime_settings(port: int, jwt_secret: str, log_ports: tuple[int, int] = (8
     }
 
 
+def celery_settings(broker_url: str, metadata_uri: str) -> dict[str, str]:
+    """The CeleryExecutor settings of docker-compose.yaml's ``x-airflow-common`` (same keys; a test
+    compares them): PostgreSQL metadata, Redis broker, result backend in the metadata DB."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_uri,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_uri,
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+    }
+
+
 def _kill_group(proc: subprocess.Popen[bytes], grace: float = 8.0) -> None:
     """SIGTERM the process group, SIGKILL what is left after ``grace`` seconds."""
     if proc.poll() is None:
@@ -212,7 +223,7 @@ class AirflowRuntime:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to one component's whole process group (a crashed machine)."""
-        proc = self.procs[name]
+        proc = self.procs.pop(name)  # meant to be gone: waits do not treat it as a crash
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
