@@ -8,27 +8,27 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]'
+	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]' -e tools
 	touch $(STAMP)
 
 # Debian packages the local servers need (redis-server, prometheus, check_postgres, zstd).
 system-deps: install
-	$(PY) -m mercenary_maintenance.servers bootstrap
+	$(PY) -m mercenary_dev.servers bootstrap
 
 test: system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: system-deps
-	$(PY) -m mercenary_maintenance.demo $(if $(SERVE),--serve,)
+	$(PY) -m mercenary_dev.demo $(if $(SERVE),--serve,)
 
 bench: system-deps
 	$(PY) -m bench $(BENCH)
 
 lint: install
-	$(VENV)/bin/ruff check plugins dags tests bench
+	$(VENV)/bin/ruff check plugins dags tests bench tools
 	$(VENV)/bin/mypy
 
 report: install

@@ -24,7 +24,7 @@ def selected(argv: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     """SIGTERM/SIGHUP take the Ctrl-C path (each benchmark's ``finally`` stops its servers);
     then whatever is still running below this process is stopped: nothing is left behind."""
-    from mercenary_maintenance.shutdown import become_subreaper, signals_as_interrupt, stop_descendants
+    from mercenary_dev.shutdown import become_subreaper, signals_as_interrupt, stop_descendants
 
     become_subreaper()  # a pg_ctl-started PostgreSQL stays visible as our descendant
     try:

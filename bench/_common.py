@@ -50,7 +50,7 @@ def report(name: str, baseline_s: float, ours_s: float, target: str, ok: bool) -
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
-    from mercenary_maintenance.servers import airflow_env as local_airflow_env
+    from mercenary_dev.servers import airflow_env as local_airflow_env
 
     return {**local_airflow_env(home), **extra}
 

@@ -157,7 +157,8 @@ def process_cpu(pid: int) -> float:
 
 
 def main() -> int:
-    from mercenary_maintenance import servers
+    from mercenary_dev import servers
+
     from mercenary_maintenance.config import FullBackupConfig
 
     gigabytes = float(os.environ.get("BENCH_GB", "1.0"))

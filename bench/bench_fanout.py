@@ -25,8 +25,9 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mercenary_dev.servers import PostgresServer, S3Server, free_port, wait_for_port
+
 from bench._common import airflow_env, report
-from mercenary_maintenance.servers import PostgresServer, S3Server, free_port, wait_for_port
 
 TARGETS = int(os.environ.get("BENCH_FANOUT_TARGETS", "50"))
 PARALLELISM = os.environ.get("BENCH_FANOUT_PARALLELISM", "4")

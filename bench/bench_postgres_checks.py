@@ -80,7 +80,8 @@ def main() -> int:
     if shutil.which("check_postgres") is None:
         print("check_postgres missing: apt-get install check-postgres", file=sys.stderr)
         return 2
-    from mercenary_maintenance import servers
+    from mercenary_dev import servers
+
     from mercenary_maintenance.config import parse_config
     from mercenary_maintenance.postgres import checks
     from mercenary_maintenance.postgres.session import open_session

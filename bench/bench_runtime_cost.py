@@ -64,7 +64,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def measure(runtime: object, dag_id: str) -> tuple[float, float]:
-    from mercenary_maintenance.runtime import AirflowRuntime
+    from mercenary_dev.runtime import AirflowRuntime
 
     assert isinstance(runtime, AirflowRuntime)
     api = runtime.client()
@@ -79,8 +79,8 @@ def measure(runtime: object, dag_id: str) -> tuple[float, float]:
 
 
 def main() -> int:
-    from mercenary_maintenance.runtime import AirflowRuntime
-    from mercenary_maintenance.servers import LocalStack
+    from mercenary_dev.runtime import AirflowRuntime
+    from mercenary_dev.servers import LocalStack
 
     home = Path(tempfile.mkdtemp(prefix="mm-bench-cost-"))
     dags = home / "dags"

@@ -166,7 +166,8 @@ def maintain(cfg: Any) -> tuple[list[Any], list[Any], float]:
 
 
 def bench_postgres() -> bool:
-    from mercenary_maintenance import servers
+    from mercenary_dev import servers
+
     from mercenary_maintenance.config import parse_config
 
     pg = servers.PostgresServer(major=15).start()
@@ -254,7 +255,8 @@ def redis_benchmark(port: int, requests: int) -> dict[str, float]:
 
 
 def bench_redis() -> bool:
-    from mercenary_maintenance import servers
+    from mercenary_dev import servers
+
     from mercenary_maintenance.config import parse_config
     from mercenary_maintenance.redis import actions, loadguard
     from mercenary_maintenance.runinfo import RunInfo

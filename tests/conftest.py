@@ -1,4 +1,4 @@
-"""Test harness: real servers on loopback (from ``mercenary_maintenance.servers``), an
+"""Test harness: real servers on loopback (from ``mercenary_dev.servers``), an
 isolated Airflow home with SQLite metadata, and helpers to run DAGs with ``dag.test()``.
 
 Airflow reads its configuration when first imported, so the environment is set here,
@@ -20,8 +20,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))  # importable even before `pip install -e .`
+sys.path.insert(0, str(ROOT / "tools"))  # the dev harness (mercenary_dev)
 
-from mercenary_maintenance import servers  # noqa: E402
+from mercenary_dev import servers  # noqa: E402
 
 _HOME = Path(tempfile.mkdtemp(prefix="mm-airflow-"))
 _ENV = servers.airflow_env(_HOME) | {

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "mercenary_maintenan
 AREAS = {"postgres", "redis", "backups", "alerts", "health", "logs", "emergency", "reviews", "security", "preview",
          "approvals", "console"}
 # Above the areas: they wire areas together (or are the dev harness).
-WIRING = {"dagkit", "callbacks", "registry", "demo", "servers", "runtime", "setup"}
+WIRING = {"dagkit", "callbacks", "registry", "setup"}
 # (importing unit, imported area): known cross-layer imports, to be removed (issue 19's follow-up).
 KNOWN = {
     ("approvals", "preview"),    # the approval shows the preview item it approves
@@ -43,13 +43,20 @@ def _unit(path: Path) -> str:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """unit → the other units it imports (module level and inside functions)."""
+    """unit → the other units it imports (module level and inside functions; not type-only)."""
     edges: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*.py"):
         if "include" in path.relative_to(PACKAGE).parts:
             continue
         source = _unit(path)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        # Imports for type checking only (``if TYPE_CHECKING:``) do not run: not an edge.
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+                       for stmt in block.body for n in ast.walk(stmt)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = ([f"{node.module}.{a.name}" for a in node.names] if node.module == "mercenary_maintenance"
                          else [node.module])

@@ -18,9 +18,8 @@ PACKAGE = ROOT / "plugins" / "mercenary_maintenance"
 CLIENT_FACTORIES = re.compile(
     r"\b(PostgresHook|RedisHook|S3Hook|EC2Hook|AwsBaseHook|SlackWebhookHook)\(|\bpsycopg\.connect\(|\bredis\.Redis\(|\bboto3\.client\("
 )
-# The adapters are the one place; the test/demo harness (servers.py starts and probes its own
-# local servers, demo/ seeds sample data into them) is not maintenance code and is exempt.
-EXEMPT = {PACKAGE / "adapters", PACKAGE / "servers.py", PACKAGE / "demo"}
+# The adapters are the one place (the dev harness, tools/mercenary_dev, is not in the package).
+EXEMPT = {PACKAGE / "adapters"}
 
 
 def _exempt(path: Path) -> bool:

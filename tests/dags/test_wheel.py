@@ -62,6 +62,12 @@ def test_wheel_installs_and_parses_every_dag_without_the_source_tree(tmp_path: P
     subprocess.run([uv, "build", "-q", "--wheel", "--out-dir", str(wheels), str(source)], check=True, timeout=300,
                    cwd=tmp_path)
     (wheel,) = wheels.glob("mercenary_maintenance-*.whl")
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    harness = [n for n in names if n.startswith(("mercenary_dev/", "mercenary_maintenance/servers",
+                                                 "mercenary_maintenance/demo/"))]
+    assert harness == [], "the dev harness must not ship in the product wheel"
     venv = tmp_path / "venv"
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"

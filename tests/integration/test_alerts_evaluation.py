@@ -14,8 +14,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.alerts.evaluation import run_evaluation
 from mercenary_maintenance.alerts.store import MemoryStateStore
 from mercenary_maintenance.steps import StepFailed, execute_step

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import zstandard
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.backups import actions, keys, stream, verify
 from mercenary_maintenance.backups.binaries import client_dir
 from mercenary_maintenance.config import load_config

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.backups import actions, catalog, keys, pgconn, restore, sample, verify
 from mercenary_maintenance.config import ConfigError, load_config
 from mercenary_maintenance.findings import ActionStatus, Severity

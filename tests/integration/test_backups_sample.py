@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.backups import actions, keys, sample
 from mercenary_maintenance.findings import Severity
 from tests.integration.backup_helpers import backup_env

@@ -13,8 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
-
-from mercenary_maintenance.demo.state import DemoState, clean_stale
+from mercenary_dev.demo.state import DemoState, clean_stale
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +26,7 @@ def demo_env() -> dict[str, str]:
 
 def start_demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "mercenary_maintenance.demo", "--dir", str(workdir), *args],
+        [sys.executable, "-m", "mercenary_dev.demo", "--dir", str(workdir), *args],
         cwd=ROOT, env=demo_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )
@@ -132,7 +131,7 @@ def test_a_killed_demo_is_cleaned_up_by_the_next_run(tmp_path: Path) -> None:
 
 
 def test_a_live_demo_is_not_clobbered(tmp_path: Path) -> None:
-    from mercenary_maintenance.demo.state import AlreadyRunning, Proc
+    from mercenary_dev.demo.state import AlreadyRunning, Proc
 
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mercenary_maintenance import servers
+from mercenary_dev import servers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mercenary_dev import servers
 
-from mercenary_maintenance import runner, servers
+from mercenary_maintenance import runner
 from mercenary_maintenance.config import TimeoutsConfig
 
 MARGIN_S = 3.0  # scheduling noise on a loaded 2-core CI machine

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.alerts.findings import announce_findings
 from mercenary_maintenance.alerts.store import MemoryStateStore
 from mercenary_maintenance.config import parse_config

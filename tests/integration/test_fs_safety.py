@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.config import ConfigError, load_config, parse_config
 from mercenary_maintenance.logs import files, jobs
 from mercenary_maintenance.report.store import open_store

@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.health import bodies as health
 from mercenary_maintenance.steps import StepFailed, execute_step
 from tests.unit.test_health_checks import GOOD as GOOD_HEADERS  # the plan's seven headers

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 import zstandard
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.config import ConfigError, parse_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.logs import archive, jobs

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mercenary_maintenance import servers
+from mercenary_dev import servers
+
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.redis import actions, aof
 from mercenary_maintenance.report.resolution import fold_remeasured

@@ -3,7 +3,7 @@ fails, the other target is checked in full, and the run fails loudly."""
 
 from __future__ import annotations
 
-from mercenary_maintenance import servers
+from mercenary_dev import servers
 
 
 def test_one_redis_target_down_other_finishes_run_fails(pg, redis_server, s3, write_config, connections, run_dag,

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.redis import actions, checks

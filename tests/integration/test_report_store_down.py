@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk import BaseHook  # noqa: F401  # Airflow configures logging on import: before our handler
+from mercenary_dev import servers
 
-from mercenary_maintenance import servers
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.steps import ReportStoreError, Step, execute_step
 

@@ -26,8 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
-from mercenary_maintenance import servers
+from mercenary_dev import servers
 
 TAG = uuid.uuid4().hex[:6]
 SECRETS = {

@@ -11,7 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from mercenary_maintenance import servers
+from mercenary_dev import servers
+
 from mercenary_maintenance.security import bodies
 from mercenary_maintenance.steps import StepFailed, execute_step
 

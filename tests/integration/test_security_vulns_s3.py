@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mercenary_maintenance import servers
+from mercenary_dev import servers
+
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.security.scan import STATE_NAME, run_scan

@@ -117,7 +117,7 @@ def _has(procs: list[psutil.Process], *words: str) -> bool:
 
 def test_demo_stopped_by_sigterm_mid_run_leaves_nothing_running(tmp_path: Path, server_tmp: Path) -> None:
     log = tmp_path / "demo.out"
-    proc = _start([sys.executable, "-m", "mercenary_maintenance.demo", "--dags", "maintenance_daily",
+    proc = _start([sys.executable, "-m", "mercenary_dev.demo", "--dags", "maintenance_daily",
                    "--dir", str(tmp_path / "demo")], log, TMPDIR=str(server_tmp))
     started: list[psutil.Process] = []
     try:

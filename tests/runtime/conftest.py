@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-
-from mercenary_maintenance import servers
-from mercenary_maintenance.runtime import AirflowRuntime, RestClient
+from mercenary_dev import servers
+from mercenary_dev.runtime import AirflowRuntime, RestClient
 
 RUNTIME_BUCKET = "mercenary-runtime-backups"
 DOWN_CONN = "maintenance_postgres_down"

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-pytest.importorskip("mercenary_maintenance.runtime", reason="the runtime tier (tests/runtime/conftest.py) is not here")
+pytest.importorskip("mercenary_dev.runtime", reason="the runtime tier (tests/runtime/conftest.py) is not here")
 
 from tests.runtime.conftest import slack_texts_about, wait_for
 

@@ -14,8 +14,8 @@ from typing import Any
 import psutil
 import pytest
 import yaml
+from mercenary_dev.runtime import AirflowRuntime, celery_settings
 
-from mercenary_maintenance.runtime import AirflowRuntime, celery_settings
 from tests.runtime.conftest import RUNTIME_BUCKET, base_config, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

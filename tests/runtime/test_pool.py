@@ -4,9 +4,9 @@ in silence. The pool guard (scheduler listener) creates it at the first run and 
 from __future__ import annotations
 
 import pytest
+from mercenary_dev.runtime import ApiError
 
 from mercenary_maintenance.dagkit import HEAVY_POOL
-from mercenary_maintenance.runtime import ApiError
 from tests.runtime.conftest import slack_texts_about, wait_for
 
 

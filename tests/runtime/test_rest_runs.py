@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
+from mercenary_dev.runtime import ApiError
 
-from mercenary_maintenance.runtime import ApiError
 from tests.runtime.conftest import DOWN_CONN, slack_texts_about, wait_for
 
 EMERGENCY = "emergency_maintenance"

@@ -11,7 +11,8 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from mercenary_maintenance.runtime import AirflowRuntime, RestClient
+from mercenary_dev.runtime import AirflowRuntime, RestClient
+
 from tests.runtime.conftest import wait_for
 
 WEEKLY, MONTHLY = "maintenance_weekly", "maintenance_monthly"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from mercenary_maintenance.demo.run import DemoError, dag_ids, demo_config
-from mercenary_maintenance.demo.summary import DagResult, render
+from mercenary_dev.demo.run import DemoError, dag_ids, demo_config
+from mercenary_dev.demo.summary import DagResult, render
 
 ROOT = Path(__file__).resolve().parents[2]
 

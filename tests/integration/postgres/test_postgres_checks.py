@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
+from mercenary_dev.servers import free_port
+
 from mercenary_maintenance.findings import Severity
 from mercenary_maintenance.postgres import checks
-from mercenary_maintenance.servers import free_port
 
 
 def test_daily_reports_blocked_lock_and_idle_transaction(server, db, make_step, pgh):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mercenary_maintenance.servers import free_port
+from mercenary_dev.servers import free_port
 
 
 def _run_postgres_part(dagbag: Any, tmp_path: Any, dag_id: str) -> tuple[str, dict[str, Any]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mercenary_maintenance.servers import PostgresServer, RedisServer, S3Server
+from mercenary_dev.servers import PostgresServer, RedisServer, S3Server
 
 DATABASE = "shop"
 ORDERS = 20_000

@@ -33,12 +33,12 @@ from typing import Any, TypeVar
 
 import yaml
 
-from mercenary_maintenance.demo import sample
-from mercenary_maintenance.demo.state import AlreadyRunning, DemoState, Proc, clean_stale, kill_group
-from mercenary_maintenance.demo.summary import DagResult, find_report, render
-from mercenary_maintenance.servers import LocalStack, ServerError, free_port, wait_for_port
-from mercenary_maintenance.servers import airflow_env as local_airflow_env
-from mercenary_maintenance.shutdown import become_subreaper, stop_descendants
+from mercenary_dev.demo import sample
+from mercenary_dev.demo.state import AlreadyRunning, DemoState, Proc, clean_stale, kill_group
+from mercenary_dev.demo.summary import DagResult, find_report, render
+from mercenary_dev.servers import LocalStack, ServerError, free_port, wait_for_port
+from mercenary_dev.servers import airflow_env as local_airflow_env
+from mercenary_dev.shutdown import become_subreaper, stop_descendants
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the source tree (the demo is a dev tool)
 
@@ -334,7 +334,7 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m mercenary_maintenance.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mercenary_dev.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", action="store_true", help="then run `airflow standalone` until Ctrl-C")
     parser.add_argument("--dags", default="", help="comma-separated DAG ids to run (default: all)")
     parser.add_argument("--dir", type=Path, default=PROJECT_ROOT / ".demo", help="working directory (default .demo)")

@@ -37,7 +37,7 @@ from typing import Any
 from urllib import error, request
 from urllib.parse import quote
 
-from mercenary_maintenance.servers import ServerError, airflow_env, free_port
+from mercenary_dev.servers import ServerError, airflow_env, free_port
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 # Five processes write one SQLite file: wait for its lock longer than pysqlite's 5 s (a busy
@@ -132,7 +132,7 @@ class AirflowRuntime:
             # sqlite:/// + an absolute path = the sqlite://// form every process resolves alike
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{self.sqlite_path}"
             for key in ("SQL_ALCHEMY_CONNECT_ARGS", "SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
-                env[f"AIRFLOW__DATABASE__{key}"] = "mercenary_maintenance.runtime.SQLITE_CONNECT_ARGS"
+                env[f"AIRFLOW__DATABASE__{key}"] = "mercenary_dev.runtime.SQLITE_CONNECT_ARGS"
         if self.faketime:
             env.update(self.faketime_env())
         env.update(self.extra_env)

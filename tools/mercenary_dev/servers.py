@@ -5,7 +5,7 @@ Used by the test harness, ``make demo`` and the benchmarks alike. Every server l
 in its own temp directory, listens on 127.0.0.1 on a free port and is stopped by
 ``stop()`` (or by leaving the :class:`LocalStack` context).
 
-``python -m mercenary_maintenance.servers bootstrap`` installs the Debian packages the
+``python -m mercenary_dev.servers bootstrap`` installs the Debian packages the
 servers need (apt-get, when root) or prints the exact command to run.
 """
 
@@ -110,7 +110,7 @@ def require_binary(name: str) -> str:
         pkg = SYSTEM_PACKAGES.get(name, name)
         raise ServerError(
             f"{name} not found; install it with: apt-get update && apt-get install -y {pkg} "
-            "(or run `python -m mercenary_maintenance.servers bootstrap` as root)"
+            "(or run `python -m mercenary_dev.servers bootstrap` as root)"
         )
     return path
 
@@ -718,5 +718,5 @@ def local_stack(**kwargs: Any) -> Iterator[LocalStack]:
 if __name__ == "__main__":
     if sys.argv[1:] == ["bootstrap"]:
         sys.exit(bootstrap())
-    print("usage: python -m mercenary_maintenance.servers bootstrap", file=sys.stderr)
+    print("usage: python -m mercenary_dev.servers bootstrap", file=sys.stderr)
     sys.exit(2)
