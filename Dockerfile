@@ -6,8 +6,18 @@ FROM apache/airflow:3.3.2
 
 USER root
 # zstd: the backup pipeline's compressor CLI (the Python side uses zstandard).
+# postgresql-17: server binaries (initdb, pg_ctl, pg_restore, pg_combinebackup) of the compose stack's
+# application PostgreSQL 17, for restore tests into a scratch server on the worker
+# (backups.restore_on: scratch_server, the default). Debian 12 ships 15 only: PGDG's repository.
+ARG PG_MAJOR=17
 RUN apt-get update \
- && apt-get install -y --no-install-recommends zstd \
+ && apt-get install -y --no-install-recommends zstd ca-certificates curl \
+ && install -d /usr/share/postgresql-common/pgdg \
+ && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+ && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+      > /etc/apt/sources.list.d/pgdg.list \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-${PG_MAJOR} \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
