@@ -41,9 +41,8 @@ class RunFailureNotifier(BaseNotifier):
 
     template_fields = ()
 
-    def __init__(self, *, slack_conn_id: str | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.slack_conn_id = slack_conn_id
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Nothing to render (no template fields). BaseNotifier's version asks the context's DAG
@@ -73,7 +72,7 @@ class RunFailureNotifier(BaseNotifier):
         link = (task_log_link(base_url, dag_run.dag_id, dag_run.run_id, first) if first
                 else run_link(base_url, dag_run.dag_id, dag_run.run_id))
         text = format_run_failure(dag_run.dag_id, dag_run.run_id, reason, failed, link)
-        post_to_slack(self.slack_conn_id or conn_id, text)
+        post_to_slack(conn_id, text)
 
 
 def overrun_run(context: Any) -> tuple[str, str | None]:

@@ -27,11 +27,10 @@ from typing import IO, Any, Protocol
 
 from mercenary_maintenance.redact import mask
 
-__all__ = ["CommandError", "Runner", "child_env", "describe", "mask", "run", "secret_env_names", "spawn"]
+__all__ = ["CommandError", "Runner", "child_env", "describe", "mask", "run", "spawn"]
 
 log = logging.getLogger(__name__)
 
-_SECRET_ENV = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "REDISCLI_AUTH")
 
 
 class CommandError(RuntimeError):
@@ -218,5 +217,3 @@ class Child(subprocess.Popen[bytes]):
         return code
 
 
-def secret_env_names() -> tuple[str, ...]:
-    return _SECRET_ENV

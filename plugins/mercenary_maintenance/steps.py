@@ -195,12 +195,11 @@ def execute_step(
 
         context = get_current_context()
     started = _now()
-    run = from_context(context)
     if cfg is None:
         cfg = load_config()  # ConfigError names the key; nothing has run yet
     # The secrets of every connection the config names are masked before any work is done.
     register_config(cfg)
-    run = from_context(context, cfg.windows.cutoff_minutes.get(run.dag_id))
+    run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
     if run.past_cutoff():
         assert run.window is not None
         cutoff_at = run.window.end - run.cutoff

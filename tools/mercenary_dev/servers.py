@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -143,15 +142,6 @@ def pg_bin_dir(major: int | None = None) -> Path:
     if major not in dirs:
         raise ServerError(f"PostgreSQL {major} binaries not found (have {sorted(dirs)})")
     return dirs[major]
-
-
-def client_bin_dir(server_major: int) -> Path:
-    """Client tools (pg_dump …) must be at least the server's major version."""
-    dirs = postgres_bin_dirs()
-    usable = sorted(k for k in dirs if k >= server_major)
-    if not usable:
-        raise ServerError(f"no PostgreSQL client tools for server version {server_major} (have {sorted(dirs)})")
-    return dirs[usable[0]]
 
 
 def _as_postgres_user() -> list[str]:
@@ -707,12 +697,6 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
-
-
-@contextlib.contextmanager
-def local_stack(**kwargs: Any) -> Iterator[LocalStack]:
-    with LocalStack(**kwargs) as stack:
-        yield stack
 
 
 if __name__ == "__main__":
