@@ -67,9 +67,11 @@ def test_weekly_and_monthly_windows_start_on_time_and_heavy_actions_never_overla
     # Work for both runs on target main: dead tuples (weekly VACUUM) and an opt-in VACUUM FULL (monthly).
     pg.execute("DROP TABLE IF EXISTS rt_bloat; CREATE TABLE rt_bloat AS SELECT g, repeat('x', 200) AS pad "
                "FROM generate_series(1, 300000) g; DELETE FROM rt_bloat WHERE g % 2 = 0;")
+    # VACUUM FULL runs unattended here (approvals are tests/runtime/test_approvals.py's subject).
     runtime_config({"targets": {"postgres": [{"name": "main", "conn_id": "maintenance_postgres",
                                               "vacuum_full_tables": ["rt_bloat"]}],
-                                "redis": [{"name": "cache", "conn_id": "maintenance_redis"}]}})
+                                "redis": [{"name": "cache", "conn_id": "maintenance_redis"}]},
+                    "approvals": {"required_for": []}})
     api = airflow_runtime.client()
     _quiesce(api)
     _seed_backups(api)  # the window runs' restore tests need a good full backup and a chain
