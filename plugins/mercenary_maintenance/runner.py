@@ -29,6 +29,8 @@ from mercenary_maintenance.redact import mask
 
 __all__ = ["CommandError", "Runner", "child_env", "describe", "mask", "run", "spawn"]
 
+# Reaping after SIGKILL of the whole group is immediate; bounded all the same.
+KILL_WAIT_S = 30.0
 log = logging.getLogger(__name__)
 
 
@@ -104,7 +106,7 @@ def bounded_run(
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             kill_group(proc)
-            proc.communicate()
+            proc.communicate(timeout=KILL_WAIT_S)  # the whole group is gone: pipes close at once
             raise
         except BaseException:
             kill_group(proc)

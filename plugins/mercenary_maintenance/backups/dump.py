@@ -126,7 +126,7 @@ def _collect(stream: Any) -> _Background:
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
-        proc.wait()
+        proc.wait(timeout=runner.KILL_WAIT_S)
 
 
 def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
@@ -169,7 +169,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         counts = _Background(count_or_stop)
 
         def finish() -> None:
-            code = proc.wait()
+            code = proc.wait()  # a runner.Child: never waits past its deadline (CommandTimeout)
             if code != 0:
                 cause = counts.failed()
                 if cause is not None:  # the counts failed and stopped pg_dump: theirs is the error

@@ -145,7 +145,7 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
         found: dict[str, bytes] = {}
 
         def finish() -> None:
-            code = proc.wait()
+            code = proc.wait()  # a runner.Child: never waits past its deadline (CommandTimeout)
             if code != 0:
                 raise runner.CommandError(argv, code, stderr.result())
             if keys.PG_MANIFEST not in found:

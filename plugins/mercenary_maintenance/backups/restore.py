@@ -187,7 +187,7 @@ def _pipe_into(argv: list[str], env: dict[str, str], body: Any, *, reads_all: bo
 
     feeder = _Background(feed)
     try:
-        code = proc.wait()
+        code = proc.wait()  # a runner.Child: never waits past its deadline (CommandTimeout)
         if code != 0:
             raise runner.CommandError(argv, code, stderr.result())
         feeder.result()
