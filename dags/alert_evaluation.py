@@ -23,4 +23,4 @@ with maintenance_dag(
     retries=1,
     dagrun_timeout=timedelta(minutes=4),
 ):
-    alerts.evaluate()
+    alerts.EVALUATE.add()

@@ -26,8 +26,8 @@ with maintenance_dag(
     doc_md=__doc__,
     tags=[Tag.DAILY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.SECURITY, Tag.LOGS],
 ):
-    health.daily()
-    postgres.daily()
-    redis.daily()
-    backups.daily_verification()
-    logs.daily()
+    health.DAILY.add()
+    postgres.DAILY.add()
+    redis.DAILY.add()
+    backups.DAILY_VERIFICATION.add()
+    logs.DAILY.add()

@@ -17,6 +17,7 @@ from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.health import tasks as health
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.reviews import tasks as reviews
+from mercenary_maintenance.security import tasks as security
 from mercenary_maintenance.windows.rules import MONTHLY
 
 with maintenance_dag(
@@ -25,7 +26,7 @@ with maintenance_dag(
     doc_md=__doc__,
     tags=[Tag.MONTHLY, Tag.POSTGRES, Tag.BACKUP, Tag.SECURITY],
 ):
-    postgres.monthly()
-    backups.monthly_restore_test()
-    reviews.monthly()
-    health.monthly()
+    postgres.MONTHLY.add()
+    backups.MONTHLY_RESTORE_TEST.add()
+    reviews.MONTHLY.add()
+    (health.MONTHLY_SECURITY + security.MONTHLY).add()

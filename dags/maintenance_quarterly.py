@@ -19,4 +19,4 @@ with maintenance_dag(
     doc_md=__doc__,
     tags=[Tag.QUARTERLY, Tag.SECURITY],
 ):
-    reviews.quarterly()
+    reviews.QUARTERLY.add()

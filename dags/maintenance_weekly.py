@@ -28,8 +28,8 @@ with maintenance_dag(
     doc_md=__doc__,
     tags=[Tag.WEEKLY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.LOGS, Tag.SECURITY],
 ):
-    postgres.weekly()
-    redis.weekly()
-    logs.weekly()
-    backups.weekly_restore_test()
-    security.weekly()
+    postgres.WEEKLY.add()
+    redis.WEEKLY.add()
+    logs.WEEKLY.add()
+    backups.WEEKLY_RESTORE_TEST.add()
+    security.WEEKLY.add()

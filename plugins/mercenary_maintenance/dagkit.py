@@ -1,5 +1,6 @@
 """The DAG factory every DAG file uses, so DAG files only wire tasks, and the task factory
-every area uses, so areas declare their tasks as data (:class:`TaskSpec`).
+every area uses, so areas declare their tasks — and the groups that order them — as data
+(:class:`TaskSpec`, :class:`Gate`, :class:`Group`).
 
 :func:`maintenance_dag` fixes what all maintenance DAGs share — owner, retries, tags,
 start date, no catch-up, one active run, the Slack failure notifier, the window
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import inspect
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, task
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from airflow.timetables.base import Timetable
@@ -121,16 +123,27 @@ class TaskSpec:
 
     ``body`` is the area function the task runs under :func:`~mercenary_maintenance.steps.execute_step`:
     ``body(step)``, or ``body(step, target)`` when the task is mapped ``over`` the configured targets
-    of one kind (read at run time). ``heavy`` tasks run in :data:`HEAVY_POOL`.
+    of one kind (read at run time). ``heavy`` tasks run in :data:`HEAVY_POOL`. The task's
+    documentation in the UI is the first paragraph of the body's docstring (what it checks or does).
     """
 
     task_id: str
     body: Callable[..., Any]
-    doc: str
     over: Literal["postgres", "redis"] | None = None
     heavy: bool = False
     trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
     retries: int | None = None
+
+    @property
+    def doc(self) -> str:
+        """The first paragraph of the body's docstring (a ``functools.partial`` is looked through)."""
+        body = self.body
+        while isinstance(body, functools.partial):
+            body = body.func
+        text = inspect.getdoc(body)
+        if not text:
+            raise TypeError(f"task {self.task_id}: its body {body.__qualname__} has no docstring")
+        return " ".join(text.split("\n\n")[0].split())
 
     def add(self, **overrides: Any) -> Any:
         """Add the (unmapped) task to the DAG being built."""
@@ -168,6 +181,70 @@ def _airflow_task(spec: TaskSpec) -> Any:
     if spec.retries is not None:
         options["retries"] = spec.retries
     return task(**options)(run)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """An approval gate (``approve_<kind>``, see ``approvals.required_for``) as a step of a chain:
+    the step after it runs only when the gate succeeded (approved, or no approval required)."""
+
+    kind: str
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+
+    def add(self) -> Any:
+        return approval_gate(self.kind, trigger_rule=self.trigger_rule)
+
+
+def approval_gate(kind: str, **kwargs: Any) -> Any:
+    """The approvals area's gate task, for declarations that wire it by hand (the emergency DAG)."""
+    from mercenary_maintenance.approvals.operator import approval_gate as make
+
+    return make(kind, **kwargs)
+
+
+Step = TaskSpec | Gate
+
+
+class Group:
+    """A task group declared as data: ``Group("postgres", (CHECK, VACUUM), REINDEX)``.
+
+    Each argument after the id is a step or a chain of steps (a tuple, run in order). A step named
+    in several chains is one task; mapped tasks of one target kind share one ``list_<kind>_targets``.
+    Steps that share no chain are independent: one failing does not skip the other.
+    """
+
+    def __init__(self, group_id: str, *chains: Step | tuple[Step, ...]) -> None:
+        self.group_id = group_id
+        self.chains = tuple(c if isinstance(c, tuple) else (c,) for c in chains)
+
+    def __add__(self, other: Group) -> Group:
+        """The steps of both groups under this group's id (areas sharing one group of a DAG)."""
+        return Group(self.group_id, *self.chains, *other.chains)
+
+    def add(self) -> Any:
+        """Add the group to the DAG being built."""
+        with TaskGroup(group_id=self.group_id) as group:
+            made: dict[Step, Any] = {}
+            found: dict[str, Any] = {}
+
+            def make(step: Step) -> Any:
+                if step not in made:
+                    if isinstance(step, Gate) or step.over is None:
+                        made[step] = step.add()
+                    else:
+                        if step.over not in found:
+                            found[step.over] = targets(step.over)
+                        made[step] = step.expand(found[step.over])
+                return made[step]
+
+            for chain in self.chains:
+                previous = None
+                for step in chain:
+                    current = make(step)
+                    if previous is not None:
+                        previous >> current
+                    previous = current
+        return group
 
 
 def targets(kind: Literal["postgres", "redis"]) -> Any:

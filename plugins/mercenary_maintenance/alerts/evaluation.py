@@ -152,6 +152,8 @@ def run_evaluation(
     sleep: Callable[[float], None] = time.sleep,
     windows: Callable[[], list[str]] = running_windows,
 ) -> None:
+    """host.cpu, host.memory, host.disk_usage, app.error_rate, app.latency_p95 against the plan's thresholds,
+    with `for`, dedup, inhibition, escalation and resolved notices to Slack."""
     cfg = step.cfg
     pairs = measure(cfg, query)
     step.add(f for f, _ in pairs)

@@ -36,7 +36,7 @@ def locked(step: Step, pg: Any) -> Iterator[None]:
 
 
 def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | None = None) -> None:
-    """``backup.full``: pg_dump of ``target`` → zstd → S3 multipart, manifest last.
+    """backup.full: pg_dump → zstd → S3 multipart, manifest last.
 
     Per logical date (stamp) one good backup: each attempt writes its own directory, a date that
     already has a good, verifying backup is a no-op, and older attempts of the date are deleted
@@ -87,7 +87,8 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
 
 
 def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
-    """``backup.restore_test``: restore the latest good full backup into a scratch database and verify it
+    """backup.restore_test: the latest good full backup → a scratch database, row counts vs manifest
+
     (on a scratch server unless ``backups.restore_on: target_server``, see :mod:`.destination`)."""
     from mercenary_maintenance.backups import destination, restore
     from mercenary_maintenance.backups.pgconn import s3_client

@@ -213,7 +213,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
 
 
 def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
-    """``backup.incremental`` for one target (native on 17+, an honest logical snapshot below)."""
+    """backup.incremental: pg_basebackup --incremental (17+) or an honest logical snapshot, for one target."""
     from mercenary_maintenance.backups import attempts
     from mercenary_maintenance.backups.actions import locked
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
@@ -335,7 +335,8 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
 
 
 def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
-    """Monthly: the latest incremental chain restored into a scratch server (PG 17+)."""
+    """backup.restore_test of the incremental chain (monthly): combine, verify, start a scratch server, count
+    (PG 17+)."""
     from mercenary_maintenance.backups.pgconn import params, s3_client
 
     cfg = step.cfg.backups

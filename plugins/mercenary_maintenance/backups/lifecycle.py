@@ -89,7 +89,7 @@ def uploads_check(bucket: str, versioning: str | None, rules: list[dict[str, Any
 
 
 def ensure_lifecycle(step: Step) -> None:
-    """backup.lifecycle: make the bucket's expiry/Glacier rules equal the retention config (idempotent)."""
+    """backup.lifecycle: the bucket's expiry/Glacier rules equal the retention config (idempotent)."""
     from mercenary_maintenance import bucket_lifecycle
     from mercenary_maintenance.backups.pgconn import s3_client
 

@@ -105,7 +105,8 @@ def delete(client: Any, bucket: str, object_keys: list[str]) -> None:
 
 
 def expire(step: Step, target: str, now: datetime | None = None) -> None:
-    """``backup.expire`` for one target (both kinds)."""
+    """backup.expire: delete expired backups of one target, both kinds (dry-run unless
+    backups.delete_expired)."""
     from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups

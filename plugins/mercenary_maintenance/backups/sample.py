@@ -181,7 +181,8 @@ def restore_sample(pg: PgParams, client: Any, bucket: str, manifest: Manifest, s
 
 
 def sample_restore(step: Step, target: str) -> None:
-    """``backup.sample_restore`` of one target (a check: findings only, no action)."""
+    """backup.sample_restore: schema + the smallest tables of the latest full backup, counts vs manifest
+    (a check: findings only, no action)."""
     from mercenary_maintenance.backups import destination
     from mercenary_maintenance.backups.pgconn import s3_client
     from mercenary_maintenance.postgres.session import millis

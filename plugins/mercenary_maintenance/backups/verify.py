@@ -127,7 +127,7 @@ def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup)
 
 
 def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
-    """All daily backup checks of one target."""
+    """backup.freshness, backup.integrity, backup.capacity, backup.redundancy for one target."""
     from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
@@ -157,7 +157,7 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
 
 
 def run_bucket_checks(step: Step) -> None:
-    """``backup.retention`` (lifecycle vs config) and the uploads bucket's versioning."""
+    """backup.retention (lifecycle vs config) and backup.uploads_versioning (the uploads bucket's versioning)."""
     from mercenary_maintenance import bucket_lifecycle
     from mercenary_maintenance.backups import lifecycle
     from mercenary_maintenance.backups.pgconn import s3_client

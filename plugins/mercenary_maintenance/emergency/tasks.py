@@ -19,7 +19,7 @@ from typing import Any
 from airflow.sdk import task
 
 from mercenary_maintenance import registry
-from mercenary_maintenance.dagkit import HEAVY_POOL
+from mercenary_maintenance.dagkit import HEAVY_POOL, approval_gate
 from mercenary_maintenance.emergency import request as form
 from mercenary_maintenance.emergency.request import Catalog, EmergencyRequest
 
@@ -67,7 +67,6 @@ def act(request: dict[str, Any]) -> dict[str, Any]:
     return execute_step(lambda step: act_body(step, request, registry.ACTIONS, registry.CHECK_SETS))
 def build() -> None:
     """Wire the emergency DAG's tasks (the DAG file passes ``form_params()`` as params)."""
-    from mercenary_maintenance.approvals.operator import approval_gate
     from mercenary_maintenance.emergency.wait import NoticeWaitSensor
 
     request: Any = validate_request()  # an XComArg: the accepted request as a dict

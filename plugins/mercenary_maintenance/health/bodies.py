@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 def services_body(step: Step) -> None:
+    """services.status: every configured PostgreSQL, Redis and HTTP target answers (HTTP: status, latency)."""
     from mercenary_maintenance.health import services
 
     step.check(services.CHECK, "all", partial(services.check_all, step.cfg))
@@ -30,6 +31,7 @@ def airflow_logs_folder() -> str | None:
 
 
 def disk_body(step: Step) -> None:
+    """host.disk_usage and host.inode_usage for the configured paths and Airflow's logs folder."""
     from mercenary_maintenance.health import host
 
     th = step.cfg.thresholds
@@ -43,6 +45,7 @@ def disk_body(step: Step) -> None:
 
 
 def tls_body(step: Step) -> None:
+    """tls.certificate_expiry (30/7 days) and tls.certificate_validity of every HTTPS target."""
     from mercenary_maintenance.health import tls
 
     threshold = step.cfg.thresholds.tls_days_left.as_threshold()
@@ -54,6 +57,7 @@ def tls_body(step: Step) -> None:
 
 
 def headers_body(step: Step) -> None:
+    """http.security_headers: the plan's seven headers, observatory-style score."""
     from mercenary_maintenance.health import headers
 
     threshold = step.cfg.thresholds.security_headers_score.as_threshold()
@@ -64,6 +68,7 @@ def headers_body(step: Step) -> None:
 
 
 def failed_logins_body(step: Step) -> None:
+    """security.failed_logins: failed authentications in each PostgreSQL target's log file."""
     from datetime import datetime, timedelta
 
     from mercenary_maintenance.health import security
@@ -81,6 +86,7 @@ def failed_logins_body(step: Step) -> None:
 
 
 def closed_ports_body(step: Step) -> None:
+    """security.open_ports: every host:port of security.closed_ports refuses connections."""
     from mercenary_maintenance.health import security
 
     if not step.cfg.security.closed_ports:
@@ -91,6 +97,7 @@ def closed_ports_body(step: Step) -> None:
 
 
 def security_groups_body(step: Step) -> None:
+    """security.aws_security_groups: no ingress open to 0.0.0.0/0 or ::/0 on non-web ports."""
     from mercenary_maintenance.health import security
 
     conn_id = step.cfg.security.aws_conn_id

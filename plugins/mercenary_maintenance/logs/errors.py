@@ -192,7 +192,8 @@ def errors_finding(name: str, scan: Scan | None, threshold: Threshold, files: in
 
 
 def scan_errors(step: Step) -> None:
-    """The daily task body: every ``logs.error_scan`` set, state beside the reports."""
+    """logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets since the last run (state
+    kept beside the reports)."""
     from mercenary_maintenance.report.state import keeper
 
     sets = step.cfg.logs.error_scan

@@ -42,6 +42,7 @@ def _log_dirs(step: Step) -> list[str]:
 
 
 def archive_logs(step: Step) -> None:
+    """logs.archive: compress, upload, verify, then delete old log files (lifecycle rules first)."""
     cfg = step.cfg
     bucket = cfg.backups.bucket
     disk_usage(step, _log_dirs(step), "before")
@@ -71,6 +72,7 @@ def archive_logs(step: Step) -> None:
 
 
 def check_retention(step: Step) -> None:
+    """logs.retention: lifecycle rule per set matches the config; local size within budget."""
     cfg = step.cfg
     state: dict[str, list[dict[str, object]]] = {}
 
@@ -89,6 +91,7 @@ def check_retention(step: Step) -> None:
 
 
 def clean_tmp(step: Step, dry_run: bool | None = None) -> None:
+    """tmp.cleanup: old files under the configured roots (dry run unless configured)."""
     cfg = step.cfg.cleanup
     dry = cfg.dry_run if dry_run is None else dry_run
     disk_usage(step, cfg.roots, "before")

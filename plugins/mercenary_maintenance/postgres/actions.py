@@ -454,7 +454,8 @@ def reindex(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
 
 
 def vacuum_full(step: Step, target: str, objects: Sequence[str] | None = None, dry_run: bool = False) -> None:
-    """``VACUUM (FULL, ANALYZE)`` — only for ``objects`` or the target's ``vacuum_full_tables`` (opt-in)."""
+    """VACUUM (FULL, ANALYZE) of ``objects`` or, by default, the tables listed in the target's
+    vacuum_full_tables (opt-in)."""
     from psycopg import sql
 
     names = list(objects) if objects is not None else list(step.cfg.postgres_target(target).vacuum_full_tables)

@@ -15,14 +15,15 @@ if TYPE_CHECKING:
 
 
 def weekly_vacuum(step: Step, target: str) -> None:
-    """VACUUM (ANALYZE) of tables over the dead-tuple threshold, ANALYZE of stale statistics,
-    then dead tuples measured again."""
+    """VACUUM (ANALYZE) of tables above the dead-tuple threshold, then ANALYZE of stale statistics; dead tuples
+    are measured again after a VACUUM (``resolved_by``)."""
     actions.vacuum_analyze(step, target)
     actions.analyze(step, target)
     checks.remeasure_dead_tuples(step, target)
 
 
 def monthly_reindex(step: Step, target: str) -> None:
-    """REINDEX INDEX CONCURRENTLY of bloated indexes, then bloat measured again."""
+    """REINDEX INDEX CONCURRENTLY of indexes whose estimated bloat crosses the threshold; bloat is measured
+    again after a REINDEX (``resolved_by``)."""
     actions.reindex(step, target)
     checks.remeasure_bloat(step, target)

@@ -155,14 +155,17 @@ def run_checks(step: Step, target: str, checks: dict[str, CheckFn], purpose: str
 
 
 def run_daily(step: Step, target: str) -> None:
+    """Blocked locks, long transactions, connections, wraparound, sequences, replication."""
     run_checks(step, target, DAILY, "daily checks")
 
 
 def run_weekly(step: Step, target: str) -> None:
+    """Dead tuples per table and long-running queries."""
     run_checks(step, target, WEEKLY, "weekly checks")
 
 
 def run_monthly(step: Step, target: str) -> None:
+    """Slow queries, cache hit ratio, unused/invalid indexes, bloat, role audit."""
     run_checks(step, target, MONTHLY, "monthly checks")
 
 

@@ -7,60 +7,26 @@ per-target advisory lock (``postgres.lock``) on the database.
 
 from __future__ import annotations
 
-from typing import Any
+from airflow.sdk import TriggerRule
 
-from airflow.sdk import TriggerRule, task_group
-
-from mercenary_maintenance.dagkit import TaskSpec, targets
+from mercenary_maintenance.dagkit import Gate, Group, TaskSpec
 from mercenary_maintenance.postgres import actions, bodies, checks
 
-CHECK_DAILY = TaskSpec("check_daily", checks.run_daily, over="postgres",
-                       doc="Blocked locks, long transactions, connections, wraparound, sequences, replication.")
-CHECK_WEEKLY = TaskSpec("check_weekly", checks.run_weekly, over="postgres",
-                        doc="Dead tuples per table and long-running queries.")
+CHECK_DAILY = TaskSpec("check_daily", checks.run_daily, over="postgres")
+CHECK_WEEKLY = TaskSpec("check_weekly", checks.run_weekly, over="postgres")
 VACUUM_ANALYZE = TaskSpec("vacuum_analyze", bodies.weekly_vacuum, over="postgres", heavy=True,
-                          trigger_rule=TriggerRule.ALL_DONE,
-                          doc="VACUUM (ANALYZE) of tables above the dead-tuple threshold, then ANALYZE of stale "
-                              "statistics; dead tuples are measured again after a VACUUM (``resolved_by``).")
-CHECK_MONTHLY = TaskSpec("check_monthly", checks.run_monthly, over="postgres",
-                         doc="Slow queries, cache hit ratio, unused/invalid indexes, bloat, role audit.")
+                          trigger_rule=TriggerRule.ALL_DONE)
+CHECK_MONTHLY = TaskSpec("check_monthly", checks.run_monthly, over="postgres")
 REINDEX = TaskSpec("reindex_indexes", bodies.monthly_reindex, over="postgres", heavy=True,
-                   trigger_rule=TriggerRule.ALL_DONE,
-                   doc="REINDEX INDEX CONCURRENTLY of indexes whose estimated bloat crosses the threshold; "
-                       "bloat is measured again after a REINDEX (``resolved_by``).")
+                   trigger_rule=TriggerRule.ALL_DONE)
 # Runs only when its approval gate succeeded (all_success): approved, or no approval required.
-VACUUM_FULL = TaskSpec("vacuum_full_tables", actions.vacuum_full, over="postgres", heavy=True,
-                       doc="VACUUM (FULL, ANALYZE) of the tables listed in the target's vacuum_full_tables (opt-in).")
+VACUUM_FULL = TaskSpec("vacuum_full_tables", actions.vacuum_full, over="postgres", heavy=True)
 
 
-def daily() -> Any:
-    @task_group(group_id="postgres")
-    def postgres() -> None:
-        CHECK_DAILY.expand(targets("postgres"))
-
-    return postgres()
-
-
-def weekly() -> Any:
-    @task_group(group_id="postgres")
-    def postgres() -> None:
-        found = targets("postgres")
-        # Checks first, so the report's dead-tuple figures are those before the VACUUM.
-        CHECK_WEEKLY.expand(found) >> VACUUM_ANALYZE.expand(found)
-
-    return postgres()
-
-
-def monthly() -> Any:
-    from mercenary_maintenance.approvals.operator import approval_gate
-
-    @task_group(group_id="postgres")
-    def postgres() -> None:
-        found = targets("postgres")
-        checked = CHECK_MONTHLY.expand(found)
-        # REINDEX and VACUUM FULL serialize on the target's lock; checks see the state before them.
-        checked >> REINDEX.expand(found)
-        # Reject, timeout or a failed gate skip VACUUM FULL (ACCESS EXCLUSIVE).
-        checked >> approval_gate("vacuum_full", trigger_rule=TriggerRule.ALL_DONE) >> VACUUM_FULL.expand(found)
-
-    return postgres()
+DAILY = Group("postgres", CHECK_DAILY)
+# Checks first, so the report's dead-tuple figures are those before the VACUUM.
+WEEKLY = Group("postgres", (CHECK_WEEKLY, VACUUM_ANALYZE))
+# REINDEX and VACUUM FULL serialize on the target's lock; checks see the state before them.
+# Reject, timeout or a failed gate skip VACUUM FULL (ACCESS EXCLUSIVE).
+MONTHLY = Group("postgres", (CHECK_MONTHLY, REINDEX),
+                (CHECK_MONTHLY, Gate("vacuum_full", trigger_rule=TriggerRule.ALL_DONE), VACUUM_FULL))

@@ -43,7 +43,9 @@ def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], n
 
 
 def preview_body(step: Step) -> None:
-    """The preview task: the run's data interval and the timetable's lead time come from Airflow."""
+    """Read-only: what the coming window(s) will do on each target, with estimates, risk and rollback.
+
+    The run's data interval and the timetable's lead time come from Airflow."""
     from airflow.sdk import get_current_context
 
     from mercenary_maintenance.windows.rules import UTC

@@ -5,9 +5,7 @@ from __future__ import annotations
 from mercenary_maintenance.dagkit import TaskSpec
 from mercenary_maintenance.preview.run import preview_body
 
-PREVIEW = TaskSpec("preview_windows", preview_body,
-                   doc="Read-only: what the coming window(s) will do on each target, with estimates, risk and "
-                       "rollback.")
+PREVIEW = TaskSpec("preview_windows", preview_body)
 
 
 def build() -> None:

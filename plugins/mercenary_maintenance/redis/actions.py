@@ -109,7 +109,8 @@ def fork_finding(target: str, fork_usec: float | None, max_fork_ms: float, rewri
 
 
 def memory_purge(step: Step, target: str, dry_run: bool = False) -> None:
-    """``MEMORY PURGE`` under the target lock, memory before/after in the details."""
+    """redis.memory_purge: MEMORY PURGE when the allocator is jemalloc, under the target lock; memory
+    before/after in the details."""
     with step.action("redis.memory_purge", target, why="return freed allocator pages to the OS") as act:
         client = rclient.connect(step.cfg, target)
         before = rclient.info(client, "memory")

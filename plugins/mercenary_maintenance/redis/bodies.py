@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 
 def weekly_rewrite(step: Step, target: str) -> None:
-    """redis.aof_growth, BGREWRITEAOF when AOF is on and idle, then the growth measured again."""
+    """redis.bgrewriteaof: BGREWRITEAOF when AOF is on and idle; waits for ``ok``. redis.aof_growth is
+    measured before and after (``resolved_by``)."""
     aof.check_before(step, target)
     actions.bgrewriteaof(step, target)
     aof.remeasure(step, target)

@@ -35,8 +35,8 @@ def previous_details(step: Step, target: str, checks: tuple[str, ...]) -> dict[s
 
 
 def run_daily(step: Step, target: str) -> None:
-    """redis.memory, redis.slowlog, redis.persistence, redis.hit_ratio (+ evictions, rejected
-    connections, replication where a replica) and redis.info, each an ``unknown`` finding on error."""
+    """redis.memory, redis.slowlog, redis.persistence, redis.hit_ratio (+ evictions, rejected connections,
+    replication where a replica) and redis.info, each an ``unknown`` finding on error."""
     cfg, th = step.cfg, step.cfg.thresholds
     state: dict[str, Any] = {}
 

@@ -6,35 +6,16 @@ down fails its own task instance while the others finish.
 
 from __future__ import annotations
 
-from typing import Any
+from airflow.sdk import TriggerRule
 
-from airflow.sdk import TriggerRule, task_group
-
-from mercenary_maintenance.dagkit import TaskSpec, targets
+from mercenary_maintenance.dagkit import Group, TaskSpec
 from mercenary_maintenance.redis import actions, bodies, checks
 
-CHECK = TaskSpec("check_redis", checks.run_daily, over="redis",
-                 doc="redis.memory, redis.slowlog, redis.persistence, redis.hit_ratio (+ evictions, replication).")
-PURGE = TaskSpec("purge_memory", actions.memory_purge, over="redis", heavy=True,
-                 doc="redis.memory_purge: MEMORY PURGE when the allocator is jemalloc.")
-REWRITE = TaskSpec("rewrite_aof", bodies.weekly_rewrite, over="redis", heavy=True, trigger_rule=TriggerRule.ALL_DONE,
-                   doc="redis.bgrewriteaof: BGREWRITEAOF when AOF is on and idle; waits for ``ok``. "
-                       "redis.aof_growth is measured before and after (``resolved_by``).")
+CHECK = TaskSpec("check_redis", checks.run_daily, over="redis")
+PURGE = TaskSpec("purge_memory", actions.memory_purge, over="redis", heavy=True)
+REWRITE = TaskSpec("rewrite_aof", bodies.weekly_rewrite, over="redis", heavy=True, trigger_rule=TriggerRule.ALL_DONE)
 
 
-def daily() -> Any:
-    @task_group(group_id="redis")
-    def redis() -> None:
-        CHECK.expand(targets("redis"))
-
-    return redis()
-
-
-def weekly() -> Any:
-    @task_group(group_id="redis")
-    def redis() -> None:
-        found = targets("redis")
-        # One after the other: both take the target's lock; a failed purge does not stop the rewrite.
-        PURGE.expand(found) >> REWRITE.expand(found)
-
-    return redis()
+DAILY = Group("redis", CHECK)
+# One after the other: both take the target's lock; a failed purge does not stop the rewrite.
+WEEKLY = Group("redis", (PURGE, REWRITE))

@@ -37,6 +37,8 @@ def _pg_roles(step: Step, target: str) -> Finding:
 
 
 def credential_age_body(step: Step, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    """security.credential_age: IAM access keys older/unused than security.credential_max_age_days; PostgreSQL
+    login roles whose password never expires or has expired."""
     if step.cfg.security.aws_conn_id is None:
         step.add(Finding(credentials.CHECK, "aws", Severity.OK, "security.aws_conn_id is not set: no AWS account's "
                          "access keys to check", details={"not_configured": True}))
@@ -50,6 +52,7 @@ FIREWALL_STATE = "firewall_snapshot"
 
 
 def firewall_changes_body(step: Step) -> None:
+    """security.firewall_changes: security groups and closed ports diffed against the last snapshot."""
     from mercenary_maintenance.health import security as health_security
     from mercenary_maintenance.report.state import keeper
     from mercenary_maintenance.security import firewall

@@ -69,6 +69,8 @@ def run_scan(
     state: StateKeeper | None = None,
     runner: Callable[..., Any] | None = None,
 ) -> None:
+    """security.vulnerabilities and security.patch_sla: pinned Python/npm packages (and pending Debian security
+    upgrades) against OSV advisories, with the plan's patch SLAs."""
     cfg, sec = step.cfg, step.cfg.security
     now = now or datetime.now(UTC)
     if not sec.dependency_manifests and not sec.scan_os_packages:
