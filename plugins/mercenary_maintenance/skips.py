@@ -79,3 +79,30 @@ def apply_guard(step: Step, act: ActionRecorder, result: GuardResult,
                 waited_s=round(result.waited_s, 3))
     step.add(finding(result, act.name, act.target))
     return False
+
+
+def wait_until_quiet(step: Step, sample: Callable[[], tuple[dict[str, Any], list[str]]], *, wait_s: float,
+                     recheck_s: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> GuardResult:
+    """The load guards' loop: ``sample()`` (figures, problems) until it finds no problem, the run
+    overrides the guard (``Step.load_guard_override``, recorded), or waiting ``recheck_s`` more would
+    pass ``wait_s`` — never past the run's remaining time (the window)."""
+    budget = min(wait_s, step.run.statement_timeout(wait_s))
+    started = clock()
+    while True:
+        figures, problems = sample()
+        waited = clock() - started
+        if not problems:
+            return GuardResult(True, waited, figures)
+        if step.load_guard_override:
+            return GuardResult(True, waited, figures, problems, overridden=step.load_guard_override)
+        if waited + recheck_s > budget:
+            return GuardResult(False, waited, figures, problems)
+        sleep(recheck_s)
+
+
+def overridden_finding(check: str, result: GuardResult, action: str, target: str, value: Any) -> Finding:
+    """The ``warning`` an overridden load guard leaves: the action ran over these problems."""
+    return Finding(check, target, Severity.WARNING,
+                   f"{action} ran over the load guard ({'; '.join(result.problems)}): overridden by "
+                   f"{result.overridden}", value=value,
+                   details={"action": action, "overridden": result.overridden, "figures": result.figures})

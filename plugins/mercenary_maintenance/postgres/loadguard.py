@@ -18,11 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.findings import Finding
 from mercenary_maintenance.postgres.rules import plain, redact
 from mercenary_maintenance.postgres.session import APP_PREFIX
 from mercenary_maintenance.runner import mask
-from mercenary_maintenance.skips import PG_LOAD_GUARD, GuardResult, skipped_finding
+from mercenary_maintenance.skips import (
+    PG_LOAD_GUARD,
+    GuardResult,
+    overridden_finding,
+    skipped_finding,
+    wait_until_quiet,
+)
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import PostgresLoadGuard
@@ -117,9 +123,8 @@ def check(
     """Wait (bounded) until the target — and for ACCESS EXCLUSIVE actions (``relid`` given) the
     table — is quiet. ``ok`` False: the caller skips and records :func:`finding`."""
     limits = step.cfg.postgres.load_guard
-    budget = min(limits.wait_seconds, step.run.statement_timeout(limits.wait_seconds))
-    started = clock()
-    while True:
+
+    def sample() -> tuple[dict[str, Any], list[str]]:
         figures = measure(s)
         problems = load_problems(figures, limits)
         if relid is not None and relation is not None:
@@ -130,24 +135,17 @@ def check(
             if problem:
                 problems.append(problem)
                 figures["table"]["hint"] = _repack_hint(s, relation)
-        waited = clock() - started
-        if not problems:
-            return GuardResult(True, waited, figures)
-        if step.load_guard_override:
-            return GuardResult(True, waited, figures, problems, overridden=step.load_guard_override)
-        if waited + limits.recheck_seconds > budget:
-            return GuardResult(False, waited, figures, problems)
-        sleep(limits.recheck_seconds)
+        return figures, problems
+
+    return wait_until_quiet(step, sample, wait_s=limits.wait_seconds, recheck_s=limits.recheck_seconds,
+                            clock=clock, sleep=sleep)
 
 
 def finding(result: GuardResult, action: str, target: str) -> Finding:
     """The report's ``postgres.load_guard`` warning: skipped (or overridden), with the figures."""
     hint = (result.figures.get("table") or {}).get("hint")
     if result.overridden:
-        return Finding(PG_LOAD_GUARD, target, Severity.WARNING,
-                       f"{action} ran over the load guard ({'; '.join(result.problems)}): overridden by "
-                       f"{result.overridden}", value=result.figures.get("active_sessions"),
-                       details={"action": action, "overridden": result.overridden, "figures": result.figures})
+        return overridden_finding(PG_LOAD_GUARD, result, action, target, result.figures.get("active_sessions"))
     message = f"target busy after waiting {result.waited_s:.0f} s: {'; '.join(result.problems)}"
     if hint:
         message += f". {hint}"

@@ -12,10 +12,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.findings import Finding
 from mercenary_maintenance.redis import client as rclient
 from mercenary_maintenance.redis.info import num
-from mercenary_maintenance.skips import REDIS_LOAD_GUARD, GuardResult, skipped_finding
+from mercenary_maintenance.skips import (
+    REDIS_LOAD_GUARD,
+    GuardResult,
+    overridden_finding,
+    skipped_finding,
+    wait_until_quiet,
+)
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import RedisLoadGuard
@@ -48,28 +54,20 @@ def load_problems(figures: dict[str, Any], limits: RedisLoadGuard) -> list[str]:
 
 def check(step: Step, client: Any, clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep) -> GuardResult:
+    """Wait (bounded) until the server is quiet; ``ok`` False: the caller skips and records :func:`finding`."""
     limits = step.cfg.redis.load_guard
-    budget = min(limits.wait_seconds, step.run.statement_timeout(limits.wait_seconds))
-    started = clock()
-    while True:
+
+    def sample() -> tuple[dict[str, Any], list[str]]:
         figures = figures_of(rclient.info(client))
-        problems = load_problems(figures, limits)
-        waited = clock() - started
-        if not problems:
-            return GuardResult(True, waited, figures)
-        if step.load_guard_override:
-            return GuardResult(True, waited, figures, problems, overridden=step.load_guard_override)
-        if waited + limits.recheck_seconds > budget:
-            return GuardResult(False, waited, figures, problems)
-        sleep(limits.recheck_seconds)
+        return figures, load_problems(figures, limits)
+
+    return wait_until_quiet(step, sample, wait_s=limits.wait_seconds, recheck_s=limits.recheck_seconds,
+                            clock=clock, sleep=sleep)
 
 
 def finding(result: GuardResult, action: str, target: str) -> Finding:
     if result.overridden:
-        return Finding(REDIS_LOAD_GUARD, target, Severity.WARNING,
-                       f"{action} ran over the load guard ({'; '.join(result.problems)}): overridden by "
-                       f"{result.overridden}", value=result.figures.get("ops_per_sec"),
-                       details={"action": action, "overridden": result.overridden, "figures": result.figures})
+        return overridden_finding(REDIS_LOAD_GUARD, result, action, target, result.figures.get("ops_per_sec"))
     finding = skipped_finding(action, target, "load",
                               f"server busy after waiting {result.waited_s:.0f} s: {'; '.join(result.problems)}",
                               waited_s=result.waited_s, check=REDIS_LOAD_GUARD, figures=result.figures,
