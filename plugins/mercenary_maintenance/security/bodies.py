@@ -26,7 +26,7 @@ def _aws_keys(step: Step, now: datetime) -> Finding:
 
 
 def _pg_roles(step: Step, target: str) -> Finding:
-    from mercenary_maintenance.postgres.session import open_session
+    from mercenary_maintenance.pg.session import open_session
 
     cfg = step.cfg
     with open_session(cfg.postgres_target(target), purpose="credential age",
