@@ -25,7 +25,6 @@ KNOWN = {
     ("preview", "redis"),
     ("preview", "logs"),
     ("security", "health"),      # the firewall review reuses the closed-port probe
-    ("logs", "health"),          # disk usage before/after archival (health.host)
     ("health", "security"),      # the monthly security group also adds the security area's tasks
     ("postgres", "approvals"),   # task declarations put the approval gate before VACUUM FULL
     ("backups", "approvals"),    # … and before backup expiry
