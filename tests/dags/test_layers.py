@@ -24,7 +24,6 @@ KNOWN = {
     ("preview", "postgres"),     # the preview reuses the actions' own selection code (read-only)
     ("preview", "redis"),
     ("preview", "logs"),
-    ("security", "health"),      # the firewall review reuses the closed-port probe
     ("health", "security"),      # the monthly security group also adds the security area's tasks
     ("postgres", "approvals"),   # task declarations put the approval gate before VACUUM FULL
     ("backups", "approvals"),    # … and before backup expiry

@@ -50,7 +50,8 @@ FIREWALL_STATE = "firewall_snapshot"
 
 
 def firewall_changes_body(step: Step) -> None:
-    from mercenary_maintenance.health import security as health_security
+    from mercenary_maintenance.adapters import tcp
+    from mercenary_maintenance.adapters.s3 import security_groups
     from mercenary_maintenance.report.state import keeper
     from mercenary_maintenance.security import firewall
 
@@ -63,11 +64,11 @@ def firewall_changes_body(step: Step) -> None:
     def review() -> Finding:
         region, groups = "none", list[dict[str, Any]]()
         if sec.aws_conn_id is not None:
-            region, groups = health_security.describe_security_groups(sec.aws_conn_id)
+            region, groups = security_groups(sec.aws_conn_id)
         ports: dict[str, bool] = {}
         for spec in sec.closed_ports:
-            host, port = health_security.parse_host_port(spec)
-            ports[spec] = health_security.probe_port(host, port, sec.port_timeout_seconds)[0]
+            host, port = tcp.parse_host_port(spec)
+            ports[spec] = tcp.probe_port(host, port, sec.port_timeout_seconds)[0]
         state = keeper(step.cfg, FIREWALL_STATE)
         previous = state.load()
         current = firewall.snapshot(region, groups, ports)
