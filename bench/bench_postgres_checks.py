@@ -83,8 +83,8 @@ def main() -> int:
     from mercenary_dev import servers
 
     from mercenary_maintenance.config import parse_config
+    from mercenary_maintenance.pg.session import open_session
     from mercenary_maintenance.postgres import checks
-    from mercenary_maintenance.postgres.session import open_session
     from mercenary_maintenance.runinfo import RunInfo
     from mercenary_maintenance.steps import Step
 

@@ -20,7 +20,7 @@ import json, os, sys
 import mercenary_maintenance
 from mercenary_maintenance import packaged
 from mercenary_maintenance.config import load_config
-from mercenary_maintenance.postgres import sql as pgsql
+from mercenary_maintenance.pg import sql as pgsql
 from airflow.dag_processing.dagbag import DagBag
 
 bag = DagBag(dag_folder=sys.argv[1])

@@ -150,7 +150,7 @@ def test_connection_that_goes_silent_mid_statement_is_cut_at_its_bound(pg, conne
     bound (statement_timeout + read_grace_s) ends the wait."""
     from mercenary_maintenance.adapters.postgres import ReadTimeout
     from mercenary_maintenance.config import PostgresTarget
-    from mercenary_maintenance.postgres.session import open_session
+    from mercenary_maintenance.pg.session import open_session
 
     connections(pg.connection_env("silent_pg"))
     target = PostgresTarget(name="silent", conn_id="silent_pg")
@@ -169,7 +169,7 @@ def test_connection_that_goes_silent_mid_statement_is_cut_at_its_bound(pg, conne
 
 def test_statement_timeout_is_re_derived_before_each_statement(pg, connections):
     from mercenary_maintenance.config import PostgresTarget
-    from mercenary_maintenance.postgres.session import open_session
+    from mercenary_maintenance.pg.session import open_session
 
     left = iter([50.0, 20.0, 5.0])
     connections(pg.connection_env("budget_pg"))

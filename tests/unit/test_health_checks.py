@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mercenary_maintenance.adapters import tcp
 from mercenary_maintenance.findings import Severity, Threshold
 from mercenary_maintenance.health import headers, security, services, tls
 
@@ -126,9 +127,9 @@ def test_open_ingress_flags_non_web_ports_and_all_traffic():
 
 
 def test_closed_port_spec_parsing():
-    assert security.parse_host_port("[::1]:5432") == ("::1", 5432)
+    assert tcp.parse_host_port("[::1]:5432") == ("::1", 5432)
     with pytest.raises(ValueError, match="host:port"):
-        security.parse_host_port("nohost")
+        tcp.parse_host_port("nohost")
 
 
 def test_http_status_and_latency():

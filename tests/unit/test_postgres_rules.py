@@ -8,10 +8,10 @@ import pytest
 
 from mercenary_maintenance import packaged
 from mercenary_maintenance.findings import Severity, Threshold
+from mercenary_maintenance.pg import sql as sqlfiles
+from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.postgres import rules
-from mercenary_maintenance.postgres import sql as sqlfiles
 from mercenary_maintenance.postgres.actions import split_name
-from mercenary_maintenance.postgres.session import millis
 
 COUNT = Threshold(0, 5)
 

@@ -43,6 +43,15 @@ def ec2_client(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
     return EC2Hook(aws_conn_id=conn_id, api_type="client_type", config=botocore_config(conn_id, timeouts)).conn
 
 
+def security_groups(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """(region, every security group) of the account, page by page (health's audit, security's review)."""
+    client = ec2_client(conn_id, timeouts=timeouts)
+    groups: list[dict[str, Any]] = []
+    for page in client.get_paginator("describe_security_groups").paginate():
+        groups.extend(page.get("SecurityGroups", []))
+    return str(client.meta.region_name), groups
+
+
 def iam_client(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
     """A boto3 IAM client (credential-age review) with the same bounds as S3's."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook

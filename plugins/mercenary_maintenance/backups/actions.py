@@ -3,7 +3,7 @@
 ``backup_full`` takes the daily logical backup of one target; ``restore_test`` restores
 the latest good full backup into a scratch database (on a scratch server by default) and
 records the verdict. Whatever touches the target server takes the target's maintenance
-lock (``postgres.lock.target_lock``) so it never overlaps with VACUUM/REINDEX or another
+lock (``pg.lock.target_lock``) so it never overlaps with VACUUM/REINDEX or another
 backup on one database.
 """
 
@@ -29,7 +29,7 @@ def lock_wait_s(step: Step) -> float:
 @contextmanager
 def locked(step: Step, pg: Any) -> Iterator[None]:
     """Hold the target's maintenance lock on a session of its own."""
-    from mercenary_maintenance.postgres.lock import target_lock
+    from mercenary_maintenance.pg.lock import target_lock
 
     with pg.connect() as lock_conn, target_lock(lock_conn, lock_wait_s(step)):
         yield
@@ -92,7 +92,7 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
     (on a scratch server unless ``backups.restore_on: target_server``, see :mod:`.destination`)."""
     from mercenary_maintenance.backups import destination, restore
     from mercenary_maintenance.backups.pgconn import s3_client
-    from mercenary_maintenance.postgres.session import millis
+    from mercenary_maintenance.pg.session import millis
 
     cfg = step.cfg.backups
     scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number)

@@ -32,7 +32,7 @@ from mercenary_maintenance.backups.manifest import (
 )
 from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, part_size_for, upload_stream
-from mercenary_maintenance.postgres.session import millis
+from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.windows.rules import UTC
 
 log = logging.getLogger(__name__)

@@ -185,7 +185,7 @@ def sample_restore(step: Step, target: str) -> None:
     (a check: findings only, no action)."""
     from mercenary_maintenance.backups import destination
     from mercenary_maintenance.backups.pgconn import s3_client
-    from mercenary_maintenance.postgres.session import millis
+    from mercenary_maintenance.pg.session import millis
 
     cfg = step.cfg.backups
 

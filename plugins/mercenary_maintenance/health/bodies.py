@@ -32,16 +32,16 @@ def airflow_logs_folder() -> str | None:
 
 def disk_body(step: Step) -> None:
     """host.disk_usage and host.inode_usage for the configured paths and Airflow's logs folder."""
-    from mercenary_maintenance.health import host
+    from mercenary_maintenance import disk
 
     th = step.cfg.thresholds
-    disk, inodes = th.disk_percent.as_threshold(), th.inode_percent.as_threshold()
+    full, inodes = th.disk_percent.as_threshold(), th.inode_percent.as_threshold()
     paths = list(step.cfg.host.paths)
     logs = airflow_logs_folder()
     if logs:
-        paths.append(host.existing_parent(logs))
+        paths.append(disk.existing_parent(logs))
     for path in dict.fromkeys(paths):
-        step.check("host.disk_usage", path, partial(host.check_paths, [path], disk, inodes))
+        step.check("host.disk_usage", path, partial(disk.check_paths, [path], full, inodes))
 
 
 def tls_body(step: Step) -> None:

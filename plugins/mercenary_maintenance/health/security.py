@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mercenary_maintenance.adapters import tcp
 from mercenary_maintenance.config import SecurityConfig
 from mercenary_maintenance.findings import Finding, Severity, Threshold, measured
 
@@ -108,35 +108,11 @@ def check_log(target: str, log_file: str | None, since: datetime, sec: SecurityC
     return failed_logins_finding(target, log_file, failures, sec.failed_logins_hours, sec.failed_logins.as_threshold())
 
 
-def parse_host_port(spec: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port``.
-
-    >>> parse_host_port("[::1]:22"), parse_host_port("db:5432")
-    (('::1', 22), ('db', 5432))
-    """
-    host, sep, port = spec.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ValueError(f"security.closed_ports: {spec!r} is not host:port")
-    return host.strip("[]"), int(port)
-
-
 def port_finding(spec: str, is_open: bool, detail: str) -> Finding:
     if is_open:
         return Finding(OPEN_PORTS, spec, Severity.CRITICAL, f"{spec} accepts connections but must be closed",
                        value="open", threshold="closed")
     return Finding(OPEN_PORTS, spec, Severity.OK, f"{spec} is closed ({detail})", value="closed", threshold="closed")
-
-
-def probe_port(host: str, port: int, timeout: float = 2.0) -> tuple[bool, str]:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True, "connected"
-    except TimeoutError:
-        return False, "timed out (filtered)"
-    except ConnectionRefusedError:
-        return False, "connection refused"
-    except OSError as exc:
-        return False, f"{type(exc).__name__}: {exc.strerror or exc}"
 
 
 def _ranges(perm: Mapping[str, Any]) -> list[str]:
@@ -175,22 +151,13 @@ def security_groups_finding(target: str, groups: int, violations: list[dict[str,
                    value=len(violations), threshold=0, details={"groups": groups, "open": violations})
 
 
-def describe_security_groups(conn_id: str) -> tuple[str, list[dict[str, Any]]]:
-    """(region, groups) through the amazon provider's EC2 hook (bounded: adapters.s3)."""
-    from mercenary_maintenance.adapters.s3 import ec2_client
-
-    client: Any = ec2_client(conn_id)
-    groups: list[dict[str, Any]] = []
-    for page in client.get_paginator("describe_security_groups").paginate():
-        groups.extend(page.get("SecurityGroups", []))
-    return str(client.meta.region_name), groups
-
-
 def check_port(spec: str, timeout: float) -> Finding:
-    host, port = parse_host_port(spec)
-    return port_finding(spec, *probe_port(host, port, timeout))
+    host, port = tcp.parse_host_port(spec)
+    return port_finding(spec, *tcp.probe_port(host, port, timeout))
 
 
 def audit_groups(conn_id: str, web_ports: list[int]) -> Finding:
-    region, groups = describe_security_groups(conn_id)
+    from mercenary_maintenance.adapters.s3 import security_groups
+
+    region, groups = security_groups(conn_id)
     return security_groups_finding(f"aws:{region}", len(groups), open_ingress(groups, web_ports))

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def disk_usage(step: Step, paths: list[str], phase: str) -> None:
     """``host.disk_usage``/``host.inode_usage`` of the directories involved, tagged before/after."""
-    from mercenary_maintenance.health.host import check_paths
+    from mercenary_maintenance.disk import check_paths
 
     th = step.cfg.thresholds
     existing = sorted({p for p in paths if os.path.isdir(p)})

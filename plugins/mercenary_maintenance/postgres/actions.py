@@ -9,7 +9,7 @@ Before each statement the load guard (:mod:`.loadguard`) waits for a quiet targe
 ``postgres.load_guard`` warning. Manual VACUUM is throttled like autovacuum. Identifiers only
 ever reach SQL through ``psycopg.sql.Identifier``; configured names are resolved against the
 catalog first (``to_regclass`` with a bound value). Heavy work on one target is serialized with
-:func:`mercenary_maintenance.postgres.lock.target_lock`. With ``dry_run=True`` nothing changes.
+:func:`mercenary_maintenance.pg.lock.target_lock`. With ``dry_run=True`` nothing changes.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.pg.lock import TargetBusy, target_lock
+from mercenary_maintenance.pg.session import Session, open_session
 from mercenary_maintenance.postgres import loadguard
-from mercenary_maintenance.postgres.lock import TargetBusy, target_lock
 from mercenary_maintenance.postgres.lockretry import lock_budget_s, relation_ids, run_with_lock_attempts
-from mercenary_maintenance.postgres.session import Session, open_session
 from mercenary_maintenance.redact import first_line
 from mercenary_maintenance.skips import apply_guard, skipped_finding
 

@@ -15,8 +15,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from mercenary_maintenance.findings import Finding
+from mercenary_maintenance.pg.session import Session, open_session
 from mercenary_maintenance.postgres import rules
-from mercenary_maintenance.postgres.session import Session, open_session
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import MaintenanceConfig

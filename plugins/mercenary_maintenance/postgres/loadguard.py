@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding
+from mercenary_maintenance.pg.session import APP_PREFIX
 from mercenary_maintenance.postgres.rules import plain, redact
-from mercenary_maintenance.postgres.session import APP_PREFIX
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.skips import (
     PG_LOAD_GUARD,
@@ -32,7 +32,7 @@ from mercenary_maintenance.skips import (
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import PostgresLoadGuard
-    from mercenary_maintenance.postgres.session import Session
+    from mercenary_maintenance.pg.session import Session
     from mercenary_maintenance.steps import Step
 
 

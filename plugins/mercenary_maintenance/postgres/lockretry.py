@@ -22,15 +22,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.postgres.rules import plain, redact
-from mercenary_maintenance.postgres.session import millis
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.windows import guard
 
 if TYPE_CHECKING:
     from psycopg import sql
 
-    from mercenary_maintenance.postgres.session import Session
+    from mercenary_maintenance.pg.session import Session
     from mercenary_maintenance.steps import Step
 
 log = logging.getLogger(__name__)

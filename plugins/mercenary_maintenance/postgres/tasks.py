@@ -2,7 +2,7 @@
 
 Each group lists the configured targets at run time and maps the area's tasks over them, so
 adding a database needs no DAG re-parse. Heavy actions run in ``HEAVY_POOL`` and take the
-per-target advisory lock (``postgres.lock``) on the database.
+per-target advisory lock (``pg.lock``) on the database.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ def _load_limits(step: Step) -> tuple[int, float]:
 
 
 def probe_postgres(step: Step, target: str) -> PostgresProbe:
+    from mercenary_maintenance.pg.session import open_session
     from mercenary_maintenance.postgres import actions
-    from mercenary_maintenance.postgres.session import open_session
 
     cfg = step.cfg
     out = PostgresProbe()

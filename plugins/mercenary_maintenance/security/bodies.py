@@ -26,7 +26,7 @@ def _aws_keys(step: Step, now: datetime) -> Finding:
 
 
 def _pg_roles(step: Step, target: str) -> Finding:
-    from mercenary_maintenance.postgres.session import open_session
+    from mercenary_maintenance.pg.session import open_session
 
     cfg = step.cfg
     with open_session(cfg.postgres_target(target), purpose="credential age",
@@ -53,7 +53,8 @@ FIREWALL_STATE = "firewall_snapshot"
 
 def firewall_changes_body(step: Step) -> None:
     """security.firewall_changes: security groups and closed ports diffed against the last snapshot."""
-    from mercenary_maintenance.health import security as health_security
+    from mercenary_maintenance.adapters import tcp
+    from mercenary_maintenance.adapters.s3 import security_groups
     from mercenary_maintenance.report.state import keeper
     from mercenary_maintenance.security import firewall
 
@@ -66,11 +67,11 @@ def firewall_changes_body(step: Step) -> None:
     def review() -> Finding:
         region, groups = "none", list[dict[str, Any]]()
         if sec.aws_conn_id is not None:
-            region, groups = health_security.describe_security_groups(sec.aws_conn_id)
+            region, groups = security_groups(sec.aws_conn_id)
         ports: dict[str, bool] = {}
         for spec in sec.closed_ports:
-            host, port = health_security.parse_host_port(spec)
-            ports[spec] = health_security.probe_port(host, port, sec.port_timeout_seconds)[0]
+            host, port = tcp.parse_host_port(spec)
+            ports[spec] = tcp.probe_port(host, port, sec.port_timeout_seconds)[0]
         state = keeper(step.cfg, FIREWALL_STATE)
         previous = state.load()
         current = firewall.snapshot(region, groups, ports)

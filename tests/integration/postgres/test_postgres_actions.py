@@ -4,8 +4,8 @@ configured names as identifiers only (PostgreSQL 15 and 18)."""
 from __future__ import annotations
 
 from mercenary_maintenance.findings import ActionStatus
+from mercenary_maintenance.pg.lock import target_lock
 from mercenary_maintenance.postgres import actions
-from mercenary_maintenance.postgres.lock import target_lock
 
 
 def _dead_table(server, db, name="events", rows=20000):

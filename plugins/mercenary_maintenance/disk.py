@@ -1,4 +1,5 @@
-"""``host.disk_usage`` and ``host.inode_usage`` for the configured paths."""
+"""``host.disk_usage`` and ``host.inode_usage`` of paths: the health area's daily disk check and the
+logs area's before/after of archival and cleanup measure them here."""
 
 from __future__ import annotations
 

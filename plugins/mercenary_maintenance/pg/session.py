@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.postgres import sql as sqlfiles
+from mercenary_maintenance.pg import sql as sqlfiles
 
 if TYPE_CHECKING:
     import psycopg

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mercenary_maintenance.postgres.session import millis
+from mercenary_maintenance.pg.session import millis
 
 # A fixed bigint: b"mercmnt\0" read as a big-endian integer. Other tools are unlikely to use it.
 LOCK_KEY = int.from_bytes(b"mercmnt\0", "big")

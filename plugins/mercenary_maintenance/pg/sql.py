@@ -1,4 +1,4 @@
-"""The postgres area's SQL (``include/sql/postgres``, through :mod:`mercenary_maintenance.packaged`).
+"""The SQL a session runs: ``include/sql/postgres`` (read by :mod:`mercenary_maintenance.packaged`).
 
 One file per check serves every supported server: lines that need a newer catalog carry a
 ``-- pg>=<server_version_num>`` marker beside their fallback's ``-- pg<…`` (e.g.
