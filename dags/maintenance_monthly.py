@@ -14,7 +14,6 @@ from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups
 from mercenary_maintenance.dagkit import Tag, maintenance_dag
-from mercenary_maintenance.health import tasks as health
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.reviews import tasks as reviews
 from mercenary_maintenance.security import tasks as security
@@ -29,4 +28,4 @@ with maintenance_dag(
     postgres.MONTHLY.add()
     backups.MONTHLY_RESTORE_TEST.add()
     reviews.MONTHLY.add()
-    (health.MONTHLY_SECURITY + security.MONTHLY).add()
+    security.MONTHLY.add()

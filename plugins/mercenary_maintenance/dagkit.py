@@ -217,10 +217,6 @@ class Group:
         self.group_id = group_id
         self.chains = tuple(c if isinstance(c, tuple) else (c,) for c in chains)
 
-    def __add__(self, other: Group) -> Group:
-        """The steps of both groups under this group's id (areas sharing one group of a DAG)."""
-        return Group(self.group_id, *self.chains, *other.chains)
-
     def add(self) -> Any:
         """Add the group to the DAG being built."""
         with TaskGroup(group_id=self.group_id) as group:

@@ -60,11 +60,6 @@ def test_spec_options_reach_the_task() -> None:
     assert tasks["g.bucket"].upstream_task_ids == set()  # independent of act
 
 
-def test_groups_join_under_the_first_id() -> None:
-    tasks = build(Group("security", BUCKET) + Group("other", (CHECK, ACT)))
-    assert {"security.bucket", "security.check", "security.act"} <= set(tasks)
-
-
 def test_the_task_doc_is_the_first_paragraph_of_the_body_docstring() -> None:
     assert ACT.doc == "Changes a target."
     import functools

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "plugins" / "mercenary_maintenance"
 CLIENT_FACTORIES = re.compile(
     r"\b(PostgresHook|RedisHook|S3Hook|EC2Hook|AwsBaseHook|SlackWebhookHook)\(|\bpsycopg\.connect\(|\bredis\.Redis\(|\bboto3\.client\("
+    r"|\bsocket\.create_connection\("
 )
 # The adapters are the one place (the dev harness, tools/mercenary_dev, is not in the package).
 EXEMPT = {PACKAGE / "adapters"}
@@ -67,7 +68,7 @@ def test_clients_are_made_only_by_the_adapters() -> None:
 def test_the_policy_pattern_catches_each_factory() -> None:
     for line in ["PostgresHook(postgres_conn_id='x')", "RedisHook(redis_conn_id=c)", "S3Hook(aws_conn_id=c)",
                  "SlackWebhookHook(slack_webhook_conn_id=c)", "psycopg.connect(dsn)", "redis.Redis(host=h)",
-                 "boto3.client('s3')"]:
+                 "boto3.client('s3')", "socket.create_connection((host, port), timeout=t)"]:
         assert CLIENT_FACTORIES.search(line), line
     assert not CLIENT_FACTORIES.search("PostgresHook.get_connection(conn_id)")
     assert (PACKAGE / "adapters" / "postgres.py").exists()

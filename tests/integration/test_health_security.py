@@ -17,6 +17,7 @@ import pytest
 from mercenary_dev import servers
 
 from mercenary_maintenance.health import bodies as health
+from mercenary_maintenance.security import bodies as security_bodies
 from mercenary_maintenance.steps import StepFailed, execute_step
 from tests.unit.test_health_checks import GOOD as GOOD_HEADERS  # the plan's seven headers
 
@@ -223,14 +224,14 @@ def test_aws_security_group_audit_against_moto(s3, write_config, connections, tm
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     connections(s3.connection_env("maintenance_aws"))
     write_config({"security": {"aws_conn_id": "maintenance_aws"}})
-    found, error = run_body(health.security_groups_body, tmp_path)
+    found, error = run_body(security_bodies.security_groups_body, tmp_path)
     assert error is None
     assert found[("security.aws_security_groups", f"aws:{s3.region}")]["severity"] == "ok"
 
     ssh = ec2.create_security_group(GroupName="ssh-open", Description="bad", VpcId=vpc)["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=ssh, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
-    found, _ = run_body(health.security_groups_body, tmp_path, "r2")
+    found, _ = run_body(security_bodies.security_groups_body, tmp_path, "r2")
     f = found[("security.aws_security_groups", f"aws:{s3.region}")]
     assert f["severity"] == "critical"
     assert [(v["group_id"], v["ports"]) for v in f["details"]["open"]] == [(ssh, "22")]
@@ -240,7 +241,7 @@ def test_aws_security_group_audit_against_moto(s3, write_config, connections, tm
 
 def test_security_group_audit_skipped_without_account(write_config, tmp_path):
     write_config({})
-    found, error = run_body(health.security_groups_body, tmp_path)
+    found, error = run_body(security_bodies.security_groups_body, tmp_path)
     assert error is None
     f = found[("security.aws_security_groups", "aws")]
     assert f["details"] == {"not_configured": True}

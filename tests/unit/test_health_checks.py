@@ -9,6 +9,7 @@ import pytest
 from mercenary_maintenance.adapters import tcp
 from mercenary_maintenance.findings import Severity, Threshold
 from mercenary_maintenance.health import headers, security, services, tls
+from mercenary_maintenance.security import groups as groups_audit
 
 # The plan's "Security Headers" section, verbatim (also used by the integration tests).
 GOOD = {
@@ -120,10 +121,10 @@ def test_open_ingress_flags_non_web_ports_and_all_traffic():
         {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
         {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
     ]}]
-    found = security.open_ingress(groups, [80, 443])
+    found = groups_audit.open_ingress(groups, [80, 443])
     assert [(v["group_id"], v["ports"]) for v in found] == [("sg-2", "22"), ("sg-2", "all"), ("sg-2", "80-443")]
-    assert security.security_groups_finding("aws:x", 2, found).severity is Severity.CRITICAL
-    assert security.security_groups_finding("aws:x", 2, []).severity is Severity.OK
+    assert groups_audit.security_groups_finding("aws:x", 2, found).severity is Severity.CRITICAL
+    assert groups_audit.security_groups_finding("aws:x", 2, []).severity is Severity.OK
 
 
 def test_closed_port_spec_parsing():

@@ -2,7 +2,7 @@
 
 Each adapter applies the connect and read bounds of the ``timeouts`` config section, so a
 target that accepts TCP and never answers costs a task at most its bound (DESIGN §8).
-``tests/dags/test_client_policy.py`` fails when a hook or client is built anywhere else.
+``tests/dags/test_time_bounds.py`` fails when a hook, client or client socket is made anywhere else.
 """
 
 from __future__ import annotations

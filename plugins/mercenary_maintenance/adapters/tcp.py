@@ -1,11 +1,14 @@
 """TCP: whether a ``host:port`` accepts connections (the closed-port check of the health area and
-the firewall review of the security area). Each probe opens one connection, bounded by the
-caller's connect timeout (``security.port_timeout_seconds``), and closes it at once.
+the firewall review of the security area), and the certificate a TLS server presents (the
+health area's certificate checks). Each probe opens one connection, bounded by the caller's
+timeout (``security.port_timeout_seconds``, the HTTP target's ``timeout_seconds``) for the
+connect and every read of the handshake, and closes it at once.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 
 
 def parse_host_port(spec: str) -> tuple[str, int]:
@@ -31,3 +34,14 @@ def probe_port(host: str, port: int, timeout: float) -> tuple[bool, str]:
         return False, "connection refused"
     except OSError as exc:
         return False, f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def peer_certificate(host: str, port: int, context: ssl.SSLContext, timeout: float) -> bytes:
+    """The DER certificate the TLS server at ``host:port`` presents under ``context`` (which decides
+    whether it must verify; :class:`ssl.SSLCertVerificationError` when it must and does not)."""
+    with socket.create_connection((host, port), timeout=timeout) as sock, \
+            context.wrap_socket(sock, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ssl.SSLError("the server sent no certificate")
+    return der

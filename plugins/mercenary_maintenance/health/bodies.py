@@ -94,14 +94,3 @@ def closed_ports_body(step: Step) -> None:
     for spec in step.cfg.security.closed_ports:
         step.check(security.OPEN_PORTS, spec,
                    partial(security.check_port, spec, step.cfg.security.port_timeout_seconds))
-
-
-def security_groups_body(step: Step) -> None:
-    """security.aws_security_groups: no ingress open to 0.0.0.0/0 or ::/0 on non-web ports."""
-    from mercenary_maintenance.health import security
-
-    conn_id = step.cfg.security.aws_conn_id
-    if conn_id is None:
-        step.add(not_configured(security.AWS_GROUPS, "aws", "security.aws_conn_id is not set: no AWS account to audit"))
-        return
-    step.check(security.AWS_GROUPS, "aws", partial(security.audit_groups, conn_id, step.cfg.security.web_ports))

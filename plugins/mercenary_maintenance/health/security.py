@@ -1,22 +1,21 @@
-"""Security monitoring: failed logins, ports that must be closed, open AWS security groups.
+"""Security monitoring of the daily run: failed logins and ports that must be closed.
 
 * ``security.failed_logins`` — failed authentications (wrong password, no pg_hba entry,
   unknown role) in a PostgreSQL server log over the last ``security.failed_logins_hours``.
 * ``security.open_ports`` — every ``host:port`` of ``security.closed_ports`` refuses TCP
   connections; one that accepts is critical.
-* ``security.aws_security_groups`` (monthly) — ingress open to ``0.0.0.0/0`` or ``::/0``
-  on anything but the web ports is critical.
+
+The monthly AWS security-group audit is the security area's (:mod:`mercenary_maintenance.security.groups`).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from mercenary_maintenance.adapters import tcp
 from mercenary_maintenance.config import SecurityConfig
@@ -24,8 +23,6 @@ from mercenary_maintenance.findings import Finding, Severity, Threshold, measure
 
 FAILED_LOGINS = "security.failed_logins"
 OPEN_PORTS = "security.open_ports"
-AWS_GROUPS = "security.aws_security_groups"
-WORLD = ("0.0.0.0/0", "::/0")
 
 _STAMP = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)(?: (?P<tz>UTC|GMT|[+-]\d\d(?::?\d\d)?))?")
 _FAILED = re.compile(
@@ -115,49 +112,6 @@ def port_finding(spec: str, is_open: bool, detail: str) -> Finding:
     return Finding(OPEN_PORTS, spec, Severity.OK, f"{spec} is closed ({detail})", value="closed", threshold="closed")
 
 
-def _ranges(perm: Mapping[str, Any]) -> list[str]:
-    return [r["CidrIp"] for r in perm.get("IpRanges", []) if r.get("CidrIp") in WORLD] + \
-        [r["CidrIpv6"] for r in perm.get("Ipv6Ranges", []) if r.get("CidrIpv6") in WORLD]
-
-
-def open_ingress(groups: Iterable[Mapping[str, Any]], web_ports: Iterable[int]) -> list[dict[str, Any]]:
-    """Ingress rules open to the world on anything but the web ports."""
-    web = set(web_ports)
-    found = []
-    for group in groups:
-        for perm in group.get("IpPermissions", []):
-            world = _ranges(perm)
-            if not world:
-                continue
-            proto = str(perm.get("IpProtocol", "-1"))
-            low, high = perm.get("FromPort"), perm.get("ToPort")
-            all_ports = proto == "-1" or low is None or high is None or low == -1
-            if not all_ports and set(range(int(low), int(high) + 1)) <= web and proto in ("tcp", "6"):
-                continue
-            found.append({"group_id": group.get("GroupId"), "group_name": group.get("GroupName"), "protocol": proto,
-                          "ports": "all" if all_ports else f"{low}-{high}" if low != high else str(low),
-                          "sources": world})
-    return found
-
-
-def security_groups_finding(target: str, groups: int, violations: list[dict[str, Any]]) -> Finding:
-    if not violations:
-        return Finding(AWS_GROUPS, target, Severity.OK, f"{groups} security groups: no world-open non-web ingress",
-                       value=0, threshold=0, details={"groups": groups})
-    listed = "; ".join(f"{v['group_id']} ({v['group_name']}) {v['protocol']}/{v['ports']} from {','.join(v['sources'])}"
-                       for v in violations[:10])
-    return Finding(AWS_GROUPS, target, Severity.CRITICAL,
-                   f"{len(violations)} ingress rules open to the world on non-web ports: {listed}",
-                   value=len(violations), threshold=0, details={"groups": groups, "open": violations})
-
-
 def check_port(spec: str, timeout: float) -> Finding:
     host, port = tcp.parse_host_port(spec)
     return port_finding(spec, *tcp.probe_port(host, port, timeout))
-
-
-def audit_groups(conn_id: str, web_ports: list[int]) -> Finding:
-    from mercenary_maintenance.adapters.s3 import security_groups
-
-    region, groups = security_groups(conn_id)
-    return security_groups_finding(f"aws:{region}", len(groups), open_ingress(groups, web_ports))

@@ -11,9 +11,6 @@ TLS = TaskSpec("check_tls_certificates", bodies.tls_body)
 HEADERS = TaskSpec("check_security_headers", bodies.headers_body)
 FAILED_LOGINS = TaskSpec("check_failed_logins", bodies.failed_logins_body)
 CLOSED_PORTS = TaskSpec("check_closed_ports", bodies.closed_ports_body)
-SECURITY_GROUPS = TaskSpec("audit_security_groups", bodies.security_groups_body)
 
 
 DAILY = Group("health", SERVICES, DISK, TLS, HEADERS, FAILED_LOGINS, CLOSED_PORTS)
-# The monthly DAG's "security" group: this audit, then the security area's (security.tasks.MONTHLY).
-MONTHLY_SECURITY = Group("security", SECURITY_GROUPS)

@@ -10,12 +10,12 @@ fetched without verification.
 
 from __future__ import annotations
 
-import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from mercenary_maintenance.adapters import tcp
 from mercenary_maintenance.config import HttpTarget
 from mercenary_maintenance.findings import Finding, Severity, Threshold, measured
 
@@ -56,15 +56,6 @@ def check_target(target: HttpTarget, threshold: Threshold) -> list[Finding]:
     return certificate_findings(target.name, cert, datetime.now(UTC), threshold)
 
 
-def _peer_der(host: str, port: int, context: ssl.SSLContext, timeout: float) -> bytes:
-    with socket.create_connection((host, port), timeout=timeout) as sock, \
-            context.wrap_socket(sock, server_hostname=host) as tls:
-        der = tls.getpeercert(binary_form=True)
-    if not der:
-        raise ssl.SSLError("the server sent no certificate")
-    return der
-
-
 def fetch_certificate(url: str, ca_file: str | None, timeout: float) -> CertInfo:
     from cryptography import x509
 
@@ -74,13 +65,13 @@ def fetch_certificate(url: str, ca_file: str | None, timeout: float) -> CertInfo
     verify_code: int | None = None
     context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
     try:
-        der = _peer_der(host, port, context, timeout)
+        der = tcp.peer_certificate(host, port, context, timeout)
     except ssl.SSLCertVerificationError as exc:
         verify_error, verify_code = str(exc.verify_message or exc.reason), exc.verify_code
         insecure = ssl.create_default_context()
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE  # only to read the dates of a certificate that failed verification
-        der = _peer_der(host, port, insecure, timeout)
+        der = tcp.peer_certificate(host, port, insecure, timeout)
     cert = x509.load_der_x509_certificate(der)
     return CertInfo(host, cert.not_valid_after_utc, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(),
                     verify_error, verify_code)

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.findings import Finding, Severity, not_configured
 from mercenary_maintenance.security import credentials
 from mercenary_maintenance.windows.rules import UTC
 
@@ -80,3 +80,14 @@ def firewall_changes_body(step: Step) -> None:
         return result
 
     step.check(firewall.CHECK, "aws", review)
+
+
+def security_groups_body(step: Step) -> None:
+    """security.aws_security_groups: no ingress open to 0.0.0.0/0 or ::/0 on non-web ports."""
+    from mercenary_maintenance.security import groups
+
+    conn_id = step.cfg.security.aws_conn_id
+    if conn_id is None:
+        step.add(not_configured(groups.AWS_GROUPS, "aws", "security.aws_conn_id is not set: no AWS account to audit"))
+        return
+    step.check(groups.AWS_GROUPS, "aws", partial(groups.audit_groups, conn_id, step.cfg.security.web_ports))

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.security.groups import WORLD
 
 CHECK = "security.firewall_changes"
-WORLD = ("0.0.0.0/0", "::/0")
 
 
 def _ports(perm: Mapping[str, Any]) -> str:

@@ -7,9 +7,9 @@ from mercenary_maintenance.security import bodies, scan
 
 SCAN_VULNERABILITIES = TaskSpec("scan_vulnerabilities", scan.run_scan)
 CREDENTIAL_AGE = TaskSpec("check_credential_age", bodies.credential_age_body)
+SECURITY_GROUPS = TaskSpec("audit_security_groups", bodies.security_groups_body)
 FIREWALL_CHANGES = TaskSpec("review_firewall_changes", bodies.firewall_changes_body)
 
 
 WEEKLY = Group("security", SCAN_VULNERABILITIES)
-# Joined to health.tasks.MONTHLY_SECURITY in the monthly DAG's "security" group.
-MONTHLY = Group("security", CREDENTIAL_AGE, FIREWALL_CHANGES)
+MONTHLY = Group("security", SECURITY_GROUPS, CREDENTIAL_AGE, FIREWALL_CHANGES)
