@@ -7,9 +7,12 @@ One file per check serves every supported server: lines that need a newer catalo
 
 from __future__ import annotations
 
-from psycopg import sql
+from typing import TYPE_CHECKING
 
 from mercenary_maintenance import packaged
+
+if TYPE_CHECKING:
+    from psycopg import sql
 
 AREA = "postgres"
 MIN_VERSION = 130000
@@ -27,4 +30,6 @@ def text(name: str, server_version: int) -> str:
 
 def load(name: str, server_version: int) -> sql.SQL:
     """The statement ``name`` for this server, as a composable (project-owned text, never user input)."""
+    from psycopg import sql  # here, not at import: DAG files import the task bodies (psycopg costs ~0.4 s)
+
     return sql.SQL(text(name, server_version))
