@@ -42,7 +42,7 @@ def test_design_contract_names_are_all_implemented() -> None:
 
 
 DEFINED_HEADER = "## Where each name is defined"
-CONSUMERS = ("console/", "report/", "notify.py", "preview/", "approvals/", "config.py", "alerts/findings.py",
+CONSUMERS = ("console/", "report/", "notify.py", "preview/", "plan.py", "approvals/", "config.py", "alerts/findings.py",
              "reviews/compose.py", "registry.py", "demo/")
 
 

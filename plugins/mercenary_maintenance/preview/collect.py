@@ -9,9 +9,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding, Severity
-from mercenary_maintenance.preview.plan import PlanItem, history_durations, make_item
-from mercenary_maintenance.preview.timetable import WINDOW_DAGS, starting_at, upcoming
-from mercenary_maintenance.windows.rules import Window
+from mercenary_maintenance.plan import PlanItem, TargetState
+from mercenary_maintenance.preview.plan import history_durations, make_item
+from mercenary_maintenance.preview.timetable import starting_at, upcoming
+from mercenary_maintenance.windows.rules import WINDOW_DAGS, Window
 
 if TYPE_CHECKING:
     from mercenary_maintenance.report.store import ReportStore
@@ -87,9 +88,7 @@ def _redis_items(target: str, dag_id: str, start: str, wanted: tuple[str, ...], 
     return items
 
 
-def _no_state() -> Any:
-    from mercenary_maintenance.preview.plan import TargetState
-
+def _no_state() -> TargetState:
     return TargetState()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.preview.plan import TargetState
+from mercenary_maintenance.plan import TargetState
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step

@@ -67,7 +67,7 @@ def announce(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
 def _attach_planned(store: Any, report: dict[str, Any]) -> None:
     """Window runs: planned vs done against the window's preview. A failure to compare is
     recorded in the report (and logged); it must not cost the run its report."""
-    from mercenary_maintenance.preview.compare import attach_planned
+    from mercenary_maintenance.report.planned import attach_planned
 
     try:
         attach_planned(store, report)
