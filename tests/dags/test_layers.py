@@ -32,7 +32,6 @@ KNOWN = {
     ("backups", "approvals"),    # … and before backup expiry
     ("emergency", "approvals"),  # … and before a non-critical emergency action
     ("config", "alerts"),        # validation of alert rule names
-    ("report", "alerts"),        # write_report posts the findings digest through the alert state
     ("bucket_lifecycle", "backups"),  # the one lifecycle document asks each area for its rules
     ("bucket_lifecycle", "logs"),
 }
