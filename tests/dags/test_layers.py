@@ -31,7 +31,6 @@ KNOWN = {
     ("postgres", "approvals"),   # task declarations put the approval gate before VACUUM FULL
     ("backups", "approvals"),    # … and before backup expiry
     ("emergency", "approvals"),  # … and before a non-critical emergency action
-    ("config", "alerts"),        # validation of alert rule names
     ("bucket_lifecycle", "backups"),  # the one lifecycle document asks each area for its rules
     ("bucket_lifecycle", "logs"),
 }
