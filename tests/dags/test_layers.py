@@ -31,8 +31,6 @@ KNOWN = {
     ("postgres", "approvals"),   # task declarations put the approval gate before VACUUM FULL
     ("backups", "approvals"),    # … and before backup expiry
     ("emergency", "approvals"),  # … and before a non-critical emergency action
-    ("bucket_lifecycle", "backups"),  # the one lifecycle document asks each area for its rules
-    ("bucket_lifecycle", "logs"),
 }
 
 

@@ -6,15 +6,18 @@ every per-target task is mapped over the configured PostgreSQL targets (read at 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from airflow.sdk import task_group
 
+from mercenary_maintenance import registry
 from mercenary_maintenance.backups import actions, lifecycle, retention, sample, verify
 from mercenary_maintenance.backups import incremental as chain
 from mercenary_maintenance.dagkit import TaskSpec, targets
 
-ENSURE_LIFECYCLE = TaskSpec("ensure_lifecycle", lifecycle.ensure_lifecycle,
+ENSURE_LIFECYCLE = TaskSpec("ensure_lifecycle",
+                            partial(lifecycle.ensure_lifecycle, lifecycle_rules=registry.LIFECYCLE_RULES),
                             doc="backup.lifecycle: the bucket's expiry/Glacier rules equal the retention config "
                                 "(idempotent).")
 BACKUP_FULL = TaskSpec("backup_full", actions.backup_full, over="postgres", heavy=True,

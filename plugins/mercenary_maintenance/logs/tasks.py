@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from airflow.sdk import TriggerRule, task_group
 
+from mercenary_maintenance import registry
 from mercenary_maintenance.dagkit import TaskSpec
 from mercenary_maintenance.logs import errors, jobs
 
-ARCHIVE = TaskSpec("archive_logs", jobs.archive_logs,
+ARCHIVE = TaskSpec("archive_logs", partial(jobs.archive_logs, lifecycle_rules=registry.LIFECYCLE_RULES),
                    doc="logs.archive: compress, upload, verify, then delete old log files (lifecycle rules first).")
 RETENTION = TaskSpec("check_log_retention", jobs.check_retention, trigger_rule=TriggerRule.ALL_DONE,
                      doc="logs.retention: lifecycle rule per set matches the config; local size within budget.")
