@@ -4,13 +4,21 @@ estimate.
 
 The preview makes the items (``preview/plan.py``: estimates, risk notes, rendering) and writes
 them to its report; approvals show the item they approve; ``write_report`` compares a window
-run with them (``report/planned.py``).
+run with them (``report/planned.py``). What the preview learns of a target comes from the
+target's area (:class:`Probes`: each area knows what its actions would select), handed to the
+preview by the wiring (``registry.PROBES``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mercenary_maintenance.config import LogSet
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.steps import Step
 
 MIB = 2**20
 GIB = 2**30
@@ -88,6 +96,34 @@ class TargetState:
     replication_lag_bytes: float | None = None
     max_active_sessions: int = 20
     max_lag_bytes: float = 100 * MIB
+
+
+@dataclass
+class PostgresProbe:
+    """What the window's PostgreSQL actions would select on a target, with figures per object."""
+
+    vacuum: list[dict[str, Any]] = field(default_factory=list)
+    reindex: list[dict[str, Any]] = field(default_factory=list)
+    vacuum_full: list[dict[str, Any]] = field(default_factory=list)
+    database_bytes: int = 0
+    state: TargetState = field(default_factory=TargetState)
+
+
+@dataclass
+class RedisProbe:
+    purge: dict[str, Any] | None = None  # figures when MEMORY PURGE would run
+    rewrite: dict[str, Any] | None = None  # figures when BGREWRITEAOF would run
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The areas' read-only looks the preview plans from: ``postgres(step, target)``,
+    ``redis(step, target)``, and the local bytes of a log set (what ``logs.archive`` may delete)."""
+
+    postgres: Callable[[Step, str], PostgresProbe]
+    redis: Callable[[Step, str], RedisProbe]
+    log_bytes: Callable[[LogSet], int]
 
 
 def human_bytes(n: float) -> str:

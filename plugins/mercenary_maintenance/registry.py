@@ -4,7 +4,8 @@ resolved at run time:
 * the actions and check sets an operator may run on demand (the emergency DAG; the trigger
   form's enums come from them);
 * every area's rules on the backup bucket (``LIFECYCLE_RULES``), for both writers of its one
-  lifecycle document.
+  lifecycle document;
+* the areas' read-only probes the preview plans from (``PROBES``).
 
 It sits above the areas (like the DAG files): an area receives it from its task declarations
 (``<area>/tasks.py``) and never imports another area.
@@ -20,10 +21,13 @@ from mercenary_maintenance.backups import actions as backups
 from mercenary_maintenance.backups import lifecycle as backups_lifecycle
 from mercenary_maintenance.bucket_lifecycle import RuleSource
 from mercenary_maintenance.logs import retention as logs_retention
+from mercenary_maintenance.plan import Probes
 from mercenary_maintenance.postgres import actions as postgres
 from mercenary_maintenance.postgres import checks as postgres_checks
+from mercenary_maintenance.postgres import preview as postgres_preview
 from mercenary_maintenance.redis import actions as redis
 from mercenary_maintenance.redis import checks as redis_checks
+from mercenary_maintenance.redis import preview as redis_preview
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,5 @@ CHECK_SETS: dict[str, Route] = {
 # The rules each area keeps on the backup bucket, in this order. backup.lifecycle and logs.lifecycle
 # both write the whole document from all of them (stale mercenary-* rules dropped, foreign kept).
 LIFECYCLE_RULES: tuple[RuleSource, ...] = (backups_lifecycle.bucket_rules, logs_retention.bucket_rules)
+# What the preview learns of each target: each area's own look at what its actions would do.
+PROBES = Probes(postgres=postgres_preview.probe, redis=redis_preview.probe, log_bytes=logs_retention.local_bytes)

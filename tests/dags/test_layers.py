@@ -21,9 +21,6 @@ WIRING = {"dagkit", "callbacks", "registry", "setup"}
 # (importing unit, imported area): known cross-layer imports, to be removed (issue 19's follow-up).
 KNOWN = {
     ("backups", "postgres"),     # PostgreSQL sessions and the per-target lock live in the postgres area
-    ("preview", "postgres"),     # the preview reuses the actions' own selection code (read-only)
-    ("preview", "redis"),
-    ("preview", "logs"),
     ("security", "postgres"),    # credential age reads roles through a postgres session
     ("security", "health"),      # the firewall review reuses the closed-port probe
     ("logs", "health"),          # disk usage before/after archival (health.host)
