@@ -24,4 +24,4 @@ with maintenance_dag(
     doc_md=__doc__,
     tags=[Tag.WEEKLY, Tag.MONTHLY, Tag.QUARTERLY, Tag.POSTGRES, Tag.REDIS],
 ):
-    preview.build()
+    preview.PREVIEW.add()

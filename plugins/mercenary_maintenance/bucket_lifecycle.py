@@ -6,16 +6,20 @@ So whoever writes it (``backup.lifecycle`` in ``backup_full``, ``logs.lifecycle`
 archive) writes *all* our rules, computed from the same config, keeps the rules we do not
 own and drops ours that the config no longer has. Two writers at the same moment then write
 the same document instead of erasing each other's rules. Writes happen only when something
-differs (idempotent).
+differs (idempotent). Each area supplies its rules as a :data:`RuleSource`; the wiring gives
+both writers every area's (``registry.LIFECYCLE_RULES``), so this module imports no area.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mercenary_maintenance.config import MaintenanceConfig
 
 OWNED_PREFIX = "mercenary-"
+# One area's rules on the backup bucket, from the config (ids starting with OWNED_PREFIX).
+RuleSource = Callable[[MaintenanceConfig], list[dict[str, Any]]]
 
 
 def current_rules(client: Any, bucket: str) -> list[dict[str, Any]]:
@@ -65,13 +69,9 @@ def owned(rule: dict[str, Any]) -> bool:
     return str(rule.get("ID", "")).startswith(OWNED_PREFIX)
 
 
-def desired_rules(cfg: MaintenanceConfig) -> list[dict[str, Any]]:
-    """Every rule the config asks for on the backup bucket: backups', then each log set's."""
-    # Imported here: both modules import the comparison helpers above.
-    from mercenary_maintenance.backups.lifecycle import desired_rules as backup_rules
-    from mercenary_maintenance.logs.retention import desired_rule as log_rule
-
-    return [*backup_rules(cfg.backups), *(log_rule(s) for s in cfg.logs.sets)]
+def desired_rules(cfg: MaintenanceConfig, sources: Sequence[RuleSource]) -> list[dict[str, Any]]:
+    """Every rule the config asks for on the backup bucket: each source's, in order."""
+    return [rule for source in sources for rule in source(cfg)]
 
 
 def plan(desired: list[dict[str, Any]], current: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -89,10 +89,11 @@ def plan(desired: list[dict[str, Any]], current: list[dict[str, Any]]) -> tuple[
     return changes, [r for r in current if not owned(r)] + desired
 
 
-def ensure(client: Any, cfg: MaintenanceConfig) -> list[str]:
-    """Make the backup bucket's rules equal the config; returns what changed (empty: nothing)."""
+def ensure(client: Any, cfg: MaintenanceConfig, sources: Sequence[RuleSource]) -> list[str]:
+    """Make the backup bucket's rules equal the config (every area's, from ``sources``); returns
+    what changed (empty: nothing)."""
     bucket = cfg.backups.bucket
-    changes, document = plan(desired_rules(cfg), current_rules(client, bucket))
+    changes, document = plan(desired_rules(cfg, sources), current_rules(client, bucket))
     if changes:
         client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": document})
     return changes

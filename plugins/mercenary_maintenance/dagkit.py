@@ -112,9 +112,10 @@ def write_report() -> str:
     """Write report.json and report.md for this run; fail if any task failed."""
     from airflow.sdk import get_current_context
 
+    from mercenary_maintenance.alerts.announce import announce_run
     from mercenary_maintenance.report.finalize import finalize
 
-    return finalize(get_current_context())
+    return finalize(get_current_context(), announce=announce_run)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,14 @@
-"""The actions and check sets an operator may run on demand (the emergency DAG), as typed
-references to the same functions the scheduled tasks run — no names resolved at run time.
+"""What one area needs from others, as typed references to the areas' own functions — no names
+resolved at run time:
 
-It sits above the areas (like the DAG files): the emergency area receives it from its task
-declarations and never imports another area; the trigger form's enums come from it.
+* the actions and check sets an operator may run on demand (the emergency DAG; the trigger
+  form's enums come from them);
+* every area's rules on the backup bucket (``LIFECYCLE_RULES``), for both writers of its one
+  lifecycle document;
+* the areas' read-only probes the preview plans from (``PROBES``).
+
+It sits above the areas (like the DAG files): an area receives it from its task declarations
+(``<area>/tasks.py``) and never imports another area.
 """
 
 from __future__ import annotations
@@ -12,10 +18,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mercenary_maintenance.backups import actions as backups
+from mercenary_maintenance.backups import lifecycle as backups_lifecycle
+from mercenary_maintenance.bucket_lifecycle import RuleSource
+from mercenary_maintenance.logs import retention as logs_retention
+from mercenary_maintenance.plan import Probes
 from mercenary_maintenance.postgres import actions as postgres
 from mercenary_maintenance.postgres import checks as postgres_checks
+from mercenary_maintenance.postgres import preview as postgres_preview
 from mercenary_maintenance.redis import actions as redis
 from mercenary_maintenance.redis import checks as redis_checks
+from mercenary_maintenance.redis import preview as redis_preview
 
 
 @dataclass(frozen=True)
@@ -43,3 +55,8 @@ CHECK_SETS: dict[str, Route] = {
     "postgres_monthly": Route(postgres_checks.run_monthly, "postgres", changes=False),
     "redis_daily": Route(redis_checks.run_daily, "redis", changes=False),
 }
+# The rules each area keeps on the backup bucket, in this order. backup.lifecycle and logs.lifecycle
+# both write the whole document from all of them (stale mercenary-* rules dropped, foreign kept).
+LIFECYCLE_RULES: tuple[RuleSource, ...] = (backups_lifecycle.bucket_rules, logs_retention.bucket_rules)
+# What the preview learns of each target: each area's own look at what its actions would do.
+PROBES = Probes(postgres=postgres_preview.probe, redis=redis_preview.probe, log_bytes=logs_retention.local_bytes)

@@ -355,7 +355,7 @@ def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_pat
 
 
 def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
-    from mercenary_maintenance import bucket_lifecycle
+    from mercenary_maintenance import bucket_lifecycle, registry
 
     client = s3.client()
     client.put_bucket_lifecycle_configuration(Bucket=bucket_of(), LifecycleConfiguration={"Rules": [
@@ -363,10 +363,10 @@ def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
         {"ID": "mercenary-logs-removed-set", "Status": "Enabled", "Filter": {"Prefix": "logs/removed-set/"},
          "Expiration": {"Days": 9}}]})
     cfg = load_config()
-    changes = bucket_lifecycle.ensure(client, cfg)
+    changes = bucket_lifecycle.ensure(client, cfg, registry.LIFECYCLE_RULES)
     assert "rule mercenary-backup-full missing" in changes
     assert "rule mercenary-logs-removed-set no longer configured" in changes
-    assert bucket_lifecycle.ensure(client, cfg) == []  # idempotent
+    assert bucket_lifecycle.ensure(client, cfg, registry.LIFECYCLE_RULES) == []  # idempotent
     rules = {r["ID"]: r for r in bucket_lifecycle.current_rules(client, bucket_of())}
     assert rules["mercenary-backup-full"]["Transitions"][0] == {"Days": 7, "StorageClass": "GLACIER"}
     assert "logs-archive" in rules  # foreign rules kept

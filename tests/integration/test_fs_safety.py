@@ -14,6 +14,7 @@ from mercenary_dev import servers
 
 from mercenary_maintenance.config import ConfigError, load_config, parse_config
 from mercenary_maintenance.logs import files, jobs
+from mercenary_maintenance.logs.tasks import ARCHIVE
 from mercenary_maintenance.report.store import open_store
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
@@ -88,7 +89,7 @@ def test_log_archival_leaves_files_behind_a_symlinked_directory_alone(
     cfg = parse_config({"backups": {"bucket": bucket},
                         "logs": {"sets": [{"name": "app", "paths": [f"{logs}/**/*.log"], "archive_after_days": 1}]}})
     step = Step(cfg, RunInfo(dag_id="maintenance_weekly", run_id="r", task_id="logs.archive_logs"))
-    jobs.archive_logs(step)
+    ARCHIVE.body(step)
     assert not mine.exists(), "the set's own old file is archived and removed"
     assert theirs.read_text() == "not ours\n", "a file behind a symlinked directory is never touched"
     keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket=bucket).get("Contents", [])]

@@ -24,6 +24,7 @@ from mercenary_maintenance.config import ConfigError, parse_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.logs import archive, jobs
 from mercenary_maintenance.logs import s3 as logs_s3
+from mercenary_maintenance.logs.tasks import ARCHIVE
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
 
@@ -86,7 +87,7 @@ def test_old_logs_archived_verified_then_deleted_fresh_kept(tmp_path, s3, bucket
     fresh.write_text("still writing\n")
     contents = {str(old): old.read_bytes(), str(nested): nested.read_bytes()}
     step = make_step(**_logs_cfg(app), backups={"server_side_encryption": "AES256"})
-    jobs.archive_logs(step)
+    ARCHIVE.body(step)
     action = _action(step, "logs.archive", "app")
     assert action.status is ActionStatus.DONE, action
     assert (action.details["archived"], action.details["deleted"]) == (2, 2)
@@ -128,7 +129,7 @@ def test_symlink_open_and_appended_files_are_never_touched(tmp_path, s3, bucket,
             time.sleep(0.05)
         # archive_after_days 0: only the quiet time and the open-file check protect these files
         step = make_step(**_logs_cfg(app, archive_after_days=0))
-        jobs.archive_logs(step)
+        ARCHIVE.body(step)
     finally:
         holder.kill()
         writer.kill()
@@ -211,7 +212,7 @@ def test_s3_failing_from_the_second_upload_deletes_only_verified_files(tmp_path,
     app = tmp_path / "app"
     paths = [_old(app / f"f{i}.log", f"file {i}\n" * 100) for i in range(3)]
     step = make_step(endpoint=flaky_s3.endpoint, **_logs_cfg(app))
-    jobs.archive_logs(step)
+    ARCHIVE.body(step)
     action = _action(step, "logs.archive", "app")
     assert action.status is ActionStatus.FAILED
     assert action.details["deleted"] == 1
@@ -235,7 +236,7 @@ def test_rerun_after_crash_between_upload_and_delete(tmp_path, s3, bucket, make_
 
     monkeypatch.setattr(archive, "delete_local", crash)
     first = make_step(**_logs_cfg(app))
-    jobs.archive_logs(first)
+    ARCHIVE.body(first)
     assert _action(first, "logs.archive", "app").status is ActionStatus.FAILED
     assert log.exists()
     objects_before = _objects(s3, bucket)
@@ -246,7 +247,7 @@ def test_rerun_after_crash_between_upload_and_delete(tmp_path, s3, bucket, make_
     original = logs_s3.upload
     monkeypatch.setattr(logs_s3, "upload", lambda c, b, k, p: (uploads.append(k), original(c, b, k, p)))
     second = make_step(**_logs_cfg(app))
-    jobs.archive_logs(second)
+    ARCHIVE.body(second)
     action = _action(second, "logs.archive", "app")
     assert action.status is ActionStatus.DONE, action
     assert (action.details["already_archived"], action.details["archived"], action.details["deleted"]) == (1, 0, 1)
@@ -263,7 +264,7 @@ def test_corrupt_object_from_an_earlier_try_is_uploaded_again_not_trusted(tmp_pa
     s3.client().put_object(Bucket=bucket, Key=key, Body=b"truncated",
                            Metadata={"sha256": "0" * 64, "size": "9", "source-sha256": source_sha})
     step = make_step(**_logs_cfg(app))
-    jobs.archive_logs(step)
+    ARCHIVE.body(step)
     action = _action(step, "logs.archive", "app")
     assert (action.status, action.details["archived"], action.details["deleted"]) == (ActionStatus.DONE, 1, 1)
     body = s3.client().get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -280,7 +281,7 @@ def test_lifecycle_rule_present_matching_and_other_rules_kept(tmp_path, s3, buck
     cfg["logs"]["sets"].append({"name": "airflow_tasks", "paths": [f"{tmp_path}/af/**/*.log"],
                                 "retention_days": 400, "audit": True})
     step = make_step(**cfg)
-    jobs.archive_logs(step)
+    ARCHIVE.body(step)
     assert _action(step, "logs.lifecycle").status is ActionStatus.DONE
     rules = {r["ID"]: r for r in client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
     # one document, one writer: the backups' rules are written with the logs' ones, foreign rules kept
@@ -290,7 +291,7 @@ def test_lifecycle_rule_present_matching_and_other_rules_kept(tmp_path, s3, buck
     assert rules["mercenary-logs-app"]["Filter"]["Prefix"] == "logs/app/"
 
     again = make_step(**cfg)
-    jobs.archive_logs(again)
+    ARCHIVE.body(again)
     assert _action(again, "logs.lifecycle").status is ActionStatus.SKIPPED  # idempotent
 
     check = make_step(**cfg)

@@ -79,11 +79,11 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
     # statements are certainly among them whatever else ran in the database before.
     monkeypatch.setattr(measure, "TOP_QUERIES", 1000)
 
+    from mercenary_maintenance.alerts.announce import announce_run
     from mercenary_maintenance.backups import actions
     from mercenary_maintenance.config import load_config
     from mercenary_maintenance.postgres import checks
     from mercenary_maintenance.report.build import build_report, render_markdown
-    from mercenary_maintenance.report.finalize import announce
     from mercenary_maintenance.report.store import store_for
     from mercenary_maintenance.reviews.run import run_review
     from mercenary_maintenance.steps import execute_step
@@ -164,7 +164,7 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
                               window=None, started_at=None, finished_at=datetime.now(UTC).isoformat(),
                               parts=store.parts(dag_id, run_id), task_states={})
         store.write_report(report, render_markdown(report))
-        announce(cfg, report)
+        announce_run(cfg, report)
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)

@@ -10,7 +10,7 @@ import requests
 
 from mercenary_maintenance.alerts import metrics
 from mercenary_maintenance.alerts.delivery import deliver
-from mercenary_maintenance.config import ConfigError, parse_config
+from mercenary_maintenance.config import ALERT_METRICS, ConfigError, parse_config
 from mercenary_maintenance.findings import Severity, Threshold
 
 TH = {r.threshold: Threshold(70, 90) for r in metrics.RULES}
@@ -90,6 +90,13 @@ def test_psutil_fallback_and_app_metrics_unknown():
 def test_unknown_query_key_is_a_config_error():
     with pytest.raises(ConfigError, match=r"alerts.queries.*host\.cpux"):
         parse_config({"alerts": {"queries": {"host.cpux": "up"}}})
+
+
+def test_the_config_knows_exactly_the_metrics_this_table_measures():
+    # config.ALERT_METRICS (core) validates alerts.queries; the table here must have one rule per name.
+    assert metrics.RULE_NAMES == ALERT_METRICS
+    assert len(metrics.RULES) == len(ALERT_METRICS)
+    parse_config({"alerts": {"queries": dict.fromkeys(metrics.RULE_NAMES, "up")}})
 
 
 def test_delivery_retries_then_succeeds():

@@ -9,7 +9,7 @@ from mercenary_maintenance.backups import keys, lifecycle, retention, verify
 from mercenary_maintenance.backups.catalog import Backup, StoredFile, group
 from mercenary_maintenance.backups.incremental import chain_to_restore, next_parent, prerequisites
 from mercenary_maintenance.backups.manifest import Manifest
-from mercenary_maintenance.config import BackupsConfig
+from mercenary_maintenance.config import BackupsConfig, parse_config
 from mercenary_maintenance.findings import Severity, Threshold
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -77,6 +77,19 @@ def test_lifecycle_diff_detects_changed_retention_and_keeps_foreign_rules_out_of
     problems = bucket_lifecycle.differences(lifecycle.desired_rules(changed), current)
     assert len(problems) == 1
     assert "mercenary-backup-full differs" in problems[0]
+
+
+def test_both_lifecycle_writers_are_given_every_areas_rules():
+    from mercenary_maintenance import registry
+    from mercenary_maintenance.backups.tasks import ENSURE_LIFECYCLE
+    from mercenary_maintenance.logs.tasks import ARCHIVE
+
+    # backup.lifecycle and logs.lifecycle write the one document: each from the rules of every area.
+    for spec in (ENSURE_LIFECYCLE, ARCHIVE):
+        assert spec.body.keywords == {"lifecycle_rules": registry.LIFECYCLE_RULES}
+    cfg = parse_config({"logs": {"sets": [{"name": "app", "paths": ["/var/log/app/*.log"]}]}})
+    ids = [r["ID"] for r in bucket_lifecycle.desired_rules(cfg, registry.LIFECYCLE_RULES)]
+    assert ids == ["mercenary-backup-full", "mercenary-backup-incremental", "mercenary-logs-app"]
 
 
 def test_grouping_ignores_foreign_keys_and_orders_by_time():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mercenary_maintenance.preview.compare import attach_planned, not_planned, outcome
+from mercenary_maintenance.report.planned import attach_planned, not_planned, outcome
 from mercenary_maintenance.report.store import open_store
 
 VACUUM = {"action": "postgres.vacuum_analyze", "target": "main", "objects": ["public.events", "public.orders"]}

@@ -6,14 +6,8 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance.preview.plan import (
-    ACTIONS,
-    MIB,
-    TargetState,
-    estimate,
-    history_durations,
-    make_item,
-)
+from mercenary_maintenance.plan import ACTIONS, MIB, TargetState
+from mercenary_maintenance.preview.plan import estimate, history_durations, make_item
 
 
 def report(*actions: tuple[str, str, str, float]) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 from airflow.timetables.base import DataInterval, TimeRestriction
 
 from mercenary_maintenance.preview import timetable as tt_module
-from mercenary_maintenance.preview.timetable import WINDOW_DAGS, PreviewTimetable, starting_at
-from mercenary_maintenance.windows.rules import WEEKLY
+from mercenary_maintenance.preview.timetable import PreviewTimetable, starting_at
+from mercenary_maintenance.windows.rules import WEEKLY, WINDOW_DAGS
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 

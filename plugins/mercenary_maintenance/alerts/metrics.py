@@ -42,7 +42,7 @@ RULES: tuple[MetricRule, ...] = (
                "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))", "s",
                "p95 response time"),
 )
-RULE_NAMES = frozenset(r.check for r in RULES)
+RULE_NAMES = frozenset(r.check for r in RULES)  # = config.ALERT_METRICS, what alerts.queries may name
 
 
 def queries(overrides: Mapping[str, str]) -> dict[str, str]:

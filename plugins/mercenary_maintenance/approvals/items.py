@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mercenary_maintenance.config import MaintenanceConfig
-from mercenary_maintenance.preview.plan import ACTIONS, human_bytes
+from mercenary_maintenance.plan import ACTIONS, human_bytes
 
 # Emergency form actions -> the action names of the areas (for lock/rollback texts).
 EMERGENCY_ACTIONS = {"vacuum_analyze": "postgres.vacuum_analyze", "reindex": "postgres.reindex",

@@ -136,7 +136,7 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
 
 
 def _preview_plan(cfg: Any, run: Any) -> list[dict[str, Any]]:
-    from mercenary_maintenance.preview.compare import latest_preview
+    from mercenary_maintenance.report.planned import latest_preview
     from mercenary_maintenance.report.store import store_for
 
     start = run.window.start.isoformat() if run.window else None

@@ -7,11 +7,12 @@ writes them together with the log archives' rules (one document per bucket, one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.backups import keys
-from mercenary_maintenance.bucket_lifecycle import differences
-from mercenary_maintenance.config import BackupsConfig
+from mercenary_maintenance.bucket_lifecycle import RuleSource, differences
+from mercenary_maintenance.config import BackupsConfig, MaintenanceConfig
 from mercenary_maintenance.findings import Finding, Severity
 
 if TYPE_CHECKING:
@@ -48,6 +49,11 @@ def desired_rules(cfg: BackupsConfig) -> list[dict[str, Any]]:
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_DAYS},
     }
     return [full, incremental]
+
+
+def bucket_rules(cfg: MaintenanceConfig) -> list[dict[str, Any]]:
+    """The backups' rules on the bucket (a :data:`~mercenary_maintenance.bucket_lifecycle.RuleSource`)."""
+    return desired_rules(cfg.backups)
 
 
 def check(bucket: str, cfg: BackupsConfig, current: list[dict[str, Any]]) -> Finding:
@@ -88,14 +94,17 @@ def uploads_check(bucket: str, versioning: str | None, rules: list[dict[str, Any
                    f"uploads bucket {bucket}: versioned, noncurrent versions kept {days} days", details=details)
 
 
-def ensure_lifecycle(step: Step) -> None:
-    """backup.lifecycle: the bucket's expiry/Glacier rules equal the retention config (idempotent)."""
+def ensure_lifecycle(step: Step, lifecycle_rules: Sequence[RuleSource]) -> None:
+    """backup.lifecycle: the bucket's expiry/Glacier rules equal the retention config (idempotent).
+
+    The one lifecycle document holds every area's rules: ``lifecycle_rules`` are their sources
+    (``registry.LIFECYCLE_RULES``, given by the task declaration)."""
     from mercenary_maintenance import bucket_lifecycle
     from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
     with step.action("backup.lifecycle", cfg.bucket, why="retention as S3 lifecycle rules") as act:
-        changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id), step.cfg)
+        changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id), step.cfg, lifecycle_rules)
         if changes:
             act.done(f"lifecycle rules updated: {'; '.join(changes)}", changes=changes)
         else:

@@ -6,11 +6,15 @@ every per-target task is mapped over the configured PostgreSQL targets (read at 
 
 from __future__ import annotations
 
+from functools import partial
+
+from mercenary_maintenance import registry
 from mercenary_maintenance.backups import actions, lifecycle, retention, sample, verify
 from mercenary_maintenance.backups import incremental as chain
 from mercenary_maintenance.dagkit import Gate, Group, TaskSpec
 
-ENSURE_LIFECYCLE = TaskSpec("ensure_lifecycle", lifecycle.ensure_lifecycle)
+ENSURE_LIFECYCLE = TaskSpec("ensure_lifecycle",
+                            partial(lifecycle.ensure_lifecycle, lifecycle_rules=registry.LIFECYCLE_RULES))
 BACKUP_FULL = TaskSpec("backup_full", actions.backup_full, over="postgres", heavy=True)
 EXPIRE = TaskSpec("expire_backups", retention.expire, over="postgres")
 BACKUP_INCREMENTAL = TaskSpec("backup_incremental", chain.backup_incremental, over="postgres", heavy=True)

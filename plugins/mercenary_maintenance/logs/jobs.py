@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mercenary_maintenance import bucket_lifecycle
@@ -41,14 +42,17 @@ def _log_dirs(step: Step) -> list[str]:
     return [files.base_dir(os.path.expandvars(p)) for s in step.cfg.logs.sets for p in s.paths]
 
 
-def archive_logs(step: Step) -> None:
-    """logs.archive: compress, upload, verify, then delete old log files (lifecycle rules first)."""
+def archive_logs(step: Step, lifecycle_rules: Sequence[bucket_lifecycle.RuleSource]) -> None:
+    """logs.archive: compress, upload, verify, then delete old log files (lifecycle rules first).
+
+    The lifecycle rules written first are every area's (``lifecycle_rules``: ``registry.LIFECYCLE_RULES``,
+    given by the task declaration); disk usage is measured before and after."""
     cfg = step.cfg
     bucket = cfg.backups.bucket
     disk_usage(step, _log_dirs(step), "before")
     client = s3.client_for(cfg.backups.conn_id)
     with step.action("logs.lifecycle", bucket, why="archived logs expire by an S3 lifecycle rule per set") as act:
-        changes = bucket_lifecycle.ensure(client, cfg)
+        changes = bucket_lifecycle.ensure(client, cfg, lifecycle_rules)
         if changes:
             act.done(f"lifecycle rules written: {'; '.join(changes)}", changes=changes)
         else:

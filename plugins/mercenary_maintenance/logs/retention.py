@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from mercenary_maintenance.bucket_lifecycle import differences
-from mercenary_maintenance.config import LogSet
+from mercenary_maintenance.config import LogSet, MaintenanceConfig
 from mercenary_maintenance.findings import Finding, Severity, worst
 from mercenary_maintenance.logs import files, s3
 
@@ -30,6 +30,11 @@ def desired_rule(log_set: LogSet) -> dict[str, Any]:
         "Expiration": {"Days": log_set.retention_days},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
     }
+
+
+def bucket_rules(cfg: MaintenanceConfig) -> list[dict[str, Any]]:
+    """Each log set's rule on the bucket (a :data:`~mercenary_maintenance.bucket_lifecycle.RuleSource`)."""
+    return [desired_rule(s) for s in cfg.logs.sets]
 
 
 def local_bytes(log_set: LogSet) -> int:

@@ -1,17 +1,20 @@
-"""Build the preview of the coming windows: probe each target once, then one plan item per
-(window, target, action) with the objects, figures, estimate, lock, risk and rollback."""
+"""Build the preview of the coming windows: probe each target once (with the areas' probes the
+task is given, ``registry.PROBES``), then one plan item per (window, target, action) with the
+objects, figures, estimate, lock, risk and rollback."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from mercenary_maintenance.config import LogSet
 from mercenary_maintenance.findings import Finding, Severity
-from mercenary_maintenance.preview.plan import PlanItem, history_durations, make_item
-from mercenary_maintenance.preview.timetable import WINDOW_DAGS, starting_at, upcoming
-from mercenary_maintenance.windows.rules import Window
+from mercenary_maintenance.plan import PlanItem, PostgresProbe, Probes, RedisProbe, TargetState
+from mercenary_maintenance.preview.plan import history_durations, make_item
+from mercenary_maintenance.preview.timetable import starting_at, upcoming
+from mercenary_maintenance.windows.rules import WINDOW_DAGS, Window
 
 if TYPE_CHECKING:
     from mercenary_maintenance.report.store import ReportStore
@@ -25,6 +28,7 @@ WINDOW_ACTIONS: dict[str, tuple[str, ...]] = {
     "maintenance_quarterly": (),
 }
 History = Callable[[str], list[dict[str, Any]]]
+Probe = TypeVar("Probe", PostgresProbe, RedisProbe)
 
 
 def windows_to_preview(run_type: str, interval: tuple[datetime | None, datetime | None],
@@ -53,7 +57,7 @@ def report_history(store: ReportStore, limit: int) -> History:
 
 
 def _postgres_items(step: Step, target: str, dag_id: str, start: str, wanted: tuple[str, ...],
-                    probe: Any, history: History) -> list[PlanItem]:
+                    probe: PostgresProbe, history: History) -> list[PlanItem]:
     items = []
     groups = {"postgres.vacuum_analyze": probe.vacuum, "postgres.reindex": probe.reindex,
               "postgres.vacuum_full": probe.vacuum_full}
@@ -75,7 +79,7 @@ def _postgres_items(step: Step, target: str, dag_id: str, start: str, wanted: tu
     return items
 
 
-def _redis_items(target: str, dag_id: str, start: str, wanted: tuple[str, ...], probe: Any,
+def _redis_items(target: str, dag_id: str, start: str, wanted: tuple[str, ...], probe: RedisProbe,
                  history: History) -> list[PlanItem]:
     items = []
     for action, figures in (("redis.memory_purge", probe.purge), ("redis.bgrewriteaof", probe.rewrite)):
@@ -87,16 +91,13 @@ def _redis_items(target: str, dag_id: str, start: str, wanted: tuple[str, ...], 
     return items
 
 
-def _no_state() -> Any:
-    from mercenary_maintenance.preview.plan import TargetState
-
+def _no_state() -> TargetState:
     return TargetState()
 
 
-def _log_items(step: Step, dag_id: str, start: str, history: History) -> list[PlanItem]:
+def _log_items(step: Step, dag_id: str, start: str, history: History,
+               local_bytes: Callable[[LogSet], int]) -> list[PlanItem]:
     """logs.archive deletes local files after archiving them (when delete_local_after_archive)."""
-    from mercenary_maintenance.logs.retention import local_bytes
-
     if not step.cfg.logs.delete_local_after_archive:
         return []
     items = []
@@ -111,32 +112,30 @@ def _log_items(step: Step, dag_id: str, start: str, history: History) -> list[Pl
     return items
 
 
-def build_plan(step: Step, windows: list[tuple[str, Window]], history: History) -> list[PlanItem]:
+def build_plan(step: Step, windows: list[tuple[str, Window]], history: History, probes: Probes) -> list[PlanItem]:
     """The plan for ``windows``; a target that cannot be probed is an ``unknown`` finding."""
-    from mercenary_maintenance.preview.probe import probe_postgres, probe_redis
-
     needed = {a for dag_id, _ in windows for a in WINDOW_ACTIONS[dag_id]}
-    pg_probes: dict[str, Any] = {}
-    redis_probes: dict[str, Any] = {}
+    pg_probes: dict[str, PostgresProbe] = {}
+    redis_probes: dict[str, RedisProbe] = {}
     if needed & {"postgres.vacuum_analyze", "postgres.reindex", "postgres.vacuum_full", "backup.restore_test"}:
         for t in step.cfg.targets.postgres:
-            step.check("preview.target_state", t.name, partial(_keep, pg_probes, t.name, probe_postgres, step))
+            step.check("preview.target_state", t.name, partial(_keep, pg_probes, t.name, probes.postgres, step))
     if needed & {"redis.memory_purge", "redis.bgrewriteaof"}:
         for r in step.cfg.targets.redis:
-            step.check("preview.target_state", r.name, partial(_keep, redis_probes, r.name, probe_redis, step))
+            step.check("preview.target_state", r.name, partial(_keep, redis_probes, r.name, probes.redis, step))
     items: list[PlanItem] = []
     for dag_id, window in windows:
         start = window.start.isoformat()
         wanted = WINDOW_ACTIONS[dag_id]
-        for name, probe in pg_probes.items():
-            items += _postgres_items(step, name, dag_id, start, wanted, probe, history)
-        for name, probe in redis_probes.items():
-            items += _redis_items(name, dag_id, start, wanted, probe, history)
+        for name, pg_probe in pg_probes.items():
+            items += _postgres_items(step, name, dag_id, start, wanted, pg_probe, history)
+        for name, redis_probe in redis_probes.items():
+            items += _redis_items(name, dag_id, start, wanted, redis_probe, history)
         if "logs.archive" in wanted:
-            items += _log_items(step, dag_id, start, history)
+            items += _log_items(step, dag_id, start, history, probes.log_bytes)
     return items
 
 
-def _keep(store: dict[str, Any], name: str, probe: Callable[[Step, str], Any], step: Step) -> Finding:
+def _keep(store: dict[str, Probe], name: str, probe: Callable[[Step, str], Probe], step: Step) -> Finding:
     store[name] = probe(step, name)
     return Finding("preview.target_state", name, Severity.OK, "read the target's state for the preview (read-only)")

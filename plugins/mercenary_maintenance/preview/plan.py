@@ -1,96 +1,21 @@
-"""The preview's plan items and their estimates, risk notes and rollback (pure functions).
+"""The preview's estimates and risk notes of plan items, and its renderings (pure functions).
 
-A :class:`PlanItem` is one action on one target in one coming window, with the objects it
-will touch and their figures. Its duration estimate is the median time that action took
-per object on that target in the window DAG's previous reports (``history``), times the
-number of objects; without history it is derived from the size (``size``), at a
-deliberately slow rate, so the estimate errs long.
+A :class:`~mercenary_maintenance.plan.PlanItem` is one action on one target in one
+coming window, with the objects it will touch and their figures. Its duration estimate is the
+median time that action took per object on that target in the window DAG's previous reports
+(``history``), times the number of objects; without history it is derived from the size
+(``size``), at a deliberately slow rate, so the estimate errs long.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-MIB = 2**20
-GIB = 2**30
+from mercenary_maintenance.plan import ACTIONS, GIB, PlanItem, TargetState, human_bytes
 
-
-@dataclass(frozen=True)
-class ActionInfo:
-    """What the preview tells about one kind of action."""
-
-    lock: str
-    rollback: str
-    bytes_per_s: float  # size-based estimate: this many bytes per second (conservative)
-    approval: str | None = None  # the approvals.required_for kind that gates it, if any
-
-
-ACTIONS: dict[str, ActionInfo] = {
-    "postgres.vacuum_analyze": ActionInfo(
-        "SHARE UPDATE EXCLUSIVE (reads and writes continue; DDL and other VACUUMs of the table wait)",
-        "none needed: VACUUM only frees dead row versions and refreshes statistics; nothing to undo",
-        50 * MIB),
-    "postgres.reindex": ActionInfo(
-        "SHARE UPDATE EXCLUSIVE (REINDEX CONCURRENTLY: reads and writes continue; short locks at the swap)",
-        "none needed: the old index serves queries until the new one is valid; a cancelled rebuild leaves an "
-        "invalid *_ccnew index, which the action drops",
-        20 * MIB),
-    "postgres.vacuum_full": ActionInfo(
-        "ACCESS EXCLUSIVE (every read and write of the table waits for the whole rewrite)",
-        "cancel (pg_cancel_backend) before it ends: the old table file stays; once done the data is unchanged "
-        "(a compacting rewrite), nothing to undo. Needs free disk about the table's size plus its indexes",
-        20 * MIB, approval="vacuum_full"),
-    "redis.memory_purge": ActionInfo(
-        "none (allocator purge; a short latency spike)",
-        "none needed: only returns free allocator pages to the OS",
-        1024 * MIB),
-    "redis.bgrewriteaof": ActionInfo(
-        "none (a forked child rewrites; fork latency and copy-on-write memory up to the dataset size)",
-        "none needed: the old AOF stays in use until the rewrite succeeds",
-        50 * MIB),
-    "backup.restore_test": ActionInfo(
-        "none on the source (restores the latest backup into a scratch database)",
-        "none needed: the scratch database is dropped afterwards",
-        20 * MIB),
-    "logs.archive": ActionInfo(
-        "none",
-        "local files are deleted only after their archive is verified on S3: restore from "
-        "s3://<backups.bucket>/logs/<set>/",
-        20 * MIB, approval="retention_delete"),
-}
 MIN_ESTIMATE_S = 1.0
-
-
-@dataclass
-class PlanItem:
-    window_dag_id: str
-    window_start: str
-    target: str
-    action: str
-    objects: list[str]
-    estimate_s: float
-    estimate_basis: str  # history | size
-    lock: str
-    risk: str
-    rollback: str
-    size_bytes: int = 0
-    figures: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class TargetState:
-    """Read-only figures of a target that make an action riskier."""
-
-    active_sessions: int | None = None
-    replication_lag_bytes: float | None = None
-    max_active_sessions: int = 20
-    max_lag_bytes: float = 100 * MIB
 
 
 def history_durations(reports: Iterable[dict[str, Any]], action: str, target: str) -> list[float]:
@@ -121,18 +46,6 @@ def estimate(action: str, objects: int, size_bytes: int, history: list[float]) -
         return round(max(0.01, statistics.median(history)) * count, 2), "history"
     rate = ACTIONS[action].bytes_per_s
     return round(max(MIN_ESTIMATE_S * count, size_bytes / rate), 2), "size"
-
-
-def human_bytes(n: float) -> str:
-    """
-    >>> human_bytes(512), human_bytes(3 * 2**20), human_bytes(5.5 * 2**30)
-    ('512 B', '3.0 MiB', '5.5 GiB')
-    """
-    if n >= GIB:
-        return f"{n / GIB:.1f} GiB"
-    if n >= MIB:
-        return f"{n / MIB:.1f} MiB"
-    return f"{int(n)} B"
 
 
 def risk_notes(action: str, size_bytes: int, estimate_s: float, state: TargetState) -> str:

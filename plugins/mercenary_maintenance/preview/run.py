@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.plan import Probes
 from mercenary_maintenance.preview.collect import build_plan, report_history, windows_to_preview
 from mercenary_maintenance.preview.plan import render_markdown, slack_summary
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
 
 
-def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], now: datetime,
+def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], now: datetime, probes: Probes,
                 lead_hours: float | None = None) -> None:
     from mercenary_maintenance.notify import post_to_slack, run_link
     from mercenary_maintenance.report.store import store_for
@@ -26,7 +27,8 @@ def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], n
                          value=cfg.preview.lead_hours, threshold=lead_hours))
     windows = windows_to_preview(step.run.run_type, interval, now)
     store = store_for(cfg)
-    plan = [item.to_dict() for item in build_plan(step, windows, report_history(store, cfg.preview.history_runs))]
+    history = report_history(store, cfg.preview.history_runs)
+    plan = [item.to_dict() for item in build_plan(step, windows, history, probes)]
     step.report_keys["plan"] = plan
     step.report_keys["previewed_windows"] = [
         {"window_dag_id": d, "start": w.start.isoformat(), "end": w.end.isoformat()} for d, w in windows]
@@ -42,10 +44,11 @@ def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], n
         act.done("plan summary posted")
 
 
-def preview_body(step: Step) -> None:
+def preview_body(step: Step, probes: Probes) -> None:
     """Read-only: what the coming window(s) will do on each target, with estimates, risk and rollback.
 
-    The run's data interval and the timetable's lead time come from Airflow."""
+    The run's data interval and the timetable's lead time come from Airflow, the areas' probes from
+    the task declaration (``registry.PROBES``)."""
     from airflow.sdk import get_current_context
 
     from mercenary_maintenance.windows.rules import UTC
@@ -54,5 +57,5 @@ def preview_body(step: Step) -> None:
     dag_run = context["dag_run"]
     timetable = getattr(context.get("dag"), "timetable", None)
     lead = getattr(timetable, "lead_hours", None)
-    run_preview(step, (dag_run.data_interval_start, dag_run.data_interval_end), datetime.now(UTC),
+    run_preview(step, (dag_run.data_interval_start, dag_run.data_interval_end), datetime.now(UTC), probes,
                 lead_hours=float(lead) if lead is not None else None)

@@ -15,15 +15,9 @@ from typing import Any
 import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
-from mercenary_maintenance.windows.rules import MONTHLY, QUARTERLY, UTC, WEEKLY, Window, WindowRule
+from mercenary_maintenance.windows.rules import UTC, WINDOW_DAGS, Window, WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
-# The window DAGs the preview looks ahead for (DESIGN §4), in this order.
-WINDOW_DAGS: dict[str, WindowRule] = {
-    "maintenance_weekly": WEEKLY,
-    "maintenance_monthly": MONTHLY,
-    "maintenance_quarterly": QUARTERLY,
-}
 DEFAULT_LEAD_HOURS = 24.0
 
 

@@ -1,9 +1,11 @@
-"""The last task of every DAG: gather the parts, write report.json/report.md, fail the run
-when any task failed (so a failed run never looks green)."""
+"""The last task of every DAG: gather the parts, write report.json/report.md, announce the
+findings (what the wiring passes in), fail the run when any task failed (so a failed run never
+looks green)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -31,43 +33,10 @@ def task_states(context: Any, exclude: str) -> dict[str, str]:
     return {task: str(state) for task, state in states.items() if task != exclude and state is not None}
 
 
-# DAGs that notify through the alert state machine (for-duration, dedup, escalation) instead.
-SELF_ALERTING = frozenset({"alert_evaluation"})
-
-
-def announce(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
-    """Post the run's findings that need attention to Slack (after the report is safe).
-
-    Delivery is retried; if Slack stays down the task fails and its retry posts again
-    (the report itself is already written, a retry only adds an attempt file)."""
-    from mercenary_maintenance.alerts.delivery import deliver
-    from mercenary_maintenance.notify import findings_notice, post_to_slack, run_link
-
-    if report["dag_id"] in SELF_ALERTING:
-        return
-    if report["dag_id"] in cfg.alerts.stateful_findings:
-        if report["status"] != "failed":  # a failed run is announced by the failure notifier
-            from mercenary_maintenance.alerts.findings import announce_findings
-
-            announce_findings(cfg, report, run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
-        return
-    text = findings_notice(report, cfg.alerts.notify_findings,
-                           run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
-    if text is None:
-        return
-    import time
-
-    result = deliver(text, lambda t: post_to_slack(cfg.alerts.slack_conn_id, t, cfg.alerts.slack_timeout_seconds),
-                     attempts=cfg.alerts.slack_attempts, delay_s=cfg.alerts.slack_retry_delay_seconds,
-                     deadline=time.monotonic() + cfg.alerts.slack_send_budget_seconds)
-    if not result.ok:
-        raise RuntimeError(f"Slack notice of the run's findings not delivered: {result.error}")
-
-
 def _attach_planned(store: Any, report: dict[str, Any]) -> None:
     """Window runs: planned vs done against the window's preview. A failure to compare is
     recorded in the report (and logged); it must not cost the run its report."""
-    from mercenary_maintenance.preview.compare import attach_planned
+    from mercenary_maintenance.report.planned import attach_planned
 
     try:
         attach_planned(store, report)
@@ -76,7 +45,11 @@ def _attach_planned(store: Any, report: dict[str, Any]) -> None:
         report["planned_error"] = f"{type(exc).__name__}: {exc}"
 
 
-def finalize(context: Any) -> str:
+# Posts a written report's findings (``alerts.announce.announce_run``, passed in by ``dagkit.write_report``).
+Announce = Callable[[MaintenanceConfig, dict[str, Any]], None]
+
+
+def finalize(context: Any, announce: Announce) -> str:
     cfg = load_config()
     register_config(cfg)
     run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))

@@ -117,3 +117,10 @@ MONTHLY = WindowRule(weekday=6, start=time(1, 0), duration=timedelta(hours=4), f
 QUARTERLY = WindowRule(
     weekday=5, start=time(0, 0), duration=timedelta(hours=6), first_in_month=True, months=(1, 4, 7, 10)
 )
+# The window DAGs (DESIGN §4), in this order: the preview looks ahead for them, planned vs done
+# compares their runs with it.
+WINDOW_DAGS: dict[str, WindowRule] = {
+    "maintenance_weekly": WEEKLY,
+    "maintenance_monthly": MONTHLY,
+    "maintenance_quarterly": QUARTERLY,
+}

@@ -1,36 +1,21 @@
-"""Read-only look at each target: what the next window's actions would select, with figures.
+"""The preview's read-only look at a PostgreSQL target: what the next window's actions would
+select, with figures.
 
 The selection is the actions' own (``select_dead_tuple_tables``, ``select_bloated_indexes``,
-the target's ``vacuum_full_tables``, the Redis skip rules), run in a session with
-``default_transaction_read_only`` on and the check timeouts, and without the target's
-maintenance lock: the preview never changes or blocks anything.
+the target's ``vacuum_full_tables``), run in a session with ``default_transaction_read_only``
+on and the check timeouts, and without the target's maintenance lock: the preview never
+changes or blocks anything. The preview area receives :func:`probe` from the wiring
+(``registry.PROBES``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mercenary_maintenance.preview.plan import TargetState
+from mercenary_maintenance.plan import PostgresProbe, TargetState
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
-
-
-@dataclass
-class PostgresProbe:
-    vacuum: list[dict[str, Any]] = field(default_factory=list)
-    reindex: list[dict[str, Any]] = field(default_factory=list)
-    vacuum_full: list[dict[str, Any]] = field(default_factory=list)
-    database_bytes: int = 0
-    state: TargetState = field(default_factory=TargetState)
-
-
-@dataclass
-class RedisProbe:
-    purge: dict[str, Any] | None = None  # figures when MEMORY PURGE would run
-    rewrite: dict[str, Any] | None = None  # figures when BGREWRITEAOF would run
-    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def _load_limits(step: Step) -> tuple[int, float]:
@@ -39,7 +24,8 @@ def _load_limits(step: Step) -> tuple[int, float]:
     return int(getattr(guard, "max_active_sessions", 20)), float(step.cfg.thresholds.replication_lag_bytes.warning)
 
 
-def probe_postgres(step: Step, target: str) -> PostgresProbe:
+def probe(step: Step, target: str) -> PostgresProbe:
+    """What the postgres actions would select on ``target`` now (read-only session)."""
     from mercenary_maintenance.pg.session import open_session
     from mercenary_maintenance.postgres import actions
 
@@ -83,27 +69,4 @@ def probe_postgres(step: Step, target: str) -> PostgresProbe:
     out.state = TargetState(active_sessions=int(activity["active_sessions"] or 0),
                             replication_lag_bytes=max(lags) if lags else None,
                             max_active_sessions=max_active, max_lag_bytes=max_lag)
-    return out
-
-
-def probe_redis(step: Step, target: str) -> RedisProbe:
-    from mercenary_maintenance.redis import client as rclient
-    from mercenary_maintenance.redis.actions import purge_skip_reason, rewrite_skip_reason
-
-    client = rclient.connect(step.cfg, target)
-    memory = rclient.info(client, "memory")
-    persistence = rclient.info(client, "persistence")
-    out = RedisProbe()
-    reason = purge_skip_reason(memory)
-    if reason:
-        out.skipped["redis.memory_purge"] = reason
-    else:
-        out.purge = {"object": target, "size_bytes": int(memory.get("used_memory_rss") or 0),
-                     "allocator": memory.get("mem_allocator")}
-    reason = rewrite_skip_reason(persistence)
-    if reason:
-        out.skipped["redis.bgrewriteaof"] = reason
-    else:
-        size = int(persistence.get("aof_base_size") or memory.get("used_memory") or 0)
-        out.rewrite = {"object": target, "size_bytes": size}
     return out

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.preview.plan import ACTIONS
-from mercenary_maintenance.preview.timetable import WINDOW_DAGS
+from mercenary_maintenance.plan import ACTIONS
+from mercenary_maintenance.windows.rules import WINDOW_DAGS
 
 if TYPE_CHECKING:
     from mercenary_maintenance.report.store import ReportStore

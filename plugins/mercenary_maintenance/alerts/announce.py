@@ -1,0 +1,43 @@
+"""After a run's report is written: its findings that need attention go to Slack.
+
+``write_report`` (``report.finalize``, core) hands the written report to :func:`announce_run`,
+which the wiring (``dagkit.write_report``) passes in: through the alert state for the DAGs in
+``alerts.stateful_findings`` (:mod:`~mercenary_maintenance.alerts.findings`), otherwise one
+message per run (``alerts.notify_findings``), delivered with retries.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mercenary_maintenance.alerts.delivery import deliver
+from mercenary_maintenance.alerts.findings import announce_findings
+from mercenary_maintenance.config import MaintenanceConfig
+
+# DAGs that notify through the alert state machine (for-duration, dedup, escalation) instead.
+SELF_ALERTING = frozenset({"alert_evaluation"})
+
+
+def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
+    """Post the run's findings that need attention to Slack (after the report is safe).
+
+    Delivery is retried; if Slack stays down the task fails and its retry posts again
+    (the report itself is already written, a retry only adds an attempt file)."""
+    from mercenary_maintenance.notify import findings_notice, post_to_slack, run_link
+
+    if report["dag_id"] in SELF_ALERTING:
+        return
+    if report["dag_id"] in cfg.alerts.stateful_findings:
+        if report["status"] != "failed":  # a failed run is announced by the failure notifier
+            announce_findings(cfg, report, run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
+        return
+    text = findings_notice(report, cfg.alerts.notify_findings,
+                           run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
+    if text is None:
+        return
+    result = deliver(text, lambda t: post_to_slack(cfg.alerts.slack_conn_id, t, cfg.alerts.slack_timeout_seconds),
+                     attempts=cfg.alerts.slack_attempts, delay_s=cfg.alerts.slack_retry_delay_seconds,
+                     deadline=time.monotonic() + cfg.alerts.slack_send_budget_seconds)
+    if not result.ok:
+        raise RuntimeError(f"Slack notice of the run's findings not delivered: {result.error}")
