@@ -31,6 +31,7 @@ from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.findings import Finding, Threshold
 from mercenary_maintenance.steps import Step
+from mercenary_maintenance.windows import rules
 from mercenary_maintenance.windows.rules import UTC
 
 Query = Callable[[str], Mapping[str, Any]]
@@ -90,7 +91,8 @@ def slack_sender(conn_id: str, timeout_s: float | None = None) -> Callable[[str]
     return lambda text: post_to_slack(conn_id, text, timeout_s)
 
 
-WINDOW_DAGS = ("maintenance_weekly", "maintenance_monthly", "maintenance_quarterly", "emergency_maintenance")
+# Runs during which maintenance is under way: the window DAGs and emergency runs.
+MAINTENANCE_DAGS = (*rules.WINDOW_DAGS, "emergency_maintenance")
 
 
 def running_windows() -> list[str]:
@@ -106,7 +108,7 @@ def running_windows() -> list[str]:
     except RuntimeError:
         return []
     try:
-        return [dag_id for dag_id in WINDOW_DAGS if ti.get_dr_count(dag_id=dag_id, states=["running"]) > 0]
+        return [dag_id for dag_id in MAINTENANCE_DAGS if ti.get_dr_count(dag_id=dag_id, states=["running"]) > 0]
     except Exception:
         log.warning("could not list running maintenance windows; alerts are not annotated", exc_info=True)
         return []

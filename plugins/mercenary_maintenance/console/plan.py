@@ -12,8 +12,8 @@ from typing import Any
 from mercenary_maintenance import packaged
 from mercenary_maintenance.config import ConfigError, MaintenanceConfig
 from mercenary_maintenance.console.index import RunIndex
-from mercenary_maintenance.console.status import WINDOW_DAGS, iso
-from mercenary_maintenance.windows.rules import UTC
+from mercenary_maintenance.console.status import iso
+from mercenary_maintenance.windows.rules import UTC, WINDOW_DAGS
 
 REF = re.compile(r"`([a-z][a-z0-9_]*)\.([a-z][a-z0-9_.]*)`")
 # Fixed-interval DAGs (DESIGN §4); the window DAGs are due once per window.

@@ -14,13 +14,8 @@ from typing import Any
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.console.index import RunIndex
 from mercenary_maintenance.findings import Severity
-from mercenary_maintenance.windows.rules import MONTHLY, QUARTERLY, UTC, WEEKLY, WindowRule
+from mercenary_maintenance.windows.rules import UTC, WINDOW_DAGS
 
-WINDOW_DAGS: dict[str, WindowRule] = {
-    "maintenance_weekly": WEEKLY,
-    "maintenance_monthly": MONTHLY,
-    "maintenance_quarterly": QUARTERLY,
-}
 # Areas whose findings belong to one kind of target.
 AREA_KIND = {"postgres": "postgres", "backup": "postgres", "redis": "redis", "http": "http", "tls": "http"}
 
