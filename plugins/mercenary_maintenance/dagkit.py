@@ -5,7 +5,8 @@ every area uses, so areas declare their tasks — and the groups that order them
 :func:`maintenance_dag` fixes what all maintenance DAGs share — owner, retries, tags,
 start date, no catch-up, one active run, the Slack failure notifier, the window
 timetable and its ``DeadlineAlert`` — and appends ``write_report``, which runs after
-everything else even when tasks failed, and fails the run when they did.
+everything else even when tasks failed, and fails the run when they did (a DAG whose only task
+is declared ``writes_report`` writes the report in that task instead).
 """
 
 from __future__ import annotations
@@ -118,6 +119,36 @@ def write_report() -> str:
     return finalize(get_current_context(), announce=announce_run)
 
 
+# Task ids of the specs that write their run's report (TaskSpec.writes_report): a DAG whose only
+# task is one of them gets no write_report task.
+REPORTING_TASKS: set[str] = set()
+
+
+def _reporting(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``work`` and write the run's report whatever happened. A failure is reported as this
+    task failed and then raised as it was (the task's retries apply; a retry writes the report again)."""
+    import logging
+
+    from airflow.sdk import get_current_context
+
+    from mercenary_maintenance.alerts.announce import announce_run
+    from mercenary_maintenance.report.finalize import RunFailed, finalize
+
+    context = get_current_context()
+    try:
+        result = work()
+    except Exception:
+        try:
+            finalize(context, announce=announce_run, own_state="failed")
+        except RunFailed:
+            pass  # expected: the report says failed, and the original error is what the task raises
+        except Exception:
+            logging.getLogger(__name__).exception("the failed run's report could not be written")
+        raise
+    finalize(context, announce=announce_run, own_state="success")
+    return result
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One maintenance task declared as data; :meth:`add` / :meth:`expand` make the Airflow task.
@@ -134,6 +165,10 @@ class TaskSpec:
     heavy: bool = False
     trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
     retries: int | None = None
+    # The DAG's only task, which writes the run's report itself (success or failure) instead of a
+    # separate write_report task: one task process per run instead of two, for a DAG that runs
+    # every few minutes (alert_evaluation, 288 runs a day).
+    writes_report: bool = False
 
     @property
     def doc(self) -> str:
@@ -164,7 +199,16 @@ class TaskSpec:
 def _airflow_task(spec: TaskSpec) -> Any:
     """The TaskFlow task of a spec (made once; the imports inside run when the task runs)."""
     body = spec.body
-    if spec.over is None:
+    if spec.writes_report:
+        if spec.over is not None:
+            raise TypeError(f"{spec.task_id}: a task that writes the run's report is not mapped")
+        REPORTING_TASKS.add(spec.task_id)
+
+        def run() -> dict[str, Any]:
+            from mercenary_maintenance.steps import execute_step
+
+            return _reporting(lambda: execute_step(body))
+    elif spec.over is None:
         def run() -> dict[str, Any]:
             from mercenary_maintenance.steps import execute_step
 
@@ -303,6 +347,11 @@ def maintenance_dag(
         **extra,
     ) as dag:
         yield dag
+        reporting = [t.task_id for t in dag.tasks if t.task_id in REPORTING_TASKS]
+        if reporting:
+            if len(dag.tasks) != 1:
+                raise ValueError(f"{dag_id}: {reporting[0]} writes the run's report, so it must be the DAG's only task")
+            return
         leaves = [t for t in dag.tasks if not t.downstream_list]
         report = write_report()
         for leaf in leaves:

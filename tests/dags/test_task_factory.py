@@ -82,3 +82,23 @@ def test_every_declared_task_of_the_package_has_a_doc() -> None:
 def test_a_mapped_spec_cannot_be_added_unmapped() -> None:
     with DAG("factory_misuse", schedule=None, start_date=START_DATE), pytest.raises(TypeError, match="mapped over"):
         CHECK.add()
+
+
+def test_a_task_that_writes_the_report_is_the_dags_only_task() -> None:
+    from mercenary_maintenance.dagkit import maintenance_dag
+
+    reporting = TaskSpec("report_itself", bucket, writes_report=True)
+    with maintenance_dag("factory_reporting", doc_md="x", tags=[], schedule=None) as dag:
+        reporting.add()
+    assert [t.task_id for t in dag.tasks] == ["report_itself"]  # no write_report task
+
+    def two_tasks() -> None:
+        with maintenance_dag("factory_reporting_two", doc_md="x", tags=[], schedule=None):
+            reporting.add()
+            BUCKET.add()
+
+    with pytest.raises(ValueError, match="must be the DAG's only task"):
+        two_tasks()
+    with maintenance_dag("factory_plain", doc_md="x", tags=[], schedule=None) as dag:
+        BUCKET.add()
+    assert sorted(t.task_id for t in dag.tasks) == ["bucket", "write_report"]

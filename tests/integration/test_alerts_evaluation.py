@@ -204,6 +204,21 @@ def test_slack_down_for_good_is_recorded_fails_the_task_and_is_resent_later(metr
     assert store.state.outbox == ()
 
 
+def test_the_one_task_writes_the_report_of_a_failed_run_too(metrics, slack, setup, run_dag, tmp_path):
+    # alert_evaluation has no write_report task: evaluate_alerts writes the report, also when it fails.
+    setup(slack_attempts=2)
+    metrics.set(test_cpu_percent=80)
+    slack.fail_next = [500] * 10  # every attempt of every try
+    state, report = run_dag("alert_evaluation")
+    assert state == "failed"
+    assert report is not None
+    assert report["status"] == "failed"
+    assert report["failed_tasks"] == ["evaluate_alerts"]
+    assert any(f["check"] == "host.cpu" and f["severity"] == "warning" for f in report["findings"])
+    assert "failed" in [a["status"] for a in report["actions"] if a["action"] == "alerts.notify"]
+    assert slack.messages == []
+
+
 def test_prometheus_down_gives_unknown_and_no_notification(metrics, slack, setup, connections, tmp_path):
     setup()
     connections({"AIRFLOW_CONN_MAINTENANCE_PROMETHEUS": json.dumps(

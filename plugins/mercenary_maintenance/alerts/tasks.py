@@ -5,5 +5,6 @@ from __future__ import annotations
 from mercenary_maintenance.alerts.evaluation import run_evaluation
 from mercenary_maintenance.dagkit import TaskSpec
 
-EVALUATE = TaskSpec("evaluate_alerts", run_evaluation)
+# Every 5 minutes: the one task also writes the run's report (no second task process per run).
+EVALUATE = TaskSpec("evaluate_alerts", run_evaluation, writes_report=True)
 

@@ -49,7 +49,12 @@ def _attach_planned(store: Any, report: dict[str, Any]) -> None:
 Announce = Callable[[MaintenanceConfig, dict[str, Any]], None]
 
 
-def finalize(context: Any, announce: Announce) -> str:
+def finalize(context: Any, announce: Announce, own_state: str | None = None) -> str:
+    """Write the run's report from its parts and task states; announce it; fail if the run failed.
+
+    ``own_state``: the calling task's own outcome, when it is the task that did the work (a DAG
+    whose one task writes the report itself); otherwise the caller is ``write_report`` and only
+    the other tasks count."""
     cfg = load_config()
     register_config(cfg)
     run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
@@ -65,7 +70,8 @@ def finalize(context: Any, announce: Announce) -> str:
         started_at=started.isoformat() if started else None,
         finished_at=datetime.now(UTC).isoformat(),
         parts=store.parts(run.dag_id, run.run_id),
-        task_states=task_states(context, exclude=run.task_id),
+        task_states={**task_states(context, exclude=run.task_id),
+                     **({run.task_id: own_state} if own_state is not None else {})},
     )
     _attach_planned(store, report)
     location = store.write_report(report, render_markdown(report))
