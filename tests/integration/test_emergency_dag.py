@@ -4,6 +4,7 @@ action), a real Slack receiver, reports on disk and on S3 (moto)."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,29 @@ def test_non_critical_request_posts_notice_then_waits_deferred(dagbag, tmp_path,
     assert "scheduled at" in text
     assert "wait_notice_period" in text
     assert "OPS-42" in text
+
+
+def test_non_critical_notice_is_retried_and_without_it_nothing_acts(dagbag, tmp_path, stack, redis_server, slack):
+    stack({"emergency": {"notice_minutes": 0.01, "mode": "notice"},
+           "alerts": {"slack_attempts": 3, "slack_retry_delay_seconds": 0.05}})
+    before = _rewrites(redis_server)
+    slack.fail_next = [500]  # Slack hiccups once: the second attempt posts the notice
+    state, report = _run(dagbag, tmp_path, _conf(severity="non_critical"))
+    assert state == "success", report
+    assert slack.attempts == 2
+    assert len([m for m in slack.messages if "Emergency maintenance" in m.get("text", "")]) == 1
+    assert _rewrites(redis_server) == before + 1
+
+    # Slack down for every attempt: no notice, so no action (the notice is a non-critical run's safety).
+    for old in (tmp_path / "reports" / DAG_ID).glob("*"):
+        shutil.rmtree(old)
+    slack.fail_next = [500] * 3
+    state, report = _run(dagbag, tmp_path, _conf(severity="non_critical"))
+    assert state == "failed"
+    assert report is not None
+    assert "post_notice" in report["failed_tasks"]
+    assert report["task_states"]["act"] != "success"
+    assert _rewrites(redis_server) == before + 1, "nothing acted without the notice"
 
 
 def test_dry_run_is_the_default_and_performs_nothing(dagbag, tmp_path, stack, redis_server, slack):

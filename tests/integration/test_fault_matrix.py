@@ -118,7 +118,7 @@ def test_slack_black_hole_fails_within_its_bound_beside_a_healthy_receiver(slack
     took, error, _ = timed(lambda: adapter.post("dead_slack", "hello", timeouts=FAST))
     assert error is not None
     assert "timed out" in str(error).lower(), error
-    # One attempt (slack_sdk does not retry a read timeout); delivery retries are alerts.delivery's.
+    # One attempt (slack_sdk does not retry a read timeout); delivery retries are delivery's.
     assert took < 1 + MARGIN_S, f"dead Slack took {took:.1f}s"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mercenary_maintenance.alerts.delivery import deliver
+from mercenary_maintenance.delivery import deliver
 
 
 class Clock:

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from mercenary_maintenance.alerts import metrics
-from mercenary_maintenance.alerts.delivery import deliver
 from mercenary_maintenance.config import ALERT_METRICS, ConfigError, parse_config
+from mercenary_maintenance.delivery import deliver
 from mercenary_maintenance.findings import Severity, Threshold
 
 TH = {r.threshold: Threshold(70, 90) for r in metrics.RULES}

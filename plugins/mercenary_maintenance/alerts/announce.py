@@ -8,10 +8,9 @@ message per run (``alerts.notify_findings``), delivered with retries.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from mercenary_maintenance.alerts.delivery import deliver
+from mercenary_maintenance import delivery
 from mercenary_maintenance.alerts.findings import announce_findings
 from mercenary_maintenance.config import MaintenanceConfig
 
@@ -24,7 +23,7 @@ def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
 
     Delivery is retried; if Slack stays down the task fails and its retry posts again
     (the report itself is already written, a retry only adds an attempt file)."""
-    from mercenary_maintenance.notify import findings_notice, post_to_slack, run_link
+    from mercenary_maintenance.notify import findings_notice, run_link
 
     if report["dag_id"] in SELF_ALERTING:
         return
@@ -36,8 +35,4 @@ def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
                            run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
     if text is None:
         return
-    result = deliver(text, lambda t: post_to_slack(cfg.alerts.slack_conn_id, t, cfg.alerts.slack_timeout_seconds),
-                     attempts=cfg.alerts.slack_attempts, delay_s=cfg.alerts.slack_retry_delay_seconds,
-                     deadline=time.monotonic() + cfg.alerts.slack_send_budget_seconds)
-    if not result.ok:
-        raise RuntimeError(f"Slack notice of the run's findings not delivered: {result.error}")
+    delivery.post(cfg, text, "Slack notice of the run's findings")

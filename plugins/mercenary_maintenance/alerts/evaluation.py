@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mercenary_maintenance.alerts import metrics
-from mercenary_maintenance.alerts.delivery import deliver
 from mercenary_maintenance.alerts.message import format_notification
 from mercenary_maintenance.alerts.policy import Policy
 from mercenary_maintenance.alerts.state import AlertState, Notification, Observation, advance, with_undelivered
 from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
 from mercenary_maintenance.config import MaintenanceConfig
+from mercenary_maintenance.delivery import deliver
 from mercenary_maintenance.findings import Finding, Threshold
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows import rules

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from mercenary_maintenance.alerts.delivery import deliver
 from mercenary_maintenance.alerts.policy import Policy
 from mercenary_maintenance.alerts.state import Notification, Observation, advance, with_undelivered
 from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
 from mercenary_maintenance.config import MaintenanceConfig
+from mercenary_maintenance.delivery import deliver
 from mercenary_maintenance.findings import Severity
 from mercenary_maintenance.report.resolution import effective_severity
 from mercenary_maintenance.runner import mask

@@ -32,6 +32,7 @@ def validate_body(step: Step, catalog: Catalog) -> dict[str, Any]:
 
 def notice_body(step: Step, request: dict[str, Any]) -> str:
     """Announce the run on Slack; return the ISO moment it may act."""
+    from mercenary_maintenance import delivery
     from mercenary_maintenance.notify import post_to_slack, run_link
 
     req = EmergencyRequest.from_dict(request)
@@ -52,7 +53,10 @@ def notice_body(step: Step, request: dict[str, Any]) -> str:
             act.dry_run("dry run: no notice posted, no wait", act_after=when.isoformat())
             return when.isoformat()
         try:
-            post_to_slack(step.cfg.alerts.slack_conn_id, text)
+            if req.critical:
+                post_to_slack(step.cfg.alerts.slack_conn_id, text)  # one attempt: a critical run does not wait
+            else:
+                delivery.post(step.cfg, text, "the emergency notice")  # retried within alerts.slack_send_budget_seconds
         except Exception as exc:
             if not req.critical:
                 raise  # the notice is the safety of a non-critical run: no notice, no action

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], now: datetime, probes: Probes,
                 lead_hours: float | None = None) -> None:
-    from mercenary_maintenance.notify import post_to_slack, run_link
+    from mercenary_maintenance import delivery
+    from mercenary_maintenance.notify import run_link
     from mercenary_maintenance.report.store import store_for
 
     cfg = step.cfg
@@ -40,8 +41,7 @@ def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], n
     report_md = store.backend.location(f"{step.run.dag_id}/{step.run.run_id}/report.md")
     text = slack_summary(plan, listed, run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id), report_md)
     with step.action("preview.slack_summary", cfg.alerts.slack_conn_id, why="announce the plan") as act:
-        post_to_slack(cfg.alerts.slack_conn_id, text)
-        act.done("plan summary posted")
+        act.done(f"plan summary posted ({delivery.post(cfg, text, 'the plan summary').attempts} attempt(s))")
 
 
 def preview_body(step: Step, probes: Probes) -> None:

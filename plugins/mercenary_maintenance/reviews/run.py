@@ -26,7 +26,8 @@ PERIOD_DAYS = {"monthly": 31, "quarterly": 92}
 
 def review(step: Step, kind: str) -> None:
     """Measure, compare with the previous review and the checks' trend, report, store, post."""
-    from mercenary_maintenance.notify import post_to_slack, run_link
+    from mercenary_maintenance import delivery
+    from mercenary_maintenance.notify import run_link
     from mercenary_maintenance.report.store import store_for
     from mercenary_maintenance.reviews import history, measure
 
@@ -64,10 +65,9 @@ def review(step: Step, kind: str) -> None:
     with step.action("reviews.snapshot", "store", why="baseline for the next review") as act:
         act.done(f"snapshot stored: {history.save_snapshot(store, step.run.dag_id, step.run.run_id, snapshot)}")
     with step.action("reviews.slack_summary", cfg.alerts.slack_conn_id, why="share the review") as act:
-        post_to_slack(cfg.alerts.slack_conn_id,
-                      f"{review.summary}\n<{run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id)}"
-                      f"|full review in the run's report>")
-        act.done("summary posted")
+        text = (f"{review.summary}\n<{run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id)}"
+                f"|full review in the run's report>")
+        act.done(f"summary posted ({delivery.post(cfg, text, 'the review summary').attempts} attempt(s))")
     if not review.findings:
         step.add(Finding("reviews.coverage", "all", Severity.WARNING,
                          "no PostgreSQL target reviewed: access review has nothing to compare"))

@@ -1,7 +1,9 @@
-"""At-least-once delivery of Slack messages: bounded retries with backoff.
+"""At-least-once delivery of Slack messages: bounded retries with backoff, within a budget.
 
-``send`` is injected (the Slack webhook hook in production, a recorder in unit tests),
-so retrying is tested without a network.
+:func:`deliver` takes the ``send`` function (the Slack adapter in production, a recorder in unit
+tests), so retrying is tested without a network; :func:`post` is what a task calls to post one
+message on the config's Slack connection (``alerts.slack_attempts``, ``slack_retry_delay_seconds``,
+``slack_timeout_seconds`` per attempt, ``slack_send_budget_seconds`` for all of them).
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mercenary_maintenance.redact import first_line
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import MaintenanceConfig
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +61,22 @@ def deliver(
                     pause = min(pause, max(0.0, deadline - clock()))
                 sleep(pause)
     return Delivery(False, attempts, error)
+
+
+class NotDelivered(RuntimeError):
+    """Slack stayed down for every attempt of a :func:`post`."""
+
+
+def post(cfg: MaintenanceConfig, text: str, what: str = "Slack message",
+         sleep: Callable[[float], None] = time.sleep) -> Delivery:
+    """Post ``text`` on ``alerts.slack_conn_id`` with the configured retries and budget; raise
+    :class:`NotDelivered` (naming ``what``) when no attempt got through."""
+    from mercenary_maintenance.notify import post_to_slack
+
+    alerts = cfg.alerts
+    result = deliver(text, lambda t: post_to_slack(alerts.slack_conn_id, t, alerts.slack_timeout_seconds),
+                     attempts=alerts.slack_attempts, delay_s=alerts.slack_retry_delay_seconds, sleep=sleep,
+                     deadline=time.monotonic() + alerts.slack_send_budget_seconds)
+    if not result.ok:
+        raise NotDelivered(f"{what} not delivered after {result.attempts} attempt(s): {result.error}")
+    return result
