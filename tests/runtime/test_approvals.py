@@ -34,16 +34,24 @@ def _states(api: Any, run_id: str) -> dict[str, str]:
     return {t["task_id"]: t["state"] for t in api.task_instances(EMERGENCY, run_id)}
 
 
-def _waiting_run(api: Any, runtime_config: Any, ticket: str, **approvals: Any) -> str:
+def _deferral_processed(runtime: Any, run_id: str) -> bool:
+    """The scheduler has taken the executor's "success" of the gate's deferring process."""
+    wanted = f"task_id='{GATE}', run_id='{run_id}'"
+    return any("Received executor event with state success" in line and wanted in line
+               for line in runtime.log_path("scheduler").read_text(errors="replace").splitlines())
+
+
+def _waiting_run(api: Any, runtime: Any, runtime_config: Any, ticket: str, **approvals: Any) -> str:
     runtime_config({"emergency": {"mode": "approval", "notice_minutes": 60}, "approvals": approvals})
     api.unpause(EMERGENCY)
     run_id = str(api.trigger(EMERGENCY, conf=_conf(ticket))["dag_run_id"])
     wait_for(lambda: _states(api, run_id).get(GATE) == "awaiting_input", 240, "the approval gate waiting")
-    # Airflow 3.3.2 race, seen here: an answer within ~1 s of the deferral re-queues the task before
-    # the scheduler has processed the executor's "success" of the deferring process, and the
-    # scheduler then marks the task FAILED ("state changed externally"). People answer later than
-    # that; so does this test (two scheduler loops).
-    time.sleep(5)
+    # Airflow 3.3.2 race, seen here: an answer given before the scheduler has processed the
+    # executor's "success" of the deferring process re-queues the task first, and the scheduler then
+    # marks it FAILED ("state changed externally"). A person answers later than that (a fixed 5 s
+    # sleep was not enough on a loaded machine): wait for the scheduler's own log line, then a loop.
+    wait_for(lambda: _deferral_processed(runtime, run_id), 120, "the scheduler processing the deferral")
+    time.sleep(2)
     return run_id
 
 
@@ -52,9 +60,9 @@ def _rewrites(redis_server: Any) -> int:
 
 
 def test_approve_over_rest_runs_the_action_and_the_report_names_the_approver(
-        api, runtime_config, reports, redis_server, runtime_slack):
+        api, airflow_runtime, runtime_config, reports, redis_server, runtime_slack):
     before = _rewrites(redis_server)
-    run_id = _waiting_run(api, runtime_config, "OPS-901")
+    run_id = _waiting_run(api, airflow_runtime, runtime_config, "OPS-901")
     # mode approval: waiting for the answer, not for a 60-minute notice period; nothing acted yet
     assert _states(api, run_id)["act"] in (None, "none", "scheduled")
     assert _rewrites(redis_server) == before
@@ -75,9 +83,9 @@ def test_approve_over_rest_runs_the_action_and_the_report_names_the_approver(
     assert entry["timed_out"] is False
 
 
-def test_reject_over_rest_skips_the_action_and_records_it(api, runtime_config, reports, redis_server):
+def test_reject_over_rest_skips_the_action_and_records_it(api, airflow_runtime, runtime_config, reports, redis_server):
     before = _rewrites(redis_server)
-    run_id = _waiting_run(api, runtime_config, "OPS-902")
+    run_id = _waiting_run(api, airflow_runtime, runtime_config, "OPS-902")
     api.patch(_hitl_path(run_id), {"chosen_options": ["Reject"], "params_input": {}})
     api.wait_run(EMERGENCY, run_id, timeout=240)
     assert _states(api, run_id)["act"] == "skipped"
@@ -89,9 +97,9 @@ def test_reject_over_rest_skips_the_action_and_records_it(api, runtime_config, r
                for a in report["actions"])
 
 
-def test_no_answer_times_out_to_reject(api, runtime_config, reports, redis_server):
+def test_no_answer_times_out_to_reject(api, airflow_runtime, runtime_config, reports, redis_server):
     before = _rewrites(redis_server)
-    run_id = _waiting_run(api, runtime_config, "OPS-903", timeout_minutes=0.1)  # 6 s
+    run_id = _waiting_run(api, airflow_runtime, runtime_config, "OPS-903", timeout_minutes=0.1)  # 6 s
     api.wait_run(EMERGENCY, run_id, timeout=240)  # the scheduler's sweep runs every 15 s
     assert _states(api, run_id)["act"] == "skipped"
     assert _rewrites(redis_server) == before
