@@ -1,10 +1,15 @@
 """The runtime tier: the production topology (api-server, scheduler, dag-processor, triggerer
-as separate processes, LocalExecutor, SQLite metadata) over this project's dags/ and plugins/,
-against the same real PostgreSQL, Redis, S3 and a Slack receiver as the integration tier.
+as separate processes, LocalExecutor, PostgreSQL metadata) over this project's dags/ and
+plugins/, against the same real PostgreSQL, Redis, S3 and a Slack receiver as the integration tier.
 
 One deployment per session (:func:`airflow_runtime`), shared by every runtime test: starting
 it costs about a minute on a busy CI machine. Tests that change the deployment's config or
-pools put them back (:func:`runtime_config`).
+pools put them back (:func:`runtime_config`). The window test moves the clock, so it has a
+deployment of its own under libfaketime (:func:`start_runtime` with ``faketime=True``; SQLite
+metadata, so the database's ``now()`` moves with the clock).
+
+Why PostgreSQL for the shared one: on SQLite, eight task starts at once once stalled the
+api-server 60 s on the database lock and the scheduler exited ("database is locked").
 """
 
 from __future__ import annotations
@@ -49,16 +54,16 @@ def base_config(home: Path) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="session")
-def airflow_runtime(pg: Any, redis_server: Any, s3: Any, runtime_slack: servers.SlackReceiver
-                    ) -> Iterator[AirflowRuntime]:
-    """api-server, scheduler, dag-processor and triggerer on loopback; deadline alerts on."""
+def start_runtime(pg: Any, redis_server: Any, s3: Any, runtime_slack: servers.SlackReceiver, *,
+                  faketime: bool, metadata: str | None) -> AirflowRuntime:
+    """A started deployment over the shared servers (``metadata``: an SQLAlchemy URL, or SQLite)."""
     home = Path(tempfile.mkdtemp(prefix="mm-runtime-"))
     config = home / "maintenance.yaml"
-    # libfaketime on every process, real time until a test moves the clock (test_windows.py, last)
-    runtime = AirflowRuntime(home, faketime=True)
+    runtime = AirflowRuntime(home, faketime=faketime, sql_alchemy_conn=metadata)
     config.write_text(yaml.safe_dump(base_config(home) | {"alerts": {"base_url": "http://airflow.test"}}))
-    s3.client().create_bucket(Bucket=RUNTIME_BUCKET)
+    client = s3.client()
+    if RUNTIME_BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=RUNTIME_BUCKET)
     runtime.extra_env = {
         **pg.connection_env("maintenance_postgres"),
         # a PostgreSQL that is down: nothing listens on this port
@@ -72,21 +77,26 @@ def airflow_runtime(pg: Any, redis_server: Any, s3: Any, runtime_slack: servers.
     started = time.monotonic()
     runtime.start()
     runtime.started_in_s = time.monotonic() - started  # type: ignore[attr-defined]
+    return runtime
+
+
+@pytest.fixture(scope="session")
+def airflow_runtime(pg: Any, redis_server: Any, s3: Any, runtime_slack: servers.SlackReceiver
+                    ) -> Iterator[AirflowRuntime]:
+    """api-server, scheduler, dag-processor and triggerer on loopback; deadline alerts on."""
+    pg.execute("DROP DATABASE IF EXISTS airflow_runtime_meta")
+    pg.execute("CREATE DATABASE airflow_runtime_meta")
+    metadata = pg.uri("airflow_runtime_meta").replace("postgresql://", "postgresql+psycopg://")
+    runtime = start_runtime(pg, redis_server, s3, runtime_slack, faketime=False, metadata=metadata)
     try:
         yield runtime
     finally:
         runtime.stop()
 
 
-@pytest.fixture
-def api(airflow_runtime: AirflowRuntime) -> RestClient:
-    return airflow_runtime.client()
-
-
-@pytest.fixture
-def runtime_config(airflow_runtime: AirflowRuntime) -> Iterator[Callable[[dict[str, Any]], None]]:
+def config_overlay(runtime: AirflowRuntime) -> Iterator[Callable[[dict[str, Any]], None]]:
     """Overlay keys on the deployment's maintenance config (read by tasks at run time); restored after."""
-    path = Path(airflow_runtime.extra_env["MAINTENANCE_CONFIG"])
+    path = Path(runtime.extra_env["MAINTENANCE_CONFIG"])
     original = path.read_text()
 
     def overlay(data: dict[str, Any]) -> None:
@@ -97,14 +107,28 @@ def runtime_config(airflow_runtime: AirflowRuntime) -> Iterator[Callable[[dict[s
     path.write_text(original)
 
 
-@pytest.fixture
-def reports(airflow_runtime: AirflowRuntime) -> Callable[[str, str], dict[str, Any]]:
+def report_reader(runtime: AirflowRuntime) -> Callable[[str, str], dict[str, Any]]:
     def read(dag_id: str, run_id: str) -> dict[str, Any]:
-        path = airflow_runtime.home / "reports" / dag_id / run_id / "report.json"
+        path = runtime.home / "reports" / dag_id / run_id / "report.json"
         assert path.exists(), f"no report at {path}"
         return dict(json.loads(path.read_text()))
 
     return read
+
+
+@pytest.fixture
+def api(airflow_runtime: AirflowRuntime) -> RestClient:
+    return airflow_runtime.client()
+
+
+@pytest.fixture
+def runtime_config(airflow_runtime: AirflowRuntime) -> Iterator[Callable[[dict[str, Any]], None]]:
+    yield from config_overlay(airflow_runtime)
+
+
+@pytest.fixture
+def reports(airflow_runtime: AirflowRuntime) -> Callable[[str, str], dict[str, Any]]:
+    return report_reader(airflow_runtime)
 
 
 def slack_texts_about(receiver: servers.SlackReceiver, needle: str) -> list[str]:

@@ -1,19 +1,22 @@
 """Scheduled windows in real time: the scheduler (and every other process) runs under
 libfaketime with the clock moved just before a window, and creates the window runs itself.
 
-Runs last in the tier (it moves the shared deployment's clock forward; later tests would
-have to use ``airflow_runtime.now()``).
+A deployment of its own (:func:`clock_runtime`): it moves the clock, and its metadata is SQLite
+so the database's ``now()`` moves with it (a PostgreSQL server would keep the real time).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
+from mercenary_dev import servers
 from mercenary_dev.runtime import AirflowRuntime, RestClient
 
-from tests.runtime.conftest import wait_for
+from tests.runtime.conftest import config_overlay, report_reader, start_runtime, wait_for
 
 WEEKLY, MONTHLY = "maintenance_weekly", "maintenance_monthly"
 HEAVY = ("postgres.vacuum_analyze", "postgres.reindex", "postgres.vacuum_full", "redis.memory_purge",
@@ -62,8 +65,24 @@ def _heavy_intervals(report: dict[str, Any], target: str) -> list[tuple[datetime
             and a["status"] in ("done", "failed")]
 
 
+@pytest.fixture(scope="module")
+def clock_runtime(pg: Any, redis_server: Any, s3: Any, runtime_slack: servers.SlackReceiver
+                  ) -> Iterator[AirflowRuntime]:
+    runtime = start_runtime(pg, redis_server, s3, runtime_slack, faketime=True, metadata=None)
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture
+def clock_config(clock_runtime: AirflowRuntime) -> Iterator[Callable[[dict[str, Any]], None]]:
+    yield from config_overlay(clock_runtime)
+
+
 def test_weekly_and_monthly_windows_start_on_time_and_heavy_actions_never_overlap(
-        airflow_runtime: AirflowRuntime, reports, runtime_config, pg):
+        clock_runtime: AirflowRuntime, clock_config: Callable[[dict[str, Any]], None], pg: Any) -> None:
+    airflow_runtime, runtime_config, reports = clock_runtime, clock_config, report_reader(clock_runtime)
     # Work for both runs on target main: dead tuples (weekly VACUUM) and an opt-in VACUUM FULL (monthly).
     pg.execute("DROP TABLE IF EXISTS rt_bloat; CREATE TABLE rt_bloat AS SELECT g, repeat('x', 200) AS pad "
                "FROM generate_series(1, 300000) g; DELETE FROM rt_bloat WHERE g % 2 = 0;")
