@@ -6,11 +6,10 @@ import contextlib
 import logging
 import os
 import signal
-import statistics
 import subprocess
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,3 @@ def stop_group(proc: subprocess.Popen[Any], grace_s: float = 5.0) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-def median_of(runs: int, fn: Callable[[], float]) -> float:
-    return statistics.median(fn() for _ in range(runs))
