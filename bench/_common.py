@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import subprocess
+import textwrap
 import time
 import warnings
 from collections.abc import Sequence
@@ -52,6 +53,22 @@ def airflow_env(home: Path, **extra: str) -> dict[str, str]:
     from mercenary_dev.servers import airflow_env as local_airflow_env
 
     return {**local_airflow_env(home), **extra}
+
+
+# The baseline of the DAG benchmarks: a trivial one-task DAG file (parse cost, cost per run).
+TRIVIAL_DAG = textwrap.dedent('''
+    """A trivial one-task DAG (an Airflow DAG file): the baseline of the benchmarks."""
+    from datetime import datetime
+
+    from airflow.sdk import DAG, task
+
+    with DAG(dag_id="trivial", schedule=None, start_date=datetime(2026, 1, 1)):
+        @task
+        def hello() -> None:
+            print("hello")
+
+        hello()
+''')
 
 
 def timed_process(argv: Sequence[str], env: dict[str, str], timeout: float = 600) -> float:

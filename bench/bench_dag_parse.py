@@ -15,25 +15,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, airflow_env, report, timed_process
+from bench._common import ROOT, TRIVIAL_DAG, airflow_env, report, timed_process
 
 RUNS = 3
 RATIO_TARGET = 1.15
 WARM_TARGET_S = 0.5
 
-TRIVIAL_DAG = textwrap.dedent('''
-    """A trivial one-task DAG: the baseline of the parse benchmark."""
-    from datetime import datetime
-
-    from airflow.sdk import DAG, task
-
-    with DAG(dag_id="trivial", schedule=None, start_date=datetime(2026, 1, 1)):
-        @task
-        def hello() -> None:
-            print("hello")
-
-        hello()
-''')
 
 # What one DAG processor child does for one file: import DagBag, parse the file.
 PARSE_ONE = textwrap.dedent('''

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -21,24 +20,10 @@ if __package__ in (None, ""):
 import psutil
 import yaml
 
-from bench._common import ROOT, report
+from bench._common import ROOT, TRIVIAL_DAG, report
 
 RUNS = 3
 RATIO_TARGET = 1.5
-
-TRIVIAL_DAG = textwrap.dedent('''
-    """A trivial one-task DAG (an Airflow DAG file): the baseline of the cost benchmark."""
-    from datetime import datetime
-
-    from airflow.sdk import DAG, task
-
-    with DAG(dag_id="trivial", schedule=None, start_date=datetime(2026, 1, 1)):
-        @task
-        def hello() -> None:
-            print("hello")
-
-        hello()
-''')
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -38,9 +38,11 @@ os.environ.update(_ENV)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by its tier folder (tests/integration → integration, tests/runtime → runtime)."""
     for item in items:
-        if "/integration/" in str(item.fspath):
-            item.add_marker(pytest.mark.integration)
+        for tier in ("integration", "runtime"):
+            if f"/{tier}/" in str(item.fspath):
+                item.add_marker(getattr(pytest.mark, tier))
 
 
 # ------------------------------------------------------------------ servers (session)

@@ -67,15 +67,14 @@ class NotDelivered(RuntimeError):
     """Slack stayed down for every attempt of a :func:`post`."""
 
 
-def post(cfg: MaintenanceConfig, text: str, what: str = "Slack message",
-         sleep: Callable[[float], None] = time.sleep) -> Delivery:
+def post(cfg: MaintenanceConfig, text: str, what: str = "Slack message") -> Delivery:
     """Post ``text`` on ``alerts.slack_conn_id`` with the configured retries and budget; raise
     :class:`NotDelivered` (naming ``what``) when no attempt got through."""
     from mercenary_maintenance.notify import post_to_slack
 
     alerts = cfg.alerts
     result = deliver(text, lambda t: post_to_slack(alerts.slack_conn_id, t, alerts.slack_timeout_seconds),
-                     attempts=alerts.slack_attempts, delay_s=alerts.slack_retry_delay_seconds, sleep=sleep,
+                     attempts=alerts.slack_attempts, delay_s=alerts.slack_retry_delay_seconds,
                      deadline=time.monotonic() + alerts.slack_send_budget_seconds)
     if not result.ok:
         raise NotDelivered(f"{what} not delivered after {result.attempts} attempt(s): {result.error}")

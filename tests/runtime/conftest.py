@@ -30,12 +30,6 @@ RUNTIME_BUCKET = "mercenary-runtime-backups"
 DOWN_CONN = "maintenance_postgres_down"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if "/runtime/" in str(item.fspath):
-            item.add_marker(pytest.mark.runtime)
-
-
 @pytest.fixture(scope="session")
 def runtime_slack() -> Iterator[servers.SlackReceiver]:
     receiver = servers.SlackReceiver().start()

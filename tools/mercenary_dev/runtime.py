@@ -313,8 +313,18 @@ class RestClient:
             raise ApiError(exc.code, exc.read().decode(errors="replace"), method, path) from None
         return json.loads(raw) if raw else None
 
-    def get(self, path: str) -> Any:
-        return self._raw("GET", path, None)
+    def get(self, path: str, attempts: int = 3) -> Any:
+        """A read; one that times out is asked again (at most ``attempts`` × the timeout): an
+        api-server on SQLite can stall for its 60 s lock wait while many tasks start at once."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._raw("GET", path, None)
+            except (TimeoutError, error.URLError) as exc:
+                if isinstance(exc, error.URLError) and not isinstance(exc.reason, TimeoutError):
+                    raise
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     def post(self, path: str, payload: Any) -> Any:
         return self._raw("POST", path, payload)
