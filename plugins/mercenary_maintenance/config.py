@@ -263,6 +263,14 @@ class PostgresConfig(_Model):
     lock_retry_pause_max_ms: int = Field(2000, ge=0)
     lock_budget_seconds: float | None = Field(None, gt=0)
     load_guard: PostgresLoadGuard = Field(default_factory=PostgresLoadGuard)
+    reindex_max_attempts: int = Field(2, ge=1, le=10)
+    """REINDEX INDEX CONCURRENTLY: at most this many builds of one index per run (the load guard is
+    checked before each). Only the initial lock is tried in short attempts; the waits after the build
+    (for older transactions) run under the statement's deadline, so a build is repeated only after a
+    failure such as a deadlock."""
+    reindex_cleanup_wait_seconds: float = Field(30, gt=0)
+    """Each wait of the DROP INDEX CONCURRENTLY of an invalid ``*_ccnew``/``*_ccold`` leftover (it waits
+    for older transactions like REINDEX does); then a plain DROP INDEX in short lock attempts."""
     # Manual VACUUM throttled like autovacuum (PostgreSQL's manual default is 0 ms: unthrottled;
     # autovacuum_vacuum_cost_delay is 2 ms, its cost limit vacuum_cost_limit = 200).
     vacuum_cost_delay_ms: float = Field(2, ge=0, le=100)

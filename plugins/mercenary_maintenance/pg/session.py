@@ -82,6 +82,10 @@ class Session:
                 self._set_statement_timeout(wanted)
         return wanted
 
+    def deadline_s(self) -> float:
+        """Seconds the next statement may run (statement_timeout re-derived from the time left)."""
+        return self._before_statement()
+
     def rows(
         self, name: str, params: dict[str, Any] | None = None, **identifiers: sql.Composable
     ) -> list[dict[str, Any]]:

@@ -17,15 +17,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.pg.lock import TargetBusy, target_lock
-from mercenary_maintenance.pg.session import Session, open_session
+from mercenary_maintenance.pg.session import Session, millis, open_session
 from mercenary_maintenance.postgres import loadguard
-from mercenary_maintenance.postgres.lockretry import lock_budget_s, relation_ids, run_with_lock_attempts
+from mercenary_maintenance.postgres.lockretry import (
+    BuildWatch,
+    lock_budget_s,
+    relation_ids,
+    run_concurrent_build,
+    run_with_lock_attempts,
+)
 from mercenary_maintenance.redact import first_line
 from mercenary_maintenance.skips import apply_guard, skipped_finding
 
@@ -42,7 +47,6 @@ ANALYZE = "postgres.analyze"
 REINDEX = "postgres.reindex"
 VACUUM_FULL = "postgres.vacuum_full"
 TABLE_KINDS = ("r", "m", "p")
-NO_LEFTOVER = "no leftover index"
 
 
 @dataclass(frozen=True)
@@ -177,24 +181,6 @@ def guard_allows(step: Step, s: Session, act: ActionRecorder, rel: Relation, pla
     return apply_guard(step, act, loadguard.check(step, s, relation=rel.label, relid=relid), loadguard.finding)
 
 
-def _cleanup(fn: Callable[[Session, Relation, set[str]], str], s: Session, rel: Relation, known: set[str]) -> str:
-    try:
-        return fn(s, rel, known)
-    except Exception as exc:  # reported in the action's details; the action is already not done
-        log.exception("cleanup after %s failed", rel.label)
-        return f"cleanup failed: {first_line(exc)}"
-
-
-def _record_cleanup(act: ActionRecorder, fn: Callable[[Session, Relation, set[str]], str], s: Session,
-                    rel: Relation, known: set[str]) -> None:
-    """Clean up after one failed attempt; the details keep every cleanup that did something."""
-    result = _cleanup(fn, s, rel, known)
-    previous = act.details.get("cleanup")
-    if previous and result == NO_LEFTOVER:
-        return
-    act.details["cleanup"] = f"{previous}; {result}" if previous and previous != NO_LEFTOVER else result
-
-
 Selector = Callable[[Session, "Step"], list[Relation]]
 
 
@@ -216,8 +202,6 @@ def _per_relation(
     dry_run: bool,
     nothing: str,
     plan: LockPlan = SHARE_UPDATE_EXCLUSIVE,
-    after_failure: Callable[[Session, Relation, set[str]], str] | None = None,
-    before: Callable[[Session, Relation], set[str]] | None = None,
 ) -> None:
     try:
         with maintenance_session(step, target, purpose=action, take_lock=not dry_run) as s:
@@ -238,16 +222,7 @@ def _per_relation(
                         continue
                     if not guard_allows(step, s, act, rel, plan):
                         continue
-                    known = before(s, rel) if before else set()
-                    ok = False
-                    on_attempt = None
-                    if after_failure is not None:  # each failed attempt may leave an invalid index
-                        on_attempt = partial(_record_cleanup, act, after_failure, s, rel, known)
-                    try:
-                        ok = run_statement(step, s, act, statement, rel, plan, on_attempt)
-                    finally:
-                        if after_failure is not None and not ok:
-                            _record_cleanup(act, after_failure, s, rel, known)
+                    run_statement(step, s, act, statement, rel, plan)
     except TargetBusy as exc:
         _busy(step, action, target, exc)
     except Exception as exc:
@@ -394,60 +369,221 @@ def _indexes_of(s: Session, rel: Relation) -> list[Relation]:
     return [Relation(str(r[0]), str(r[1]), "i", f"index of {rel.label}") for r in rows]
 
 
-def _invalid_ccnew(s: Session, rel: Relation) -> set[str]:
-    """Invalid leftovers of REINDEX CONCURRENTLY (``*_ccnew*``) on the index's table."""
-    rows = s.conn.execute(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_catalog.pg_index i "
-        "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE NOT i.indisvalid AND c.relname LIKE '%%\\_ccnew%%' AND i.indrelid = "
-        "(SELECT indrelid FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(%s))",
-        [rel.ident().as_string(s.conn)],
-    ).fetchall()
-    return {str(r[0]) for r in rows}
+class LeftoverStuck(RuntimeError):
+    """An invalid leftover index could not be dropped within its bounded waits."""
 
 
-def _drop_leftovers(s: Session, rel: Relation, known: set[str]) -> str:
-    """A cancelled REINDEX CONCURRENTLY leaves an invalid ``_ccnew`` index: drop only ours."""
+def _drop_index(step: Step, s: Session, schema: str, name: str, table_oid: int) -> str:
+    """Drop one invalid leftover index; how it was dropped, or :class:`LeftoverStuck`.
+
+    ``DROP INDEX CONCURRENTLY`` first, each of its waits under ``lock_timeout`` =
+    ``postgres.reindex_cleanup_wait_seconds`` (it waits for the same old transactions REINDEX
+    does); when that runs out, a plain ``DROP INDEX`` (a catalog change: the index is invalid,
+    no query uses it) in short lock attempts of ``lock_attempt_ms`` within ``lock_timeout_seconds``.
+    """
+    import psycopg
     from psycopg import sql
 
-    new = sorted(_invalid_ccnew(s, rel) - known)
-    dropped = []
-    for qualified in new:
-        row = s.conn.execute(
-            "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
-            [qualified],
-        ).fetchone()
-        if row is None:
-            continue
-        ident = sql.Identifier(str(row[0]), str(row[1]))
+    cfg = step.cfg.postgres
+    ident = sql.Identifier(schema, name)
+    previous = s.conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+    try:
+        s.conn.execute("SELECT set_config('lock_timeout', %s, false)", [millis(cfg.reindex_cleanup_wait_seconds)])
+        s.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(ident))
+        return "DROP INDEX CONCURRENTLY"
+    except psycopg.OperationalError as exc:
+        if s.conn.closed:
+            raise
+        concurrent_error = first_line(exc)
+    finally:
+        if not s.conn.closed:
+            s.conn.execute("SELECT set_config('lock_timeout', %s, false)", [previous[0] if previous else "0"])
+    outcome = run_with_lock_attempts(
+        s, sql.SQL("DROP INDEX IF EXISTS {}").format(ident), relids=[table_oid], mode="AccessExclusiveLock",
+        attempt_ms=cfg.lock_attempt_ms, budget_s=min(cfg.lock_timeout_seconds, step.statement_timeout_s()),
+        pause_cap_s=cfg.lock_retry_pause_max_ms / 1000)
+    if outcome.acquired:
+        return f"DROP INDEX after DROP INDEX CONCURRENTLY failed ({concurrent_error}); lock {outcome.describe()}"
+    raise LeftoverStuck(f"DROP INDEX CONCURRENTLY: {concurrent_error}; DROP INDEX: lock {outcome.describe()}")
+
+
+def drop_leftovers(step: Step, s: Session, table_oid: int | None = None) -> list[dict[str, Any]]:
+    """Find and drop invalid ``*_ccnew*`` / ``*_ccold*`` indexes (of ``table_oid``, or of the whole
+    database), except those of a table another session is building an index on right now.
+
+    One dict per leftover: ``index``, ``ready`` (a ready one is maintained on every write),
+    ``size_bytes`` and ``dropped`` (how) or ``not_dropped`` (why)."""
+    out: list[dict[str, Any]] = []
+    for row in s.rows("reindex_leftovers", {"table_oid": table_oid}):
+        item: dict[str, Any] = {"index": f"{row['schema']}.{row['index_name']}", "table": row["table_name"],
+                                "ready": bool(row["ready"]), "size_bytes": int(row["size_bytes"] or 0)}
+        if row["building_pids"]:
+            item["not_dropped"] = f"an index build on its table is running (pid {row['building_pids']}): left alone"
+        else:
+            try:
+                item["dropped"] = _drop_index(step, s, row["schema"], row["index_name"], int(row["table_oid"]))
+            except (LeftoverStuck, OSError) as exc:
+                item["not_dropped"] = str(exc)
+            except Exception as exc:
+                import psycopg
+
+                if not isinstance(exc, psycopg.OperationalError) or s.conn.closed:
+                    raise
+                item["not_dropped"] = first_line(exc)
+        out.append(item)
+    return out
+
+
+def _leftover_summary(items: list[dict[str, Any]]) -> str:
+    """``dropped public.t_ccnew (ready, 8192 bytes); not dropped public.u_ccold: …``.
+
+    >>> _leftover_summary([{"index": "public.t_ccnew", "ready": True, "size_bytes": 8192, "dropped": "DROP INDEX"},
+    ...                    {"index": "public.u_ccold", "ready": False, "size_bytes": 0, "not_dropped": "busy"}])
+    'dropped public.t_ccnew (ready, 8192 bytes); not dropped public.u_ccold (not ready, 0 bytes): busy'
+    """
+    parts = []
+    for i in items:
+        what = f"{i['index']} ({'ready' if i['ready'] else 'not ready'}, {i['size_bytes']} bytes)"
+        parts.append(f"dropped {what}" if "dropped" in i else f"not dropped {what}: {i['not_dropped']}")
+    return "; ".join(parts)
+
+
+def _report_leftovers(step: Step, target: str, items: list[dict[str, Any]], why: str) -> None:
+    """Leftovers of earlier runs: one ``postgres.reindex`` action; each one not dropped is a warning."""
+    if not items:
+        return
+    dropped = [i for i in items if "dropped" in i]
+    with step.action(REINDEX, target, why=why) as act:
+        message = f"invalid REINDEX CONCURRENTLY leftover(s) of earlier runs: {_leftover_summary(items)}"
+        if dropped:
+            act.done(message, leftovers=items)
+        else:
+            act.skipped(message, leftovers=items)
+    for item in items:
+        if "not_dropped" in item:
+            step.add(skipped_finding(REINDEX, target, "lock", f"invalid leftover index {item['index']} not dropped "
+                                     f"(drop it with DROP INDEX CONCURRENTLY): {item['not_dropped']}",
+                                     relation=item["index"], leftover=item))
+
+
+@contextmanager
+def _watch_connection(step: Step, target: str) -> Iterator[Any]:
+    """The second connection that watches a REINDEX CONCURRENTLY (its polls bounded server-side)."""
+    from mercenary_maintenance.pg.session import connect
+
+    cfg = step.cfg
+    conn = connect(cfg.postgres_target(target), "reindex watch", cfg.timeouts)
+    try:
+        conn.execute("SELECT set_config('statement_timeout', '5000ms', false), set_config('lock_timeout', '1000ms', "
+                     "false)")
+        yield conn
+    finally:
+        conn.close()
+
+
+def _build_gave_up(step: Step, act: ActionRecorder, rel: Relation, builds: int, errors: list[str],
+                   watch: BuildWatch) -> None:
+    waits = [w for w in watch.waits if w.blockers]
+    blocker = waits[-1].blockers[0] if waits else None
+    by = f"; the last phase wait ({waits[-1].phase}) was for {blocker.describe()}" if waits and blocker else ""
+    message = f"{rel.label}: gave up after {builds} build(s) (postgres.reindex_max_attempts " \
+              f"{step.cfg.postgres.reindex_max_attempts}): {errors[-1]}{by}"
+    act.skipped(message)
+    step.add(skipped_finding(act.name, act.target, "lock", message, blocker=blocker.to_dict() if blocker else None,
+                             relation=rel.label, builds=builds, errors=errors))
+
+
+def _reindex_one(step: Step, s: Session, watch_conn: Any, act: ActionRecorder, rel: Relation,
+                 statement: sql.Composed) -> None:
+    """REINDEX INDEX CONCURRENTLY of one index: at most ``postgres.reindex_max_attempts`` builds, the
+    load guard before each; the initial lock in short attempts, the phase waits under the deadline;
+    this table's leftovers dropped after a failed build."""
+    import psycopg
+
+    cfg = step.cfg.postgres
+    text = statement.as_string(s.conn)
+    relids = relation_ids(s, rel.ident().as_string(s.conn))
+    watch = BuildWatch(watch_conn, s.conn.info.backend_pid, s.version, cfg.lock_attempt_ms)
+    cleanups: list[dict[str, Any]] = []
+
+    def cleanup() -> None:
+        cleanups.extend(drop_leftovers(step, s, relids[-1]))
+
+    builds, errors = 0, []
+    act.details.update(statement=text, reason=rel.reason, max_builds=cfg.reindex_max_attempts)
+    while True:
+        if not guard_allows(step, s, act, rel, SHARE_UPDATE_EXCLUSIVE):
+            return
+        started = time.monotonic()
         try:
-            s.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(ident))
-        except Exception:
-            # DROP INDEX CONCURRENTLY waits for the same old snapshots; a plain DROP of an
-            # invalid index needs only a brief lock (still bounded by lock_timeout).
-            s.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(ident))
-        dropped.append(qualified)
-    return f"dropped invalid leftover index(es) {dropped}" if dropped else NO_LEFTOVER
+            outcome = run_concurrent_build(
+                s, statement, watch, relids=relids, mode="ShareUpdateExclusiveLock", attempt_ms=cfg.lock_attempt_ms,
+                budget_s=lock_budget_s(step), pause_cap_s=cfg.lock_retry_pause_max_ms / 1000,
+                after_failed_attempt=cleanup)
+        except psycopg.OperationalError as exc:
+            if s.conn.closed:
+                raise
+            builds += 1
+            errors.append(first_line(exc))
+            cleanup()
+            act.details.update(builds=builds, build_errors=errors, cleanup=cleanups, **watch.details())
+            if builds >= cfg.reindex_max_attempts or step.statement_timeout_s() <= 1.0:
+                _build_gave_up(step, act, rel, builds, errors, watch)
+                return
+            continue
+        act.details.update(cleanup=cleanups, **outcome.details(), **watch.details())
+        if not outcome.acquired:
+            message = f"{rel.label}: initial lock {outcome.describe()}"
+            act.skipped(message, builds=builds, waited_s=round(outcome.elapsed_s, 3))
+            step.add(skipped_finding(act.name, act.target, "lock", message, waited_s=outcome.elapsed_s,
+                                     blocker=outcome.blocker.to_dict() if outcome.blocker else None,
+                                     relation=rel.label))
+            return
+        builds += 1
+        took = time.monotonic() - started - outcome.elapsed_s
+        waited = sum(w.waited_s for w in watch.waits)
+        phase_note = f", {waited:.1f} s of it in phase waits" if waited >= 0.1 else ""
+        act.done(f"{text} done in {took:.2f}s{phase_note} (initial lock {outcome.describe()}; build {builds} of at "
+                 f"most {cfg.reindex_max_attempts})", builds=builds)
+        return
 
 
 def reindex(step: Step, target: str, objects: Sequence[str] | None = None, dry_run: bool = False) -> None:
-    """``REINDEX INDEX CONCURRENTLY`` of the given indexes (or tables' indexes), or of bloated ones."""
+    """``REINDEX INDEX CONCURRENTLY`` of the given indexes (or tables' indexes), or of bloated ones;
+    invalid leftovers of earlier runs (``*_ccnew``, ``*_ccold``) are dropped first."""
     from psycopg import sql
 
-    _per_relation(
-        step,
-        target,
-        REINDEX,
-        objects=objects,
-        select=select_bloated_indexes,
-        expand=_indexes_of,
-        build=lambda r: sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(r.ident()),
-        dry_run=dry_run,
-        nothing="no index above the bloat threshold; nothing to rebuild",
-        before=_invalid_ccnew,
-        after_failure=_drop_leftovers,
-    )
+    try:
+        with maintenance_session(step, target, purpose=REINDEX, take_lock=not dry_run) as s:
+            if dry_run:
+                leftovers = s.rows("reindex_leftovers", {"table_oid": None})
+                if leftovers:
+                    with step.action(REINDEX, target, why="leftovers", dry_run=True) as act:
+                        act.dry_run(f"would drop {len(leftovers)} invalid leftover index(es)",
+                                    leftovers=[f"{r['schema']}.{r['index_name']}" for r in leftovers])
+            else:
+                _report_leftovers(step, target, drop_leftovers(step, s), "leftovers of earlier runs")
+            chosen = (select_bloated_indexes(s, step) if objects is None
+                      else [r for name in objects for r in _indexes_of(s, resolve(s, name))])
+            if not chosen:
+                with step.action(REINDEX, target, why="selection") as act:
+                    act.skipped("no index above the bloat threshold; nothing to rebuild")
+                return
+            with ExitStack() as stack:
+                watch_conn = None if dry_run else stack.enter_context(_watch_connection(step, target))
+                for rel in chosen:
+                    with step.action(REINDEX, target, why=rel.reason, relation=rel.label, dry_run=dry_run) as act:
+                        statement = sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(rel.ident())
+                        if dry_run:
+                            act.dry_run(f"would run {statement.as_string(s.conn)}", reason=rel.reason)
+                            continue
+                        _reindex_one(step, s, watch_conn, act, rel, statement)
+    except TargetBusy as exc:
+        _busy(step, REINDEX, target, exc)
+    except Exception as exc:
+        log.exception("%s on %s could not run", REINDEX, target)
+        with step.action(REINDEX, target, why="setup") as act:
+            act.failed(first_line(exc))
 
 
 # ----------------------------------------------------------------------------- VACUUM FULL (opt-in)

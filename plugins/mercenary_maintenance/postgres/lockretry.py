@@ -9,19 +9,27 @@ the window, ``postgres.lock_budget_seconds``, or ``postgres.lock_timeout_seconds
 window) — GitLab's ``with_lock_retries``. After each failed attempt the sessions holding a
 conflicting lock on the relation are looked up, so the outcome names the blocker.
 
-``lock_timeout`` applies to every lock wait of the statement (also REINDEX CONCURRENTLY's waits for
-old snapshots); a statement that needs a long wait later on is retried the same way.
+``lock_timeout`` applies to every lock wait of a statement, also to REINDEX CONCURRENTLY's waits
+*after* its index build (WaitForLockers, WaitForOlderSnapshots): under a 200 ms ``lock_timeout``
+any transaction older than that cancels a finished build. So :func:`run_concurrent_build` runs
+REINDEX CONCURRENTLY under ``lock_timeout`` = the statement's deadline and bounds only its
+*initial* lock with short attempts: a watcher on a second connection sees the session wait for a
+relation lock before any create-index progress exists (nothing built yet) and cancels it after
+``lock_attempt_ms``; the phase waits (``wait_event`` virtualxid / transactionid, with a progress
+phase) are left alone and recorded with the sessions they wait for.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.pg import sql as sqlfiles
 from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.postgres.rules import plain, redact
 from mercenary_maintenance.runner import mask
@@ -214,6 +222,159 @@ def run_with_lock_attempts(
                 sleep(min(pause_s(attempts, pause_cap_s, rng), max(0.0, left - 0.01)))
                 continue
             # Acquired during the last attempt: the time before it is what the lock cost us.
+            return LockAttempts(True, attempts, attempt_started - started, budget_s, attempt_ms, [])
+    finally:
+        if not s.conn.closed:
+            s.conn.execute("SELECT set_config('lock_timeout', %s, false)", [previous])
+
+
+# ----------------------------------------------------------------------------- REINDEX CONCURRENTLY
+
+WATCH_POLL_S = 0.02
+
+
+@dataclass
+class PhaseWait:
+    """One wait of a REINDEX CONCURRENTLY phase (after the initial lock), with whom it waited for."""
+
+    phase: str
+    wait_event: str
+    waited_s: float = 0.0
+    blockers: list[Blocker] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phase": self.phase, "wait_event": self.wait_event, "waited_s": round(self.waited_s, 3),
+                "blockers": [b.to_dict() for b in self.blockers]}
+
+
+class BuildWatch:
+    """Watches one REINDEX CONCURRENTLY from a second connection (a thread while it runs).
+
+    While the session waits for a relation lock and has no create-index progress yet, it is in its
+    *initial* lock wait: after ``attempt_ms`` the watcher cancels it (nothing was built). Later lock
+    waits are the phase waits: recorded (phase, wait event, time, blockers), never cancelled.
+    """
+
+    def __init__(self, conn: Any, pid: int, version: int, attempt_ms: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.conn, self.pid, self.attempt_s, self.clock = conn, pid, attempt_ms / 1000, clock
+        self._watch = sqlfiles.load("reindex_watch", version)
+        self._cancel = sqlfiles.load("reindex_cancel_initial", version)
+        self._blockers = sqlfiles.load("reindex_phase_blockers", version)
+        self.cancelled_initial = False
+        self.phases_seen: list[str] = []
+        self.waits: list[PhaseWait] = []
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BuildWatch:
+        self.cancelled_initial = False
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"reindex-watch-{self.pid}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        from psycopg.rows import dict_row
+
+        waiting_since: float | None = None
+        current: PhaseWait | None = None
+        since = 0.0
+        try:
+            with self.conn.cursor(row_factory=dict_row) as cur:
+                while not self._stop.is_set():
+                    now = self.clock()
+                    row = cur.execute(self._watch, {"pid": self.pid}).fetchone()
+                    if row is None:
+                        break
+                    phase, lock_wait = row["phase"], row["wait_event_type"] == "Lock"
+                    if phase and (not self.phases_seen or self.phases_seen[-1] != phase):
+                        self.phases_seen.append(phase)
+                    if phase is None and lock_wait and row["wait_event"] == "relation":
+                        waiting_since = now if waiting_since is None else waiting_since
+                        if now - waiting_since >= self.attempt_s and not self.cancelled_initial:
+                            hit = cur.execute(self._cancel, {"pid": self.pid}).fetchone()
+                            self.cancelled_initial = bool(hit and hit["cancelled"])
+                    else:
+                        waiting_since = None
+                    if phase and lock_wait:
+                        if current is None or current.phase != phase:
+                            current, since = PhaseWait(phase, str(row["wait_event"])), now
+                            self.waits.append(current)
+                            rows = cur.execute(self._blockers, {"pid": self.pid}).fetchall()
+                            current.blockers = [Blocker.from_row(r, "snapshot" if current.wait_event == "virtualxid"
+                                                                 else "lock") for r in rows]
+                        current.waited_s = now - since
+                    else:
+                        current = None
+                    self._stop.wait(WATCH_POLL_S)
+        except Exception as exc:  # the statement runs on; its initial lock is then bounded by its deadline only
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("REINDEX watcher of pid %s stopped: %s", self.pid, self.error)
+
+    def details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"phases": self.phases_seen, "phase_waits": [w.to_dict() for w in self.waits]}
+        if self.error:
+            out["watch_error"] = self.error
+        return out
+
+
+def run_concurrent_build(
+    s: Session,
+    statement: sql.SQL | sql.Composed,
+    watch: BuildWatch,
+    *,
+    relids: Sequence[int],
+    mode: str,
+    attempt_ms: int,
+    budget_s: float,
+    pause_cap_s: float,
+    after_failed_attempt: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> LockAttempts:
+    """Run a REINDEX/CREATE INDEX CONCURRENTLY: its initial lock in attempts of ``attempt_ms`` (the
+    watcher cancels a longer initial wait) until ``budget_s`` is spent; once it holds its locks, its
+    phase waits run under ``lock_timeout`` = the statement's deadline (its ``statement_timeout``).
+
+    ``acquired`` False: it never got its initial lock (nothing was built). Any other error —
+    a phase wait that reached the deadline, a deadlock — propagates: the build was started.
+    """
+    import psycopg
+
+    previous = _current_lock_timeout(s)
+    started = clock()
+    deadline = started + budget_s
+    attempts = 0
+    blockers: list[Blocker] = []
+    try:
+        while True:
+            attempts += 1
+            attempt_started = clock()
+            # lock_timeout = statement_timeout = the time left: the phase waits may use all of it.
+            s.conn.execute("SELECT set_config('lock_timeout', %s, false)", [millis(s.deadline_s() or budget_s)])
+            try:
+                with watch:
+                    s.execute(statement)
+            except psycopg.errors.QueryCanceled:
+                if not watch.cancelled_initial:
+                    raise
+                blockers = find_blockers(s, relids, mode) or blockers
+                if after_failed_attempt is not None:  # a cancel that raced the grant may leave a _ccnew
+                    after_failed_attempt()
+                log.info("initial lock attempt %d failed; blockers %s", attempts, [b.pid for b in blockers])
+                left = deadline - clock()
+                if left <= 0.01:
+                    return LockAttempts(False, attempts, clock() - started, budget_s, attempt_ms, blockers)
+                sleep(min(pause_s(attempts, pause_cap_s, rng), max(0.0, left - 0.01)))
+                continue
             return LockAttempts(True, attempts, attempt_started - started, budget_s, attempt_ms, [])
     finally:
         if not s.conn.closed:

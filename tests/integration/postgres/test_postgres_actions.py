@@ -61,31 +61,6 @@ def test_reindex_rebuilds_bloated_index_concurrently(server, db, make_step, pgh)
     assert server.scalar("SELECT pg_relation_size('events_payload_idx')", db) < size_before / 2
 
 
-def test_reindex_cancelled_by_old_snapshot_leaves_no_invalid_index(server, db, make_step, pgh):
-    server.execute("CREATE TABLE ledger (id int)", db)
-    server.execute("CREATE INDEX ledger_id_idx ON ledger (id)", db)
-    server.execute("CREATE TABLE other (id int)", db)
-    snapshot = server.connect(db, autocommit=False)
-    snapshot.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    snapshot.execute("SELECT count(*) FROM other")  # an old snapshot REINDEX CONCURRENTLY must wait for
-    snapshot_pid = snapshot.info.backend_pid
-    try:
-        step = make_step(postgres={"lock_timeout_seconds": 0.5})
-        actions.reindex(step, "main", objects=["ledger_id_idx"])
-    finally:
-        snapshot.rollback()
-        snapshot.close()
-    [skipped] = pgh.actions(step, "postgres.reindex")
-    assert skipped.status is ActionStatus.SKIPPED, skipped
-    assert "dropped invalid leftover" in skipped.details["cleanup"]
-    # REINDEX CONCURRENTLY waits for the old snapshot: the oldest open transaction is named.
-    warning = pgh.finding(step, "maintenance.skipped")
-    assert warning.details["blocker"]["pid"] == snapshot_pid
-    assert warning.details["blocker"]["kind"] == "snapshot"
-    assert server.scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid", db) == 0
-    assert server.scalar("SELECT count(*) FROM pg_indexes WHERE tablename = 'ledger'", db) == 1
-
-
 def test_busy_target_lock_makes_heavy_action_skip(server, db, make_step, pgh):
     _dead_table(server, db)
     with server.connect(db) as other, target_lock(other, 1):
