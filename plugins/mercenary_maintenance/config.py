@@ -121,6 +121,10 @@ class PostgresTarget(_Target):
     # Tables for the opt-in VACUUM FULL (ACCESS EXCLUSIVE lock); schema-qualified or bare.
     vacuum_full_tables: list[str] = Field(default_factory=list)
     log_file: str | None = None
+    vacuum_full_free_bytes: int | None = Field(None, ge=0)
+    """Free space to assume on the server's disk for VACUUM FULL's fit check when this worker cannot
+    measure it (a remote server: SQL cannot see the disk). null: a VACUUM FULL of such a server is
+    skipped with a warning naming this key. A server on this machine is measured (statvfs)."""
 
 
 class RedisTarget(_Target):
@@ -263,6 +267,11 @@ class PostgresConfig(_Model):
     lock_retry_pause_max_ms: int = Field(2000, ge=0)
     lock_budget_seconds: float | None = Field(None, gt=0)
     load_guard: PostgresLoadGuard = Field(default_factory=PostgresLoadGuard)
+    vacuum_full_space_margin_percent: float = Field(20, ge=0)
+    """VACUUM FULL's fit: free space needed = the new copy (table + indexes; again as much for its WAL
+    when pg_wal shares the disk) + this percentage of the copy."""
+    vacuum_full_bytes_per_s: float | None = Field(None, gt=0)
+    """VACUUM FULL's size-based estimate (compared with the time left); null: the plan's rate (20 MiB/s)."""
     reindex_max_attempts: int = Field(2, ge=1, le=10)
     """REINDEX INDEX CONCURRENTLY: at most this many builds of one index per run (the load guard is
     checked before each). Only the initial lock is tried in short attempts; the waits after the build

@@ -23,7 +23,7 @@ PG_LOAD_GUARD = "postgres.load_guard"
 REDIS_LOAD_GUARD = "redis.load_guard"
 # Checks whose non-ok findings are always in the run's Slack summary: maintenance that did not happen.
 ALWAYS_NOTIFY = frozenset({SKIPPED, PG_LOAD_GUARD, REDIS_LOAD_GUARD})
-CAUSES = ("lock", "target_busy", "cutoff", "load")
+CAUSES = ("lock", "target_busy", "cutoff", "load", "fit", "standby")
 
 
 def skipped_finding(

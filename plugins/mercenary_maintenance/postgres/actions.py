@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.pg.lock import TargetBusy, target_lock
 from mercenary_maintenance.pg.session import Session, millis, open_session
-from mercenary_maintenance.postgres import loadguard
+from mercenary_maintenance.postgres import fit, loadguard
 from mercenary_maintenance.postgres.lockretry import (
     BuildWatch,
     lock_budget_s,
@@ -202,6 +202,7 @@ def _per_relation(
     dry_run: bool,
     nothing: str,
     plan: LockPlan = SHARE_UPDATE_EXCLUSIVE,
+    fits: Callable[[Step, Session, ActionRecorder, Relation], bool] | None = None,
 ) -> None:
     try:
         with maintenance_session(step, target, purpose=action, take_lock=not dry_run) as s:
@@ -219,6 +220,8 @@ def _per_relation(
                     if dry_run:
                         message = f"would run {statement.as_string(s.conn)}"  # a log line, not SQL to run
                         act.dry_run(message, reason=rel.reason)
+                        continue
+                    if fits is not None and not fits(step, s, act, rel):
                         continue
                     if not guard_allows(step, s, act, rel, plan):
                         continue
@@ -253,6 +256,21 @@ def _tables_only(s: Session, rel: Relation) -> list[Relation]:
     if rel.kind not in TABLE_KINDS:
         raise LookupError(f"{rel.label} is not a table (relkind {rel.kind!r})")
     return [rel]
+
+
+def _leaf_tables(s: Session, rel: Relation) -> list[Relation]:
+    """A partitioned table as its leaf partitions (each rewritten, guarded and locked on its own:
+    the parent has no storage and shows none of its partitions' traffic); other tables as they are."""
+    _tables_only(s, rel)
+    if rel.kind != "p":
+        return [rel]
+    rows = s.conn.execute(
+        "SELECT n.nspname, c.relname, c.relkind::text FROM pg_catalog.pg_partition_tree(to_regclass(%s)) p "
+        "JOIN pg_catalog.pg_class c ON c.oid = p.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE p.isleaf AND c.relkind IN ('r', 'm') ORDER BY 1, 2",
+        [rel.ident().as_string(s.conn)],
+    ).fetchall()
+    return [Relation(str(r[0]), str(r[1]), str(r[2]), f"partition of {rel.label}") for r in rows]
 
 
 def vacuum_analyze(step: Step, target: str, objects: Sequence[str] | None = None, dry_run: bool = False) -> None:
@@ -591,7 +609,8 @@ def reindex(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
 
 def vacuum_full(step: Step, target: str, objects: Sequence[str] | None = None, dry_run: bool = False) -> None:
     """VACUUM (FULL, ANALYZE) of ``objects`` or, by default, the tables listed in the target's
-    vacuum_full_tables (opt-in)."""
+    vacuum_full_tables (opt-in); a partitioned table partition by partition. Each rewrite must fit
+    (estimate ≤ time left, free space ≥ table + indexes + margin) or is skipped with a warning."""
     from psycopg import sql
 
     names = list(objects) if objects is not None else list(step.cfg.postgres_target(target).vacuum_full_tables)
@@ -605,9 +624,24 @@ def vacuum_full(step: Step, target: str, objects: Sequence[str] | None = None, d
         VACUUM_FULL,
         objects=names,
         select=lambda s, st: [],
-        expand=_tables_only,
+        expand=_leaf_tables,
         build=lambda r: sql.SQL("VACUUM (FULL, ANALYZE) {}").format(r.ident()),
         dry_run=dry_run,
         nothing="nothing to do",
         plan=ACCESS_EXCLUSIVE,
+        fits=_fits,
     )
+
+
+def _fits(step: Step, s: Session, act: ActionRecorder, rel: Relation) -> bool:
+    """VACUUM FULL's fit (time left, free space); one that does not fit is skipped with a warning
+    naming why and the online way (pg_repack, PostgreSQL 19's REPACK CONCURRENTLY)."""
+    relids = relation_ids(s, rel.ident().as_string(s.conn))
+    result = fit.check(step, s, relids[-1], rel.label, act.target)
+    act.details["fit"] = result.details()
+    if not result.problems:
+        return True
+    message = f"{'; '.join(result.problems)}. {fit.online_hint(s, rel.label)}"
+    act.skipped(f"does not fit: {message}")
+    step.add(skipped_finding(act.name, act.target, "fit", message, relation=rel.label, fit=result.details()))
+    return False

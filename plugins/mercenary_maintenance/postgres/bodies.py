@@ -23,7 +23,7 @@ def weekly_vacuum(step: Step, target: str) -> None:
 
 
 def monthly_reindex(step: Step, target: str) -> None:
-    """REINDEX INDEX CONCURRENTLY of indexes whose estimated bloat crosses the threshold; bloat is measured
-    again after a REINDEX (``resolved_by``)."""
+    """REINDEX INDEX CONCURRENTLY of indexes whose estimated bloat crosses the threshold (invalid leftovers of
+    earlier rebuilds dropped first); bloat and invalid indexes are measured again after it (``resolved_by``)."""
     actions.reindex(step, target)
     checks.remeasure_bloat(step, target)

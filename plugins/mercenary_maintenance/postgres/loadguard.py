@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding
 from mercenary_maintenance.pg.session import APP_PREFIX
+from mercenary_maintenance.postgres.fit import online_hint
 from mercenary_maintenance.postgres.rules import plain, redact
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.skips import (
@@ -103,14 +104,6 @@ def sample_table(s: Session, relation: str, relid: int, interval_s: float,
     return TableActivity(relation, delta / interval_s, pids, interval_s)
 
 
-def _repack_hint(s: Session, relation: str) -> str:
-    row = s.conn.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_repack'").fetchone()
-    if row:
-        return (f"pg_repack {row[0]} is installed: `pg_repack --table {relation}` rebuilds it online "
-                "(short locks only), or run VACUUM FULL in a quieter window")
-    return "run it in a quieter window, or install pg_repack to rebuild it online (short locks only)"
-
-
 def check(
     step: Step,
     s: Session,
@@ -134,7 +127,7 @@ def check(
             problem = table_problem(activity, limits.exclusive_max_ops_per_sec)
             if problem:
                 problems.append(problem)
-                figures["table"]["hint"] = _repack_hint(s, relation)
+                figures["table"]["hint"] = online_hint(s, relation)
         return figures, problems
 
     return wait_until_quiet(step, sample, wait_s=limits.wait_seconds, recheck_s=limits.recheck_seconds,
