@@ -239,7 +239,9 @@ class PostgresLoadGuard(_Model):
     # ACCESS EXCLUSIVE actions (VACUUM FULL, plain REINDEX): reads+writes per second on the table itself,
     # sampled over exclusive_sample_seconds (pg_stat_user_tables deltas + other sessions locking it).
     exclusive_max_ops_per_sec: float = Field(0, ge=0)
-    exclusive_sample_seconds: float = Field(1, gt=0, le=60)
+    exclusive_sample_seconds: float = Field(11, gt=0, le=60)
+    """How long a table's traffic is sampled (ended early once it is busy). PostgreSQL 15+ flushes a
+    backend's table counters at most once a second while busy and 10 s after it went idle: 11 s sees them."""
 
 
 class PostgresConfig(_Model):

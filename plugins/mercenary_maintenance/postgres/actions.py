@@ -216,6 +216,7 @@ def _per_relation(
                 return
             for rel in chosen:
                 with step.action(action, target, why=rel.reason, relation=rel.label, dry_run=dry_run) as act:
+                    act.details["relation"] = rel.label
                     statement = build(rel)
                     if dry_run:
                         message = f"would run {statement.as_string(s.conn)}"  # a log line, not SQL to run
@@ -591,6 +592,7 @@ def reindex(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
                 watch_conn = None if dry_run else stack.enter_context(_watch_connection(step, target))
                 for rel in chosen:
                     with step.action(REINDEX, target, why=rel.reason, relation=rel.label, dry_run=dry_run) as act:
+                        act.details["relation"] = rel.label
                         statement = sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(rel.ident())
                         if dry_run:
                             act.dry_run(f"would run {statement.as_string(s.conn)}", reason=rel.reason)

@@ -4,8 +4,12 @@ Before each heavy statement: non-idle client sessions other than ours (cluster-w
 longest running statement and the worst replica replay lag, against ``postgres.load_guard``.
 Actions that hold ACCESS EXCLUSIVE for their whole run (VACUUM FULL, plain REINDEX) also need the
 table itself quiet: its read/write counters (``pg_stat_user_tables`` seq_scan + idx_scan +
-n_tup_ins/upd/del) over ``exclusive_sample_seconds`` plus the other sessions holding a lock on it,
-at most ``exclusive_max_ops_per_sec`` (0: idle). When busy the guard re-checks every
+n_tup_ins/upd/del) over ``exclusive_sample_seconds`` plus the other sessions seen holding a lock on
+it (``pg_locks``, polled every 0.25 s), at most ``exclusive_max_ops_per_sec`` (0: idle). The sample
+is long enough for the counters to arrive: from PostgreSQL 15 a backend flushes its table counters
+at most once a second while busy and only 10 s (``PGSTAT_IDLE_INTERVAL``) after it went idle, so
+the default sample is 11 s; the lock polls see a short transaction at once. A partitioned table is
+guarded leaf by leaf (the parent has no counters of its own): the actions expand it. When busy the guard re-checks every
 ``recheck_seconds`` for up to ``wait_seconds`` (never past the window), then the caller skips the
 action with a ``postgres.load_guard`` warning carrying the figures. An emergency critical request
 may override the guard (``Step.load_guard_override``); the override and the figures are recorded.
@@ -35,6 +39,10 @@ if TYPE_CHECKING:
     from mercenary_maintenance.config import PostgresLoadGuard
     from mercenary_maintenance.pg.session import Session
     from mercenary_maintenance.steps import Step
+
+
+# Polls of pg_locks (and the counters) during a table's sample.
+SAMPLE_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -91,17 +99,28 @@ def measure(s: Session) -> dict[str, Any]:
     return figures
 
 
-def sample_table(s: Session, relation: str, relid: int, interval_s: float,
-                 sleep: Callable[[float], None] = time.sleep) -> TableActivity:
+def sample_table(s: Session, relation: str, relid: int, interval_s: float, limit: float = 0.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 poll_s: float = SAMPLE_POLL_S) -> TableActivity:
+    """The table's activity over ``interval_s``: its counters at the start and the end, and the
+    sessions holding a lock on it, polled every ``poll_s`` (a short transaction shows there even when
+    its counters are not flushed yet). Ends early once the evidence, spread over the whole interval,
+    already exceeds ``limit``: a busy table is known in a poll, a quiet one takes the full interval.
+    """
     first = s.rows("table_activity", {"relid": relid})
-    sleep(interval_s)
-    second = s.rows("table_activity", {"relid": relid})
-    if not first or not second:  # not a plain table (no statistics): only the lock holders count
-        pids = sorted({int(p) for r in first + second for p in (r["pids"] or [])})
-        return TableActivity(relation, 0.0, pids, interval_s)
-    delta = max(0, int(second[0]["ops"]) - int(first[0]["ops"]))
-    pids = sorted({int(p) for p in (first[0]["pids"] or []) + (second[0]["pids"] or [])})
-    return TableActivity(relation, delta / interval_s, pids, interval_s)
+    pids = {int(p) for r in first for p in (r["pids"] or [])}
+    started, last = clock(), first
+    while (elapsed := clock() - started) < interval_s:
+        sleep(min(poll_s, interval_s - elapsed))
+        last = s.rows("table_activity", {"relid": relid}) or last
+        pids |= {int(p) for r in last for p in (r["pids"] or [])}
+        delta = max(0, int(last[0]["ops"]) - int(first[0]["ops"])) if first and last else 0
+        if (delta + len(pids)) / interval_s > limit:
+            break
+    if not first or not last:  # not a plain table (no statistics): only the lock holders count
+        return TableActivity(relation, 0.0, sorted(pids), interval_s)
+    delta = max(0, int(last[0]["ops"]) - int(first[0]["ops"]))
+    return TableActivity(relation, delta / interval_s, sorted(pids), interval_s)
 
 
 def check(
@@ -121,7 +140,8 @@ def check(
         figures = measure(s)
         problems = load_problems(figures, limits)
         if relid is not None and relation is not None:
-            activity = sample_table(s, relation, relid, limits.exclusive_sample_seconds, sleep)
+            activity = sample_table(s, relation, relid, limits.exclusive_sample_seconds,
+                                    limits.exclusive_max_ops_per_sec, sleep, clock)
             figures["table"] = {"relation": relation, "ops_per_sec": round(activity.ops_per_sec, 2),
                                 "sessions": activity.sessions[:20], "sample_s": activity.interval_s}
             problem = table_problem(activity, limits.exclusive_max_ops_per_sec)

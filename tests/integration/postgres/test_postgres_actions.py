@@ -84,7 +84,8 @@ def test_configured_names_are_identifiers_never_sql(server, db, make_step, pgh):
     weird = 'x"; DROP TABLE victim; --'
     server.execute("CREATE TABLE victim (id int)", db)
     server.execute('CREATE TABLE "x""; DROP TABLE victim; --" (id int)', db)
-    step = make_step(target={"vacuum_full_tables": [weird, "nope'; DROP TABLE victim; --"]})
+    step = make_step(target={"vacuum_full_tables": [weird, "nope'; DROP TABLE victim; --"]},
+                     postgres={"load_guard": {"exclusive_sample_seconds": 1}})
     dry = make_step(target={"vacuum_full_tables": [weird]})
     actions.vacuum_full(dry, "main", dry_run=True)
     [would] = pgh.actions(dry, "postgres.vacuum_full")

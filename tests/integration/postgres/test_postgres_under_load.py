@@ -237,3 +237,63 @@ def test_manual_vacuum_is_throttled_like_autovacuum(server, db, make_step):
         row = s.conn.execute("SELECT current_setting('vacuum_cost_delay'), current_setting('vacuum_cost_limit'), "
                              "current_setting('maintenance_work_mem')").fetchone()
     assert row == ("5ms", "300", "96MB")
+
+
+def test_partitioned_table_is_guarded_partition_by_partition(server, db, make_step, pgh):
+    """Traffic on one partition: that partition is held back, the quiet one is rewritten (issue 27)."""
+    server.execute("CREATE TABLE parted (id int NOT NULL, n int NOT NULL DEFAULT 0) PARTITION BY RANGE (id)", db)
+    server.execute("CREATE TABLE p_busy PARTITION OF parted FOR VALUES FROM (0) TO (1000)", db)
+    server.execute("CREATE TABLE p_quiet PARTITION OF parted FOR VALUES FROM (1000) TO (2000)", db)
+    server.execute("INSERT INTO parted (id) SELECT generate_series(0, 1999)", db)
+    busy_node = server.scalar("SELECT pg_relation_filenode('p_busy')", db)
+    quiet_node = server.scalar("SELECT pg_relation_filenode('p_quiet')", db)
+    step = make_step(target={"vacuum_full_tables": ["parted"]},
+                     postgres={"load_guard": {"wait_seconds": 0, "exclusive_sample_seconds": 2}})
+    _warm(make_step)
+    with Traffic(server, db, "p_busy", readers=1, writers=1) as traffic:
+        time.sleep(0.3)
+        actions.vacuum_full(step, "main")
+
+    assert not traffic.errors
+    by_relation = {a.details["relation"]: a for a in pgh.actions(step, "postgres.vacuum_full")}
+    assert set(by_relation) == {"public.p_busy", "public.p_quiet"}, by_relation
+    assert by_relation["public.p_busy"].status is ActionStatus.SKIPPED, by_relation["public.p_busy"]
+    assert by_relation["public.p_quiet"].status is ActionStatus.DONE, by_relation["public.p_quiet"]
+    assert by_relation["public.p_quiet"].details["reason"] == "partition of public.parted"
+    guard = pgh.finding(step, "postgres.load_guard")
+    assert guard.details["figures"]["table"]["relation"] == "public.p_busy"
+    assert "public.p_busy is in use" in guard.message
+    assert server.scalar("SELECT pg_relation_filenode('p_busy')", db) == busy_node
+    assert server.scalar("SELECT pg_relation_filenode('p_quiet')", db) != quiet_node
+
+
+def test_a_table_used_in_short_bursts_is_seen_busy(server, db, make_step, pgh):
+    """Short transactions every 0.3 s, whose counters arrive late: the pg_locks polls see them."""
+    _ledger(server, db)
+    filenode = server.scalar("SELECT pg_relation_filenode('ledger')", db)
+    stop = threading.Event()
+    conn = server.connect(db, autocommit=False)
+
+    def bursts() -> None:
+        while not stop.is_set():
+            conn.execute("UPDATE ledger SET n = n + 1 WHERE id = 1")
+            time.sleep(0.15)  # the transaction stays open a moment, as an application's does
+            conn.commit()
+            time.sleep(0.15)
+
+    step = make_step(target={"vacuum_full_tables": ["ledger"]},
+                     postgres={"load_guard": {"wait_seconds": 0, "exclusive_sample_seconds": 3}})
+    _warm(make_step)
+    thread = threading.Thread(target=bursts, daemon=True)
+    thread.start()
+    try:
+        actions.vacuum_full(step, "main")
+    finally:
+        stop.set()
+        thread.join(5)
+        conn.close()
+    [skipped] = pgh.actions(step, "postgres.vacuum_full")
+    assert skipped.status is ActionStatus.SKIPPED, skipped
+    table = pgh.finding(step, "postgres.load_guard").details["figures"]["table"]
+    assert table["sessions"], table
+    assert server.scalar("SELECT pg_relation_filenode('ledger')", db) == filenode

@@ -92,7 +92,8 @@ def test_vacuum_full_without_room_on_its_tablespace_is_skipped_with_both_numbers
         # With room (a small table on the same tablespace) the rewrite runs.
         server.execute("DROP TABLE orders", db)
         filenode = _orders(server, db, rows=2000, tablespace=small_tablespace)
-        step = make_step(target={"vacuum_full_tables": ["public.orders"]})
+        step = make_step(target={"vacuum_full_tables": ["public.orders"]},
+                         postgres={"load_guard": {"exclusive_sample_seconds": 1}})
         actions.vacuum_full(step, "main")
         [done] = pgh.actions(step, "postgres.vacuum_full")
         assert done.status is ActionStatus.DONE, done
