@@ -121,6 +121,9 @@ class PostgresTarget(_Target):
     # Tables for the opt-in VACUUM FULL (ACCESS EXCLUSIVE lock); schema-qualified or bare.
     vacuum_full_tables: list[str] = Field(default_factory=list)
     log_file: str | None = None
+    primary: str | None = None
+    """Where this server's primary is (a target name or host:port), named when the server turns out to be
+    a standby (maintenance skipped, checks only); null: discovered from the WAL receiver where visible."""
     vacuum_full_free_bytes: int | None = Field(None, ge=0)
     """Free space to assume on the server's disk for VACUUM FULL's fit check when this worker cannot
     measure it (a remote server: SQL cannot see the disk). null: a VACUUM FULL of such a server is

@@ -326,6 +326,34 @@ class PostgresServer:
         return {f"AIRFLOW_CONN_{conn_id.upper()}": self.uri(dbname)}
 
 
+@dataclass
+class PostgresReplica(PostgresServer):
+    """A streaming replica (hot standby) of ``primary``: ``pg_basebackup -R`` from it, then started."""
+
+    primary: PostgresServer | None = None
+
+    def _start(self) -> PostgresReplica:
+        primary = self.primary
+        if primary is None or primary.bin_dir is None:
+            raise ServerError("a replica needs a started primary")
+        self.bin_dir, self.major = primary.bin_dir, primary.major
+        self.user, self.password = primary.user, primary.password
+        self.base_dir = Path(tempfile.mkdtemp(prefix=f"mm-pg{self.major}-replica-"))
+        self.base_dir.chmod(0o755)
+        _give_to_postgres(self.base_dir)
+        self.port = self.port or free_port()
+        subprocess.run(
+            [*_as_postgres_user(), str(self.bin_dir / "pg_basebackup"), "-D", str(self.data_dir), "-R",
+             "-X", "stream", "-c", "fast", "--no-sync", "-h", "127.0.0.1", "-p", str(primary.port), "-U", self.user],
+            check=True, capture_output=True, text=True, timeout=300, env={**os.environ, "PGPASSWORD": self.password},
+        )
+        with (self.data_dir / "postgresql.auto.conf").open("a") as fh:
+            fh.write(f"port = {self.port}\nunix_socket_directories = '{self.base_dir}'\nhot_standby = on\n")
+        self._ctl("start", "-w", "-t", "60", "-l", str(self.log_file))
+        self.version_num = int(self.scalar("SHOW server_version_num"))
+        return self
+
+
 # --------------------------------------------------------------------------- Redis
 
 

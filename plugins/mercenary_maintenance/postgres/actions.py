@@ -31,6 +31,7 @@ from mercenary_maintenance.postgres.lockretry import (
     run_concurrent_build,
     run_with_lock_attempts,
 )
+from mercenary_maintenance.postgres.role import Standby, refuse_standby
 from mercenary_maintenance.redact import first_line
 from mercenary_maintenance.skips import apply_guard, skipped_finding
 
@@ -107,6 +108,7 @@ def maintenance_session(step: Step, target: str, *, purpose: str, take_lock: boo
         budget=step.statement_timeout_s,
         timeouts=cfg.timeouts,
     ) as s:
+        refuse_standby(s, target, cfg.postgres_target(target).primary)  # before the lock: it serializes nothing there
         throttle(s, cfg.postgres)
         if not take_lock:
             yield s
@@ -184,6 +186,12 @@ def guard_allows(step: Step, s: Session, act: ActionRecorder, rel: Relation, pla
 Selector = Callable[[Session, "Step"], list[Relation]]
 
 
+def _standby(step: Step, action: str, target: str, exc: Standby) -> None:
+    with step.action(action, target, why="role") as act:
+        act.skipped(str(exc), primary=exc.primary)
+    step.add(skipped_finding(action, target, "standby", str(exc), primary=exc.primary))
+
+
 def _busy(step: Step, action: str, target: str, exc: TargetBusy) -> None:
     with step.action(action, target, why="per-target lock") as act:
         act.skipped(f"target busy: {exc}", waited_s=exc.waited_s, holder=exc.holder)
@@ -229,6 +237,8 @@ def _per_relation(
                     run_statement(step, s, act, statement, rel, plan)
     except TargetBusy as exc:
         _busy(step, action, target, exc)
+    except Standby as exc:
+        _standby(step, action, target, exc)
     except Exception as exc:
         log.exception("%s on %s could not run", action, target)
         with step.action(action, target, why="setup") as act:
@@ -348,6 +358,8 @@ def analyze(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
                     )
     except TargetBusy as exc:
         _busy(step, ANALYZE, target, exc)
+    except Standby as exc:
+        _standby(step, ANALYZE, target, exc)
     except Exception as exc:
         log.exception("%s on %s could not run", ANALYZE, target)
         with step.action(ANALYZE, target, why="setup") as act:
@@ -600,6 +612,8 @@ def reindex(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
                         _reindex_one(step, s, watch_conn, act, rel, statement)
     except TargetBusy as exc:
         _busy(step, REINDEX, target, exc)
+    except Standby as exc:
+        _standby(step, REINDEX, target, exc)
     except Exception as exc:
         log.exception("%s on %s could not run", REINDEX, target)
         with step.action(REINDEX, target, why="setup") as act:
