@@ -41,6 +41,8 @@ SCALE = int(os.environ.get("BENCH_PGBENCH_SCALE", "8"))
 CLIENTS = 4
 SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "40"))
 MAINTENANCE_DELAY_S = 4
+# A reporting transaction open this long when the REINDEX starts (its waits after the build, issue 27).
+OLD_READER_S = float(os.environ.get("BENCH_OLD_READER_S", "5"))
 REDIS_PAIRS = 3  # pgbench warms up before maintenance starts
 
 
@@ -145,8 +147,25 @@ def _phase(name: str, fn: Any, *args: Any, **kwargs: Any) -> None:
     PHASES.append((name, started, time.time()))
 
 
-def maintain(cfg: Any) -> tuple[list[Any], list[Any], float]:
-    """The weekly, monthly and emergency actions on the target, as their tasks call them."""
+def old_reader(pg: Any, db: str, seconds: float) -> threading.Timer:
+    """A reporting transaction (REPEATABLE READ) that keeps its snapshot ``seconds``: REINDEX
+    CONCURRENTLY must wait for it after its build (issue 27: it used to be cancelled and rebuilt)."""
+    conn = pg.connect(db, autocommit=False)
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    conn.execute("SELECT count(*) FROM pgbench_branches")
+
+    def end() -> None:
+        conn.rollback()
+        conn.close()
+
+    timer = threading.Timer(seconds, end)
+    timer.start()
+    return timer
+
+
+def maintain(cfg: Any, reader: Any = None) -> tuple[list[Any], list[Any], float]:
+    """The weekly, monthly and emergency actions on the target, as their tasks call them; ``reader()``
+    opens an old transaction just before the REINDEX."""
     from mercenary_maintenance.postgres import actions
     from mercenary_maintenance.runinfo import RunInfo
     from mercenary_maintenance.steps import Step
@@ -156,7 +175,10 @@ def maintain(cfg: Any) -> tuple[list[Any], list[Any], float]:
     _phase("weekly VACUUM (ANALYZE)", actions.vacuum_analyze, weekly, "main")
     _phase("weekly ANALYZE", actions.analyze, weekly, "main")
     monthly = Step(cfg, RunInfo("maintenance_monthly", "bench__monthly", task_id="postgres.reindex_indexes"))
+    timer = reader() if reader else None
     _phase("monthly REINDEX CONCURRENTLY", actions.reindex, monthly, "main")
+    if timer is not None:
+        timer.join()
     emergency = Step(cfg, RunInfo("emergency_maintenance", "bench__emergency", task_id="act"))
     _phase("emergency VACUUM FULL (incl. load guard)", actions.vacuum_full, emergency, "main",
            objects=["public.pgbench_accounts"])
@@ -196,7 +218,7 @@ def bench_postgres() -> bool:
 
             busy_proc = run_pgbench(pg, db, logdir, "busy", SECONDS)
             time.sleep(MAINTENANCE_DELAY_S)
-            done_actions, findings, took = maintain(cfg)
+            done_actions, findings, took = maintain(cfg, lambda: old_reader(pg, db, OLD_READER_S))
             if took + MAINTENANCE_DELAY_S > SECONDS:
                 print(f"WARNING: maintenance took {took:.0f} s, longer than pgbench's {SECONDS} s run", flush=True)
             _, busy_failed_summary = finish(busy_proc, SECONDS + 600)

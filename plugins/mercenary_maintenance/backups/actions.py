@@ -35,6 +35,40 @@ def locked(step: Step, pg: Any) -> Iterator[None]:
         yield
 
 
+# What a hot standby may be the source of, per method (issue 27). pg_dump: yes — its exported snapshot
+# is consistent on a standby (a recovery conflict may cancel it: said in the action). pg_basebackup
+# --incremental: no — a standby's WAL summaries may cover WAL it has not replayed (pgsql-hackers,
+# 2026-11, "Summarize only replayed WAL on a standby"), so the chain is taken from the primary only.
+STANDBY_ALLOWED = {"pg_dump": True, "pg_basebackup --incremental": False}
+
+
+def source_role(pg: Any) -> dict[str, Any]:
+    """Whether the backup's source is a standby, its primary and the conflict risk (empty: a primary)."""
+    from mercenary_maintenance.backups.dump import server_info
+    from mercenary_maintenance.pg.role import conflict_risk, primary_from, recovery
+
+    with pg.connect() as conn:
+        row = recovery(conn, server_info(conn)[1])
+    if not row.get("in_recovery"):
+        return {}
+    return {"standby": True, "primary": primary_from(row), "conflict_risk": conflict_risk(row)}
+
+
+def standby_note(role: dict[str, Any], method: str) -> str:
+    """The action's words on a standby source ('' for a primary).
+
+    >>> standby_note({"standby": True, "primary": "db1:5432", "conflict_risk": None}, "pg_dump")
+    '; taken from a standby (primary db1:5432): pg_dump is supported there'
+    >>> standby_note({}, "pg_dump")
+    ''
+    """
+    if not role:
+        return ""
+    risk = f"; {role['conflict_risk']} (set hot_standby_feedback = on)" if role.get("conflict_risk") else ""
+    allowed = "supported there" if STANDBY_ALLOWED.get(method, False) else "NOT taken from a standby"
+    return f"; taken from a standby (primary {role.get('primary') or 'unknown'}): {method} is {allowed}{risk}"
+
+
 def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | None = None) -> None:
     """backup.full: pg_dump → zstd → S3 multipart, manifest last.
 
@@ -75,13 +109,17 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
                           statement_timeout_s=step.statement_timeout_s(),
                           lock_timeout_s=step.cfg.postgres.lock_timeout_seconds,
                           extra_args=encryption.upload_args(cfg), uploads_prefix=date_dir)
+        role = source_role(pg)
+        if role:
+            act.details["source"] = role
         with locked(step, pg):
             manifest = dump_to_s3(pg, client, req)
             replaced = attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
         d = manifest.details
         act.done(f"full backup of {target}: {d['raw_size'] / MB:.1f} MB dumped, {manifest.size / MB:.1f} MB stored "
                  f"in {d['seconds']:.1f} s ({d['mb_per_s']} MB/s)"
-                 + (f"; replaced {len(replaced)} earlier attempt(s) of this date" if replaced else ""),
+                 + (f"; replaced {len(replaced)} earlier attempt(s) of this date" if replaced else "")
+                 + standby_note(role, "pg_dump"),
                  key=manifest.key, size=manifest.size, sha256=manifest.sha256, tables=len(manifest.row_counts),
                  server_version=manifest.server_version, seconds=d["seconds"], replaced=replaced)
 

@@ -215,9 +215,10 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
 def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
     """backup.incremental: pg_basebackup --incremental (17+) or an honest logical snapshot, for one target."""
     from mercenary_maintenance.backups import attempts
-    from mercenary_maintenance.backups.actions import locked
+    from mercenary_maintenance.backups.actions import locked, source_role, standby_note
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
     from mercenary_maintenance.backups.pgconn import params, s3_client
+    from mercenary_maintenance.skips import skipped_finding
 
     cfg = step.cfg.backups
     tcfg = step.cfg.postgres_target(target)
@@ -244,6 +245,13 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
             act.done(f"no-op: {done.backup.prefix} is already a good backup of {target} for this logical date",
                      noop=True, key=done.manifest.key, method=done.manifest.method)
             return
+        role = source_role(pg)
+        if native and role:
+            message = (f"{target} is a standby in recovery{standby_note(role, 'pg_basebackup --incremental')}: "
+                       "take the incremental chain from its primary (point this target at it)")
+            act.skipped(message, source=role)
+            step.add(skipped_finding(ACTION, target, "standby", message, primary=role.get("primary")))
+            return
         if native:
             manifest = physical_backup(step, target, pg, client, directory, stamp)
             attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
@@ -262,7 +270,7 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
             attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
         act.done(f"NOT incremental: PostgreSQL {major} has no incremental backup (needs {NATIVE_MAJOR}+); took a "
                  f"full logical snapshot (pg_dump) instead, {manifest.size / MB:.1f} MB stored, kept "
-                 f"{cfg.incremental.retention_days} days",
+                 f"{cfg.incremental.retention_days} days{standby_note(role, 'pg_dump')}",
                  method=LOGICAL_SNAPSHOT, key=manifest.key, size=manifest.size, sha256=manifest.sha256)
 
 

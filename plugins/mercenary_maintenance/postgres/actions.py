@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.pg.lock import TargetBusy, target_lock
+from mercenary_maintenance.pg.role import Standby, refuse_standby
 from mercenary_maintenance.pg.session import Session, millis, open_session
 from mercenary_maintenance.postgres import fit, loadguard
 from mercenary_maintenance.postgres.lockretry import (
@@ -31,7 +32,6 @@ from mercenary_maintenance.postgres.lockretry import (
     run_concurrent_build,
     run_with_lock_attempts,
 )
-from mercenary_maintenance.postgres.role import Standby, refuse_standby
 from mercenary_maintenance.redact import first_line
 from mercenary_maintenance.skips import apply_guard, skipped_finding
 

