@@ -562,6 +562,10 @@ def _reindex_one(step: Step, s: Session, watch_conn: Any, act: ActionRecorder, r
                 _build_gave_up(step, act, rel, builds, errors, watch)
                 return
             continue
+        except psycopg.Error:  # e.g. duplicate keys of a unique index: no retry, but no _ccnew left either
+            cleanup()
+            act.details.update(builds=builds + 1, cleanup=cleanups, **watch.details())
+            raise
         act.details.update(cleanup=cleanups, **outcome.details(), **watch.details())
         if not outcome.acquired:
             message = f"{rel.label}: initial lock {outcome.describe()}"
