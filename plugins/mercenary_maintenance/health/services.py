@@ -60,19 +60,22 @@ def _postgres(target: PostgresTarget, timeouts: TimeoutsConfig) -> str:
     conn: Any = adapter.connect(target.conn_id, purpose="services.status", timeouts=timeouts)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT current_setting('server_version')")
+            cur.execute("SELECT 1, current_setting('server_version')")
             row = cur.fetchone()
     finally:
         conn.close()
-    return f"PostgreSQL {row[0] if row else '?'}"
+    return f"PostgreSQL {row[1] if row else '?'}"
 
 
 def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
     from mercenary_maintenance.adapters import redis as adapter
 
     client: Any = adapter.connect(target.conn_id, timeouts=timeouts)
-    client.ping()
-    return f"Redis {client.info('server').get('redis_version', '?')}"
+    try:
+        client.ping()
+        return f"Redis {client.info('server').get('redis_version', '?')}"
+    finally:
+        client.close()
 
 
 def check_http(target: HttpTarget, latency: Threshold) -> Finding:
@@ -85,13 +88,20 @@ def check_http(target: HttpTarget, latency: Threshold) -> Finding:
     return http_result(target.name, target.url, answer.status, target.expect_status, answer.latency_s, None, latency)
 
 
+# One probe per target kind (connect + SELECT 1, PING, GET), each bounded by ``timeouts``; the
+# alert_evaluation probes get them from the registry, keyed by kind.
+def probe_postgres(cfg: MaintenanceConfig, target: PostgresTarget) -> Finding:
+    return probe_result("postgres", target.name, *_timed(lambda: _postgres(target, cfg.timeouts)))
+
+
+def probe_redis(cfg: MaintenanceConfig, target: RedisTarget) -> Finding:
+    return probe_result("redis", target.name, *_timed(lambda: _redis(target, cfg.timeouts)))
+
+
+def probe_http(cfg: MaintenanceConfig, target: HttpTarget) -> Finding:
+    return check_http(target, cfg.thresholds.latency_p95_seconds.as_threshold())
+
+
 def check_all(cfg: MaintenanceConfig) -> list[Finding]:
-    findings = []
-    for pg in cfg.targets.postgres:
-        findings.append(probe_result("postgres", pg.name, *_timed(lambda pg=pg: _postgres(pg, cfg.timeouts))))  # type: ignore[misc]
-    for rd in cfg.targets.redis:
-        findings.append(probe_result("redis", rd.name, *_timed(lambda rd=rd: _redis(rd, cfg.timeouts))))  # type: ignore[misc]
-    latency = cfg.thresholds.latency_p95_seconds.as_threshold()
-    for web in cfg.targets.http:
-        findings.append(check_http(web, latency))
-    return findings
+    return ([probe_postgres(cfg, t) for t in cfg.targets.postgres] + [probe_redis(cfg, t) for t in cfg.targets.redis]
+            + [probe_http(cfg, t) for t in cfg.targets.http])
