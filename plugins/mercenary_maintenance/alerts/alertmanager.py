@@ -68,7 +68,8 @@ def watchdog(now: datetime, ends: datetime, link: str) -> dict[str, Any]:
 
 def payload(state: AlertState, notes: Iterable[Notification], policy: Policy, now: datetime, ttl: timedelta,
             link: str) -> list[dict[str, Any]]:
-    """Every firing alert (refreshed), every alert resolved in this run, and the watchdog.
+    """Every firing alert (refreshed; warnings under a firing critical left out), every alert resolved
+    in this run, and the watchdog.
 
     >>> from datetime import UTC
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
@@ -79,7 +80,10 @@ def payload(state: AlertState, notes: Iterable[Notification], policy: Policy, no
     [('services.status', 'P1', '2026-01-01T00:15:00+00:00'), ('MercenaryWatchdog', None, '2026-01-01T00:15:00+00:00')]
     """
     ends = now + ttl
-    out = [firing(r, policy, ends, link) for r in state.alerts.values() if r.firing_since is not None]
+    live = [r for r in state.alerts.values() if r.firing_since is not None]
+    critical = {(r.check, r.target) for r in live if r.level == "critical"}
+    # A firing critical alert inhibits the warning of the same check and target (as on Slack).
+    out = [firing(r, policy, ends, link) for r in live if r.level == "critical" or (r.check, r.target) not in critical]
     out += [resolved(n, now, link) for n in notes if n.kind == "resolved"]
     out.append(watchdog(now, ends, link))
     return out
