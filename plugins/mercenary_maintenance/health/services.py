@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from mercenary_maintenance.config import HttpTarget, MaintenanceConfig, PostgresTarget, RedisTarget, TimeoutsConfig
 from mercenary_maintenance.findings import Finding, Severity, Threshold, evaluate, limit_for
@@ -57,25 +56,13 @@ def _timed(fn: Callable[[], str]) -> tuple[float | None, str | None, str]:
 def _postgres(target: PostgresTarget, timeouts: TimeoutsConfig) -> str:
     from mercenary_maintenance.adapters import postgres as adapter
 
-    conn: Any = adapter.connect(target.conn_id, purpose="services.status", timeouts=timeouts)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1, current_setting('server_version')")
-            row = cur.fetchone()
-    finally:
-        conn.close()
-    return f"PostgreSQL {row[1] if row else '?'}"
+    return f"PostgreSQL {adapter.probe(target.conn_id, timeouts=timeouts)}"
 
 
 def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
     from mercenary_maintenance.adapters import redis as adapter
 
-    client: Any = adapter.connect(target.conn_id, timeouts=timeouts)
-    try:
-        client.ping()
-        return f"Redis {client.info('server').get('redis_version', '?')}"
-    finally:
-        client.close()
+    return f"Redis {adapter.ping(target.conn_id, timeouts=timeouts)}"
 
 
 def check_http(target: HttpTarget, latency: Threshold) -> Finding:
