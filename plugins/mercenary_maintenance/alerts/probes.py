@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,23 +47,35 @@ def _crashed(kind: str, name: str, exc: BaseException) -> Finding:
                    details={"kind": kind})
 
 
-def probe_all(cfg: MaintenanceConfig, probes: Mapping[str, ServiceProbe]) -> list[Finding]:
-    """Every configured target of every kind, in parallel, within ``alerts.probe_budget_seconds``."""
+def start(cfg: MaintenanceConfig, probes: Mapping[str, ServiceProbe]) -> Callable[[], list[Finding]]:
+    """Start every configured target's probe in parallel; the returned function collects them,
+    waiting until ``alerts.probe_budget_seconds`` after the start at most (the caller measures
+    its metrics meanwhile: the probes' wall time overlaps it)."""
     jobs: list[tuple[str, str, Callable[[], Finding]]] = []
     for kind, probe in probes.items():
         for target in probe.targets(cfg):
             jobs.append((kind, target.name, functools.partial(probe.probe, cfg, target)))
     if not jobs:
-        return []
+        return list
     budget = cfg.alerts.probe_budget_seconds
+    deadline = time.monotonic() + budget
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="probe")
-    try:
-        futures = [pool.submit(fn) for _, _, fn in jobs]
-        concurrent.futures.wait(futures, timeout=budget)
-        return [_result(kind, name, future, budget) for (kind, name, _), future in zip(jobs, futures, strict=True)]
-    finally:
-        # A probe past the budget is left to its own client bounds; the run does not wait for it.
-        pool.shutdown(wait=False, cancel_futures=True)
+    futures = [pool.submit(fn) for _, _, fn in jobs]
+
+    def collect() -> list[Finding]:
+        try:
+            concurrent.futures.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+            return [_result(kind, name, future, budget) for (kind, name, _), future in zip(jobs, futures, strict=True)]
+        finally:
+            # A probe past the budget is left to its own client bounds; the run does not wait for it.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    return collect
+
+
+def probe_all(cfg: MaintenanceConfig, probes: Mapping[str, ServiceProbe]) -> list[Finding]:
+    """Every configured target of every kind, in parallel, within ``alerts.probe_budget_seconds``."""
+    return start(cfg, probes)()
 
 
 def _result(kind: str, name: str, future: concurrent.futures.Future[Finding], budget: float) -> Finding:
