@@ -251,3 +251,30 @@ def test_app_series_absent_while_its_http_probe_fails_is_the_p1_outage_not_blind
     assert all("counted as the outage" in f["details"]["counted_as"] for f in app)
     assert not [f for f in last if f["check"] == "monitoring.blind"]
     assert store.state.unknown == {}
+
+
+def test_probes_of_black_holed_targets_cost_their_bounds_not_the_run(slack, write_config, connections, tmp_path):
+    """Targets that accept TCP and never answer: each probe ends at its client's bound, in parallel."""
+    hole = servers.BlackHole().start()
+    try:
+        connections({"AIRFLOW_CONN_HOLE_PG": f"postgresql://u:p@127.0.0.1:{hole.port}/postgres",
+                     "AIRFLOW_CONN_HOLE_REDIS": json.dumps({"conn_type": "redis", "host": "127.0.0.1",
+                                                            "port": hole.port}),
+                     **slack.connection_env("maintenance_slack")})
+        write_config({"targets": {"postgres": [{"name": "hung", "conn_id": "hole_pg"}],
+                                  "redis": [{"name": "hung", "conn_id": "hole_redis"}],
+                                  "http": [{"name": "hung", "url": f"{hole.url}/health", "timeout_seconds": 2}]},
+                      "host": {"paths": []},
+                      "timeouts": {"postgres": {"connect_s": 2}, "redis": {"connect_s": 2, "read_s": 2}}})
+        started = time.monotonic()
+        evaluate(MemoryStateStore(), "h1")
+        took = time.monotonic() - started
+    finally:
+        hole.stop()
+    probed = {f["target"]: f for f in findings(tmp_path, "h1") if f["check"] == "services.status"}
+    assert {t: f["severity"] for t, f in probed.items()} == {
+        "postgres:hung": "critical", "redis:hung": "critical", "http:hung": "critical"}
+    assert "timeout" in probed["postgres:hung"]["message"].lower()
+    assert "timed out" in probed["redis:hung"]["message"].lower()
+    # Three 2-s bounds in parallel, plus the run itself (imports, psutil) on a loaded machine.
+    assert took < 20, f"the run took {took:.1f} s"
