@@ -145,45 +145,36 @@ PROBE_SQL = "SELECT 1, current_setting('server_version')"
 
 
 def probe(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> str:
-    """Connect + ``SELECT 1`` on ``conn_id``; returns the server version, raises when it fails.
-
-    Through ``psql`` when it is installed: alert_evaluation probes every 5 minutes, and importing
-    psycopg costs a fresh task process more CPU than the rest of the run. libpq's
-    ``connect_timeout``, a ``statement_timeout`` and the runner's deadline (connect + read grace)
-    bound it; the password goes in ``PGPASSWORD`` (never on the command line). Without psql:
-    :func:`connect` and the same query under :func:`read_deadline`.
-    """
-    import shutil
-
+    """Connect + ``SELECT 1`` on ``conn_id`` through psycopg under :func:`read_deadline`; the version."""
     t = current_timeouts(timeouts).postgres
-    psql = shutil.which("psql")
-    if psql is None:
-        conn: Any = connect(conn_id, purpose="probe", timeouts=timeouts)
-        try:
-            with read_deadline(conn, t.read_grace_s, "probe"):
-                row = conn.execute(PROBE_SQL).fetchone()
-        finally:
-            conn.close()
-        return str(row[1]) if row else "?"
+    conn: Any = connect(conn_id, purpose="probe", timeouts=timeouts)
+    try:
+        with read_deadline(conn, t.read_grace_s, "probe"):
+            row = conn.execute(PROBE_SQL).fetchone()
+    finally:
+        conn.close()
+    return str(row[1]) if row else "?"
+
+
+def program_env(conn_id: str, *, purpose: str, timeouts: TimeoutsConfig | None = None) -> tuple[dict[str, str], float]:
+    """The libpq environment for a program (``psql``) on ``conn_id``, and its deadline in seconds.
+
+    ``PGCONNECT_TIMEOUT`` and a ``statement_timeout`` (``PGOPTIONS``) bound it on the server side;
+    the caller runs it through ``runner`` with the deadline (connect + read grace). The password
+    travels in ``PGPASSWORD`` (never on a command line; the runner does not log environments)."""
     from airflow.sdk import BaseHook
 
-    from mercenary_maintenance import runner
-
+    t = current_timeouts(timeouts).postgres
     c = BaseHook.get_connection(conn_id)
     extra = c.extra_dejson or {}
     connect_s = bounds(t)["connect_timeout"]
     env = {"PGHOST": c.host or "localhost", "PGPORT": str(c.port or 5432), "PGUSER": c.login or "postgres",
            "PGDATABASE": c.schema or extra.get("dbname") or "postgres", "PGCONNECT_TIMEOUT": str(connect_s),
-           "PGAPPNAME": f"{APP_PREFIX}:probe", "PGOPTIONS": f"-c statement_timeout={int(t.read_grace_s * 1000)}"}
+           "PGAPPNAME": f"{APP_PREFIX}:{purpose}"[:63],
+           "PGOPTIONS": f"-c statement_timeout={int(t.read_grace_s * 1000)}"}
     if c.password:
         env["PGPASSWORD"] = c.password
     for key in ("sslmode", "sslrootcert", "sslcert", "sslkey"):
         if extra.get(key):
             env[f"PG{key.upper()}"] = str(extra[key])
-    done = runner.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", PROBE_SQL], env=env,
-                      timeout=connect_s + t.read_grace_s + 2, check=False)
-    out = (done.stdout or "").strip().split("|")
-    if done.returncode != 0 or out[0] != "1":
-        lines = [line for line in (done.stderr or "").splitlines() if line.strip()]
-        raise ProbeError(lines[0].removeprefix("psql: ").strip() if lines else f"psql exited {done.returncode}")
-    return out[1] if len(out) > 1 else "?"
+    return env, connect_s + t.read_grace_s + 2

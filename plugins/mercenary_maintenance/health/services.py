@@ -54,9 +54,25 @@ def _timed(fn: Callable[[], str]) -> tuple[float | None, str | None, str]:
 
 
 def _postgres(target: PostgresTarget, timeouts: TimeoutsConfig) -> str:
+    """Connect + ``SELECT 1`` through ``psql`` when it is installed: alert_evaluation probes every
+    5 minutes, and importing psycopg costs a fresh task process more CPU than the rest of the run.
+    Without psql, through the adapter's psycopg connection."""
+    import shutil
+
+    from mercenary_maintenance import runner
     from mercenary_maintenance.adapters import postgres as adapter
 
-    return f"PostgreSQL {adapter.probe(target.conn_id, timeouts=timeouts)}"
+    psql = shutil.which("psql")
+    if psql is None:
+        return f"PostgreSQL {adapter.probe(target.conn_id, timeouts=timeouts)}"
+    env, deadline = adapter.program_env(target.conn_id, purpose="services.status", timeouts=timeouts)
+    done = runner.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", adapter.PROBE_SQL], env=env,
+                      timeout=deadline, check=False)
+    out = (done.stdout or "").strip().split("|")
+    if done.returncode != 0 or out[0] != "1":
+        lines = [line for line in (done.stderr or "").splitlines() if line.strip()]
+        raise adapter.ProbeError(lines[0].removeprefix("psql: ").strip() if lines else f"psql exited {done.returncode}")
+    return f"PostgreSQL {out[1] if len(out) > 1 else '?'}"
 
 
 def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
