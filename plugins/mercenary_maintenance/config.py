@@ -328,6 +328,13 @@ class RedisConfig(_Model):
 ALERT_METRICS = frozenset({"host.cpu", "host.memory", "host.disk_usage", "app.error_rate", "app.latency_p95"})
 
 
+AlertRoute = Literal["slack", "alertmanager"]
+
+
+def _slack_only() -> list[AlertRoute]:
+    return ["slack"]
+
+
 class AlertsConfig(_Model):
     slack_conn_id: str = "maintenance_slack"
     prometheus_conn_id: str | None = None
@@ -341,7 +348,26 @@ class AlertsConfig(_Model):
     queries: dict[str, str] = Field(default_factory=dict)
     prometheus_timeout_seconds: float = Field(10, gt=0)
     # Critical alerts of these checks are P1 (15 min); other critical alerts P2 (1 h); warnings P3 (4 h).
-    p1_checks: list[str] = Field(default_factory=lambda: ["app.error_rate"])
+    p1_checks: list[str] = Field(default_factory=lambda: ["app.error_rate", "services.status"])
+    p4_checks: list[str] = Field(default_factory=lambda: ["http.security_headers"])
+    """Warnings of these checks are P4 (24 h: cosmetic issues that still need a person), not P3."""
+    probe_services: bool = True
+    """Every alert_evaluation run probes every configured target (PostgreSQL connect + SELECT 1,
+    Redis PING, HTTP GET; hosts once they are targets), bounded by ``timeouts``."""
+    outage_after_failures: int = Field(2, ge=1, le=12)
+    """Consecutive failed probes of one target before ``services.status`` is a critical P1 alert
+    (the ``for`` duration does not apply to probes: the count does)."""
+    probe_budget_seconds: float = Field(30, gt=0)
+    """All probes of one run, in parallel, end within this; a probe still running then is unknown."""
+    blind_after_minutes: float = Field(15, gt=0)
+    """A metric or probe that stays unknown this long raises ``monitoring.blind`` (warning, P3)."""
+    routes: list[AlertRoute] = Field(default_factory=_slack_only, min_length=1)
+    """Where alert_evaluation's alerts go; both may be on."""
+    alertmanager_conn_id: str = "maintenance_alertmanager"
+    """Airflow http connection of Alertmanager (API v2) for the ``alertmanager`` route."""
+    alertmanager_ttl_seconds: int = Field(900, ge=60)
+    """``endsAt`` of a firing alert (and the watchdog) this far ahead: each run re-posts them, so they
+    expire in Alertmanager only when runs stop."""
     slack_attempts: int = Field(3, ge=1, le=10)
     slack_retry_delay_seconds: float = Field(2, ge=0)
     # Each webhook POST is bounded by this (connect + read); all sends of one evaluation by the
@@ -350,8 +376,8 @@ class AlertsConfig(_Model):
     slack_send_budget_seconds: float = Field(60, gt=0)
     state_variable: str = "mercenary_alert_state"
     # After each maintenance run, post the findings at or above this severity to Slack
-    # (one message per run; a failed run is announced by the failure notifier instead).
-    notify_findings: Literal["critical", "warning", "none"] = "critical"
+    # (one digest per run; a failed run is announced by the failure notifier instead).
+    notify_findings: Literal["critical", "warning", "none"] = "warning"
     # An alert on a target while a maintenance window runs on it (CPU during VACUUM) is
     # annotated, downgraded (critical → warning) or muted (no firing notices) — never dropped.
     during_window: Literal["annotate", "downgrade", "mute"] = "annotate"

@@ -6,6 +6,7 @@ texts of the run-failure and findings notices. The DAG-level callbacks that send
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -75,7 +76,8 @@ def failure_summary(parts: list[dict[str, Any]]) -> tuple[list[str], str | None]
 _NOTICE_LEVELS = {"critical": ("critical",), "warning": ("critical", "warning", "unknown"), "none": ()}
 
 
-def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 10) -> str | None:
+def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 10,
+                    incident: Callable[[str, str], str] | None = None) -> str | None:
     """The Slack text for a finished run's findings at or above ``level``; None if nothing to say.
 
     >>> r = {"dag_id": "maintenance_daily", "run_id": "r1", "status": "critical", "findings": [
@@ -110,7 +112,9 @@ def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 
     icon = ":rotating_light:" if report["status"] == "critical" else ":warning:"
     lines = [f"{icon} *{report['dag_id']}* run `{slack_escape(report['run_id'])}` finished *{report['status']}* — "
              f"{len(wanted)} finding(s) need attention:"]
-    lines += [f"• {f['severity']} `{f['check']}` {slack_escape(f['target'])}: {slack_escape(f['message'])}"
+    # ``incident(check, severity)``: the incident level and response time, e.g. "P2, respond within 1 h".
+    lines += [f"• {f['severity']} `{f['check']}` {slack_escape(f['target'])}"
+              + (f" ({incident(f['check'], f['severity'])})" if incident else "") + f": {slack_escape(f['message'])}"
               for f in wanted[:limit]]
     if len(wanted) > limit:
         lines.append(f"… and {len(wanted) - limit} more in the report")

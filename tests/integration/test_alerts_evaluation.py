@@ -77,8 +77,9 @@ def setup(metrics: Metrics, slack: servers.SlackReceiver, write_config: Callable
     def configure(**alerts: Any) -> None:
         connections({**metrics.prom.connection_env("maintenance_prometheus"),
                      **slack.connection_env("maintenance_slack")})
+        # These tests are about the metrics: service probes (test_paging.py) are off.
         write_config({"alerts": {"prometheus_conn_id": "maintenance_prometheus", "queries": QUERIES,
-                                 "for_seconds": 0, "slack_retry_delay_seconds": 0.05,
+                                 "for_seconds": 0, "slack_retry_delay_seconds": 0.05, "probe_services": False,
                                  "primary_oncall": "U0PRIMARY", "secondary_oncall": "U0SECOND",
                                  "state_variable": f"alert_state_{request.node.name}"[:200], **alerts}})
     return configure
@@ -292,7 +293,8 @@ def slow_setup(metrics: Metrics, slow_slack: SlowSlack, write_config: Callable[.
         connections({**metrics.prom.connection_env("maintenance_prometheus"),
                      **slow_slack.connection_env("maintenance_slack")})
         write_config({"alerts": {"prometheus_conn_id": "maintenance_prometheus", "queries": QUERIES,
-                                 "for_seconds": 0, "slack_retry_delay_seconds": 0.05, **alerts}})
+                                 "for_seconds": 0, "slack_retry_delay_seconds": 0.05, "probe_services": False,
+                                 **alerts}})
     return configure
 
 

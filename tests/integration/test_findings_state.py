@@ -82,3 +82,20 @@ def test_slack_down_keeps_the_items_for_the_next_run(cfg, slack):
     [text] = slack.texts()
     assert "NEW critical `backup.freshness`" in text
     assert store.state.outbox == ()
+
+
+def test_by_default_a_warning_of_maintenance_daily_reaches_slack_in_the_runs_one_digest(slack, connections):
+    connections(slack.connection_env("maintenance_slack"))
+    cfg = parse_config({})  # alerts.notify_findings defaults to warning
+    assert cfg.alerts.notify_findings == "warning"
+    store = MemoryStateStore()
+    announce_findings(cfg, report(0, ("tls.certificate_expiry", "api", "warning"), ("backup.freshness", "main",
+                                  "warning"), ("http.security_headers", "api", "warning"), ("redis.memory", "cache",
+                                                                                             "ok")),
+                      "http://af/day0", store=store, now=DAY0)
+    [digest] = slack.texts()  # one message for the run, not one per finding
+    assert "3 new, 0 reminder(s), 0 resolved" in digest
+    assert "NEW warning `tls.certificate_expiry` api (P3, respond within 4 h)" in digest
+    assert "NEW warning `backup.freshness` main (P3, respond within 4 h)" in digest
+    assert "NEW warning `http.security_headers` api (P4, respond within 24 h)" in digest
+    assert "redis.memory" not in digest

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = "postgres|redis|backup|host|app|tls|http|services|security|logs|tmp|alerts|window|reviews|emergency"
+AREAS = "postgres|redis|backup|host|app|tls|http|services|security|logs|tmp|alerts|window|reviews|emergency|monitoring"
 NAME = re.compile(rf'"((?:{AREAS})\.[a-z][a-z0-9_]*)"')
 NOT_CHECKS = {"app.log", "redis.log"}  # logger names, not findings
 

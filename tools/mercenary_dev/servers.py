@@ -38,6 +38,8 @@ SYSTEM_PACKAGES = {
     "chromium": "chromium",  # the console's browser tests (tests/integration/test_console_browser.py)
     "chromedriver": "chromium-driver",
     "faketime": "faketime",  # libfaketime: scheduled windows in real time (tests/runtime/test_windows.py)
+    "prometheus-alertmanager": "prometheus-alertmanager",  # the alertmanager route (tests/integration/test_paging.py)
+    "promtool": "prometheus",  # promtool test rules over deploy/prometheus/rules.yml
 }
 
 
@@ -98,7 +100,7 @@ def bootstrap() -> int:
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run([*command, "-qq"], check=True, env=env)
     # the Debian packages start their own daemons; tests start private ones instead.
-    for service in ("redis-server", "prometheus"):
+    for service in ("redis-server", "prometheus", "prometheus-alertmanager"):
         subprocess.run(["service", service, "stop"], check=False, capture_output=True)
     return 0
 
@@ -637,6 +639,78 @@ class PrometheusServer(_ChildServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def connection_env(self, conn_id: str) -> dict[str, str]:
+        return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps({"conn_type": "http", "host": self.url})}
+
+
+@dataclass
+class WebhookSink(HttpSink):
+    """Receives Alertmanager's webhook notifications (``{"alerts": [...], "status": ...}``)."""
+
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        with self.lock:
+            self.notifications.append(json.loads(body or b"{}"))
+        return 200, b"ok", {"Content-Type": "text/plain"}
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert of every notification received so far, in order."""
+        with self.lock:
+            return [a for n in self.notifications for a in n.get("alerts", [])]
+
+
+@dataclass
+class AlertmanagerServer(_ChildServer):
+    """Debian's ``prometheus-alertmanager``, one standalone instance on loopback; every alert is
+    routed to ``webhook_url`` at once (group_wait 0 s, group_interval 1 s)."""
+
+    webhook_url: str = ""
+
+    def start(self) -> AlertmanagerServer:
+        binary = require_binary("prometheus-alertmanager")
+        self.base_dir = Path(tempfile.mkdtemp(prefix="mm-am-"))
+        self.port = self.port or free_port()
+        (self.base_dir / "alertmanager.yml").write_text(
+            "route:\n  receiver: sink\n  group_by: [alertname, target]\n  group_wait: 0s\n"
+            "  group_interval: 1s\n  repeat_interval: 1h\n"
+            f"receivers:\n  - name: sink\n    webhook_configs:\n      - url: {json.dumps(self.webhook_url)}\n"
+            "        send_resolved: true\n"
+        )
+        argv = [binary, f"--config.file={self.base_dir / 'alertmanager.yml'}",
+                f"--storage.path={self.base_dir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address="]
+        log = (self.base_dir / "alertmanager.log").open("wb")
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """``GET /api/v2/alerts``: the alerts Alertmanager holds now (active, silenced, inhibited)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=5) as resp:
+            return list(json.loads(resp.read()))
+
+    def silence(self, matchers: dict[str, str], minutes: int = 60) -> str:
+        """Create a silence matching ``matchers`` exactly (an operator acknowledging an alert)."""
+        import datetime as dt
+        import urllib.request
+
+        now = dt.datetime.now(dt.UTC)
+        body = {"matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()],
+                "startsAt": now.isoformat(), "endsAt": (now + dt.timedelta(minutes=minutes)).isoformat(),
+                "createdBy": "test", "comment": "acknowledged"}
+        request = urllib.request.Request(f"{self.url}/api/v2/silences", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return str(json.loads(resp.read())["silenceID"])
 
     def connection_env(self, conn_id: str) -> dict[str, str]:
         return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps({"conn_type": "http", "host": self.url})}

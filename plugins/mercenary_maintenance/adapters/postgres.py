@@ -135,3 +135,46 @@ def read_deadline(conn: Any, seconds: float, what: str) -> Iterator[None]:
         raise
     finally:
         timer.cancel()
+
+
+class ProbeError(RuntimeError):
+    """The probe's ``SELECT 1`` did not succeed (the message is psql's or the driver's)."""
+
+
+PROBE_SQL = "SELECT 1, current_setting('server_version')"
+
+
+def probe(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> str:
+    """Connect + ``SELECT 1`` on ``conn_id`` through psycopg under :func:`read_deadline`; the version."""
+    t = current_timeouts(timeouts).postgres
+    conn: Any = connect(conn_id, purpose="probe", timeouts=timeouts)
+    try:
+        with read_deadline(conn, t.read_grace_s, "probe"):
+            row = conn.execute(PROBE_SQL).fetchone()
+    finally:
+        conn.close()
+    return str(row[1]) if row else "?"
+
+
+def program_env(conn_id: str, *, purpose: str, timeouts: TimeoutsConfig | None = None) -> tuple[dict[str, str], float]:
+    """The libpq environment for a program (``psql``) on ``conn_id``, and its deadline in seconds.
+
+    ``PGCONNECT_TIMEOUT`` and a ``statement_timeout`` (``PGOPTIONS``) bound it on the server side;
+    the caller runs it through ``runner`` with the deadline (connect + read grace). The password
+    travels in ``PGPASSWORD`` (never on a command line; the runner does not log environments)."""
+    from airflow.sdk import BaseHook
+
+    t = current_timeouts(timeouts).postgres
+    c = BaseHook.get_connection(conn_id)
+    extra = c.extra_dejson or {}
+    connect_s = bounds(t)["connect_timeout"]
+    env = {"PGHOST": c.host or "localhost", "PGPORT": str(c.port or 5432), "PGUSER": c.login or "postgres",
+           "PGDATABASE": c.schema or extra.get("dbname") or "postgres", "PGCONNECT_TIMEOUT": str(connect_s),
+           "PGAPPNAME": f"{APP_PREFIX}:{purpose}"[:63],
+           "PGOPTIONS": f"-c statement_timeout={int(t.read_grace_s * 1000)}"}
+    if c.password:
+        env["PGPASSWORD"] = c.password
+    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey"):
+        if extra.get(key):
+            env[f"PG{key.upper()}"] = str(extra[key])
+    return env, connect_s + t.read_grace_s + 2

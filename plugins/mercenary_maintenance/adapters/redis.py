@@ -36,3 +36,64 @@ def connect(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
     from airflow.providers.redis.hooks.redis import RedisHook
 
     return bound(RedisHook(redis_conn_id=conn_id).get_conn(), timeouts)  # type: ignore[no-untyped-call]
+
+
+class ProbeError(RuntimeError):
+    """Redis answered the probe with an error (or not with PONG)."""
+
+
+def _command(*args: str) -> bytes:
+    return b"".join([f"*{len(args)}\r\n".encode(), *(f"${len(a.encode())}\r\n".encode() + a.encode() + b"\r\n"
+                                                      for a in args)])
+
+
+def _reply(stream: Any) -> str:
+    """One RESP reply: a simple string, an error (raised) or a bulk string."""
+    line: str = stream.readline(65536).decode(errors="replace").rstrip("\r\n")
+    if not line:
+        raise ProbeError("Redis closed the connection")
+    if line.startswith("-"):
+        raise ProbeError(line[1:])
+    if line.startswith("$"):
+        size = int(line[1:])
+        return "" if size < 0 else str(stream.read(size + 2)[:size].decode(errors="replace"))
+    return line[1:]
+
+
+def ping(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> str:
+    """``PING`` (after ``AUTH`` when the connection has a password) over a plain socket; returns the
+    server version (``INFO server``), raises when Redis does not answer PONG.
+
+    A few bytes of RESP instead of redis-py: alert_evaluation probes every 5 minutes, and the
+    client's import costs a fresh task process more than the probe. Bounded by
+    ``timeouts.redis`` (connect, then every read); TLS when the connection's extra says ``ssl``.
+    """
+    import socket
+    import ssl
+
+    from airflow.sdk import BaseHook
+
+    c = BaseHook.get_connection(conn_id)
+    extra = c.extra_dejson or {}
+    t = current_timeouts(timeouts).redis
+    host = c.host or "localhost"
+    sock: Any = socket.create_connection((host, int(c.port or 6379)), timeout=t.connect_s)
+    try:
+        sock.settimeout(t.read_s)
+        if str(extra.get("ssl", "")).lower() in ("true", "1", "yes"):
+            context = ssl.create_default_context(cafile=extra.get("ssl_ca_certs"))
+            sock = context.wrap_socket(sock, server_hostname=host)
+        stream = sock.makefile("rb")
+        if c.password:
+            sock.sendall(_command("AUTH", *([c.login] if c.login else []), c.password))
+            _reply(stream)
+        sock.sendall(_command("PING"))
+        if _reply(stream) != "PONG":
+            raise ProbeError("no PONG")
+        sock.sendall(_command("INFO", "server"))
+        info = _reply(stream)
+    finally:
+        sock.close()
+    version = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("redis_version:")),
+                   "?")
+    return version

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from mercenary_maintenance import delivery
-from mercenary_maintenance.alerts.findings import announce_findings
+from mercenary_maintenance.alerts.findings import announce_findings, policy
 from mercenary_maintenance.config import MaintenanceConfig
+from mercenary_maintenance.findings import Severity
 
 # DAGs that notify through the alert state machine (for-duration, dedup, escalation) instead.
 SELF_ALERTING = frozenset({"alert_evaluation"})
@@ -31,8 +32,14 @@ def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
         if report["status"] != "failed":  # a failed run is announced by the failure notifier
             announce_findings(cfg, report, run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
         return
+    levels = policy(cfg)
+
+    def incident(check: str, severity: str) -> str:
+        level = levels.incident_level(check, Severity.CRITICAL if severity == "critical" else Severity.WARNING)
+        return f"{level.name}, respond within {level.response_text}"
+
     text = findings_notice(report, cfg.alerts.notify_findings,
-                           run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]))
+                           run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]), incident=incident)
     if text is None:
         return
     delivery.post(cfg, text, "Slack notice of the run's findings")

@@ -1,4 +1,5 @@
-"""One alert evaluation: measure, advance the state machine, notify Slack, save the state.
+"""One alert evaluation: measure, probe the services, advance the state machine, notify the
+routes (Slack, Alertmanager), save the state.
 
 The thin layer around the pure parts (``metrics``, ``state``, ``message``, ``delivery``):
 it reads Prometheus through the http provider's ``HttpHook`` and posts through the slack
@@ -12,6 +13,11 @@ task killed while Slack hangs (execution timeout, worker lost) therefore leaves 
 that knows every alert and re-sends what may not have gone out (possibly twice, never
 zero times). Each POST is bounded by ``alerts.slack_timeout_seconds`` and all sends of one
 evaluation by ``alerts.slack_send_budget_seconds``.
+
+Probes (``alerts.probe_services``): every configured target, through the registry's probe of its
+kind (:mod:`~mercenary_maintenance.alerts.probes`). No data is never ``ok``: what stays unknown
+for ``alerts.blind_after_minutes`` raises ``monitoring.blind`` — except application metrics
+without data while an HTTP probe fails: that silence is the outage, alerted as such.
 """
 
 from __future__ import annotations
@@ -19,17 +25,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from mercenary_maintenance.alerts import metrics
+from mercenary_maintenance.alerts import alertmanager, metrics, probes
 from mercenary_maintenance.alerts.message import format_notification
 from mercenary_maintenance.alerts.policy import Policy
-from mercenary_maintenance.alerts.state import AlertState, Notification, Observation, advance, with_undelivered
+from mercenary_maintenance.alerts.state import (
+    BLIND,
+    AlertState,
+    Notification,
+    Observation,
+    advance,
+    blindness,
+    with_undelivered,
+)
 from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.delivery import deliver
-from mercenary_maintenance.findings import Finding, Threshold
+from mercenary_maintenance.findings import Finding, Severity, Threshold
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows import rules
 from mercenary_maintenance.windows.rules import UTC
@@ -46,6 +61,8 @@ def policy_of(cfg: MaintenanceConfig) -> Policy:
         primary_oncall=a.primary_oncall,
         secondary_oncall=a.secondary_oncall,
         p1_checks=frozenset(a.p1_checks),
+        p4_checks=frozenset(a.p4_checks),
+        fire_after={probes.CHECK: a.outage_after_failures, BLIND: 1},
     )
 
 
@@ -75,7 +92,7 @@ def measure(cfg: MaintenanceConfig, query: Query | None = None) -> list[tuple[Fi
     return [(f, by_check[f.check]) for f in found]
 
 
-def _annotate(pairs: list[tuple[Finding, Threshold]], state: AlertState) -> None:
+def _annotate(pairs: list[tuple[Finding, Threshold | None]], state: AlertState) -> None:
     """Show in the report which alerts are pending or firing after this evaluation."""
     for finding, _ in pairs:
         for level in ("warning", "critical"):
@@ -127,7 +144,8 @@ def window_of(target: str, windows: list[str], window_targets: list[str]) -> str
     return windows[0]
 
 
-def observe(pairs: list[tuple[Finding, Threshold]], windows: list[str], cfg: MaintenanceConfig) -> list[Observation]:
+def observe(pairs: list[tuple[Finding, Threshold | None]], windows: list[str],
+            cfg: MaintenanceConfig) -> list[Observation]:
     """Observations of the measured findings, routed per ``alerts.during_window`` inside a window
     (the finding in the report keeps its measured severity and says which window was running)."""
     out = []
@@ -144,6 +162,26 @@ def observe(pairs: list[tuple[Finding, Threshold]], windows: list[str], cfg: Mai
     return out
 
 
+def excuse_outage(observations: list[Observation], pairs: list[tuple[Finding, Threshold | None]],
+                  down: list[str]) -> list[Observation]:
+    """Application metrics without data while an HTTP probe fails: the outage, not blindness."""
+    if not down:
+        return observations
+    why = f"no data while {', '.join(down)} is down: counted as the outage (services.status), not as blindness"
+    out = []
+    for obs, (finding, _) in zip(observations, pairs, strict=True):
+        if obs.check.startswith("app.") and obs.severity is Severity.UNKNOWN:
+            obs = replace(obs, excuse=why)
+            finding.details["counted_as"] = why
+        out.append(obs)
+    return out
+
+
+def blind_findings(blind: list[Observation]) -> list[Finding]:
+    return [Finding(BLIND, o.target, o.severity, o.message, value=o.value, threshold=None,
+                    details={"blind_minutes": o.value}) for o in blind if o.severity is not Severity.OK]
+
+
 def run_evaluation(
     step: Step,
     *,
@@ -153,16 +191,79 @@ def run_evaluation(
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
     windows: Callable[[], list[str]] = running_windows,
+    probes: Mapping[str, probes.ServiceProbe] | None = None,
+    am_client: Callable[[], alertmanager.Client] | None = None,
 ) -> None:
     """host.cpu, host.memory, host.disk_usage, app.error_rate, app.latency_p95 against the plan's thresholds,
-    with `for`, dedup, inhibition, escalation and resolved notices to Slack."""
+    services.status of every target (probed every run), monitoring.blind, with `for`, dedup, inhibition,
+    escalation and resolved notices to Slack and Alertmanager."""
     cfg = step.cfg
-    pairs = measure(cfg, query)
+    now = now or datetime.now(UTC)
+    probing = start_probes(cfg, probes)  # in parallel with the metrics (psutil samples 0.5 s)
+    pairs: list[tuple[Finding, Threshold | None]] = list(measure(cfg, query))
+    probed = probing()
     step.add(f for f, _ in pairs)
+    step.add(probed)
+    pairs += [(f, None) for f in probed]
+    observed = excuse_outage(observe(pairs, windows(), cfg), pairs, probes_down(probed))
     store = store or VariableStateStore(cfg.alerts.state_variable)
-    state, notes = advance(store.load(), observe(pairs, windows(), cfg), now or datetime.now(UTC), policy_of(cfg))
+    state, blind = blindness(store.load(), observed, now, timedelta(minutes=cfg.alerts.blind_after_minutes))
+    step.add(blind_findings(blind))
+    client = None
+    if "alertmanager" in cfg.alerts.routes:
+        client = (am_client or (lambda: default_am_client(cfg)))()
+    policy = policy_of(cfg)
+    state, notes = advance(state, observed + blind, now, policy, acknowledged_in(client))
     _annotate(pairs, state)
+    if client is not None:
+        post_alertmanager(step, client, state, notes, now, policy)
     send_notes(step, store, state, notes, send=send, sleep=sleep)
+
+
+def start_probes(cfg: MaintenanceConfig, kinds: Mapping[str, probes.ServiceProbe] | None,
+                 ) -> Callable[[], list[Finding]]:
+    if not cfg.alerts.probe_services or not kinds:
+        return list
+    return probes.start(cfg, kinds)
+
+
+def probes_down(found: list[Finding]) -> list[str]:
+    return probes.failing_http(found)
+
+
+def default_am_client(cfg: MaintenanceConfig) -> alertmanager.Client:
+    from mercenary_maintenance.adapters.alertmanager import Alertmanager
+
+    return Alertmanager(cfg.alerts.alertmanager_conn_id, cfg.timeouts)
+
+
+def acknowledged_in(client: alertmanager.Client | None) -> frozenset[str]:
+    """Our alerts silenced in Alertmanager (acknowledged: not escalated). Unknown when it cannot be
+    asked: then nothing counts as acknowledged (escalating once too often beats not at all)."""
+    if client is None:
+        return frozenset()
+    try:
+        return alertmanager.acknowledged(client.alerts([f'dag_id="{alertmanager.DAG_ID}"']))
+    except Exception:
+        log.warning("could not ask Alertmanager for silences; no alert counts as acknowledged", exc_info=True)
+        return frozenset()
+
+
+def post_alertmanager(step: Step, client: alertmanager.Client, state: AlertState, notes: list[Notification],
+                      now: datetime, policy: Policy) -> None:
+    """Post every firing alert, this run's resolved ones and the watchdog (idempotent: re-sent every run)."""
+    from mercenary_maintenance.notify import run_link
+
+    cfg = step.cfg
+    link = run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id)
+    alerts = alertmanager.payload(state, notes, policy, now, timedelta(seconds=cfg.alerts.alertmanager_ttl_seconds),
+                                  link)
+    firing = sum(1 for a in alerts if a["labels"]["alertname"] != alertmanager.WATCHDOG
+                 and a["endsAt"] != now.isoformat())
+    why = f"{firing} firing alert(s), {len(alerts) - firing - 1} resolved, watchdog"
+    with step.action("alerts.alertmanager", cfg.alerts.alertmanager_conn_id, why=why) as act:
+        client.post_alerts(alerts)
+        act.done(f"posted {why}", firing=firing, alerts=[a["labels"] for a in alerts])
 
 
 def send_notes(
@@ -179,6 +280,9 @@ def send_notes(
     from mercenary_maintenance.notify import run_link
 
     cfg = step.cfg
+    if "slack" not in cfg.alerts.routes:
+        store.save(with_undelivered(state, []))
+        return
     pending = list(notes)
     store.save(with_undelivered(state, pending))
     send = send or slack_sender(cfg.alerts.slack_conn_id, cfg.alerts.slack_timeout_seconds)

@@ -33,7 +33,7 @@ def policy(cfg: MaintenanceConfig) -> Policy:
     a = cfg.alerts
     return Policy(for_duration=timedelta(0), repeat_interval=timedelta(hours=a.findings_repeat_interval_hours),
                   primary_oncall=a.primary_oncall, secondary_oncall=a.secondary_oncall,
-                  p1_checks=frozenset(a.p1_checks), escalate=False)
+                  p1_checks=frozenset(a.p1_checks), p4_checks=frozenset(a.p4_checks), escalate=False)
 
 
 def observations(report: dict[str, Any], level: str) -> list[Observation]:
@@ -102,8 +102,8 @@ def digest(report: dict[str, Any], notes: list[Notification], link: str, limit: 
     ...                  "t0", "t1")
     >>> print(digest({"dag_id": "maintenance_daily", "run_id": "r1", "status": "critical"}, [n, r], "http://x"))
     :rotating_light: *maintenance_daily* run `r1` finished *critical* — 1 new, 0 reminder(s), 1 resolved:
-    • NEW critical `backup.freshness` main: no good full backup
-    • RESOLVED warning `redis.memory` cache: 40% of maxmemory
+    • NEW critical `backup.freshness` main (P2, respond within 1 h): no good full backup
+    • RESOLVED warning `redis.memory` cache (P3, respond within 4 h): 40% of maxmemory
     <http://x|open the run>
     """
     counts = {k: sum(1 for n in notes if _KIND[n.kind] == k) for k in ("NEW", "STILL", "RESOLVED")}
@@ -112,7 +112,8 @@ def digest(report: dict[str, Any], notes: list[Notification], link: str, limit: 
              f"{counts['NEW']} new, {counts['STILL']} reminder(s), {counts['RESOLVED']} resolved:"]
     order = {"NEW": 0, "STILL": 1, "RESOLVED": 2}
     ranked = sorted(notes, key=lambda n: (order[_KIND[n.kind]], n.severity != "critical", n.check, n.target))
-    lines += [f"• {_KIND[n.kind]} {n.severity} `{n.check}` {n.target}: {n.message}" for n in ranked[:limit]]
+    lines += [f"• {_KIND[n.kind]} {n.severity} `{n.check}` {n.target} ({n.incident}, respond within {n.response}): "
+              f"{n.message}" for n in ranked[:limit]]
     if len(ranked) > limit:
         lines.append(f"… and {len(ranked) - limit} more in the report")
     lines.append(f"<{link}|open the run>")

@@ -40,12 +40,15 @@ def format_notification(note: Notification, run_link: str) -> str:
     <http://af/run|open the evaluation run>
     """
     if note.kind == "resolved":
+        now = f"now {_num(note.value)}" + (f" (threshold {_num(note.limit)})" if note.limit is not None else "")
         head = (f":large_green_circle: *RESOLVED* {note.severity.upper()} {note.check} on {slack_escape(note.target)}"
-                f" — now {_num(note.value)} (threshold {_num(note.limit)}); firing since {note.since}")
-        return f"{head}\n{slack_escape(note.message)}\n<{run_link}|open the evaluation run>"
+                f" — {now}; firing since {note.since}")
+        meta = f"incident {note.incident} (respond within {note.response}) is over"
+        return f"{head}\n{meta}\n{slack_escape(note.message)}\n<{run_link}|open the evaluation run>"
     icon = _ICON.get(note.severity, ":white_circle:")
+    value = f"value {_num(note.value)}" + (f" vs threshold {_num(note.limit)}" if note.limit is not None else "")
     head = (f"{icon} *{_TITLE[note.kind]}* {note.severity.upper()} {note.check} on {slack_escape(note.target)} — "
-            f"value {_num(note.value)} vs threshold {_num(note.limit)}")
+            f"{value}")
     meta = f"incident {note.incident} (respond within {note.response}) · since {note.since}"
     if note.mentions:
         who = " ".join(_mention(m) for m in note.mentions)

@@ -1,10 +1,12 @@
-"""The task of the alerts area, declared as data."""
+"""The task of the alerts area, declared as data (the service probes come from the registry)."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from mercenary_maintenance import registry
 from mercenary_maintenance.alerts.evaluation import run_evaluation
 from mercenary_maintenance.dagkit import TaskSpec
 
 # Every 5 minutes: the one task also writes the run's report (no second task process per run).
-EVALUATE = TaskSpec("evaluate_alerts", run_evaluation, writes_report=True)
-
+EVALUATE = TaskSpec("evaluate_alerts", partial(run_evaluation, probes=registry.SERVICE_PROBES), writes_report=True)

@@ -49,14 +49,19 @@ class IndexCollector(Collector):
                                     labels=["target"])
         duration = GaugeMetricFamily("mercenary_restore_test_duration_seconds",
                                      "Duration of the last restore test", labels=["target"])
+        # When it ran (deploy/prometheus/rules.yml: a restore test older than 8 days).
+        when = GaugeMetricFamily("mercenary_restore_test_timestamp_seconds",
+                                 "Unix time of the last restore test", labels=["target"])
         for target in sorted(self.index.event_targets("backup.restore_test")):
             event = self.index.last_event("backup.restore_test", target, ok_only=False)
             if event is not None:
                 success.add_metric([target], float(event["ok"]))
+                when.add_metric([target], float(event["ts"]))
                 if event["duration_s"] is not None:
                     duration.add_metric([target], float(event["duration_s"]))
         yield success
         yield duration
+        yield when
 
         last = GaugeMetricFamily("mercenary_last_run_timestamp_seconds",
                                  "Unix time of the last run of a DAG that ended with this status",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from mercenary_maintenance.config import HttpTarget, MaintenanceConfig, PostgresTarget, RedisTarget, TimeoutsConfig
 from mercenary_maintenance.findings import Finding, Severity, Threshold, evaluate, limit_for
@@ -55,24 +54,31 @@ def _timed(fn: Callable[[], str]) -> tuple[float | None, str | None, str]:
 
 
 def _postgres(target: PostgresTarget, timeouts: TimeoutsConfig) -> str:
+    """Connect + ``SELECT 1`` through ``psql`` when it is installed: alert_evaluation probes every
+    5 minutes, and importing psycopg costs a fresh task process more CPU than the rest of the run.
+    Without psql, through the adapter's psycopg connection."""
+    import shutil
+
+    from mercenary_maintenance import runner
     from mercenary_maintenance.adapters import postgres as adapter
 
-    conn: Any = adapter.connect(target.conn_id, purpose="services.status", timeouts=timeouts)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT current_setting('server_version')")
-            row = cur.fetchone()
-    finally:
-        conn.close()
-    return f"PostgreSQL {row[0] if row else '?'}"
+    psql = shutil.which("psql")
+    if psql is None:
+        return f"PostgreSQL {adapter.probe(target.conn_id, timeouts=timeouts)}"
+    env, deadline = adapter.program_env(target.conn_id, purpose="services.status", timeouts=timeouts)
+    done = runner.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", adapter.PROBE_SQL], env=env,
+                      timeout=deadline, check=False)
+    out = (done.stdout or "").strip().split("|")
+    if done.returncode != 0 or out[0] != "1":
+        lines = [line for line in (done.stderr or "").splitlines() if line.strip()]
+        raise adapter.ProbeError(lines[0].removeprefix("psql: ").strip() if lines else f"psql exited {done.returncode}")
+    return f"PostgreSQL {out[1] if len(out) > 1 else '?'}"
 
 
 def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
     from mercenary_maintenance.adapters import redis as adapter
 
-    client: Any = adapter.connect(target.conn_id, timeouts=timeouts)
-    client.ping()
-    return f"Redis {client.info('server').get('redis_version', '?')}"
+    return f"Redis {adapter.ping(target.conn_id, timeouts=timeouts)}"
 
 
 def check_http(target: HttpTarget, latency: Threshold) -> Finding:
@@ -85,13 +91,20 @@ def check_http(target: HttpTarget, latency: Threshold) -> Finding:
     return http_result(target.name, target.url, answer.status, target.expect_status, answer.latency_s, None, latency)
 
 
+# One probe per target kind (connect + SELECT 1, PING, GET), each bounded by ``timeouts``; the
+# alert_evaluation probes get them from the registry, keyed by kind.
+def probe_postgres(cfg: MaintenanceConfig, target: PostgresTarget) -> Finding:
+    return probe_result("postgres", target.name, *_timed(lambda: _postgres(target, cfg.timeouts)))
+
+
+def probe_redis(cfg: MaintenanceConfig, target: RedisTarget) -> Finding:
+    return probe_result("redis", target.name, *_timed(lambda: _redis(target, cfg.timeouts)))
+
+
+def probe_http(cfg: MaintenanceConfig, target: HttpTarget) -> Finding:
+    return check_http(target, cfg.thresholds.latency_p95_seconds.as_threshold())
+
+
 def check_all(cfg: MaintenanceConfig) -> list[Finding]:
-    findings = []
-    for pg in cfg.targets.postgres:
-        findings.append(probe_result("postgres", pg.name, *_timed(lambda pg=pg: _postgres(pg, cfg.timeouts))))  # type: ignore[misc]
-    for rd in cfg.targets.redis:
-        findings.append(probe_result("redis", rd.name, *_timed(lambda rd=rd: _redis(rd, cfg.timeouts))))  # type: ignore[misc]
-    latency = cfg.thresholds.latency_p95_seconds.as_threshold()
-    for web in cfg.targets.http:
-        findings.append(check_http(web, latency))
-    return findings
+    return ([probe_postgres(cfg, t) for t in cfg.targets.postgres] + [probe_redis(cfg, t) for t in cfg.targets.redis]
+            + [probe_http(cfg, t) for t in cfg.targets.http])
