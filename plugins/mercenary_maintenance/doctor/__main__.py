@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -65,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         from mercenary_maintenance.doctor import probes  # noqa: F401  (registers the built-in probes)
 
         ctx = Context(cfg=cfg, now=datetime.now(UTC), airflow_metadata=has_metadata)
-        items = [ok("config", source, "valid"), *run_probes(ctx)]
+        # Library log lines (Airflow's, the providers') go to stderr: stdout is the answer (--json parses).
+        with contextlib.redirect_stdout(sys.stderr):
+            items = [ok("config", source, "valid"), *run_probes(ctx)]
     if args.json:
         print(redact.mask(json.dumps({"items": [i.to_dict() for i in items]}, indent=2)))
     else:

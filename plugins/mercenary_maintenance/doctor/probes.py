@@ -80,18 +80,21 @@ def postgres_items(cfg: MaintenanceConfig, name: str, row: dict[str, Any]) -> li
         items.append(fix("postgres.privileges", name, f"role {role} is not a member of pg_monitor: other sessions' "
                          "queries, locks and replication are hidden from the checks",
                          f"GRANT pg_monitor TO {quoted};"))
+    hidden = row["preload"] is None
     loaded = "pg_stat_statements" in [p.strip() for p in str(row["preload"] or "").split(",")]
-    if loaded and row["pgss_version"]:
+    if (loaded or hidden) and row["pgss_version"]:
         items.append(ok("postgres.pg_stat_statements", name, f"pg_stat_statements {row['pgss_version']} installed"))
     else:
         steps = []
-        if not loaded:
+        if hidden:
+            steps.append(f"GRANT pg_monitor TO {quoted}; (shared_preload_libraries is hidden from this role)")
+        elif not loaded:
             steps.append("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements' (keep libraries "
                          f"already listed: now {row['preload']!r}); restart the server")
         if not row["pgss_version"]:
             steps.append(f"CREATE EXTENSION pg_stat_statements; (in database {row['database']})")
-        items.append(fix("postgres.pg_stat_statements", name, "pg_stat_statements is "
-                         f"{'not loaded' if not loaded else 'not installed'}: slow-query review "
+        state = "not installed" if loaded or hidden else "not loaded"
+        items.append(fix("postgres.pg_stat_statements", name, f"pg_stat_statements is {state}: slow-query review "
                          "(postgres.slow_queries) has no data", "; then ".join(steps)))
     if cfg.backups.restore_on == "target_server":
         if row["superuser"] or row["createdb"]:
