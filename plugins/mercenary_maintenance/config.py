@@ -27,7 +27,8 @@ class ConfigError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A field's attribute docstring is its description (docs/configuration.md is generated from them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ThresholdModel(_Model):
@@ -199,7 +200,9 @@ class BackupsConfig(_Model):
     sample_restore_tables: int = Field(3, ge=0)
     # Encryption at rest asked for every object we store (backups, log archives): "AES256" (SSE-S3),
     # "aws:kms" (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides.
-    server_side_encryption: Literal["AES256", "aws:kms"] | None = None
+    server_side_encryption: Literal["AES256", "aws:kms"] | None = "AES256"
+    """Encryption at rest asked for every object stored (backups, log archives, S3 reports): AES256 (SSE-S3),
+    aws:kms (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides."""
     kms_key_id: str | None = None
     # Where restore tests (backup.restore_test, backup.sample_restore) restore (DESIGN §9): a scratch
     # server started on the worker, or opt-in the target server, then only up to restore_max_bytes.
