@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps test demo bench lint report clean
+.PHONY: install system-deps test demo bench lint report doctor clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: install
 
 report: install
 	$(PY) -m mercenary_maintenance.report $(ARGS)
+
+# Preflight of a deployment: config, connections, privileges, plan items (read-only; exit 1 = fix).
+doctor: install
+	$(PY) -m mercenary_maintenance.doctor $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -27,7 +27,8 @@ class ConfigError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A field's attribute docstring is its description (docs/configuration.md is generated from them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ThresholdModel(_Model):
@@ -76,15 +77,15 @@ class Thresholds(_Model):
     redis_slowlog_ms: ThresholdModel = _t(100, 1000)
     redis_evicted_keys: ThresholdModel = _t(0, 10_000)
     redis_rejected_connections: ThresholdModel = _t(0, 100)
-    # AOF growth since its last rewrite (Redis rewrites by itself at 100 % by default).
     redis_aof_growth_percent: ThresholdModel = _t(100, 400)
+    """AOF growth since its last rewrite (Redis rewrites by itself at 100 % by default)."""
     backup_full_age_hours: ThresholdModel = _t(26, 48)
     backup_incremental_age_hours: ThresholdModel = _t(5, 12)
-    # Day-over-day change of a target's full backup size (either direction), percent.
     backup_growth_percent: ThresholdModel = _t(50, 200)
+    """Day-over-day change of a target's full backup size (either direction), percent."""
     tls_days_left: ThresholdModel = _t(30, 7, "below")
-    # Observatory-style score of the plan's seven security headers (100 = all present and right).
     security_headers_score: ThresholdModel = _t(100, 50, "below")
+    """Observatory-style score of the plan's seven security headers (100 = all present and right)."""
 
 
 def default_reports_url() -> str:
@@ -118,8 +119,8 @@ class _Target(_Model):
 
 class PostgresTarget(_Target):
     conn_id: str = "maintenance_postgres"
-    # Tables for the opt-in VACUUM FULL (ACCESS EXCLUSIVE lock); schema-qualified or bare.
     vacuum_full_tables: list[str] = Field(default_factory=list)
+    """Tables for the opt-in VACUUM FULL (ACCESS EXCLUSIVE lock); schema-qualified or bare."""
     log_file: str | None = None
     primary: str | None = None
     """Where this server's primary is (a target name or host:port), named when the server turns out to be
@@ -166,9 +167,9 @@ class Targets(_Model):
 class FullBackupConfig(_Model):
     retention_days: int = Field(30, ge=1)
     glacier_after_days: int = Field(7, ge=0)
-    # Level 1: on dump data measured here it is ~3.5× faster than level 3 and compresses as well or
-    # better (docs/areas/backups.md, Performance); raise it to trade CPU for size.
     zstd_level: int = Field(1, ge=1, le=19)
+    """Level 1: on dump data measured here it is ~3.5× faster than level 3 and compresses as well or better
+    (docs/areas/backups.md, Performance); raise it to trade CPU for size."""
 
     @model_validator(mode="after")
     def _glacier_before_expiry(self) -> FullBackupConfig:
@@ -179,8 +180,8 @@ class FullBackupConfig(_Model):
 
 class IncrementalBackupConfig(_Model):
     retention_days: int = Field(7, ge=1)
-    # PostgreSQL 17+: a new physical full starts a new chain when the chain is this old.
     new_chain_after_hours: int = Field(24, ge=1)
+    """PostgreSQL 17+: a new physical full starts a new chain when the chain is this old."""
 
 
 class BackupsConfig(_Model):
@@ -189,31 +190,31 @@ class BackupsConfig(_Model):
     prefix: str = "postgres"
     full: FullBackupConfig = Field(default_factory=FullBackupConfig)
     incremental: IncrementalBackupConfig = Field(default_factory=IncrementalBackupConfig)
-    # Deletes are dry-run unless this is true (DESIGN §7).
     delete_expired: bool = False
+    """Deletes are dry-run unless this is true (DESIGN §7)."""
     min_redundancy: int = Field(2, ge=1)
     uploads_bucket: str | None = None
     uploads_noncurrent_days: int = 90
-    # Directory with pg_dump/pg_restore/pg_basebackup/…; default: the newest matching install.
     bin_dir: str | None = None
-    # Multipart part size: memory use is about 4 parts; 10,000 parts bound the object size.
+    """Directory with pg_dump/pg_restore/pg_basebackup/…; default: the newest matching install."""
     part_size_mb: int = Field(16, ge=5, le=512)
-    # Where the monthly chain restore unpacks backups and runs a scratch server (default: $TMPDIR).
+    """Multipart part size: memory use is about 4 parts; 10,000 parts bound the object size."""
     scratch_dir: str | None = None
-    # How long a dump/restore waits for the target's maintenance lock (held by VACUUM, REINDEX …).
+    """Where the monthly chain restore unpacks backups and runs a scratch server (default: $TMPDIR)."""
     lock_wait_seconds: float = Field(900, gt=0)
-    # Daily backup.sample_restore: schema + this many smallest non-empty tables (0 disables it).
+    """How long a dump/restore waits for the target's maintenance lock (held by VACUUM, REINDEX …)."""
     sample_restore_tables: int = Field(3, ge=0)
-    # Encryption at rest asked for every object we store (backups, log archives): "AES256" (SSE-S3),
-    # "aws:kms" (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides.
-    server_side_encryption: Literal["AES256", "aws:kms"] | None = None
+    """Daily backup.sample_restore: schema + this many smallest non-empty tables (0 disables it)."""
+    server_side_encryption: Literal["AES256", "aws:kms"] | None = "AES256"
+    """Encryption at rest asked for every object stored (backups, log archives, S3 reports): AES256 (SSE-S3),
+    aws:kms (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides."""
     kms_key_id: str | None = None
-    # Where restore tests (backup.restore_test, backup.sample_restore) restore (DESIGN §9): a scratch
-    # server started on the worker, or opt-in the target server, then only up to restore_max_bytes.
     restore_on: Literal["scratch_server", "target_server"] = "scratch_server"
+    """Where restore tests (backup.restore_test, backup.sample_restore) restore (DESIGN §9): a scratch server
+    started on the worker, or opt-in the target server, then only up to restore_max_bytes."""
     restore_max_bytes: int | None = Field(None, ge=1)
-    # Deadline of each of initdb, start and stop of the scratch restore server.
     scratch_server_timeout_seconds: float = Field(120, gt=0)
+    """Deadline of each of initdb, start and stop of the scratch restore server."""
 
     @model_validator(mode="after")
     def _kms_key_needs_kms(self) -> BackupsConfig:
@@ -232,16 +233,16 @@ class BackupsConfig(_Model):
 class PostgresLoadGuard(_Model):
     """"Low-traffic periods": a heavy action waits for the target to be this quiet, then skips."""
 
-    # Non-idle client sessions (active, idle in transaction) other than our own, cluster-wide.
     max_active_sessions: int = Field(20, ge=0)
-    # Worst replay lag of a replica (pg_stat_replication.replay_lag).
+    """Non-idle client sessions (active, idle in transaction) other than our own, cluster-wide."""
     max_replication_lag_seconds: float = Field(30, ge=0)
-    # How long a heavy action waits for the target to become quiet (the window's time left bounds it too).
+    """Worst replay lag of a replica (pg_stat_replication.replay_lag)."""
     wait_seconds: float = Field(300, ge=0)
+    """How long a heavy action waits for the target to become quiet (the window's time left bounds it too)."""
     recheck_seconds: float = Field(5, gt=0)
-    # ACCESS EXCLUSIVE actions (VACUUM FULL, plain REINDEX): reads+writes per second on the table itself,
-    # sampled over exclusive_sample_seconds (pg_stat_user_tables deltas + other sessions locking it).
     exclusive_max_ops_per_sec: float = Field(0, ge=0)
+    """ACCESS EXCLUSIVE actions (VACUUM FULL, plain REINDEX): reads+writes per second on the table itself, sampled
+    over exclusive_sample_seconds (pg_stat_user_tables deltas + other sessions locking it)."""
     exclusive_sample_seconds: float = Field(11, gt=0, le=60)
     """How long a table's traffic is sampled (ended early once it is busy). PostgreSQL 15+ flushes a
     backend's table counters at most once a second while busy and 10 s after it went idle: 11 s sees them."""
@@ -250,25 +251,25 @@ class PostgresLoadGuard(_Model):
 class PostgresConfig(_Model):
     long_transaction_seconds: int = Field(300, ge=1)
     lock_timeout_seconds: float = Field(5, gt=0)
-    # Upper bound of statement_timeout outside a window (manual runs, daily checks).
     statement_timeout_seconds: float = Field(3600, gt=0)
+    """Upper bound of statement_timeout outside a window (manual runs, daily checks)."""
     check_statement_timeout_seconds: float = Field(60, gt=0)
     vacuum_all_tables: bool = False
     min_dead_tuples: int = Field(1000, ge=0)
     reindex_min_bloat_percent: float = Field(30, ge=0)
     unused_index_min_bytes: int = Field(8192, ge=0)
     long_query_seconds: int = Field(300, ge=1)
-    # How long a heavy action waits for the per-target advisory lock held by another DAG.
     target_lock_wait_seconds: float = Field(600, gt=0)
+    """How long a heavy action waits for the per-target advisory lock held by another DAG."""
     bloat_min_bytes: int = Field(1024 * 1024, ge=0)
     reindex_min_bytes: int = Field(1024 * 1024, ge=0)
     slow_query_min_calls: int = Field(5, ge=1)
-    # Roles reviewed but not counted by postgres.role_audit (e.g. the bootstrap superuser).
     role_audit_allow: list[str] = Field(default_factory=list)
-    # One lock attempt (lock_timeout of the statement); attempts repeat, with a jittered pause growing
-    # to lock_retry_pause_max_ms, for lock_budget_seconds (null: the time left in the window; outside a
-    # window lock_timeout_seconds), so no application query queues behind maintenance for long.
+    """Roles reviewed but not counted by postgres.role_audit (e.g. the bootstrap superuser)."""
     lock_attempt_ms: int = Field(200, ge=10)
+    """One lock attempt (lock_timeout of the statement); attempts repeat, with a jittered pause growing to
+    lock_retry_pause_max_ms, for lock_budget_seconds (null: the time left in the window; outside a window
+    lock_timeout_seconds), so no application query queues behind maintenance for long."""
     lock_retry_pause_max_ms: int = Field(2000, ge=0)
     lock_budget_seconds: float | None = Field(None, gt=0)
     load_guard: PostgresLoadGuard = Field(default_factory=PostgresLoadGuard)
@@ -285,42 +286,42 @@ class PostgresConfig(_Model):
     reindex_cleanup_wait_seconds: float = Field(30, gt=0)
     """Each wait of the DROP INDEX CONCURRENTLY of an invalid ``*_ccnew``/``*_ccold`` leftover (it waits
     for older transactions like REINDEX does); then a plain DROP INDEX in short lock attempts."""
-    # Manual VACUUM throttled like autovacuum (PostgreSQL's manual default is 0 ms: unthrottled;
-    # autovacuum_vacuum_cost_delay is 2 ms, its cost limit vacuum_cost_limit = 200).
     vacuum_cost_delay_ms: float = Field(2, ge=0, le=100)
+    """Manual VACUUM throttled like autovacuum (PostgreSQL's manual default is 0 ms: unthrottled;
+    autovacuum_vacuum_cost_delay is 2 ms, its cost limit vacuum_cost_limit = 200)."""
     vacuum_cost_limit: int = Field(200, ge=1, le=10000)
-    # Memory per maintenance session (PostgreSQL's default maintenance_work_mem is 64 MB).
     maintenance_work_mem_mb: int = Field(256, ge=1)
+    """Memory per maintenance session (PostgreSQL's default maintenance_work_mem is 64 MB)."""
 
 
 class RedisLoadGuard(_Model):
     """BGREWRITEAOF / MEMORY PURGE wait (up to wait_seconds) for the server to be this quiet, then skip."""
 
     max_ops_per_sec: float = Field(20000, ge=0)
-    # Connected clients above this count as busy (null: reported, not limited).
     max_connected_clients: int | None = Field(None, ge=0)
+    """Connected clients above this count as busy (null: reported, not limited)."""
     wait_seconds: float = Field(120, ge=0)
     recheck_seconds: float = Field(2, gt=0)
 
 
 class RedisConfig(_Model):
     rewrite_poll_seconds: float = Field(0.5, gt=0)
-    # Upper bound of the wait for BGREWRITEAOF (the window's time left bounds it too).
     rewrite_timeout_seconds: float = Field(1800, gt=0)
-    # How long a heavy action waits for the per-target lock before it fails.
+    """Upper bound of the wait for BGREWRITEAOF (the window's time left bounds it too)."""
     lock_wait_seconds: float = Field(60, ge=0)
-    # Fragmentation matters only when both the ratio and the wasted bytes are high.
+    """How long a heavy action waits for the per-target lock before it fails."""
     fragmentation_ratio: float = Field(1.5, gt=1)
+    """Fragmentation matters only when both the ratio and the wasted bytes are high."""
     fragmentation_min_bytes: int = Field(100 * 2**20, ge=0)
     slowlog_entries: int = Field(10, ge=1, le=128)
-    # Without AOF, unsaved changes older than this are at risk.
     last_save_max_age_hours: float = Field(26, gt=0)
+    """Without AOF, unsaved changes older than this are at risk."""
     hit_ratio_min_lookups: int = Field(1000, ge=0)
     load_guard: RedisLoadGuard = Field(default_factory=RedisLoadGuard)
-    # A BGREWRITEAOF whose fork (latest_fork_usec) took longer than this is a warning.
     max_fork_ms: float = Field(500, gt=0)
-    # AOF growth is relative to the larger of the base file and this (auto-aof-rewrite-min-size).
+    """A BGREWRITEAOF whose fork (latest_fork_usec) took longer than this is a warning."""
     aof_min_bytes: int = Field(64 * 2**20, ge=1)
+    """AOF growth is relative to the larger of the base file and this (auto-aof-rewrite-min-size)."""
 
 
 # The alert metrics ``alert_evaluation`` measures: the names ``alerts.queries`` may set. The alerts
@@ -343,12 +344,12 @@ class AlertsConfig(_Model):
     primary_oncall: str | None = None
     secondary_oncall: str | None = None
     base_url: str = "http://localhost:8080"
-    # PromQL per check (one of ALERT_METRICS); unset ones use the node-exporter / HTTP-histogram
-    # defaults of alerts.metrics.
     queries: dict[str, str] = Field(default_factory=dict)
+    """PromQL per check (one of ALERT_METRICS); unset ones use the node-exporter / HTTP-histogram defaults of
+    alerts.metrics."""
     prometheus_timeout_seconds: float = Field(10, gt=0)
-    # Critical alerts of these checks are P1 (15 min); other critical alerts P2 (1 h); warnings P3 (4 h).
     p1_checks: list[str] = Field(default_factory=lambda: ["app.error_rate", "services.status"])
+    """Critical alerts of these checks are P1 (15 min); other critical alerts P2 (1 h); warnings P3 (4 h)."""
     p4_checks: list[str] = Field(default_factory=lambda: ["http.security_headers"])
     """Warnings of these checks are P4 (24 h: cosmetic issues that still need a person), not P3."""
     probe_services: bool = True
@@ -370,23 +371,23 @@ class AlertsConfig(_Model):
     expire in Alertmanager only when runs stop."""
     slack_attempts: int = Field(3, ge=1, le=10)
     slack_retry_delay_seconds: float = Field(2, ge=0)
-    # Each webhook POST is bounded by this (connect + read); all sends of one evaluation by the
-    # budget — what is not delivered within it stays in the saved outbox for the next run.
     slack_timeout_seconds: float = Field(10, gt=0)
+    """Each webhook POST is bounded by this (connect + read); all sends of one evaluation by the budget — what is
+    not delivered within it stays in the saved outbox for the next run."""
     slack_send_budget_seconds: float = Field(60, gt=0)
     state_variable: str = "mercenary_alert_state"
-    # After each maintenance run, post the findings at or above this severity to Slack
-    # (one digest per run; a failed run is announced by the failure notifier instead).
     notify_findings: Literal["critical", "warning", "none"] = "warning"
-    # An alert on a target while a maintenance window runs on it (CPU during VACUUM) is
-    # annotated, downgraded (critical → warning) or muted (no firing notices) — never dropped.
+    """After each maintenance run, post the findings at or above this severity to Slack (one digest per run; a
+    failed run is announced by the failure notifier instead)."""
     during_window: Literal["annotate", "downgrade", "mute"] = "annotate"
-    # Substrings of alert targets the maintenance windows act on (e.g. the database host's
-    # instance); empty: every alert target.
+    """An alert on a target while a maintenance window runs on it (CPU during VACUUM) is annotated, downgraded
+    (critical → warning) or muted (no firing notices) — never dropped."""
     window_targets: list[str] = Field(default_factory=list)
-    # DAGs whose findings go through an alert state (posted once, reminded at the repeat
-    # interval, resolved notice) instead of one message per run.
+    """Substrings of alert targets the maintenance windows act on (e.g. the database host's instance); empty: every
+    alert target."""
     stateful_findings: list[str] = Field(default_factory=lambda: ["maintenance_daily"])
+    """DAGs whose findings go through an alert state (posted once, reminded at the repeat interval, resolved notice)
+    instead of one message per run."""
     findings_repeat_interval_hours: float = Field(168, gt=0)
 
     @field_validator("queries")
@@ -402,13 +403,13 @@ AUDIT_MIN_RETENTION_DAYS = 365
 
 
 class LogSet(_Target):
-    # Absolute globs (``**`` recursive); ``$VARS`` are expanded at run time.
     paths: list[str]
+    """Absolute globs (``**`` recursive); ``$VARS`` are expanded at run time."""
     archive_after_days: int = Field(7, ge=0)
     retention_days: int = Field(90, ge=1)
     max_local_bytes: int | None = Field(None, ge=0)
-    # The audit trail (Airflow's task logs): its archive must be kept at least a year.
     audit: bool = False
+    """The audit trail (Airflow's task logs): its archive must be kept at least a year."""
 
     @model_validator(mode="after")
     def _audit_kept_a_year(self) -> LogSet:
@@ -423,8 +424,8 @@ class ErrorScanSet(_Target):
     paths: list[str]
     warning: float = Field(10, ge=0)
     critical: float = Field(100, ge=0)
-    # Newest bytes read per file and run; older ones are skipped (and said so).
     max_bytes: int = Field(64 * 2**20, ge=4096)
+    """Newest bytes read per file and run; older ones are skipped (and said so)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> ErrorScanSet:
@@ -490,12 +491,12 @@ class SecurityConfig(_Model):
     port_timeout_seconds: float = Field(2, gt=0)
     aws_conn_id: str | None = None
     web_ports: list[int] = Field(default_factory=lambda: [80, 443])
-    # Vulnerabilities (weekly): manifests matched against OSV records from `advisories`.
     dependency_manifests: list[DependencyManifest] = Field(default_factory=list)
+    """Vulnerabilities (weekly): manifests matched against OSV records from `advisories`."""
     advisories: str | None = None
     scan_os_packages: bool = False
-    # Severities without an entry are due at the start of the next monthly window.
     patch_sla_hours: dict[SlaSeverity, float] = Field(default_factory=_default_sla)
+    """Severities without an entry are due at the start of the next monthly window."""
     credential_max_age_days: int = Field(90, ge=1)
 
     @field_validator("advisories")
@@ -515,17 +516,17 @@ class WindowsConfig(_Model):
 class EmergencyConfig(_Model):
     ticket_pattern: str = r"^[A-Z][A-Z0-9]+-[0-9]+$"
     notice_minutes: float = Field(60, ge=0)
-    # Non-critical runs: post the notice and wait its period (notice), wait for an approval
-    # (approval), or both. Critical runs never wait (they are marked for post-hoc review).
     mode: Literal["notice", "approval", "both"] = "both"
+    """Non-critical runs: post the notice and wait its period (notice), wait for an approval (approval), or both.
+    Critical runs never wait (they are marked for post-hoc review)."""
 
 
 class PreviewConfig(_Model):
-    # How long before each window start maintenance_preview runs. The DAG's schedule is fixed
-    # when the file is parsed (24 h); a different value here is reported by the preview run.
     lead_hours: float = Field(24, gt=0, le=24 * 14)
-    # Previous reports of a window DAG consulted for duration estimates (newest first).
+    """How long before each window start maintenance_preview runs. The DAG's schedule is fixed when the file is
+    parsed (24 h); a different value here is reported by the preview run."""
     history_runs: int = Field(10, ge=1, le=200)
+    """Previous reports of a window DAG consulted for duration estimates (newest first)."""
 
 
 ApprovalKind = Literal["vacuum_full", "reindex_blocking", "retention_delete", "emergency_non_critical"]
@@ -535,53 +536,53 @@ APPROVAL_KINDS: tuple[ApprovalKind, ...] = ("vacuum_full", "reindex_blocking", "
 
 class ApprovalsConfig(_Model):
     required_for: list[ApprovalKind] = Field(default_factory=lambda: list(APPROVAL_KINDS))
-    # Airflow user names allowed to answer; empty: any user with access to the DAG.
     approvers: list[str] = Field(default_factory=list)
-    # null: until the window's cutoff (window runs); a timeout resolves to Reject.
+    """Airflow user names allowed to answer; empty: any user with access to the DAG."""
     timeout_minutes: float | None = Field(None, gt=0)
-    # Runs without a window (emergency, the daily backup's expiry) when timeout_minutes is null: as
-    # long as the plan's minimum notice, and short enough never to hold back the next daily backup.
+    """null: until the window's cutoff (window runs); a timeout resolves to Reject."""
     timeout_minutes_outside_window: float = Field(60, gt=0, le=12 * 60)
+    """Runs without a window (emergency, the daily backup's expiry) when timeout_minutes is null: as long as the
+    plan's minimum notice, and short enough never to hold back the next daily backup."""
 
 
 class ConsoleConfig(_Model):
     """The operator's console on the api-server (console/)."""
 
-    # SQLite cache of run summaries; default: <tmp>/mercenary-maintenance/console.
     cache_dir: str | None = None
-    # The overview lists new runs at most this often (seconds).
+    """SQLite cache of run summaries; default: <tmp>/mercenary-maintenance/console."""
     refresh_seconds: float = Field(5, ge=0)
+    """The overview lists new runs at most this often (seconds)."""
     trend_days: int = Field(90, ge=1, le=3660)
-    # The plan-to-code map the compliance page reads; default: docs/plan-coverage.md of the project.
     plan_coverage_file: str | None = None
-    # How late a DAG may be before its plan items are "overdue", as a fraction of its cadence.
+    """The plan-to-code map the compliance page reads; default: docs/plan-coverage.md of the project."""
     grace_fraction: float = Field(0.25, ge=0, le=10)
+    """How late a DAG may be before its plan items are "overdue", as a fraction of its cadence."""
 
 
 class PostgresTimeouts(_Model):
-    # libpq connect_timeout: the whole connection set-up (TCP, TLS, startup, auth).
     connect_s: float = Field(5, gt=0)
-    # TCP keepalives: a peer that vanished (host down, cable cut) is noticed after
-    # idle + interval × count seconds instead of the kernel's two hours.
+    """libpq connect_timeout: the whole connection set-up (TCP, TLS, startup, auth)."""
     keepalives_idle_s: int = Field(10, ge=1)
+    """TCP keepalives: a peer that vanished (host down, cable cut) is noticed after idle + interval × count seconds
+    instead of the kernel's two hours."""
     keepalives_interval_s: int = Field(5, ge=1)
     keepalives_count: int = Field(3, ge=1)
-    # A server that is up but silent (a stopped backend, a hung proxy) still answers
-    # keepalives: the client closes the socket this long after statement_timeout passed.
     read_grace_s: float = Field(10, gt=0)
+    """A server that is up but silent (a stopped backend, a hung proxy) still answers keepalives: the client closes
+    the socket this long after statement_timeout passed."""
 
 
 class RedisTimeouts(_Model):
     connect_s: float = Field(5, gt=0)
-    # socket_timeout: every reply (with one retry); BGREWRITEAOF is polled, so no command waits long.
     read_s: float = Field(5, gt=0)
+    """socket_timeout: every reply (with one retry); BGREWRITEAOF is polled, so no command waits long."""
 
 
 class S3Timeouts(_Model):
     connect_s: float = Field(5, gt=0)
     read_s: float = Field(60, gt=0)
-    # botocore "standard" retry mode: total attempts per call, including the first.
     max_attempts: int = Field(3, ge=1, le=10)
+    """botocore "standard" retry mode: total attempts per call, including the first."""
 
 
 class HttpTimeouts(_Model):
@@ -590,14 +591,14 @@ class HttpTimeouts(_Model):
 
 
 class SubprocessTimeouts(_Model):
-    # A short command (psql, pg_verifybackup --version, …) with no bound of its own.
     default_s: float = Field(600, gt=0)
-    # pg_dump / pg_restore / pg_basebackup / pg_combinebackup / pg_verifybackup.
+    """A short command (psql, pg_verifybackup --version, …) with no bound of its own."""
     backup_s: float = Field(6 * 3600, gt=0)
-    # After the deadline the process group gets SIGTERM, then SIGKILL after this grace.
+    """pg_dump / pg_restore / pg_basebackup / pg_combinebackup / pg_verifybackup."""
     kill_grace_s: float = Field(5, gt=0)
-    # A streaming pipeline stage (uploader thread, compressor) that makes no progress this long hung.
+    """After the deadline the process group gets SIGTERM, then SIGKILL after this grace."""
     stall_s: float = Field(300, gt=0)
+    """A streaming pipeline stage (uploader thread, compressor) that makes no progress this long hung."""
 
 
 class TimeoutsConfig(_Model):

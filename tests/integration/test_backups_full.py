@@ -198,7 +198,7 @@ def test_objects_are_stored_encrypted_as_configured_and_checked_daily(env, s3):
     assert _encryption(drifted) == [(Severity.CRITICAL, f"{directory}{keys.DUMP}: stored with aws:kms, the config "
                                                         "asks for AES256")]
 
-    env()  # nothing asked, and this S3 encrypts nothing by default: a warning, not silence
+    env(server_side_encryption=None)  # nothing asked, and this S3 encrypts nothing by default: a warning
     actions.backup_full(make_step(try_number=2), "main", force=True)  # a new backup of the date
     assert good_dir(s3) != directory
     plain = make_step("maintenance_daily")

@@ -296,3 +296,21 @@ def test_prometheus_scrapes_the_console_with_a_bearer_token(live_console: str, t
     finally:
         prom.cleanup()
         anonymous.cleanup()
+
+
+def test_inert_plan_items_show_as_not_configured_never_green(client: TestClient, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    html = client.get("/plan", headers=headers).text
+    row = re.search(r'<tr class="item[^"]*not-configured">(?:(?!</tr>).)*?maintenance_daily\.health\.'
+                    r"check_closed_ports(?:(?!</tr>).)*</tr>", html, re.S)
+    assert row is not None, "the closed-ports task (security.closed_ports empty) is not marked"
+    assert "sev-not-configured" in row[0]
+    assert "sev-ok" not in row[0]
+    assert "sev-success" not in row[0]
+    assert "<code>security.closed_ports</code>" in row[0]
+    # configured here (an https target): shown with its outcome, not as not configured
+    assert not re.search(r'not-configured">(?:(?!</tr>).)*?check_tls_certificates', html, re.S)
+    count = int(re.search(r'id="not-configured-count">(\d+)<', html)[1])
+    assert count >= 10
+    overview = client.get("/", headers=headers).text
+    assert f"{count} plan item(s) not configured" in overview

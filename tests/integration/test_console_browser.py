@@ -102,6 +102,14 @@ def test_the_console_opens_from_the_nav_with_rows_and_charts(ui: AirflowUI, brow
         browser.find_element(By.LINK_TEXT, "Plan compliance").click()
         items = wait(browser)(lambda d: d.find_elements(By.CSS_SELECTOR, "#plan tr.item"))
         assert len(items) > 40
+        # Inert under this config (no security.closed_ports): shown as not configured with the key, not green.
+        inert = browser.find_elements(By.CSS_SELECTOR, "#plan tr.item.not-configured")
+        ports = [r for r in inert if "maintenance_daily.health.check_closed_ports" in r.text]
+        assert ports, "the closed-ports task is not shown as not configured"
+        assert "not configured" in ports[0].text
+        assert "security.closed_ports" in ports[0].text
+        assert not ports[0].find_elements(By.CSS_SELECTOR, ".sev-ok, .sev-success")
+        assert int(browser.find_element(By.ID, "not-configured-count").text) >= 10
         browser.switch_to.default_content()
         shot(browser, "plan")
     finally:

@@ -9,12 +9,20 @@ ROOT = Path(__file__).resolve().parents[2]
 AREAS = "postgres|redis|backup|host|app|tls|http|services|security|logs|tmp|alerts|window|reviews|emergency|monitoring"
 NAME = re.compile(rf'"((?:{AREAS})\.[a-z][a-z0-9_]*)"')
 NOT_CHECKS = {"app.log", "redis.log"}  # logger names, not findings
+# The doctor's lines and the plan's switches name preflight items and config keys, not findings
+# (their catalogue is docs/doctor.md).
+NOT_EMITTING = ("doctor/", "switches.py")
+
+
+def _emitting(path: Path) -> bool:
+    return not str(path.relative_to(ROOT / "plugins" / "mercenary_maintenance")).startswith(NOT_EMITTING)
 
 
 def emitted_names() -> set[str]:
     names: set[str] = set()
     for path in (ROOT / "plugins" / "mercenary_maintenance").rglob("*.py"):
-        names.update(NAME.findall(path.read_text()))
+        if _emitting(path):
+            names.update(NAME.findall(path.read_text()))
     return names - NOT_CHECKS
 
 
@@ -52,7 +60,7 @@ def defined_in() -> str:
     package = ROOT / "plugins" / "mercenary_maintenance"
     modules: dict[str, set[str]] = {}
     for path in sorted(package.rglob("*.py")):
-        if "include" in path.relative_to(package).parts:
+        if "include" in path.relative_to(package).parts or not _emitting(path):
             continue
         for name in set(NAME.findall(path.read_text())) - NOT_CHECKS:
             modules.setdefault(name, set()).add(str(path.relative_to(package)))

@@ -66,3 +66,13 @@ def prometheus_query(conn_id: str, read_s: float | None = None,
         return answer
 
     return query
+
+
+def connection_get(conn_id: str, path: str, timeouts: TimeoutsConfig | None = None) -> int:
+    """``GET <connection's base URL>/<path>`` through ``HttpHook``; the status (an error status is an answer)."""
+    from airflow.providers.http.hooks.http import HttpHook
+
+    t = current_timeouts(timeouts).http
+    response = HttpHook(method="GET", http_conn_id=conn_id).run(
+        path, extra_options={"timeout": (t.connect_s, t.read_s), "check_response": False})
+    return int(response.status_code)

@@ -69,6 +69,8 @@ def upload_args(cfg: BackupsConfig) -> dict[str, str]:
     """Extra arguments of ``put_object``/``create_multipart_upload``/``upload_file``.
 
     >>> upload_args(BackupsConfig())
+    {'ServerSideEncryption': 'AES256'}
+    >>> upload_args(BackupsConfig(server_side_encryption=None))
     {}
     >>> upload_args(BackupsConfig(server_side_encryption="aws:kms", kms_key_id="alias/backups"))
     {'ServerSideEncryption': 'aws:kms', 'SSEKMSKeyId': 'alias/backups'}

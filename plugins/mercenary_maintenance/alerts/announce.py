@@ -17,6 +17,26 @@ from mercenary_maintenance.findings import Severity
 
 # DAGs that notify through the alert state machine (for-duration, dedup, escalation) instead.
 SELF_ALERTING = frozenset({"alert_evaluation"})
+# The weekly digest names the plan items nothing is configured for, once a week.
+DIGEST_DAG = "maintenance_weekly"
+
+
+def not_configured_lines(cfg: MaintenanceConfig) -> list[str]:
+    """One line per inert plan task (``switches``), each named once.
+
+    >>> lines = not_configured_lines(MaintenanceConfig())
+    >>> wanted = "• log error review: set `logs.error_scan`"
+    >>> lines[0].startswith(":large_yellow_circle: Not configured"), wanted in lines, lines.count(wanted)
+    (True, True, 1)
+    """
+    from mercenary_maintenance import switches
+
+    off = switches.off_switches(cfg)
+    if not off:
+        return []
+    seen = dict.fromkeys(f"• {s.what}: set `{s.key}`" for s in off)
+    return [f":large_yellow_circle: Not configured (do nothing under this config; `python -m "
+            f"mercenary_maintenance.doctor` says how to turn each on) — {len(seen)}:", *seen]
 
 
 def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
@@ -38,8 +58,14 @@ def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
         level = levels.incident_level(check, Severity.CRITICAL if severity == "critical" else Severity.WARNING)
         return f"{level.name}, respond within {level.response_text}"
 
-    text = findings_notice(report, cfg.alerts.notify_findings,
-                           run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"]), incident=incident)
+    link = run_link(cfg.alerts.base_url, report["dag_id"], report["run_id"])
+    text = findings_notice(report, cfg.alerts.notify_findings, link, incident=incident)
+    if report["dag_id"] == DIGEST_DAG and report["status"] != "failed":
+        inert = not_configured_lines(cfg)
+        if inert:
+            head = [text] if text else [f"*{report['dag_id']}* run `{report['run_id']}` finished *{report['status']}*"
+                                        f" — <{link}|open the run>"]
+            text = "\n".join([*head, *inert])
     if text is None:
         return
     delivery.post(cfg, text, "Slack notice of the run's findings")

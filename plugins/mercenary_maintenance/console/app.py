@@ -102,11 +102,13 @@ def create_app(console: Console | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:
+        from mercenary_maintenance.console.plan import load_plan, mark_not_configured
         from mercenary_maintenance.console.status import build_status
 
         cfg, index = state.fresh()
+        off = sum(i.off for i in mark_not_configured(load_plan(cfg), cfg))
         return page(request, "overview.html", title="Maintenance", status=build_status(index, cfg, state.clock()),
-                    runs=index.run_count())
+                    runs=index.run_count(), not_configured=off)
 
     @app.get("/api/status")
     def api_status() -> dict[str, Any]:
@@ -131,7 +133,8 @@ def create_app(console: Console | None = None) -> FastAPI:
         cfg, index = state.fresh()
         items = compliance(index, cfg, state.clock())
         return page(request, "plan.html", title="Plan compliance", items=items,
-                    overdue=sum(i.overdue for i in items), manual=sum(i.manual for i in items))
+                    overdue=sum(i.overdue for i in items), manual=sum(i.manual for i in items),
+                    off=sum(i.off for i in items))
 
     @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
     def run_report(request: Request, dag_id: str, run_id: str) -> HTMLResponse:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mercenary_maintenance import packaged
+from mercenary_maintenance import packaged, switches
 from mercenary_maintenance.config import ConfigError, MaintenanceConfig
 from mercenary_maintenance.console.index import RunIndex
 from mercenary_maintenance.console.status import iso
@@ -37,6 +37,9 @@ class TaskCompliance:
     cadence: str = "on demand"
     overdue: bool = False
     due_since: str | None = None
+    # Switches of mercenary_maintenance.switches that are off for this task: (what, key) — shown as
+    # "not configured", never green, whatever the task's last outcome.
+    not_configured: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -50,9 +53,16 @@ class PlanItem:
     def manual(self) -> bool:
         return not self.tasks
 
+    not_configured: list[tuple[str, str]] = field(default_factory=list)  # manual lines: (what, key)
+
     @property
     def overdue(self) -> bool:
         return any(t.overdue for t in self.tasks)
+
+    @property
+    def off(self) -> bool:
+        """Some of the item does nothing under the config (a switch is off)."""
+        return bool(self.not_configured) or any(t.not_configured for t in self.tasks)
 
 
 def parse_plan(text: str) -> list[PlanItem]:
@@ -118,8 +128,21 @@ def _span(delta: timedelta) -> str:
     return f"{minutes} min"
 
 
+def mark_not_configured(items: list[PlanItem], cfg: MaintenanceConfig) -> list[PlanItem]:
+    """Attach the switches that are off under ``cfg`` to the tasks (and manual lines) they belong to."""
+    off_now = switches.off_switches(cfg)
+    for item in items:
+        refs = [f"{t.dag_id}.{t.task_id}" for t in item.tasks]
+        for s in off_now:
+            if not switches.applies(s, item.item, refs):
+                continue
+            task = next((t for t in item.tasks if f"{t.dag_id}.{t.task_id}" == s.task), None)
+            (task.not_configured if task is not None else item.not_configured).append((s.message(), s.key))
+    return items
+
+
 def compliance(index: RunIndex, cfg: MaintenanceConfig, now: datetime) -> list[PlanItem]:
-    items = load_plan(cfg)
+    items = mark_not_configured(load_plan(cfg), cfg)
     tasks = index.task_last()
     runs = {r["dag_id"]: r for r in index.last_runs()}
     for item in items:
