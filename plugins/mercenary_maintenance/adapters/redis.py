@@ -36,3 +36,21 @@ def connect(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
     from airflow.providers.redis.hooks.redis import RedisHook
 
     return bound(RedisHook(redis_conn_id=conn_id).get_conn(), timeouts)  # type: ignore[no-untyped-call]
+
+
+def send_once(client: Any, *args: Any) -> Any:
+    """Send a non-idempotent command (MEMORY PURGE, BGREWRITEAOF, the lock's SET NX) exactly once.
+
+    The client's retry re-sends a command after a read timeout or a dropped connection; for these
+    the first one may well have run (a second BGREWRITEAOF, a SET NX that now finds our own key).
+    Here a failure is raised as it is, and the connection it happened on is closed."""
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        conn.send_command(*args)
+        return client.parse_response(conn, str(args[0]))
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        pool.release(conn)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.adapters.redis import send_once
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.redis import client as rclient
 from mercenary_maintenance.redis import loadguard
@@ -124,7 +125,7 @@ def memory_purge(step: Step, target: str, dry_run: bool = False) -> None:
         if not guard_allows(step, client, act):
             return
         with target_lock(client, _owner(step), time_budget(step), step.cfg.redis.lock_wait_seconds):
-            client.execute_command("MEMORY", "PURGE")
+            send_once(client, "MEMORY", "PURGE")  # never re-sent after a timeout
             after = rclient.info(client, "memory")
         freed = (num(before, "used_memory_rss", 0) or 0) - (num(after, "used_memory_rss", 0) or 0)
         act.done(f"MEMORY PURGE done; RSS {freed / 2**20:+.1f} MiB freed", before=_memory(before),
@@ -174,7 +175,7 @@ def bgrewriteaof(step: Step, target: str, dry_run: bool = False) -> None:
                 return
             rewrites = num(before, "aof_rewrites", 0) or 0
             started = time.monotonic()
-            client.execute_command("BGREWRITEAOF")
+            send_once(client, "BGREWRITEAOF")  # never re-sent after a timeout (a second fork)
             after = wait_for_rewrite(lambda: rclient.info(client, "persistence"), rewrites, budget,
                                      step.cfg.redis.rewrite_poll_seconds)
             rewrite_s = round(time.monotonic() - started, 3)
