@@ -300,6 +300,12 @@ class RedisConfig(_Model):
     max_fork_ms: float = Field(500, gt=0)
     # AOF growth is relative to the larger of the base file and this (auto-aof-rewrite-min-size).
     aof_min_bytes: int = Field(64 * 2**20, ge=1)
+    rewrite_cow_fraction: float = Field(0.5, gt=0, le=1)
+    """Expected copy-on-write growth of the BGREWRITEAOF fork, as a fraction of the RSS (1: every page
+    is written while the child runs)."""
+    rewrite_memory_limit_bytes: int | None = Field(None, ge=1)
+    """Memory the server and its forked child may use together; null: INFO's total_system_memory.
+    BGREWRITEAOF is skipped (a warning naming the numbers) when RSS + expected growth exceeds it."""
 
 
 # The alert metrics ``alert_evaluation`` measures: the names ``alerts.queries`` may set. The alerts
