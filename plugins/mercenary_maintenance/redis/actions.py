@@ -160,7 +160,7 @@ def headroom_problem(memory: dict[str, Any], cow_fraction: float, limit: int | N
     'RSS 800 B + expected copy-on-write 400 B = 1200 B > total_system_memory 1000 B'
     """
     rss = int(num(memory, "used_memory_rss", 0) or 0)
-    source, available = "redis.rewrite_memory_limit_bytes", limit
+    source, available = "rewrite_memory_limit_bytes", limit
     if available is None:
         source, available = "total_system_memory", int(num(memory, "total_system_memory", 0) or 0)
     if not available:
