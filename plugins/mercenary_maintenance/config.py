@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -322,6 +323,12 @@ class RedisConfig(_Model):
     """A BGREWRITEAOF whose fork (latest_fork_usec) took longer than this is a warning."""
     aof_min_bytes: int = Field(64 * 2**20, ge=1)
     """AOF growth is relative to the larger of the base file and this (auto-aof-rewrite-min-size)."""
+    rewrite_cow_fraction: float = Field(0.5, gt=0, le=1)
+    """Expected copy-on-write growth of the BGREWRITEAOF fork, as a fraction of the RSS (1: every page
+    is written while the child runs)."""
+    rewrite_memory_limit_bytes: int | None = Field(None, ge=1)
+    """Memory the server and its forked child may use together; null: INFO's total_system_memory.
+    BGREWRITEAOF is skipped (a warning naming the numbers) when RSS + expected growth exceeds it."""
 
 
 # The alert metrics ``alert_evaluation`` measures: the names ``alerts.queries`` may set. The alerts
@@ -543,6 +550,54 @@ class ApprovalsConfig(_Model):
     timeout_minutes_outside_window: float = Field(60, gt=0, le=12 * 60)
     """Runs without a window (emergency, the daily backup's expiry) when timeout_minutes is null: as long as the
     plan's minimum notice, and short enough never to hold back the next daily backup."""
+    separation_of_duties: bool = True
+    """The person who triggered a run may not approve it (four-eyes rule): they are taken out of
+    the assigned approvers, and their answer, if given anyway, is refused (recorded as Reject)."""
+
+
+IncidentLevelName = Literal["P1", "P2", "P3", "P4"]
+_STOP_LEVELS: tuple[IncidentLevelName, ...] = ("P1", "P2")
+
+
+class FreezePeriod(_Model):
+    """A change freeze: ``start`` ≤ t < ``end`` (ISO-8601 with a zone, e.g. ``2026-12-20T00:00Z``)."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+    """Shown in every skipped warning and approval request the freeze causes."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreezePeriod:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a time zone (e.g. 2026-12-20T00:00Z)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class GuardsConfig(_Model):
+    """Run guards across a run's mapped targets (AWS SSM's MaxErrors, stop on alarm, change freezes)."""
+
+    max_errors: int | str | None = None
+    """Failed targets after which a run acts on no further target: a count (``1``) or a percentage
+    of the configured targets of the task's kind (``"25%"``, rounded up). null: no limit."""
+    stop_on_alerts: list[IncidentLevelName] = Field(default_factory=lambda: list(_STOP_LEVELS))
+    """A firing alert of these incident levels on a target (or its host) stops heavy actions there."""
+    freeze: list[FreezePeriod] = Field(default_factory=list)
+    """Change freezes: no heavy action in scheduled windows; emergency non-critical runs need an
+    approval; critical runs act and are marked for post-hoc review."""
+
+    @field_validator("max_errors")
+    @classmethod
+    def _max_errors(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str):
+            if not re.fullmatch(r"(100|[1-9][0-9]?)(\.[0-9]+)?%", value.strip()):
+                raise ValueError(f"a count or a percentage like '25%', not {value!r}")
+            return value.strip()
+        if value is not None and value < 1:
+            raise ValueError("must be at least 1 (null: no limit)")
+        return value
 
 
 class ConsoleConfig(_Model):
@@ -633,6 +688,7 @@ class MaintenanceConfig(_Model):
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
+    guards: GuardsConfig = Field(default_factory=GuardsConfig)
 
     def postgres_target(self, name: str) -> PostgresTarget:
         return _pick(self.targets.postgres, name, "targets.postgres")

@@ -35,6 +35,31 @@ OWNER = "sre"
 # Pool for heavy maintenance (VACUUM, REINDEX, dumps, restores). Its slots bound the load
 # across targets; each action also takes a per-target lock on the target itself.
 HEAVY_POOL = "maintenance_heavy"
+# One slot of its own for critical emergency runs, so that "immediate action" never queues behind
+# an hours-long dump holding the heavy pool (the per-target lock still serializes work on a target).
+CRITICAL_POOL = "maintenance_critical"
+# The tasks that act on targets (the heavy and critical pools), per DAG: while one of them runs, its
+# DAG run is a maintenance window for alerting (alerts.during_window). A run that merely exists (an
+# emergency run waiting out its notice, a window run still checking) is not. tests/dags holds this
+# equal to the DAGs' tasks in those pools.
+def _grouped(groups: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Task ids ``<group>.<task>`` of task groups."""
+    return tuple(f"{group}.{task}" for group, tasks in groups.items() for task in tasks)
+
+
+ACTING_TASKS: dict[str, tuple[str, ...]] = {
+    "maintenance_weekly": _grouped({"postgres": ("vacuum_analyze",), "redis": ("purge_memory", "rewrite_aof"),
+                                    "backups": ("restore_test",)}),
+    "maintenance_monthly": _grouped({"postgres": ("reindex_indexes", "vacuum_full_tables"),
+                                     "backups": ("restore_test", "restore_test_chain")}),
+    "maintenance_quarterly": (),
+    "emergency_maintenance": ("act", "act_critical"),
+}
+# Pools the setup step and the pool guard create: name → (slots, description).
+POOLS: dict[str, tuple[int, str]] = {
+    HEAVY_POOL: (2, "heavy maintenance (VACUUM, REINDEX, dumps, restores); see docs/runbook.md"),
+    CRITICAL_POOL: (1, "critical emergency runs only (never queue behind the heavy pool); see docs/runbook.md"),
+}
 
 
 class Tag(enum.StrEnum):
@@ -169,6 +194,10 @@ class TaskSpec:
     # separate write_report task: one task process per run instead of two, for a DAG that runs
     # every few minutes (alert_evaluation, 288 runs a day).
     writes_report: bool = False
+    # The action a mapped task performs on each target, under the run guards (``guards``: freeze,
+    # stop_on_alerts, max_errors): a guard that holds a target back records this action skipped and
+    # a maintenance.skipped warning naming the guard; the body does not run for that target.
+    guarded_action: str | None = None
 
     @property
     def doc(self) -> str:
@@ -213,11 +242,20 @@ def _airflow_task(spec: TaskSpec) -> Any:
             from mercenary_maintenance.steps import execute_step
 
             return execute_step(body)
-    else:
+    elif spec.guarded_action is None:
         def run(target: str) -> dict[str, Any]:  # type: ignore[misc]
             from mercenary_maintenance.steps import execute_step
 
             return execute_step(lambda step: body(step, target))
+    else:
+        kind, action = spec.over, spec.guarded_action
+
+        def run(target: str) -> dict[str, Any]:  # type: ignore[misc]
+            from mercenary_maintenance.alerts.evaluation import firing_alerts
+            from mercenary_maintenance.guards import run_guarded
+            from mercenary_maintenance.steps import execute_step
+
+            return execute_step(lambda step: run_guarded(step, target, kind, action, body, firing=firing_alerts))
     run.__name__ = run.__qualname__ = spec.task_id
     run.__doc__ = spec.doc
     options: dict[str, Any] = {"task_id": spec.task_id, "trigger_rule": spec.trigger_rule}

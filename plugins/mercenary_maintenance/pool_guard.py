@@ -1,4 +1,5 @@
-"""Scheduler listener: a maintenance run never waits silently on a missing ``maintenance_heavy`` pool.
+"""Scheduler listener: a maintenance run never waits silently on a missing ``maintenance_heavy``
+(or ``maintenance_critical``) pool.
 
 Airflow leaves a task whose pool does not exist in state ``scheduled`` forever, with only a
 scheduler warning. When a run of one of this project's DAGs starts and the pool is missing
@@ -16,27 +17,29 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
-from mercenary_maintenance.dagkit import HEAVY_POOL
+from mercenary_maintenance.dagkit import HEAVY_POOL, POOLS
 
 log = logging.getLogger(__name__)
 
 
-def _uses_heavy_pool(dag_run: Any) -> bool:
+def _pools_used(dag_run: Any) -> list[str]:
+    """This project's pools the run's DAG uses."""
     dag = getattr(dag_run, "dag", None)
     tasks = getattr(dag, "tasks", None) if dag is not None else None
     if not tasks:
-        return False
-    return any(getattr(t, "pool", None) == HEAVY_POOL for t in tasks)
+        return []
+    used = {getattr(t, "pool", None) for t in tasks}
+    return [name for name in POOLS if name in used]
 
 
-def missing_pool_notice(dag_id: str, run_id: str, slots: int) -> str:
+def missing_pool_notice(dag_id: str, run_id: str, slots: int, pool: str = HEAVY_POOL) -> str:
     """The Slack text.
 
     >>> print(missing_pool_notice("maintenance_weekly", "r1", 2))  # doctest: +NORMALIZE_WHITESPACE
     :warning: pool `maintenance_heavy` was missing when *maintenance_weekly* run `r1` started: created it with 2 slots.
     Run `python -m mercenary_maintenance.setup` when deploying (docs/runbook.md).
     """
-    return (f":warning: pool `{HEAVY_POOL}` was missing when *{dag_id}* run `{run_id}` started: "
+    return (f":warning: pool `{pool}` was missing when *{dag_id}* run `{run_id}` started: "
             f"created it with {slots} slots.\nRun `python -m mercenary_maintenance.setup` when deploying "
             "(docs/runbook.md).")
 
@@ -52,18 +55,18 @@ def _post(text: str) -> None:
 
 @hookimpl
 def on_dag_run_running(dag_run: Any, msg: str) -> None:
-    if not _uses_heavy_pool(dag_run):
-        return
-    from mercenary_maintenance.setup import HEAVY_POOL_SLOTS, ensure_heavy_pool
+    from mercenary_maintenance.setup import ensure_pool
 
-    try:
-        created = ensure_heavy_pool()
-    except Exception:
-        log.exception("could not check/create pool %s for %s", HEAVY_POOL, dag_run.dag_id)
-        return
-    if created:
-        log.error("pool %s did not exist when %s run %s started: created it with %d slots; "
-                  "run `python -m mercenary_maintenance.setup` when deploying",
-                  HEAVY_POOL, dag_run.dag_id, dag_run.run_id, HEAVY_POOL_SLOTS)
-        text = missing_pool_notice(dag_run.dag_id, dag_run.run_id, HEAVY_POOL_SLOTS)
-        threading.Thread(target=_post, args=(text,), name="pool-guard-slack", daemon=True).start()
+    for pool in _pools_used(dag_run):
+        slots = POOLS[pool][0]
+        try:
+            created = ensure_pool(pool, slots)
+        except Exception:
+            log.exception("could not check/create pool %s for %s", pool, dag_run.dag_id)
+            continue
+        if created:
+            log.error("pool %s did not exist when %s run %s started: created it with %d slots; "
+                      "run `python -m mercenary_maintenance.setup` when deploying",
+                      pool, dag_run.dag_id, dag_run.run_id, slots)
+            text = missing_pool_notice(dag_run.dag_id, dag_run.run_id, slots, pool)
+            threading.Thread(target=_post, args=(text,), name="pool-guard-slack", daemon=True).start()

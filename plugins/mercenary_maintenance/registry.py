@@ -42,12 +42,15 @@ class Route:
     kind: Literal["postgres", "redis"]
     takes_objects: bool = False
     changes: bool = True  # False for read-only check sets: dry_run does not apply
+    # An exclusive-lock action (ACCESS EXCLUSIVE): opt-in objects only (the target's
+    # vacuum_full_tables) and, even in a critical emergency run, an approval (approvals.required_for).
+    exclusive: bool = False
 
 
 ACTIONS: dict[str, Route] = {
     "vacuum_analyze": Route(postgres.vacuum_analyze, "postgres", takes_objects=True),
     "reindex": Route(postgres.reindex, "postgres", takes_objects=True),
-    "vacuum_full": Route(postgres.vacuum_full, "postgres", takes_objects=True),
+    "vacuum_full": Route(postgres.vacuum_full, "postgres", takes_objects=True, exclusive=True),
     "redis_memory_purge": Route(redis.memory_purge, "redis"),
     "redis_bgrewriteaof": Route(redis.bgrewriteaof, "redis"),
     "backup_full": Route(backups.backup_full, "postgres"),

@@ -1,9 +1,10 @@
 """One-time setup of a deployment: ``python -m mercenary_maintenance.setup`` (after ``airflow db migrate``).
 
 Creates the pool ``maintenance_heavy`` that every heavy task (VACUUM, REINDEX, dumps,
-restores) runs in. An existing pool is left as the operator sized it. If a deployment skips
-this step, :mod:`mercenary_maintenance.pool_guard` creates the pool at the first run and says
-so in the scheduler log and on Slack — heavy tasks never wait silently on a missing pool.
+restores) runs in, and ``maintenance_critical`` (1 slot) for critical emergency runs. An existing
+pool is left as the operator sized it. If a deployment skips this step,
+:mod:`mercenary_maintenance.pool_guard` creates the pools at the first run and says so in the
+scheduler log and on Slack — heavy tasks never wait silently on a missing pool.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 import logging
 import sys
 
-from mercenary_maintenance.dagkit import HEAVY_POOL
+from mercenary_maintenance.dagkit import POOLS
 
 log = logging.getLogger(__name__)
-HEAVY_POOL_SLOTS = 2
-HEAVY_POOL_DESCRIPTION = "heavy maintenance (VACUUM, REINDEX, dumps, restores); see docs/runbook.md"
 
 
-def ensure_heavy_pool(slots: int = HEAVY_POOL_SLOTS) -> bool:
-    """Create ``maintenance_heavy`` if it does not exist; True when it was created.
+def ensure_pools() -> list[str]:
+    """Create every missing pool of :data:`~mercenary_maintenance.dagkit.POOLS`; the names created."""
+    return [name for name, (slots, _) in POOLS.items() if ensure_pool(name, slots)]
+
+
+def ensure_pool(name: str, slots: int) -> bool:
+    """Create pool ``name`` if it does not exist; True when it was created.
 
     Needs metadata-database access (CLI, scheduler), not a task. Uses a session of its own:
     inside the scheduler, the shared scoped session holds the scheduler loop's objects, and
@@ -29,20 +33,21 @@ def ensure_heavy_pool(slots: int = HEAVY_POOL_SLOTS) -> bool:
     from sqlalchemy.orm import Session
 
     with Session(bind=settings.engine, expire_on_commit=False) as session:
-        if Pool.get_pool(HEAVY_POOL, session=session) is not None:
+        if Pool.get_pool(name, session=session) is not None:
             return False
-        session.add(Pool(pool=HEAVY_POOL, slots=slots, description=HEAVY_POOL_DESCRIPTION, include_deferred=False))
+        session.add(Pool(pool=name, slots=slots, description=POOLS[name][1], include_deferred=False))
         session.commit()
     return True
 
 
 def main() -> int:
-    created = ensure_heavy_pool()
+    created = ensure_pools()
     from airflow.models.pool import Pool
 
-    pool = Pool.get_pool(HEAVY_POOL)
-    slots = pool.slots if pool is not None else "?"
-    print(f"pool {HEAVY_POOL}: {'created' if created else 'exists'} ({slots} slots)")
+    for name in POOLS:
+        pool = Pool.get_pool(name)
+        slots = pool.slots if pool is not None else "?"
+        print(f"pool {name}: {'created' if name in created else 'exists'} ({slots} slots)")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Nothing is skipped silently: a heavy action that did not run for a lock, a busy target, a busy
-server (load guard) or a passed window cutoff becomes a ``warning`` finding.
+server (load guard), a passed window cutoff or a run guard (freeze, firing alert, max errors)
+becomes a ``warning`` finding.
 
 The finding names the action, the blocker (pid, application, state, query) where one is known
 and the time waited, so the run's status is at least ``warning`` and the Slack summary lists it
@@ -23,7 +24,7 @@ PG_LOAD_GUARD = "postgres.load_guard"
 REDIS_LOAD_GUARD = "redis.load_guard"
 # Checks whose non-ok findings are always in the run's Slack summary: maintenance that did not happen.
 ALWAYS_NOTIFY = frozenset({SKIPPED, PG_LOAD_GUARD, REDIS_LOAD_GUARD})
-CAUSES = ("lock", "target_busy", "cutoff", "load", "fit", "standby")
+CAUSES = ("lock", "target_busy", "cutoff", "load", "fit", "standby", "guard")
 
 
 def skipped_finding(

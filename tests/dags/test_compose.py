@@ -90,6 +90,7 @@ def test_init_migrates_creates_user_and_heavy_pool(services: dict[str, Any]) -> 
     assert env["_AIRFLOW_WWW_USER_CREATE"] == "true"
     script = "\n".join(init["command"])
     assert "airflow pools set maintenance_heavy" in script
+    assert "airflow pools set maintenance_critical 1" in script
     for name in AIRFLOW_SERVICES - {"airflow-init"}:
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 

@@ -136,3 +136,25 @@ def test_no_io_at_parse_time() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("clean") == len(DAG_FILES)
+
+
+def test_acting_tasks_are_exactly_the_tasks_in_the_heavy_and_critical_pools(dagbag: Any) -> None:
+    # alert_evaluation counts a maintenance run as a window only while one of these runs
+    from mercenary_maintenance.dagkit import ACTING_TASKS, POOLS
+
+    for dag_id, acting in ACTING_TASKS.items():
+        in_pools = sorted(t.task_id for t in dagbag.get_dag(dag_id).tasks if t.pool in POOLS)
+        assert sorted(acting) == in_pools, dag_id
+
+
+def test_a_critical_emergency_run_acts_in_a_pool_of_its_own(dagbag: Any) -> None:
+    from mercenary_maintenance.dagkit import CRITICAL_POOL, HEAVY_POOL, POOLS
+
+    tasks = {t.task_id: t for t in dagbag.get_dag("emergency_maintenance").tasks}
+    assert (tasks["act"].pool, tasks["act_critical"].pool) == (HEAVY_POOL, CRITICAL_POOL)
+    assert tasks["choose_pool"].downstream_task_ids == {"act", "act_critical"}
+    assert POOLS[CRITICAL_POOL][0] == 1
+    # only critical runs use it: no other DAG's task competes for its slot
+    others = [(d.dag_id, t.task_id) for d in dagbag.dags.values() for t in d.tasks
+              if t.pool == CRITICAL_POOL and d.dag_id != "emergency_maintenance"]
+    assert others == []

@@ -69,8 +69,9 @@ def test_critical_request_acts_at_once_and_is_audited(dagbag, tmp_path, stack, r
     assert actions["emergency.notice"]["status"] == "done"
     # No notice period: the action started right after the notice, not 60 minutes later.
     notice_done = datetime.fromisoformat(_part(tmp_path, "post_notice")["finished_at"])
-    acted = datetime.fromisoformat(_part(tmp_path, "act")["started_at"])
+    acted = datetime.fromisoformat(_part(tmp_path, "act_critical")["started_at"])
     assert (acted - notice_done).total_seconds() < 120
+    assert report["task_states"]["act"] == "skipped", "a critical request acts in its own pool's task"
     assert report["task_states"]["wait_notice_period"] == "success"
     assert report["triggered_by"] == {"user": "dag_test", "reason": "AOF grew to 90% of the disk", "ticket": "OPS-42"}
     assert report["run_type"] == "manual"
@@ -147,7 +148,7 @@ def test_ticket_not_matching_the_configured_pattern_is_rejected_and_reported(
     assert request["status"] == "failed"
     assert "ticket" in request["message"]
     assert "INC-" in request["message"]
-    assert report["task_states"]["act"] == "upstream_failed"
+    assert report["task_states"]["act_critical"] == "upstream_failed"
     assert "redis.bgrewriteaof" not in _actions(report)
     assert not any("Emergency maintenance" in m.get("text", "") for m in slack.messages), "no notice posted"
 

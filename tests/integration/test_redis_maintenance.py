@@ -303,3 +303,23 @@ def test_heavy_action_fails_when_the_target_lock_is_held(redis_factory, step_for
     assert action.status is ActionStatus.FAILED
     assert "other_dag/run/task" in action.message
     assert client.get(LOCK_KEY) == "other_dag/run/task"  # never released by someone else
+
+
+def test_bgrewriteaof_without_memory_headroom_is_skipped_naming_the_numbers(redis_factory, step_for):
+    server = redis_factory()
+    rss = int(server.client().info("memory")["used_memory_rss"])
+    rewrites = int(server.client().info("persistence")["aof_rewrites"])
+    step = step_for(server, redis={"rewrite_memory_limit_bytes": rss, "rewrite_cow_fraction": 0.5})
+    actions.bgrewriteaof(step, "cache")
+    [act] = [a for a in step.actions if a.action == "redis.bgrewriteaof"]
+    assert act.status.value == "skipped"
+    assert "not enough memory to fork" in act.message
+    assert f"> rewrite_memory_limit_bytes {rss} B" in act.message
+    assert "expected copy-on-write" in act.message
+    [warning] = [f for f in step.findings if f.check == "maintenance.skipped"]
+    assert warning.severity.label == "warning"
+    assert int(server.client().info("persistence")["aof_rewrites"]) == rewrites, "no fork"
+    # with room (the machine's memory): it rewrites
+    roomy = step_for(server)
+    actions.bgrewriteaof(roomy, "cache")
+    assert [a.status.value for a in roomy.actions if a.action == "redis.bgrewriteaof"] == ["done"]

@@ -58,7 +58,7 @@ def test_critical_emergency_run_is_audited_in_report_and_task_log(api, reports, 
                                       "reason": "AOF grew to 90% of the disk", "ticket": "OPS-42"}
     assert report["triggered_by"]["user"], "the API user who triggered the run is recorded"
     assert int(redis_server.client().info("persistence")["aof_rewrites"]) == rewrites + 1
-    log = api.task_log(EMERGENCY, run_id, "act")
+    log = api.task_log(EMERGENCY, run_id, "act_critical")  # critical: its own pool's task
     events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     intents = [e for e in events if "maintenance.intent" in json.dumps(e)]
     outcomes = [e for e in events if "maintenance.outcome" in json.dumps(e)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from mercenary_maintenance.approvals import gate, items
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.emergency import notice
@@ -82,7 +84,62 @@ def test_emergency_asks_only_for_non_critical_real_runs_outside_mode_notice() ->
     critical = validate({**PARAMS, "severity": "critical"}, config).to_dict()
     assert "post-hoc" in str(items.emergency(config, critical)[1])
     assert "dry run" in str(items.emergency(config, {**non_critical, "dry_run": True})[1])
-    assert "mode is notice" in str(items.emergency(cfg(emergency={"mode": "notice"}), non_critical)[1])
+    notice_mode = cfg(emergency={"mode": "notice"})
+    in_notice_mode = validate({**PARAMS, "severity": "non_critical"}, notice_mode).to_dict()
+    assert "mode is notice" in str(items.emergency(notice_mode, in_notice_mode)[1])
+
+
+VACUUM_FULL = {"action": "vacuum_full", "target": "main", "reason": "table rewrite after a purge",
+               "ticket": "OPS-2", "dry_run": False}
+
+
+def test_a_critical_vacuum_full_still_needs_an_approver_and_the_opt_in_list() -> None:
+    from mercenary_maintenance.emergency.request import InvalidRequest
+
+    config = cfg(approvals={"approvers": ["carol"]})
+    with pytest.raises(InvalidRequest, match=r"objects: \['public.orders'\] not in target 'main'"):
+        validate({**VACUUM_FULL, "severity": "critical", "objects": ["public.orders"]}, config)
+    with pytest.raises(InvalidRequest, match="lists no table in vacuum_full_tables"):
+        validate({**VACUUM_FULL, "target": "other", "severity": "critical"}, config)
+    # the opt-in table, bare or qualified: accepted, and it waits for an approver although critical
+    for objects in (["ledger"], ["public.ledger"], []):
+        request = validate({**VACUUM_FULL, "severity": "critical", "objects": objects}, config)
+        assert request.exclusive
+        assert request.approval
+        assert "ACCESS EXCLUSIVE" in request.approval
+        [item], reason = items.emergency(config, request.to_dict())
+        assert reason is None
+        assert item["action"] == "postgres.vacuum_full"
+        assert gate.assigned_users(config) == [{"id": "carol", "name": "carol"}]
+    # without vacuum_full in approvals.required_for, a critical request acts at once (post-hoc review)
+    relaxed = cfg(approvals={"required_for": ["emergency_non_critical"]})
+    assert validate({**VACUUM_FULL, "severity": "critical"}, relaxed).approval is None
+    # a critical request of a shared-lock action never waits
+    assert validate({**PARAMS, "severity": "critical"}, config).approval is None
+
+
+def test_a_freeze_makes_non_critical_emergency_runs_wait_for_an_approval() -> None:
+    freeze = {"freeze": [{"start": "2026-12-20T00:00Z", "end": "2027-01-04T00:00Z", "reason": "year-end"}]}
+    config = cfg(emergency={"mode": "notice"}, guards=freeze)
+    inside, outside = datetime(2026, 12, 24, tzinfo=UTC), datetime(2027, 1, 5, tzinfo=UTC)
+    request = validate({**PARAMS, "severity": "non_critical"}, config, now=inside)
+    assert request.approval is not None
+    assert "year-end" in request.approval
+    assert validate({**PARAMS, "severity": "non_critical"}, config, now=outside).approval is None
+    # critical runs act in a freeze, marked for post-hoc review
+    assert validate({**PARAMS, "severity": "critical"}, config, now=inside).approval is None
+
+
+def test_separation_of_duties_takes_the_triggering_user_out_of_the_approvers() -> None:
+    from mercenary_maintenance.runinfo import RunInfo
+
+    run = RunInfo("emergency_maintenance", "r", triggered_by={"user": "alice"})
+    config = cfg(approvals={"approvers": ["alice", "bob"]})
+    assert gate.triggering_user(config, run) == "alice"
+    assert gate.assigned_users(config, excluding="alice") == [{"id": "bob", "name": "bob"}]
+    assert gate.assigned_users(cfg(approvals={"approvers": ["alice"]}), excluding="alice") is None
+    off = cfg(approvals={"separation_of_duties": False})
+    assert gate.triggering_user(off, run) is None
 
 
 def test_entries_follow_the_report_contract() -> None:

@@ -97,3 +97,19 @@ def ping(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> str:
     version = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("redis_version:")),
                    "?")
     return version
+def send_once(client: Any, *args: Any) -> Any:
+    """Send a non-idempotent command (MEMORY PURGE, BGREWRITEAOF, the lock's SET NX) exactly once.
+
+    The client's retry re-sends a command after a read timeout or a dropped connection; for these
+    the first one may well have run (a second BGREWRITEAOF, a SET NX that now finds our own key).
+    Here a failure is raised as it is, and the connection it happened on is closed."""
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        conn.send_command(*args)
+        return client.parse_response(conn, str(args[0]))
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        pool.release(conn)

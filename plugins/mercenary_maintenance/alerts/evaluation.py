@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +45,7 @@ from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.delivery import deliver
 from mercenary_maintenance.findings import Finding, Severity, Threshold
+from mercenary_maintenance.guards import FiringAlert
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows import rules
 from mercenary_maintenance.windows.rules import UTC
@@ -64,6 +65,16 @@ def policy_of(cfg: MaintenanceConfig) -> Policy:
         p4_checks=frozenset(a.p4_checks),
         fire_after={probes.CHECK: a.outage_after_failures, BLIND: 1},
     )
+
+
+def firing_alerts(cfg: MaintenanceConfig, store: StateStore | None = None) -> list[FiringAlert]:
+    """The alerts firing now in the saved alert state, with their incident levels (``guards.stop_on_alerts``)."""
+    from mercenary_maintenance.findings import Severity
+
+    state = (store or VariableStateStore(cfg.alerts.state_variable)).load()
+    policy = policy_of(cfg)
+    return [FiringAlert(r.check, r.target, policy.incident_level(r.check, Severity.parse(r.level)).name)
+            for r in state.alerts.values() if r.firing_since is not None]
 
 
 def thresholds_of(cfg: MaintenanceConfig) -> dict[str, Threshold]:
@@ -108,15 +119,19 @@ def slack_sender(conn_id: str, timeout_s: float | None = None) -> Callable[[str]
     return lambda text: post_to_slack(conn_id, text, timeout_s)
 
 
-# Runs during which maintenance is under way: the window DAGs and emergency runs.
+# Runs during which maintenance may be under way: the window DAGs and emergency runs.
 MAINTENANCE_DAGS = (*rules.WINDOW_DAGS, "emergency_maintenance")
 
 
-def running_windows() -> list[str]:
-    """Window DAGs with a run in progress now (through the task's Execution API client).
+def running_windows(acting: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Maintenance DAGs with a run that is acting now: one of its acting tasks (``acting``: the
+    DAG's tasks in the heavy/critical pools, from the registry) is running. A run that merely
+    exists — an emergency run waiting out its notice, a dry run, a window still checking — is not
+    a maintenance window: alerts then are not downgraded or muted.
 
-    Outside a task (direct calls) there is no run to ask about: no window. If the question
-    fails, alerting goes on unannotated (logged): an alert matters more than its annotation.
+    Asked through the task's Execution API client. Outside a task (direct calls) there is no run
+    to ask about: no window. If the question fails, alerting goes on unannotated (logged): an
+    alert matters more than its annotation.
     """
     from airflow.sdk import get_current_context
 
@@ -125,10 +140,18 @@ def running_windows() -> list[str]:
     except RuntimeError:
         return []
     try:
-        return [dag_id for dag_id in MAINTENANCE_DAGS if ti.get_dr_count(dag_id=dag_id, states=["running"]) > 0]
+        if acting is None:  # no registry handed in: every running run counts (the old rule)
+            return [dag_id for dag_id in MAINTENANCE_DAGS if ti.get_dr_count(dag_id=dag_id, states=["running"]) > 0]
+        return acting_windows(ti, acting)
     except Exception:
         log.warning("could not list running maintenance windows; alerts are not annotated", exc_info=True)
         return []
+
+
+def acting_windows(ti: Any, acting: Mapping[str, Sequence[str]]) -> list[str]:
+    """The maintenance DAGs one of whose acting tasks is running (``ti``: the Execution API client)."""
+    return [dag_id for dag_id in MAINTENANCE_DAGS if acting.get(dag_id)
+            and ti.get_ti_count(dag_id=dag_id, task_ids=list(acting[dag_id]), states=["running"]) > 0]
 
 
 def window_of(target: str, windows: list[str], window_targets: list[str]) -> str | None:
@@ -190,7 +213,8 @@ def run_evaluation(
     send: Callable[[str], None] | None = None,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    windows: Callable[[], list[str]] = running_windows,
+    windows: Callable[[], list[str]] | None = None,
+    acting: Mapping[str, Sequence[str]] | None = None,
     probes: Mapping[str, probes.ServiceProbe] | None = None,
     am_client: Callable[[], alertmanager.Client] | None = None,
 ) -> None:
@@ -205,7 +229,8 @@ def run_evaluation(
     step.add(f for f, _ in pairs)
     step.add(probed)
     pairs += [(f, None) for f in probed]
-    observed = excuse_outage(observe(pairs, windows(), cfg), pairs, probes_down(probed))
+    running = windows() if windows is not None else running_windows(acting)
+    observed = excuse_outage(observe(pairs, running, cfg), pairs, probes_down(probed))
     store = store or VariableStateStore(cfg.alerts.state_variable)
     state, blind = blindness(store.load(), observed, now, timedelta(minutes=cfg.alerts.blind_after_minutes))
     step.add(blind_findings(blind))

@@ -6,7 +6,8 @@ from functools import partial
 
 from mercenary_maintenance import registry
 from mercenary_maintenance.alerts.evaluation import run_evaluation
-from mercenary_maintenance.dagkit import TaskSpec
+from mercenary_maintenance.dagkit import ACTING_TASKS, TaskSpec
 
 # Every 5 minutes: the one task also writes the run's report (no second task process per run).
-EVALUATE = TaskSpec("evaluate_alerts", partial(run_evaluation, probes=registry.SERVICE_PROBES), writes_report=True)
+EVALUATE = TaskSpec("evaluate_alerts", partial(run_evaluation, probes=registry.SERVICE_PROBES, acting=ACTING_TASKS),
+                    writes_report=True)

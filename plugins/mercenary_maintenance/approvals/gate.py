@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mercenary_maintenance.config import MaintenanceConfig
+from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.windows.rules import Window
 
 APPROVE, REJECT = "Approve", "Reject"
@@ -16,9 +17,18 @@ def required(cfg: MaintenanceConfig, kind: str) -> bool:
     return kind in cfg.approvals.required_for
 
 
-def assigned_users(cfg: MaintenanceConfig) -> list[dict[str, str]] | None:
-    """HITL assigned users from ``approvals.approvers`` (None: anyone with access to the DAG)."""
-    return [{"id": name, "name": name} for name in cfg.approvals.approvers] or None
+def assigned_users(cfg: MaintenanceConfig, excluding: str | None = None) -> list[dict[str, str]] | None:
+    """HITL assigned users from ``approvals.approvers`` without ``excluding`` (the user who triggered
+    the run, under separation of duties); None: anyone with access to the DAG."""
+    return [{"id": name, "name": name} for name in cfg.approvals.approvers if name != excluding] or None
+
+
+def triggering_user(cfg: MaintenanceConfig, run: RunInfo) -> str | None:
+    """Who may not approve this run (``approvals.separation_of_duties``): the user who triggered it."""
+    if not cfg.approvals.separation_of_duties:
+        return None
+    user = (run.triggered_by or {}).get("user")
+    return str(user) if user else None
 
 
 def timeout(cfg: MaintenanceConfig, window: Window | None, cutoff: timedelta, now: datetime) -> timedelta:

@@ -45,16 +45,21 @@ def retention_delete(cfg: MaintenanceConfig) -> Items:
 
 
 def emergency(cfg: MaintenanceConfig, request: dict[str, Any] | None) -> Items:
+    """The emergency run's item when its validation said it needs an approval (``approval``: why)."""
     if not request:
         return [], "nothing to approve: no validated request"
-    if request.get("severity") == "critical":
-        return [], "not required: critical emergency runs never wait (marked for post-hoc review)"
     if request.get("dry_run", True):
         return [], "not required: a dry run changes nothing"
-    if cfg.emergency.mode == "notice":
-        return [], "not required: emergency.mode is notice"
+    why = request.get("approval")
+    if not why:
+        if request.get("severity") == "critical":
+            return [], "not required: critical emergency runs never wait (marked for post-hoc review)"
+        if cfg.emergency.mode == "notice":
+            return [], "not required: emergency.mode is notice"
+        return [], "not required: approvals.required_for does not list emergency_non_critical"
     name = str(request.get("check_set") or request.get("action"))
     action = EMERGENCY_ACTIONS.get(name, f"emergency.{name}")
     item = {**_base(action, str(request["target"]), list(request.get("objects") or [])),
-            "risk": f"reason: {request.get('reason')}; ticket {request.get('ticket')}"}
+            "risk": f"needs an approval: {why}; {request.get('severity')}; reason: {request.get('reason')}; "
+                    f"ticket {request.get('ticket')}"}
     return [item], None

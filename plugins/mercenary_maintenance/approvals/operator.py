@@ -73,15 +73,28 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
                          note="past the window cutoff: not asked, the action will not start")
             raise AirflowSkipException("past the window cutoff: no approval asked")
         found, reason = self._items(cfg, context, run)
-        if found and not gate.required(cfg, self.kind):
+        # An emergency request says itself whether it needs an approval (and which rule asks).
+        if found and self.kind != "emergency_non_critical" and not gate.required(cfg, self.kind):
             reason = f"not required: approvals.required_for does not list {self.kind}"
         if reason is not None:
             self._record(cfg, run, now, found, chosen=gate.APPROVE, user=None, timed_out=False, note=reason)
             self.log.info("no approval asked: %s", reason)
             return {"chosen_options": [gate.APPROVE], "asked": False, "reason": reason}
+        trigger = gate.triggering_user(cfg, run)
+        assigned = gate.assigned_users(cfg, excluding=trigger)
+        if cfg.approvals.approvers and not assigned:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            note = (f"refused: only {trigger} may approve, who triggered this run "
+                    "(approvals.separation_of_duties): the action will not start")
+            self._record(cfg, run, now, found, chosen=gate.REJECT, user=None, timed_out=False, note=note)
+            raise AirflowSkipException(note)
         wait = gate.timeout(cfg, run.window, run.cutoff, now)
         self.subject, self.body = gate.subject_body(self.kind, found, now + wait)
-        self.assigned_users = gate.assigned_users(cfg)  # type: ignore[assignment]  # HITLUser is this TypedDict
+        if trigger:
+            self.body += (f"\n\n{trigger} triggered this run and may not approve it "
+                          "(approvals.separation_of_duties): such an answer counts as Reject.")
+        self.assigned_users = assigned  # type: ignore[assignment]  # HITLUser is this TypedDict
         self.response_timeout = wait
         context["ti"].xcom_push(key=ITEMS_XCOM, value=found)
         self.log.info("asking for approval of %s (%d item(s)), timeout %s", self.kind, len(found), wait)
@@ -102,8 +115,16 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
         user = event.get("responded_by_user") or {}
         at = event.get("responded_at")
         moment = at if isinstance(at, datetime) else datetime.now(UTC)
-        self._record(cfg, run, moment, found, chosen=chosen, user=user.get("name") or user.get("id"),
-                     timed_out=timed_out, note="timed out: resolved to Reject" if timed_out else None)
+        who = user.get("name") or user.get("id")
+        note = "timed out: resolved to Reject" if timed_out else None
+        trigger = gate.triggering_user(cfg, run)
+        if chosen == gate.APPROVE and trigger and trigger in (user.get("name"), user.get("id")):
+            # HITL can limit who answers to a list, not exclude one person: refuse it here.
+            chosen = gate.REJECT
+            note = (f"refused: {trigger} triggered this run and may not approve it "
+                    "(approvals.separation_of_duties)")
+            event = {**event, "chosen_options": [gate.REJECT]}
+        self._record(cfg, run, moment, found, chosen=chosen, user=who, timed_out=timed_out, note=note)
         if "error" in event:  # no defaults reached the task: treat as Reject, never as approval
             from airflow.providers.standard.exceptions import HITLTimeoutError
 

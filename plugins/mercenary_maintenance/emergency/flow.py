@@ -41,8 +41,7 @@ def notice_body(step: Step, request: dict[str, Any]) -> str:
     minutes = 0.0 if mode == "approval" else step.cfg.emergency.notice_minutes
     when = notice.act_after(req, datetime.now(UTC), minutes)
     user = (step.run.triggered_by or {}).get("user")
-    approval = (not req.critical and mode != "notice"
-                and "emergency_non_critical" in step.cfg.approvals.required_for)
+    approval = req.approval is not None
     text = notice.notice_text(req, user=user, when=when,
                               link=run_link(step.cfg.alerts.base_url, step.run.dag_id, step.run.run_id),
                               approval=approval)

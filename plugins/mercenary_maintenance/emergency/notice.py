@@ -33,10 +33,12 @@ def notice_text(request: EmergencyRequest, *, user: str | None, when: datetime, 
 
     What the requester typed (reason, ticket, objects, user) is escaped for Slack mrkdwn: it is
     shown, never acted on (no ``<!channel>`` ping, no disguised link)."""
-    head = (f":rotating_light: *Emergency maintenance (critical) starting now* — {POST_HOC}" if request.critical
+    start = "on approval" if approval else "now"
+    head = (f":rotating_light: *Emergency maintenance (critical) starting {start}* — {POST_HOC}" if request.critical
             else f":warning: *Emergency maintenance scheduled at {when.strftime('%Y-%m-%d %H:%M UTC')}*")
     if approval:
-        head += " — waiting for an approval in Airflow → Required Actions (no answer = Reject)"
+        head += (f" — waiting for an approval in Airflow → Required Actions (no answer = Reject): "
+                 f"{request.approval or 'required'}")
     lines = [
         head,
         f"*What:* {slack_escape(request.describe())}",

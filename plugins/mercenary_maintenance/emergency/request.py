@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from mercenary_maintenance.config import MaintenanceConfig
+from mercenary_maintenance.guards import freeze_at
 
 # A bare or schema-qualified identifier: what psycopg.sql.Identifier will quote. Quoted
 # identifiers (spaces, dots inside a name) are deliberately not accepted from a form.
@@ -36,11 +38,14 @@ class Catalog:
 
     actions: dict[str, tuple[str, bool]]
     check_sets: dict[str, str]
+    # Exclusive-lock actions (VACUUM FULL): opt-in tables only, and an approval even when critical.
+    exclusive: frozenset[str] = frozenset()
 
     @classmethod
     def from_registry(cls, actions: Mapping[str, Any], check_sets: Mapping[str, Any]) -> Catalog:
         return cls({name: (r.kind, r.takes_objects) for name, r in actions.items()},
-                   {name: r.kind for name, r in check_sets.items()})
+                   {name: r.kind for name, r in check_sets.items()},
+                   frozenset(name for name, r in actions.items() if getattr(r, "exclusive", False)))
 
     @property
     def form_actions(self) -> list[str]:
@@ -68,6 +73,10 @@ class EmergencyRequest:
     check_set: str | None = None
     # Critical requests only: run even when the load guard finds the target busy (recorded).
     ignore_load_guard: bool = False
+    # An exclusive-lock action (ACCESS EXCLUSIVE): its objects are the target's opt-in list.
+    exclusive: bool = False
+    # Why this run waits for an approval before acting (None: it does not), decided at validation.
+    approval: str | None = None
 
     @property
     def critical(self) -> bool:
@@ -123,7 +132,51 @@ def _action(params: dict[str, Any], catalog: Catalog) -> tuple[str, str, str | N
     return action, catalog.actions[action][0], None
 
 
-def validate(params: dict[str, Any], cfg: MaintenanceConfig, catalog: Catalog) -> EmergencyRequest:
+def _qualified(name: str) -> str:
+    """``public.`` added to a bare table name (how the opt-in list and a request are compared)."""
+    return name if "." in name else f"public.{name}"
+
+
+def _opted_in(cfg: MaintenanceConfig, action: str, target: str, objects: list[str]) -> None:
+    """An exclusive-lock action only ever acts on the target's opt-in tables (vacuum_full_tables),
+    whoever asks and however urgent: refuse anything else, naming the list."""
+    allowed = list(cfg.postgres_target(target).vacuum_full_tables)
+    if not allowed:
+        raise InvalidRequest("objects", f"{action} takes an ACCESS EXCLUSIVE lock and is opt-in: target "
+                                        f"{target!r} lists no table in vacuum_full_tables")
+    outside = [o for o in objects if _qualified(o) not in {_qualified(a) for a in allowed}]
+    if outside:
+        raise InvalidRequest("objects", f"{outside} not in target {target!r}'s vacuum_full_tables {allowed}: "
+                                        f"{action} takes an ACCESS EXCLUSIVE lock and is opt-in")
+
+
+def approval_reason(cfg: MaintenanceConfig, request: EmergencyRequest, now: datetime) -> str | None:
+    """Why the run must wait for an approval before acting, or None.
+
+    A dry run never waits. An exclusive-lock action waits whenever ``approvals.required_for``
+    lists ``vacuum_full``, critical or not (critical skips the notice period, not the approver).
+    Other critical runs act at once (marked for post-hoc review). A non-critical run waits in a
+    change freeze (``guards.freeze``), and otherwise when ``emergency.mode`` is approval|both and
+    ``approvals.required_for`` lists ``emergency_non_critical``."""
+    if request.dry_run:
+        return None
+    required = cfg.approvals.required_for
+    if request.exclusive and "vacuum_full" in required:
+        return (f"{'critical ' if request.critical else ''}{request.action} takes an ACCESS EXCLUSIVE lock "
+                "(approvals.required_for lists vacuum_full)")
+    if request.critical:
+        return None
+    frozen = freeze_at(cfg.guards.freeze, now)
+    if frozen is not None:
+        return (f"change freeze until {frozen.end.isoformat()}" + (f" ({frozen.reason})" if frozen.reason else "")
+                + ": non-critical emergency runs need an approval (guards.freeze)")
+    if cfg.emergency.mode != "notice" and "emergency_non_critical" in required:
+        return "non-critical emergency run (approvals.required_for lists emergency_non_critical)"
+    return None
+
+
+def validate(params: dict[str, Any], cfg: MaintenanceConfig, catalog: Catalog,
+             now: datetime | None = None) -> EmergencyRequest:
     """The request as the run will execute it, or :class:`InvalidRequest` naming the field."""
     action, kind, check_set = _action(params, catalog)
     target = _text(params, "target")
@@ -133,6 +186,9 @@ def validate(params: dict[str, Any], cfg: MaintenanceConfig, catalog: Catalog) -
     objects = _objects(params.get("objects"))
     if objects and not (action in catalog.actions and catalog.actions[action][1]):
         raise InvalidRequest("objects", f"action {action!r} does not take objects")
+    exclusive = action in catalog.exclusive
+    if exclusive:
+        _opted_in(cfg, action, target, objects)
     severity = _text(params, "severity")
     if severity not in SEVERITIES:
         raise InvalidRequest("severity", f"{severity!r} is not one of {list(SEVERITIES)}")
@@ -151,9 +207,10 @@ def validate(params: dict[str, Any], cfg: MaintenanceConfig, catalog: Catalog) -
         raise InvalidRequest("ignore_load_guard", f"must be true or false, got {ignore_load_guard!r}")
     if ignore_load_guard and severity != "critical":
         raise InvalidRequest("ignore_load_guard", "only a critical request may override the load guard")
-    return EmergencyRequest(action=action, target=target, kind=kind, severity=severity, reason=reason,
-                            ticket=ticket, dry_run=dry_run, objects=objects, check_set=check_set,
-                            ignore_load_guard=ignore_load_guard)
+    request = EmergencyRequest(action=action, target=target, kind=kind, severity=severity, reason=reason,
+                               ticket=ticket, dry_run=dry_run, objects=objects, check_set=check_set,
+                               ignore_load_guard=ignore_load_guard, exclusive=exclusive)
+    return replace(request, approval=approval_reason(cfg, request, now or datetime.now(UTC)))
 
 
 def params(catalog: Catalog) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Tasks of the ``emergency_maintenance`` DAG (manual only).
 
 ``validate_request`` → ``post_notice`` → ``wait_notice_period`` + ``approve_emergency_non_critical``
-→ ``act`` (→ ``write_report``).
+→ ``choose_pool`` → ``act`` | ``act_critical`` (→ ``write_report``).
 
 * ``validate_request`` refuses a request the current config would refuse (the field is
   named); nothing downstream runs.
@@ -9,17 +9,23 @@
   critical: "starting now") and returns the moment the run may act.
 * ``wait_notice_period`` is a deferrable sensor up to that moment (immediate for critical
   requests and dry runs). Marking it failed or skipped cancels the action.
-* ``act`` calls the same implementation as the scheduled DAGs, in the heavy pool.
+* ``approve_emergency_non_critical`` waits for an approval when the request needs one (a
+  non-critical run under ``emergency.mode`` approval|both or in a change freeze; any run of an
+  exclusive-lock action such as VACUUM FULL, critical included).
+* ``act`` calls the same implementation as the scheduled DAGs, in the heavy pool;
+  ``act_critical`` does the same for a critical request in ``maintenance_critical``, a 1-slot pool
+  of its own, so an immediate action never queues behind a dump (``choose_pool`` picks one).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk import task
 
 from mercenary_maintenance import registry
-from mercenary_maintenance.dagkit import HEAVY_POOL, approval_gate
+from mercenary_maintenance.dagkit import CRITICAL_POOL, HEAVY_POOL, approval_gate
 from mercenary_maintenance.emergency import request as form
 from mercenary_maintenance.emergency.request import Catalog, EmergencyRequest
 
@@ -34,9 +40,9 @@ def form_params() -> dict[str, Any]:
     return form.params(CATALOG)
 
 
-def validate(params: dict[str, Any], cfg: Any) -> EmergencyRequest:
+def validate(params: dict[str, Any], cfg: Any, now: datetime | None = None) -> EmergencyRequest:
     """Validate a request against the registry's catalog and the config (names the field)."""
-    return form.validate(params, cfg, CATALOG)
+    return form.validate(params, cfg, CATALOG, now)
 
 
 @task(task_id="validate_request", retries=0)
@@ -58,13 +64,34 @@ def post_notice(request: dict[str, Any]) -> str:
     return str(execute_step(lambda step: notice_body(step, request))["result"])
 
 
-@task(task_id="act", pool=HEAVY_POOL, retries=0)
-def act(request: dict[str, Any]) -> dict[str, Any]:
-    """Run the requested action with the scheduled DAGs' implementation."""
+@task.branch(task_id="choose_pool", retries=0)
+def choose_pool(request: dict[str, Any]) -> str:
+    """Critical requests act in their own 1-slot pool (maintenance_critical), others in the heavy pool."""
+    return CRITICAL_TASK_ID if request.get("severity") == "critical" else ACT_TASK_ID
+
+
+ACT_TASK_ID, CRITICAL_TASK_ID = "act", "act_critical"
+
+
+def _act(request: dict[str, Any]) -> dict[str, Any]:
     from mercenary_maintenance.emergency.flow import act_body
     from mercenary_maintenance.steps import execute_step
 
     return execute_step(lambda step: act_body(step, request, registry.ACTIONS, registry.CHECK_SETS))
+
+
+@task(task_id=ACT_TASK_ID, pool=HEAVY_POOL, retries=0)
+def act(request: dict[str, Any]) -> dict[str, Any]:
+    """Run the requested action with the scheduled DAGs' implementation."""
+    return _act(request)
+
+
+@task(task_id=CRITICAL_TASK_ID, pool=CRITICAL_POOL, retries=0)
+def act_critical(request: dict[str, Any]) -> dict[str, Any]:
+    """Run a critical request's action, in a pool of its own (never behind a dump in the heavy pool)."""
+    return _act(request)
+
+
 def build() -> None:
     """Wire the emergency DAG's tasks (the DAG file passes ``form_params()`` as params)."""
     from mercenary_maintenance.emergency.wait import NoticeWaitSensor
@@ -77,9 +104,11 @@ def build() -> None:
         retries=0,
         doc_md="Deferred until the notice period ends. Mark failed or skipped to cancel the action.",
     )
-    # emergency.mode approval|both: a non-critical request also waits for an approval (the gate
-    # returns at once for critical requests, dry runs and mode notice). Reject/timeout skip `act`.
+    # The gate waits when the request needs an approval (request.approval_reason: a non-critical run
+    # under emergency.mode approval|both or in a freeze, an exclusive-lock action even if critical);
+    # it returns at once otherwise. Reject/timeout skip choose_pool, and with it both act tasks.
     approval = approval_gate("emergency_non_critical")
-    acting = act(request)
+    route = choose_pool(request)
     moment >> [wait, approval]
-    [wait, approval] >> acting
+    [wait, approval] >> route
+    route >> [act(request), act_critical(request)]

@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.adapters.redis import send_once
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.redis import client as rclient
 from mercenary_maintenance.redis import loadguard
 from mercenary_maintenance.redis.info import num
 from mercenary_maintenance.redis.lock import target_lock
-from mercenary_maintenance.skips import apply_guard
+from mercenary_maintenance.skips import apply_guard, skipped_finding
 from mercenary_maintenance.windows import guard
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def memory_purge(step: Step, target: str, dry_run: bool = False) -> None:
         if not guard_allows(step, client, act):
             return
         with target_lock(client, _owner(step), time_budget(step), step.cfg.redis.lock_wait_seconds):
-            client.execute_command("MEMORY", "PURGE")
+            send_once(client, "MEMORY", "PURGE")  # never re-sent after a timeout
             after = rclient.info(client, "memory")
         freed = (num(before, "used_memory_rss", 0) or 0) - (num(after, "used_memory_rss", 0) or 0)
         act.done(f"MEMORY PURGE done; RSS {freed / 2**20:+.1f} MiB freed", before=_memory(before),
@@ -150,6 +151,26 @@ def wait_for_rewrite(
         sleep(poll_s)
 
 
+def headroom_problem(memory: dict[str, Any], cow_fraction: float, limit: int | None) -> str | None:
+    """Why forking for BGREWRITEAOF could exhaust memory (the numbers), or None.
+
+    >>> headroom_problem({"used_memory_rss": 600, "total_system_memory": 1000}, 0.5, None) is None
+    True
+    >>> headroom_problem({"used_memory_rss": 800, "total_system_memory": 1000}, 0.5, None)
+    'RSS 800 B + expected copy-on-write 400 B = 1200 B > total_system_memory 1000 B'
+    """
+    rss = int(num(memory, "used_memory_rss", 0) or 0)
+    source, available = "rewrite_memory_limit_bytes", limit
+    if available is None:
+        source, available = "total_system_memory", int(num(memory, "total_system_memory", 0) or 0)
+    if not available:
+        return None  # nothing to compare with (a server that does not report it): not guessed
+    growth = int(rss * cow_fraction)
+    if rss + growth <= available:
+        return None
+    return f"RSS {rss} B + expected copy-on-write {growth} B = {rss + growth} B > {source} {available} B"
+
+
 def bgrewriteaof(step: Step, target: str, dry_run: bool = False) -> None:
     """``BGREWRITEAOF`` when AOF is on and nothing else rewrites/saves; wait and confirm ``ok``."""
     with step.action("redis.bgrewriteaof", target, why="compact the append-only file") as act:
@@ -161,6 +182,12 @@ def bgrewriteaof(step: Step, target: str, dry_run: bool = False) -> None:
             return
         if dry_run:
             act.dry_run("would run BGREWRITEAOF", aof_base_size=before.get("aof_base_size"))
+            return
+        memory = rclient.info(client, "memory")
+        short = headroom_problem(memory, step.cfg.redis.rewrite_cow_fraction, step.cfg.redis.rewrite_memory_limit_bytes)
+        if short:
+            act.skipped(f"not enough memory to fork: {short}", memory=_memory(memory))
+            step.add(skipped_finding("redis.bgrewriteaof", target, "load", f"not enough memory to fork: {short}"))
             return
         if not guard_allows(step, client, act):
             return
@@ -174,7 +201,7 @@ def bgrewriteaof(step: Step, target: str, dry_run: bool = False) -> None:
                 return
             rewrites = num(before, "aof_rewrites", 0) or 0
             started = time.monotonic()
-            client.execute_command("BGREWRITEAOF")
+            send_once(client, "BGREWRITEAOF")  # never re-sent after a timeout (a second fork)
             after = wait_for_rewrite(lambda: rclient.info(client, "persistence"), rewrites, budget,
                                      step.cfg.redis.rewrite_poll_seconds)
             rewrite_s = round(time.monotonic() - started, 3)

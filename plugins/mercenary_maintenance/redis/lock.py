@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mercenary_maintenance.adapters.redis import send_once
+
 LOCK_KEY = "mercenary:maintenance:lock"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
@@ -36,7 +38,8 @@ def target_lock(
 ) -> Iterator[None]:
     """Hold the target's lock for the block; wait up to ``wait_s`` for it, then raise :class:`LockBusy`."""
     deadline = clock() + wait_s
-    while not client.set(LOCK_KEY, owner, nx=True, px=max(1000, int(ttl_s * 1000))):
+    # SET NX sent once: a re-send after a timeout could find our own key and report the target busy.
+    while not send_once(client, "SET", LOCK_KEY, owner, "NX", "PX", max(1000, int(ttl_s * 1000))):
         if clock() >= deadline:
             holder = client.get(LOCK_KEY)
             raise LockBusy(f"target busy: {LOCK_KEY} held by {_text(holder) if holder else '?'} (waited {wait_s:g}s)")

@@ -12,8 +12,10 @@ from mercenary_maintenance.dagkit import Group, TaskSpec
 from mercenary_maintenance.redis import actions, bodies, checks
 
 CHECK = TaskSpec("check_redis", checks.run_daily, over="redis")
-PURGE = TaskSpec("purge_memory", actions.memory_purge, over="redis", heavy=True)
-REWRITE = TaskSpec("rewrite_aof", bodies.weekly_rewrite, over="redis", heavy=True, trigger_rule=TriggerRule.ALL_DONE)
+# Both under the run guards (guards: freeze, stop_on_alerts, max_errors).
+PURGE = TaskSpec("purge_memory", actions.memory_purge, over="redis", heavy=True, guarded_action="redis.memory_purge")
+REWRITE = TaskSpec("rewrite_aof", bodies.weekly_rewrite, over="redis", heavy=True, trigger_rule=TriggerRule.ALL_DONE,
+                   guarded_action="redis.bgrewriteaof")
 
 
 DAILY = Group("redis", CHECK)

@@ -225,7 +225,9 @@ class Demo:
 
     def migrate(self) -> None:
         for args, name in ((("db", "migrate"), "db-migrate"),
-                           (("pools", "set", "maintenance_heavy", "2", "heavy maintenance (VACUUM, dumps)"), "pools")):
+                           (("pools", "set", "maintenance_heavy", "2", "heavy maintenance (VACUUM, dumps)"), "pools"),
+                           (("pools", "set", "maintenance_critical", "1", "critical emergency runs only"),
+                            "pools-critical")):
             code = self.airflow(*args, log_name=name)
             if code != 0:
                 raise DemoError(f"airflow {' '.join(args[:2])} exited {code}; see {self.workdir / 'logs' / name}.log")
@@ -266,7 +268,8 @@ class Demo:
         self.progress("starting PostgreSQL, Redis (AOF), S3 (moto), Slack receiver", self.start_servers)
         self.progress("loading sample problems (dead tuples, unused index, idle transaction)", self.load_sample)
         self.progress("writing demo config and Airflow environment", self.write_config)
-        self.progress("migrating Airflow metadata (SQLite) and creating pool maintenance_heavy", self.migrate)
+        self.progress("migrating Airflow metadata (SQLite) and creating pools maintenance_heavy, "
+                      "maintenance_critical", self.migrate)
         results: list[DagResult] = []
         for dag_id in self.dags:
             label = f"airflow dags test {dag_id}"
