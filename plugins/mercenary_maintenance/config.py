@@ -191,8 +191,9 @@ class BackupsConfig(_Model):
     bin_dir: str | None = None
     # Multipart part size: memory use is about 4 parts; 10,000 parts bound the object size.
     part_size_mb: int = Field(16, ge=5, le=512)
-    # Where the monthly chain restore unpacks backups and runs a scratch server (default: $TMPDIR).
     scratch_dir: str | None = None
+    """Where restore tests unpack backups and run scratch servers (default: $TMPDIR): in a private
+    ``mm-scratch-<uid>`` directory (0700, owned by the account running the servers) created there."""
     # How long a dump/restore waits for the target's maintenance lock (held by VACUUM, REINDEX …).
     lock_wait_seconds: float = Field(900, gt=0)
     # Daily backup.sample_restore: schema + this many smallest non-empty tables (0 disables it).

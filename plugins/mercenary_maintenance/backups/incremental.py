@@ -361,8 +361,10 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
             return
         pg = params(step.cfg.postgres_target(target).conn_id)
         major = int(manifests[-1].server_version.split(".")[0])
-        with tempfile.TemporaryDirectory(prefix="mm-chain-", dir=cfg.scratch_dir) as tmp:
-            result = restore_chain(client, cfg.bucket, manifests, Path(tmp), major, cfg.bin_dir, pg.user)
+        from mercenary_maintenance.backups import scratch
+
+        with scratch.workspace(cfg.scratch_dir, "chain") as tmp:  # its server never outlives the worker
+            result = restore_chain(client, cfg.bucket, manifests, tmp, major, cfg.bin_dir, pg.user)
         diff = compare_counts(manifests[-1].row_counts, result["row_counts"])
         details = {"scope": "incremental_chain", "chain": manifests[-1].chain, "backups": len(manifests),
                    "latest": chain[-1][0].prefix, **result["times"], "count_diff": diff,
