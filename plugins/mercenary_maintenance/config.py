@@ -71,6 +71,8 @@ class Thresholds(_Model):
     unused_indexes: ThresholdModel = _t(0, 10)
     invalid_indexes: ThresholdModel = _t(0, 5)
     role_audit_flagged: ThresholdModel = _t(0, 5)
+    checksum_failures: ThresholdModel = _t(0, 0)
+    """Data-page checksum failures (pg_stat_database): any is corruption read from disk."""
     redis_memory_percent: ThresholdModel = _t(80, 95)
     redis_hit_ratio_percent: ThresholdModel = _t(90, 80, "below")
     redis_slowlog_ms: ThresholdModel = _t(100, 1000)

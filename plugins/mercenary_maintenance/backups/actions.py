@@ -118,14 +118,12 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
                 result = restore.restore_and_verify(
                     dest.pg, client, cfg.bucket, manifest, scratch_db=scratch,
                     mark=restore.marker(target, step.run.run_id), server_major=dest.server_major,
-                    bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()))
+                    bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()),
+                    scratch_dir=dest.scratch_dir)
         except destination.RestoreRefused as exc:
-            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test refused: {exc}",
-                             details={"key": manifest.key, "restore_on": cfg.restore_on,
-                                      "estimated_bytes": destination.estimated_bytes(manifest),
-                                      "restore_max_bytes": cfg.restore_max_bytes}))
-            act.failed(f"refused: {exc}", estimated_bytes=destination.estimated_bytes(manifest),
-                       restore_max_bytes=cfg.restore_max_bytes)
+            sizes = {"key": manifest.key, "restore_on": cfg.restore_on, **exc.sizes}
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test refused: {exc}", details=sizes))
+            act.failed(f"refused: {exc}", **sizes)
             return
         except Exception as exc:
             reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
@@ -136,11 +134,12 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
                    "restore_s": round(result.restore_s, 3), "verify_s": round(result.verify_s, 3),
                    "tables": len(result.row_counts), "rows": sum(result.row_counts.values()),
                    "count_diff": result.count_diff, "invalid_indexes": result.invalid_indexes,
-                   "samples": result.samples, **where}
+                   "samples": result.samples, "amcheck": result.amcheck, "globals": result.globals, **where}
         if result.ok:
             step.add(Finding(RESTORE, target, Severity.OK,
                              f"restored {manifest.key} ({len(result.row_counts)} tables, "
-                             f"{details['rows']} rows) in {result.restore_s:.1f} s; row counts match the manifest",
+                             f"{details['rows']} rows) in {result.restore_s:.1f} s; row counts match the manifest"
+                             + ("; amcheck clean, roles and grants match" if dest.scratch_dir else ""),
                              value=round(result.restore_s, 3), details=details))
             act.done(f"restore test of {target} passed in {result.restore_s + result.verify_s:.1f} s", **details)
         else:
