@@ -71,6 +71,8 @@ class Thresholds(_Model):
     unused_indexes: ThresholdModel = _t(0, 10)
     invalid_indexes: ThresholdModel = _t(0, 5)
     role_audit_flagged: ThresholdModel = _t(0, 5)
+    uploads_uncopied_age_hours: ThresholdModel = _t(8, 24)
+    """Age of the oldest upload version not yet copied to the backup bucket."""
     checksum_failures: ThresholdModel = _t(0, 0)
     """Data-page checksum failures (pg_stat_database): any is corruption read from disk."""
     redis_memory_percent: ThresholdModel = _t(80, 95)
@@ -178,6 +180,19 @@ class IncrementalBackupConfig(_Model):
     new_chain_after_hours: int = Field(24, ge=1)
 
 
+class UploadsConfig(_Model):
+    """User uploads (DESIGN §14): versioning and noncurrent expiry enforced, new versions copied."""
+
+    bucket: str
+    """The bucket users upload to (versioning and the noncurrent-version expiry are enforced on it)."""
+    retention_days: int = Field(90, ge=1)
+    """Noncurrent versions are kept this many days (lifecycle NoncurrentVersionExpiration)."""
+    copy_every_hours: float = Field(4, gt=0)
+    """New versions are copied (server-side) to ``uploads/`` in the backup bucket at most this often."""
+    prefix: str = ""
+    """Only keys under this prefix of the uploads bucket are copied (empty: all)."""
+
+
 class BackupsConfig(_Model):
     conn_id: str = "maintenance_s3"
     bucket: str = "mercenary-backups"
@@ -187,8 +202,12 @@ class BackupsConfig(_Model):
     # Deletes are dry-run unless this is true (DESIGN §7).
     delete_expired: bool = False
     min_redundancy: int = Field(2, ge=1)
+    uploads: UploadsConfig | None = None
+    """User uploads to protect (unset: off, and the daily checks say so)."""
     uploads_bucket: str | None = None
+    """Older spelling of ``uploads.bucket`` (still accepted)."""
     uploads_noncurrent_days: int = 90
+    """Older spelling of ``uploads.retention_days`` (still accepted)."""
     # Directory with pg_dump/pg_restore/pg_basebackup/…; default: the newest matching install.
     bin_dir: str | None = None
     # Multipart part size: memory use is about 4 parts; 10,000 parts bound the object size.
@@ -210,6 +229,14 @@ class BackupsConfig(_Model):
     restore_max_bytes: int | None = Field(None, ge=1)
     # Deadline of each of initdb, start and stop of the scratch restore server.
     scratch_server_timeout_seconds: float = Field(120, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_uploads_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("uploads") is None and data.get("uploads_bucket"):
+            return {**data, "uploads": {"bucket": data["uploads_bucket"],
+                                        "retention_days": data.get("uploads_noncurrent_days", 90)}}
+        return data
 
     @model_validator(mode="after")
     def _kms_key_needs_kms(self) -> BackupsConfig:
