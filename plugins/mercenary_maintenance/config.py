@@ -229,6 +229,11 @@ class BackupsConfig(_Model):
     restore_max_bytes: int | None = Field(None, ge=1)
     # Deadline of each of initdb, start and stop of the scratch restore server.
     scratch_server_timeout_seconds: float = Field(120, gt=0)
+    rto_minutes: float = Field(60, gt=0)
+    """Recovery time objective: a restore test whose restore_seconds (all phases) exceed it is a warning."""
+    restore_jobs: int = Field(4, ge=1, le=64)
+    """pg_restore -j on the scratch server, from a local copy of the dump (when it fits beside the
+    restore; otherwise the dump is streamed into one pg_restore). 1: always streamed."""
 
     @model_validator(mode="before")
     @classmethod

@@ -242,7 +242,7 @@ def _wrapper_bin(tmp_path: Path, script: str) -> Path:
     real = client_dir(15)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name in ("pg_restore", "pg_dumpall", "postgres", "initdb", "pg_ctl"):
+    for name in ("pg_restore", "pg_dumpall", "postgres", "initdb", "pg_ctl", "psql", "pg_amcheck"):
         (bindir / name).symlink_to(real / name)
     wrapper = bindir / "pg_dump"
     wrapper.write_text("#!/bin/sh\n" + script.replace("REAL", str(real / "pg_dump")))

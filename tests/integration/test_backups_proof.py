@@ -94,3 +94,51 @@ def test_daily_run_reads_checksum_failures(env, pg):  # noqa: F811
         enabled = conn.execute("SHOW data_checksums").fetchone()[0] == "on"
     assert finding.details["checksums_enabled"] is enabled
     assert ("no data-page checksum failures" if enabled else "data checksums are off") in finding.message
+
+
+def test_restore_seconds_are_measured_per_phase_and_compared_with_the_rto(env, s3):  # noqa: F811
+    actions.backup_full(make_step(), "main")
+    step = make_step("maintenance_weekly")
+    actions.restore_test(step, "main")
+    [verdict] = verdicts(step)
+    d = verdict.details
+    assert verdict.severity is Severity.OK, verdict
+    assert d["jobs"] == 4  # a seekable local copy fits: pg_restore -j 4
+    assert set(d["phases"]) == {"globals", "download", "restore", "post_data", "verify"}
+    assert all(isinstance(v, float) and v >= 0 for v in d["phases"].values()), d["phases"]
+    assert d["restore_seconds"] == pytest.approx(sum(d["phases"].values()), abs=0.01)
+    assert verdict.value == d["restore_seconds"]
+    assert d["rto_seconds"] == 3600
+    assert d["count_diff"] == {}
+
+    env(rto_minutes=0.001, restore_jobs=1)  # 60 ms: any real restore is over it; streamed
+    slow = make_step("maintenance_weekly")
+    actions.restore_test(slow, "main")
+    [late] = verdicts(slow)
+    assert late.severity is Severity.WARNING
+    assert "over backups.rto_minutes 0.001" in late.message
+    assert late.details["jobs"] == 1
+    assert late.details["phases"]["download"] is None  # streamed: overlaps the restore
+    assert slow.actions[-1].status is ActionStatus.DONE
+
+
+def test_no_room_for_a_local_copy_streams_instead(env, s3, monkeypatch):  # noqa: F811
+    from mercenary_maintenance.backups import destination
+
+    actions.backup_full(make_step(), "main")
+    step = make_step("maintenance_weekly")
+    manifest = {}
+
+    original = destination.estimated_bytes
+
+    def remember(m: Any) -> int:
+        manifest["need"] = original(m)
+        return manifest["need"]
+
+    monkeypatch.setattr(destination, "estimated_bytes", remember)
+    # room for the restore, not for the restore plus a local copy of the dump
+    monkeypatch.setattr(proof, "free_bytes", lambda path: manifest.get("need", 0) + 10)
+    actions.restore_test(step, "main")
+    [verdict] = verdicts(step)
+    assert verdict.severity is Severity.OK, verdict
+    assert verdict.details["jobs"] == 1

@@ -119,7 +119,7 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
                     dest.pg, client, cfg.bucket, manifest, scratch_db=scratch,
                     mark=restore.marker(target, step.run.run_id), server_major=dest.server_major,
                     bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()),
-                    scratch_dir=dest.scratch_dir)
+                    scratch_dir=dest.scratch_dir, jobs=dest.jobs)
         except destination.RestoreRefused as exc:
             sizes = {"key": manifest.key, "restore_on": cfg.restore_on, **exc.sizes}
             step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test refused: {exc}", details=sizes))
@@ -130,19 +130,42 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
             step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore of {manifest.key} failed: {reason}",
                              details={"key": manifest.key, "restore_on": cfg.restore_on}))
             raise
+        rto_s = cfg.rto_minutes * 60
         details = {"key": manifest.key, "backup_finished_at": manifest.finished_at, "scratch_database": scratch,
                    "restore_s": round(result.restore_s, 3), "verify_s": round(result.verify_s, 3),
-                   "tables": len(result.row_counts), "rows": sum(result.row_counts.values()),
+                   "restore_seconds": result.restore_seconds, "phases": result.phases, "jobs": result.jobs,
+                   "rto_seconds": rto_s, "tables": len(result.row_counts), "rows": sum(result.row_counts.values()),
                    "count_diff": result.count_diff, "invalid_indexes": result.invalid_indexes,
                    "samples": result.samples, "amcheck": result.amcheck, "globals": result.globals, **where}
+        took = f"restore_seconds {result.restore_seconds:.1f} s ({_phases(result.phases)})"
         if result.ok:
-            step.add(Finding(RESTORE, target, Severity.OK,
-                             f"restored {manifest.key} ({len(result.row_counts)} tables, "
-                             f"{details['rows']} rows) in {result.restore_s:.1f} s; row counts match the manifest"
-                             + ("; amcheck clean, roles and grants match" if dest.scratch_dir else ""),
-                             value=round(result.restore_s, 3), details=details))
-            act.done(f"restore test of {target} passed in {result.restore_s + result.verify_s:.1f} s", **details)
+            proven = "row counts match the manifest" + ("; amcheck clean, roles and grants match"
+                                                         if dest.scratch_dir else "")
+            slow = result.restore_seconds > rto_s
+            step.add(Finding(RESTORE, target, Severity.WARNING if slow else Severity.OK,
+                             f"restored {manifest.key} ({len(result.row_counts)} tables, {details['rows']} rows); "
+                             f"{proven}; {took}"
+                             + (f", over backups.rto_minutes {cfg.rto_minutes:g}" if slow else ""),
+                             value=result.restore_seconds, threshold=rto_s, details=details))
+            act.done(f"restore test of {target} passed; {took}", **details)
         else:
             message = "; ".join(result.problems)
-            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test failed: {message}", details=details))
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test failed: {message}",
+                             value=result.restore_seconds, details=details))
             act.failed(message, **details)
+
+
+def _phases(phases: dict[str, float | None]) -> str:
+    """
+    >>> _phases({"globals": 0.2, "download": None, "restore": 3.0, "post_data": None, "verify": 1.25})
+    'globals 0.2 s, restore 3.0 s (streamed: download and post-data included), verify 1.2 s'
+    """
+    streamed = phases.get("download", 0) is None
+    parts = []
+    for name, seconds in phases.items():
+        if seconds is None:
+            continue
+        label = name.replace("_", "-")
+        parts.append(f"{label} {seconds:.1f} s" + (" (streamed: download and post-data included)"
+                                                   if streamed and name == "restore" else ""))
+    return ", ".join(parts)

@@ -45,6 +45,7 @@ class Destination:
     restore_on: str
     details: dict[str, Any] = field(default_factory=dict)
     scratch_dir: Path | None = None  # the scratch server's private directory (None: the target server)
+    jobs: int = 1  # pg_restore -j from a local copy (1: streamed)
 
 
 def estimated_bytes(manifest: Manifest) -> int:
@@ -85,6 +86,20 @@ def check_space(where: Path, manifest: Manifest, extra_bytes: int = 0) -> None:
         raise RestoreRefused(why, estimated_bytes=need, free_bytes=free)
 
 
+def local_copy_jobs(where: Path, manifest: Manifest, jobs: int) -> int:
+    """``jobs`` when a local copy of the dump (its uncompressed size) fits beside the restore, else 1
+    (streamed); refuses when not even the restore fits."""
+    raw = int(manifest.details.get("raw_size") or 0) or manifest.size
+    if jobs > 1:
+        try:
+            check_space(where, manifest, extra_bytes=raw)
+            return jobs
+        except RestoreRefused:
+            pass
+    check_space(where, manifest)
+    return 1
+
+
 def source_major(manifest: Manifest) -> int:
     """
     >>> source_major(Manifest("t", "full", "pg_dump", "k", 1, "s", "15.8 (Debian 15.8-1)", "", "d", "", ""))
@@ -105,9 +120,9 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
         major = source_major(manifest)
         bin_dir = binaries.client_dir(major, cfg.bin_dir, "initdb")
         server_major = binaries.major_of(bin_dir, "initdb")
-        check_space(scratch.scratch_root(cfg.scratch_dir), manifest)
+        jobs = local_copy_jobs(scratch.scratch_root(cfg.scratch_dir), manifest, cfg.restore_jobs)
         with scratch.fresh_server(bin_dir, server_major, cfg.scratch_dir, cfg.scratch_server_timeout_seconds) as srv:
-            yield Destination(srv.pg, server_major, SCRATCH_SERVER, scratch_dir=srv.base_dir, details={
+            yield Destination(srv.pg, server_major, SCRATCH_SERVER, scratch_dir=srv.base_dir, jobs=jobs, details={
                 "restore_on": SCRATCH_SERVER, "dropped_leftovers": [],
                 "scratch_server": {"major": server_major, "port": srv.pg.port, "start_s": srv.start_s,
                                    "bin_dir": str(bin_dir), "orphans_removed": list(srv.swept)}})
