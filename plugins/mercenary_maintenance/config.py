@@ -217,6 +217,9 @@ class BackupsConfig(_Model):
     ``mm-scratch-<uid>`` directory (0700, owned by the account running the servers) created there."""
     # How long a dump/restore waits for the target's maintenance lock (held by VACUUM, REINDEX …).
     lock_wait_seconds: float = Field(900, gt=0)
+    lock_wait_max_seconds: float = Field(4 * 3600, gt=0)
+    """While the lock's holder is heavy maintenance (which lets a waiting backup go first at its next
+    relation), a backup waits up to this long: one relation's statement, bounded by its window."""
     # Daily backup.sample_restore: schema + this many smallest non-empty tables (0 disables it).
     sample_restore_tables: int = Field(3, ge=0)
     # Encryption at rest asked for every object we store (backups, log archives): "AES256" (SSE-S3),

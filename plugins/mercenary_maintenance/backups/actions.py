@@ -28,10 +28,13 @@ def lock_wait_s(step: Step) -> float:
 
 @contextmanager
 def locked(step: Step, pg: Any) -> Iterator[None]:
-    """Hold the target's maintenance lock on a session of its own."""
+    """Hold the target's maintenance lock on a session of its own, waiting as a backup: heavy
+    maintenance yields to it at its next relation (``pg.lock``), and while it does the wait may
+    last ``backups.lock_wait_max_seconds``."""
     from mercenary_maintenance.pg.lock import target_lock
 
-    with pg.connect() as lock_conn, target_lock(lock_conn, lock_wait_s(step)):
+    max_wait = min(step.cfg.backups.lock_wait_max_seconds, step.statement_timeout_s())
+    with pg.connect() as lock_conn, target_lock(lock_conn, lock_wait_s(step), as_backup=True, max_wait_s=max_wait):
         yield
 
 
