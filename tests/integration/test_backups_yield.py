@@ -28,7 +28,8 @@ TABLES = [f"yield_t{i}" for i in range(8)]
 def source(pg: servers.PostgresServer) -> str:
     pg.create_database(DB)
     for name in TABLES:  # ~10 pages each: VACUUM (ANALYZE) throttled to ~1 s per table below
-        pg.execute(f"CREATE TABLE {name} (id int, v int); INSERT INTO {name} SELECT g, g FROM generate_series(1, 2000) g;"
+        pg.execute(f"CREATE TABLE {name} (id int, v int); "
+                   f"INSERT INTO {name} SELECT g, g FROM generate_series(1, 2000) g; "
                    f"DELETE FROM {name} WHERE id % 3 = 0;", DB)
     return DB
 
