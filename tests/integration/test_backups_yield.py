@@ -91,13 +91,15 @@ def test_backup_lands_while_vacuum_runs_over_many_tables(env, pg):
     maint = make_step("maintenance_weekly")
     runner = threading.Thread(target=pg_actions.vacuum_analyze, args=(maint, "main", TABLES))
     runner.start()
-    deadline = time.monotonic() + 20
-    while "mercenary-maintenance:postgres.vacuum_analyze" not in holders(pg) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert holders(pg), "maintenance never took the lock"
-    backup = make_step()
-    actions.backup_full(backup, "main")
-    runner.join(120)
+    try:
+        deadline = time.monotonic() + 120  # a loaded machine: the thread's first session can take a while
+        while "mercenary-maintenance:postgres.vacuum_analyze" not in holders(pg) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert holders(pg), "maintenance never took the lock"
+        backup = make_step()
+        actions.backup_full(backup, "main")
+    finally:
+        runner.join(300)
     assert [a.status for a in backup.actions] == [ActionStatus.DONE], backup.actions
     done = [a for a in maint.actions if a.action == "postgres.vacuum_analyze"]
     assert [a.status for a in done] == [ActionStatus.DONE] * len(TABLES), [(a.status, a.message) for a in done]

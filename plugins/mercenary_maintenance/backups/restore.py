@@ -355,11 +355,9 @@ def _amcheck(pg: PgParams, scratch_db: str, server_major: int, bin_dir: str | No
     from mercenary_maintenance.backups import proof
 
     checked = proof.amcheck(pg.env(scratch_db), scratch_db, server_major, bin_dir, runner.backup_timeout())
-    result.amcheck = {"corrupt_relations": checked.relations, "seconds": checked.seconds,
-                      "exit_code": checked.exit_code}
+    result.amcheck = proof.amcheck_details(checked)
     problem = proof.amcheck_problem(checked)
     if problem is not None:
-        result.amcheck["output"] = checked.output[-1500:]
         result.problems.append(problem)
 
 
