@@ -11,14 +11,37 @@ import pytest
 from mercenary_maintenance.backups import actions, proof, restore
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.postgres import checks
-from tests.integration.test_backups_full import env, make_step, source  # noqa: F401  (fixtures)
+from tests.integration.backup_helpers import backup_env
+from tests.integration.test_backups_full import make_step
+
+DB = "bk_proof"
+
+
+@pytest.fixture(scope="module")
+def source(pg: Any) -> str:
+    """Its own database (the PostgreSQL server is shared by the session): a table with an index, a
+    role with a grant."""
+    pg.create_database(DB)
+    pg.execute("""
+        CREATE TABLE orders (id bigint PRIMARY KEY, note text);
+        INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 5000) g;
+        DO $$ BEGIN CREATE ROLE report_reader LOGIN PASSWORD 'never-in-a-backup';
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+        GRANT SELECT ON orders TO report_reader;
+        """, DB)
+    return DB
+
+
+@pytest.fixture
+def env(pg, s3, source, write_config, connections) -> Any:
+    return backup_env(pg, s3, source, write_config, connections, "bproof")
 
 
 def verdicts(step: Any) -> list[Any]:
     return [f for f in step.findings if f.check == "backup.restore_test"]
 
 
-def test_restored_copy_is_amchecked_and_its_roles_and_grants_match(env, s3):  # noqa: F811
+def test_restored_copy_is_amchecked_and_its_roles_and_grants_match(env, s3):
     actions.backup_full(make_step(), "main")
     step = make_step("maintenance_weekly")
     actions.restore_test(step, "main")
@@ -55,7 +78,7 @@ def _corrupt_index_after_restore(monkeypatch: pytest.MonkeyPatch, index: str) ->
     return hit
 
 
-def test_corrupted_index_in_the_restored_copy_is_critical_naming_it(env, s3, monkeypatch):  # noqa: F811
+def test_corrupted_index_in_the_restored_copy_is_critical_naming_it(env, s3, monkeypatch):
     actions.backup_full(make_step(), "main")
     hit = _corrupt_index_after_restore(monkeypatch, "orders_pkey")
     step = make_step("maintenance_weekly")
@@ -69,7 +92,7 @@ def test_corrupted_index_in_the_restored_copy_is_critical_naming_it(env, s3, mon
     assert step.actions[-1].status is ActionStatus.FAILED
 
 
-def test_restore_that_does_not_fit_is_refused_with_both_numbers(env, s3, monkeypatch):  # noqa: F811
+def test_restore_that_does_not_fit_is_refused_with_both_numbers(env, s3, monkeypatch):
     actions.backup_full(make_step(), "main")
     monkeypatch.setattr(proof, "free_bytes", lambda path: 4096)
     step = make_step("maintenance_weekly")
@@ -84,7 +107,7 @@ def test_restore_that_does_not_fit_is_refused_with_both_numbers(env, s3, monkeyp
     assert step.actions[-1].status is ActionStatus.FAILED
 
 
-def test_daily_run_reads_checksum_failures(env, pg):  # noqa: F811
+def test_daily_run_reads_checksum_failures(env, pg):
     step = make_step("maintenance_daily")
     checks.run_checks(step, "main", {"postgres.checksum_failures": checks.checksum_failures}, "daily checks")
     [finding] = [f for f in step.findings if f.check == "postgres.checksum_failures"]
@@ -96,7 +119,7 @@ def test_daily_run_reads_checksum_failures(env, pg):  # noqa: F811
     assert ("no data-page checksum failures" if enabled else "data checksums are off") in finding.message
 
 
-def test_restore_seconds_are_measured_per_phase_and_compared_with_the_rto(env, s3):  # noqa: F811
+def test_restore_seconds_are_measured_per_phase_and_compared_with_the_rto(env, s3):
     actions.backup_full(make_step(), "main")
     step = make_step("maintenance_weekly")
     actions.restore_test(step, "main")
@@ -122,7 +145,7 @@ def test_restore_seconds_are_measured_per_phase_and_compared_with_the_rto(env, s
     assert slow.actions[-1].status is ActionStatus.DONE
 
 
-def test_no_room_for_a_local_copy_streams_instead(env, s3, monkeypatch):  # noqa: F811
+def test_no_room_for_a_local_copy_streams_instead(env, s3, monkeypatch):
     from mercenary_maintenance.backups import destination
 
     actions.backup_full(make_step(), "main")

@@ -7,17 +7,32 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from typing import Any
+
+import pytest
 
 from mercenary_maintenance.backups import uploads
 from mercenary_maintenance.findings import ActionStatus, Severity
-from tests.integration.test_backups_full import env, make_step, source  # noqa: F401  (fixtures)
+from tests.integration.backup_helpers import backup_env
+from tests.integration.test_backups_full import make_step
+
+
+@pytest.fixture(scope="module")
+def source(pg: Any) -> str:
+    pg.create_database("bk_uploads")  # the session's server is shared: a database of this module's own
+    return "bk_uploads"
+
+
+@pytest.fixture
+def env(pg, s3, source, write_config, connections) -> Any:
+    return backup_env(pg, s3, source, write_config, connections, "bupl")
 
 
 def by_check(step, name):
     return [f for f in step.findings if f.check == name]
 
 
-def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env, s3):  # noqa: F811
+def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env, s3):
     client = s3.client()
     bucket = f"up-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=bucket)
@@ -72,7 +87,7 @@ def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env
     assert soon.actions[0].status is ActionStatus.SKIPPED
 
 
-def test_old_key_is_accepted_and_unset_is_not_configured(env, s3):  # noqa: F811
+def test_old_key_is_accepted_and_unset_is_not_configured(env, s3):
     bucket = f"up-{uuid.uuid4().hex[:8]}"
     s3.client().create_bucket(Bucket=bucket)
     env(uploads_bucket=bucket, uploads_noncurrent_days=30)
