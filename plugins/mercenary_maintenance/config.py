@@ -73,6 +73,10 @@ class Thresholds(_Model):
     unused_indexes: ThresholdModel = _t(0, 10)
     invalid_indexes: ThresholdModel = _t(0, 5)
     role_audit_flagged: ThresholdModel = _t(0, 5)
+    uploads_uncopied_age_hours: ThresholdModel = _t(8, 24)
+    """Age of the oldest upload version not yet copied to the backup bucket."""
+    checksum_failures: ThresholdModel = _t(0, 0)
+    """Data-page checksum failures (pg_stat_database): any is corruption read from disk."""
     redis_memory_percent: ThresholdModel = _t(80, 95)
     redis_hit_ratio_percent: ThresholdModel = _t(90, 80, "below")
     redis_slowlog_ms: ThresholdModel = _t(100, 1000)
@@ -185,6 +189,19 @@ class IncrementalBackupConfig(_Model):
     """PostgreSQL 17+: a new physical full starts a new chain when the chain is this old."""
 
 
+class UploadsConfig(_Model):
+    """User uploads (DESIGN §14): versioning and noncurrent expiry enforced, new versions copied."""
+
+    bucket: str
+    """The bucket users upload to (versioning and the noncurrent-version expiry are enforced on it)."""
+    retention_days: int = Field(90, ge=1)
+    """Noncurrent versions are kept this many days (lifecycle NoncurrentVersionExpiration)."""
+    copy_every_hours: float = Field(4, gt=0)
+    """New versions are copied (server-side) to ``uploads/`` in the backup bucket at most this often."""
+    prefix: str = ""
+    """Only keys under this prefix of the uploads bucket are copied (empty: all)."""
+
+
 class BackupsConfig(_Model):
     conn_id: str = "maintenance_s3"
     bucket: str = "mercenary-backups"
@@ -194,16 +211,24 @@ class BackupsConfig(_Model):
     delete_expired: bool = False
     """Deletes are dry-run unless this is true (DESIGN §7)."""
     min_redundancy: int = Field(2, ge=1)
+    uploads: UploadsConfig | None = None
+    """User uploads to protect (unset: off, and the daily checks say so)."""
     uploads_bucket: str | None = None
+    """Older spelling of ``uploads.bucket`` (still accepted)."""
     uploads_noncurrent_days: int = 90
+    """Older spelling of ``uploads.retention_days`` (still accepted)."""
     bin_dir: str | None = None
     """Directory with pg_dump/pg_restore/pg_basebackup/…; default: the newest matching install."""
     part_size_mb: int = Field(16, ge=5, le=512)
     """Multipart part size: memory use is about 4 parts; 10,000 parts bound the object size."""
     scratch_dir: str | None = None
-    """Where the monthly chain restore unpacks backups and runs a scratch server (default: $TMPDIR)."""
+    """Where restore tests unpack backups and run scratch servers (default: $TMPDIR): in a private
+    ``mm-scratch-<uid>`` directory (0700, owned by the account running the servers) created there."""
     lock_wait_seconds: float = Field(900, gt=0)
     """How long a dump/restore waits for the target's maintenance lock (held by VACUUM, REINDEX …)."""
+    lock_wait_max_seconds: float = Field(4 * 3600, gt=0)
+    """While the lock's holder is heavy maintenance (which lets a waiting backup go first at its next
+    relation), a backup waits up to this long: one relation's statement, bounded by its window."""
     sample_restore_tables: int = Field(3, ge=0)
     """Daily backup.sample_restore: schema + this many smallest non-empty tables (0 disables it)."""
     server_side_encryption: Literal["AES256", "aws:kms"] | None = "AES256"
@@ -216,6 +241,19 @@ class BackupsConfig(_Model):
     restore_max_bytes: int | None = Field(None, ge=1)
     scratch_server_timeout_seconds: float = Field(120, gt=0)
     """Deadline of each of initdb, start and stop of the scratch restore server."""
+    rto_minutes: float = Field(60, gt=0)
+    """Recovery time objective: a restore test whose restore_seconds (all phases) exceed it is a warning."""
+    restore_jobs: int = Field(4, ge=1, le=64)
+    """pg_restore -j on the scratch server, from a local copy of the dump (when it fits beside the
+    restore; otherwise the dump is streamed into one pg_restore). 1: always streamed."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_uploads_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("uploads") is None and data.get("uploads_bucket"):
+            return {**data, "uploads": {"bucket": data["uploads_bucket"],
+                                        "retention_days": data.get("uploads_noncurrent_days", 90)}}
+        return data
 
     @model_validator(mode="after")
     def _kms_key_needs_kms(self) -> BackupsConfig:

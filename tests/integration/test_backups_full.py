@@ -20,6 +20,7 @@ import zstandard
 from mercenary_dev import servers
 
 from mercenary_maintenance.backups import actions, keys, stream, verify
+from mercenary_maintenance.backups import uploads as uploads_area
 from mercenary_maintenance.backups.binaries import client_dir
 from mercenary_maintenance.config import load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
@@ -241,7 +242,7 @@ def _wrapper_bin(tmp_path: Path, script: str) -> Path:
     real = client_dir(15)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name in ("pg_restore", "pg_dumpall", "postgres", "initdb", "pg_ctl"):
+    for name in ("pg_restore", "pg_dumpall", "postgres", "initdb", "pg_ctl", "psql", "pg_amcheck"):
         (bindir / name).symlink_to(real / name)
     wrapper = bindir / "pg_dump"
     wrapper.write_text("#!/bin/sh\n" + script.replace("REAL", str(real / "pg_dump")))
@@ -383,6 +384,7 @@ def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
     env(full={"retention_days": 45, "glacier_after_days": 7}, uploads_bucket=uploads)
     drifted = make_step("maintenance_daily")
     verify.run_bucket_checks(drifted)
+    uploads_area.check_daily(drifted)
     by_check = {f.check: f for f in drifted.findings}
     assert by_check["backup.retention"].severity is Severity.CRITICAL
     assert by_check["backup.uploads_versioning"].severity is Severity.CRITICAL
@@ -391,7 +393,7 @@ def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
         {"ID": "keep-90", "Status": "Enabled", "Filter": {"Prefix": ""},
          "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]})
     fixed = make_step("maintenance_daily")
-    verify.run_bucket_checks(fixed)
+    uploads_area.check_daily(fixed)
     assert {f.check: f.severity for f in fixed.findings}["backup.uploads_versioning"] is Severity.OK
 
 

@@ -249,6 +249,10 @@ def test_metrics_use_the_design_names_and_parse(client: TestClient, token: str) 
     assert NOW.timestamp() - 6 * 3600 < newest < NOW.timestamp()
     success = [s.value for s in families["mercenary_restore_test_success"].samples]
     assert success in ([0.0], [1.0])
+    # the RTO measure of the last restore test, and its phases where it recorded them
+    rto = {(s.labels["target"], s.labels["phase"]): s.value for s in families["mercenary_restore_seconds"].samples}
+    assert rto[("main", "total")] > 0
+    assert {"download", "restore", "post_data", "verify"} <= {phase for _, phase in rto}
 
 
 @pytest.fixture

@@ -28,10 +28,13 @@ def lock_wait_s(step: Step) -> float:
 
 @contextmanager
 def locked(step: Step, pg: Any) -> Iterator[None]:
-    """Hold the target's maintenance lock on a session of its own."""
+    """Hold the target's maintenance lock on a session of its own, waiting as a backup: heavy
+    maintenance yields to it at its next relation (``pg.lock``), and while it does the wait may
+    last ``backups.lock_wait_max_seconds``."""
     from mercenary_maintenance.pg.lock import target_lock
 
-    with pg.connect() as lock_conn, target_lock(lock_conn, lock_wait_s(step)):
+    max_wait = min(step.cfg.backups.lock_wait_max_seconds, step.statement_timeout_s())
+    with pg.connect() as lock_conn, target_lock(lock_conn, lock_wait_s(step), as_backup=True, max_wait_s=max_wait):
         yield
 
 
@@ -156,32 +159,54 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
                 result = restore.restore_and_verify(
                     dest.pg, client, cfg.bucket, manifest, scratch_db=scratch,
                     mark=restore.marker(target, step.run.run_id), server_major=dest.server_major,
-                    bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()))
+                    bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()),
+                    scratch_dir=dest.scratch_dir, jobs=dest.jobs)
         except destination.RestoreRefused as exc:
-            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test refused: {exc}",
-                             details={"key": manifest.key, "restore_on": cfg.restore_on,
-                                      "estimated_bytes": destination.estimated_bytes(manifest),
-                                      "restore_max_bytes": cfg.restore_max_bytes}))
-            act.failed(f"refused: {exc}", estimated_bytes=destination.estimated_bytes(manifest),
-                       restore_max_bytes=cfg.restore_max_bytes)
+            sizes = {"key": manifest.key, "restore_on": cfg.restore_on, **exc.sizes}
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test refused: {exc}", details=sizes))
+            act.failed(f"refused: {exc}", **sizes)
             return
         except Exception as exc:
             reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
             step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore of {manifest.key} failed: {reason}",
                              details={"key": manifest.key, "restore_on": cfg.restore_on}))
             raise
+        rto_s = cfg.rto_minutes * 60
         details = {"key": manifest.key, "backup_finished_at": manifest.finished_at, "scratch_database": scratch,
                    "restore_s": round(result.restore_s, 3), "verify_s": round(result.verify_s, 3),
-                   "tables": len(result.row_counts), "rows": sum(result.row_counts.values()),
+                   "restore_seconds": result.restore_seconds, "phases": result.phases, "jobs": result.jobs,
+                   "rto_seconds": rto_s, "tables": len(result.row_counts), "rows": sum(result.row_counts.values()),
                    "count_diff": result.count_diff, "invalid_indexes": result.invalid_indexes,
-                   "samples": result.samples, **where}
+                   "samples": result.samples, "amcheck": result.amcheck, "globals": result.globals, **where}
+        took = f"restore_seconds {result.restore_seconds:.1f} s ({_phases(result.phases)})"
         if result.ok:
-            step.add(Finding(RESTORE, target, Severity.OK,
-                             f"restored {manifest.key} ({len(result.row_counts)} tables, "
-                             f"{details['rows']} rows) in {result.restore_s:.1f} s; row counts match the manifest",
-                             value=round(result.restore_s, 3), details=details))
-            act.done(f"restore test of {target} passed in {result.restore_s + result.verify_s:.1f} s", **details)
+            proven = "row counts match the manifest" + ("; amcheck clean, roles and grants match"
+                                                         if dest.scratch_dir else "")
+            slow = result.restore_seconds > rto_s
+            step.add(Finding(RESTORE, target, Severity.WARNING if slow else Severity.OK,
+                             f"restored {manifest.key} ({len(result.row_counts)} tables, {details['rows']} rows); "
+                             f"{proven}; {took}"
+                             + (f", over backups.rto_minutes {cfg.rto_minutes:g}" if slow else ""),
+                             value=result.restore_seconds, threshold=rto_s, details=details))
+            act.done(f"restore test of {target} passed; {took}", **details)
         else:
             message = "; ".join(result.problems)
-            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test failed: {message}", details=details))
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"restore test failed: {message}",
+                             value=result.restore_seconds, details=details))
             act.failed(message, **details)
+
+
+def _phases(phases: dict[str, float | None]) -> str:
+    """
+    >>> _phases({"globals": 0.2, "download": None, "restore": 3.0, "post_data": None, "verify": 1.25})
+    'globals 0.2 s, restore 3.0 s (streamed: download and post-data included), verify 1.2 s'
+    """
+    streamed = phases.get("download", 0) is None
+    parts = []
+    for name, seconds in phases.items():
+        if seconds is None:
+            continue
+        label = name.replace("_", "-")
+        parts.append(f"{label} {seconds:.1f} s" + (" (streamed: download and post-data included)"
+                                                   if streamed and name == "restore" else ""))
+    return ", ".join(parts)

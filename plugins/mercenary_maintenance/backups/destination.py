@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mercenary_maintenance.backups import binaries, restore, scratch
@@ -29,7 +30,12 @@ TARGET_SERVER = "target_server"
 
 
 class RestoreRefused(RuntimeError):
-    """The restore would exceed ``backups.restore_max_bytes`` on the target server."""
+    """The restore would exceed ``backups.restore_max_bytes`` on the target server, or the free
+    space where it restores."""
+
+    def __init__(self, message: str, **sizes: int) -> None:
+        super().__init__(message)
+        self.sizes = sizes
 
 
 @dataclass
@@ -38,6 +44,8 @@ class Destination:
     server_major: int
     restore_on: str
     details: dict[str, Any] = field(default_factory=dict)
+    scratch_dir: Path | None = None  # the scratch server's private directory (None: the target server)
+    jobs: int = 1  # pg_restore -j from a local copy (1: streamed)
 
 
 def estimated_bytes(manifest: Manifest) -> int:
@@ -68,6 +76,30 @@ uncompressed), over backups.restore_max_bytes 2000000 (1.9 MB); not restored ont
             "onto the target server")
 
 
+def check_space(where: Path, manifest: Manifest, extra_bytes: int = 0) -> None:
+    """Refuse (naming both numbers) when the restore's estimate does not fit in ``where``'s free space."""
+    from mercenary_maintenance.backups import proof
+
+    need, free = estimated_bytes(manifest) + extra_bytes, proof.free_bytes(where)
+    why = proof.space_problem(where, need, free, manifest.key)
+    if why is not None:
+        raise RestoreRefused(why, estimated_bytes=need, free_bytes=free)
+
+
+def local_copy_jobs(where: Path, manifest: Manifest, jobs: int) -> int:
+    """``jobs`` when a local copy of the dump (its uncompressed size) fits beside the restore, else 1
+    (streamed); refuses when not even the restore fits."""
+    raw = int(manifest.details.get("raw_size") or 0) or manifest.size
+    if jobs > 1:
+        try:
+            check_space(where, manifest, extra_bytes=raw)
+            return jobs
+        except RestoreRefused:
+            pass
+    check_space(where, manifest)
+    return 1
+
+
 def source_major(manifest: Manifest) -> int:
     """
     >>> source_major(Manifest("t", "full", "pg_dump", "k", 1, "s", "15.8 (Debian 15.8-1)", "", "d", "", ""))
@@ -88,8 +120,9 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
         major = source_major(manifest)
         bin_dir = binaries.client_dir(major, cfg.bin_dir, "initdb")
         server_major = binaries.major_of(bin_dir, "initdb")
+        jobs = local_copy_jobs(scratch.scratch_root(cfg.scratch_dir), manifest, cfg.restore_jobs)
         with scratch.fresh_server(bin_dir, server_major, cfg.scratch_dir, cfg.scratch_server_timeout_seconds) as srv:
-            yield Destination(srv.pg, server_major, SCRATCH_SERVER, {
+            yield Destination(srv.pg, server_major, SCRATCH_SERVER, scratch_dir=srv.base_dir, jobs=jobs, details={
                 "restore_on": SCRATCH_SERVER, "dropped_leftovers": [],
                 "scratch_server": {"major": server_major, "port": srv.pg.port, "start_s": srv.start_s,
                                    "bin_dir": str(bin_dir), "orphans_removed": list(srv.swept)}})
@@ -97,7 +130,7 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
     assert cfg.restore_max_bytes is not None  # config validation
     why = refusal(manifest, cfg.restore_max_bytes)
     if why is not None:
-        raise RestoreRefused(why)
+        raise RestoreRefused(why, estimated_bytes=estimated_bytes(manifest), restore_max_bytes=cfg.restore_max_bytes)
     yield from _on_target(step, target)
 
 

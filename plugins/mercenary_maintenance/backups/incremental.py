@@ -309,7 +309,7 @@ def download_and_extract(client: Any, bucket: str, manifest: Manifest, dest: Pat
 def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, major: int,
                   bin_dir: str | None, user: str) -> dict[str, Any]:
     """Download, combine, verify, start and count; returns durations and counts."""
-    from mercenary_maintenance.backups import scratch
+    from mercenary_maintenance.backups import proof, scratch
 
     times: dict[str, float] = {}
     t0 = time.monotonic()
@@ -339,7 +339,10 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
                          [f"{round(runner.backup_timeout() * 1000)}ms"])
             counts = count_rows(conn, list_tables(conn))
         times["count_s"] = time.monotonic() - t0
-    return {"times": {k: round(v, 3) for k, v in times.items()}, "row_counts": counts}
+        checked = proof.amcheck_socket_server(str(server.socket_dir), server.port, user,  # type: ignore[attr-defined]
+                                              chain[-1].database, major, bin_dir, runner.backup_timeout())
+        times["amcheck_s"] = checked.seconds
+    return {"times": {k: round(v, 3) for k, v in times.items()}, "row_counts": counts, "amcheck": checked}
 
 
 def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
@@ -369,13 +372,23 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
             return
         pg = params(step.cfg.postgres_target(target).conn_id)
         major = int(manifests[-1].server_version.split(".")[0])
-        with tempfile.TemporaryDirectory(prefix="mm-chain-", dir=cfg.scratch_dir) as tmp:
-            result = restore_chain(client, cfg.bucket, manifests, Path(tmp), major, cfg.bin_dir, pg.user)
+        from mercenary_maintenance.backups import scratch
+
+        with scratch.workspace(cfg.scratch_dir, "chain") as tmp:  # its server never outlives the worker
+            result = restore_chain(client, cfg.bucket, manifests, tmp, major, cfg.bin_dir, pg.user)
         diff = compare_counts(manifests[-1].row_counts, result["row_counts"])
         details = {"scope": "incremental_chain", "chain": manifests[-1].chain, "backups": len(manifests),
                    "latest": chain[-1][0].prefix, **result["times"], "count_diff": diff,
                    "rows": sum(result["row_counts"].values()), "oracle": manifests[-1].details.get("row_counts_note")}
         total = sum(result["times"].values())
+        from mercenary_maintenance.backups import proof
+
+        details["amcheck"] = proof.amcheck_details(result["amcheck"])
+        corrupt = proof.amcheck_problem(result["amcheck"])
+        if corrupt is not None:  # pg_amcheck on the started copy: heap and B-tree
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"chain restore: {corrupt}", details=details))
+            act.failed(f"chain restore: {corrupt}", **details)
+            return
         if diff:
             step.add(Finding(RESTORE, target, Severity.CRITICAL,
                              f"chain restore: row counts differ in {len(diff)} table(s)", details=details))
@@ -383,5 +396,5 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
             return
         step.add(Finding(RESTORE, target, Severity.OK,
                          f"chain of {len(manifests)} backup(s) combined, verified and started in {total:.1f} s; "
-                         "row counts match", value=round(total, 3), details=details))
+                         "row counts match; amcheck clean", value=round(total, 3), details=details))
         act.done(f"chain restore test of {target} passed in {total:.1f} s", **details)

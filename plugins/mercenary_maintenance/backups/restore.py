@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mercenary_maintenance import runner
@@ -57,7 +58,18 @@ class RestoreResult:
     count_diff: dict[str, Any] = field(default_factory=dict)
     invalid_indexes: int = 0
     samples: dict[str, int] = field(default_factory=dict)
+    amcheck: dict[str, Any] = field(default_factory=dict)
+    globals: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, float | None] = field(default_factory=dict)
+    """Seconds of each phase: globals, download, restore, post_data, verify (``None``: not separate —
+    a streamed restore downloads while it restores, and builds indexes in the same pass)."""
+    jobs: int = 1
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def restore_seconds(self) -> float:
+        """What a real restore of this backup would take: every phase (the RTO measure)."""
+        return round(sum(v for v in self.phases.values() if v), 3)
 
     @property
     def ok(self) -> bool:
@@ -130,17 +142,20 @@ def drop_db(admin: Any, name: str, source: str | None = None) -> None:
 
 
 def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int, bin_dir: str | None,
-                    list_file: str | None = None) -> HashingReader:
+                    list_file: str | None = None, owners_and_grants: bool = False) -> HashingReader:
     """Stream ``body`` (zstd-compressed custom-format dump) into pg_restore; raise on failure.
 
     With ``list_file`` only the entries of that list are restored (``pg_restore -L``); pg_restore
     then stops reading after the last selected entry, so the rest of the object is not read.
+    ``owners_and_grants``: restore ownership and privileges too (a scratch server that has the
+    source's roles); otherwise ``--no-owner --no-privileges``.
     """
     pg_restore = binaries.program(server_major, "pg_restore", bin_dir)
     # --no-tablespaces: a scratch server has none of the source's, and on the target server the copy
     # must not fill a production tablespace
-    argv = [pg_restore, f"--dbname={scratch_db}", "--no-owner", "--no-privileges", "--no-tablespaces",
-            "--exit-on-error", "--no-password"]
+    argv = [pg_restore, f"--dbname={scratch_db}", "--no-tablespaces", "--exit-on-error", "--no-password"]
+    if not owners_and_grants:
+        argv[2:2] = ["--no-owner", "--no-privileges"]
     if list_file is not None:
         argv.append(f"--use-list={list_file}")
     reader, _ = _pipe_into(argv, pg.env(scratch_db), body, reads_all=list_file is None)
@@ -256,21 +271,119 @@ def _q(table: tuple[str, str]) -> str:
 
 
 def restore_and_verify(pg: PgParams, client: Any, bucket: str, manifest: Manifest, *, scratch_db: str, mark: str,
-                       server_major: int, bin_dir: str | None, statement_timeout_ms: str) -> RestoreResult:
-    """Create the scratch database on ``pg``'s server, restore, verify, and always drop it."""
+                       server_major: int, bin_dir: str | None, statement_timeout_ms: str,
+                       scratch_dir: Path | None = None, jobs: int = 1) -> RestoreResult:
+    """Create the scratch database on ``pg``'s server, restore, verify, and always drop it.
+
+    ``scratch_dir`` (a scratch server's private directory; ``None`` on the target server): the
+    source's roles are replayed first and compared, the restore keeps owners and grants, and
+    ``pg_amcheck`` checks the restored copy (we are its superuser there). With ``jobs`` > 1 there,
+    the dump is first downloaded to a seekable local file and restored with ``pg_restore -j``
+    (data, then post-data: indexes and constraints), each phase timed; otherwise it is streamed."""
     result = RestoreResult(scratch_db)
-    with pg.connect() as admin, scratch_database(admin, scratch_db, mark):
-        started = time.monotonic()
-        body = client.get_object(Bucket=bucket, Key=manifest.key)["Body"]
-        reader = pg_restore_into(pg, body, scratch_db, server_major, bin_dir)
-        result.restore_s = time.monotonic() - started
-        result.size, result.sha256 = reader.size, reader.sha.hexdigest()
-        if (result.size, result.sha256) != (manifest.size, manifest.sha256):
-            result.problems.append("restored object's size/sha256 differ from the manifest")
-        started = time.monotonic()
-        verify_restored(pg, scratch_db, manifest, result, statement_timeout_ms)
-        result.verify_s = time.monotonic() - started
+    with pg.connect() as admin:
+        if scratch_dir is not None:
+            started = time.monotonic()
+            _restore_globals(pg, client, bucket, manifest, server_major, bin_dir, scratch_dir, result)
+            result.phases["globals"] = round(time.monotonic() - started, 3)
+        with scratch_database(admin, scratch_db, mark):
+            owners = bool(result.globals.get("applied"))
+            if scratch_dir is not None and jobs > 1:
+                reader = _restore_parallel(pg, client, bucket, manifest, scratch_db, server_major, bin_dir,
+                                           scratch_dir / "dump.pgc", jobs, owners, result)
+            else:
+                started = time.monotonic()
+                body = client.get_object(Bucket=bucket, Key=manifest.key)["Body"]
+                reader = pg_restore_into(pg, body, scratch_db, server_major, bin_dir, owners_and_grants=owners)
+                result.phases.update(download=None, restore=round(time.monotonic() - started, 3), post_data=None)
+            result.restore_s = sum(result.phases.get(k) or 0.0 for k in ("download", "restore", "post_data"))
+            result.size, result.sha256 = reader.size, reader.sha.hexdigest()
+            if (result.size, result.sha256) != (manifest.size, manifest.sha256):
+                result.problems.append("restored object's size/sha256 differ from the manifest")
+            started = time.monotonic()
+            verify_restored(pg, scratch_db, manifest, result, statement_timeout_ms)
+            if scratch_dir is not None:
+                _amcheck(pg, scratch_db, server_major, bin_dir, result)
+            else:
+                result.amcheck = {"skipped": "pg_amcheck runs on the scratch server only (restore_on: target_server)"}
+            result.verify_s = time.monotonic() - started
+            result.phases["verify"] = round(result.verify_s, 3)
     return result
+
+
+def download_to_file(client: Any, bucket: str, key: str, path: Path) -> HashingReader:
+    """The object, decompressed, into ``path`` (a seekable archive pg_restore -j can read)."""
+    import zstandard
+
+    reader = HashingReader(client.get_object(Bucket=bucket, Key=key)["Body"])
+    with path.open("wb") as out:
+        zstandard.ZstdDecompressor().copy_stream(reader, out, read_size=MB, write_size=MB)  # type: ignore[arg-type]
+    reader.drain()
+    return reader
+
+
+def pg_restore_file(pg: PgParams, path: Path, scratch_db: str, server_major: int, bin_dir: str | None, *,
+                    jobs: int, sections: tuple[str, ...], owners_and_grants: bool) -> None:
+    argv = [binaries.program(server_major, "pg_restore", bin_dir), f"--dbname={scratch_db}", "--no-tablespaces",
+            "--exit-on-error", "--no-password", f"--jobs={jobs}", *(f"--section={s}" for s in sections)]
+    if not owners_and_grants:
+        argv += ["--no-owner", "--no-privileges"]
+    runner.run([*argv, str(path)], env=pg.env(scratch_db), timeout=runner.backup_timeout())
+
+
+def _restore_parallel(pg: PgParams, client: Any, bucket: str, manifest: Manifest, scratch_db: str,
+                      server_major: int, bin_dir: str | None, local: Path, jobs: int, owners: bool,
+                      result: RestoreResult) -> HashingReader:
+    result.jobs = jobs
+    try:
+        started = time.monotonic()
+        reader = download_to_file(client, bucket, manifest.key, local)
+        result.phases["download"] = round(time.monotonic() - started, 3)
+        if (reader.size, reader.sha.hexdigest()) != (manifest.size, manifest.sha256):
+            raise RuntimeError(f"{manifest.key}: downloaded size/sha256 differ from the manifest")
+        for phase, sections in (("restore", ("pre-data", "data")), ("post_data", ("post-data",))):
+            started = time.monotonic()
+            pg_restore_file(pg, local, scratch_db, server_major, bin_dir, jobs=jobs, sections=sections,
+                            owners_and_grants=owners)
+            result.phases[phase] = round(time.monotonic() - started, 3)
+    finally:
+        local.unlink(missing_ok=True)
+    return reader
+
+
+def _amcheck(pg: PgParams, scratch_db: str, server_major: int, bin_dir: str | None, result: RestoreResult) -> None:
+    from mercenary_maintenance.backups import proof
+
+    checked = proof.amcheck(pg.env(scratch_db), scratch_db, server_major, bin_dir, runner.backup_timeout())
+    result.amcheck = proof.amcheck_details(checked)
+    problem = proof.amcheck_problem(checked)
+    if problem is not None:
+        result.problems.append(problem)
+
+
+def _restore_globals(pg: PgParams, client: Any, bucket: str, manifest: Manifest, server_major: int,
+                     bin_dir: str | None, scratch_dir: Path, result: RestoreResult) -> None:
+    """Replay the source's roles into the scratch server and compare them (see :mod:`.proof`)."""
+    import zstandard
+
+    from mercenary_maintenance.backups import proof
+    from mercenary_maintenance.backups.scratch import FRESH_USER
+
+    key = manifest.details.get("globals")
+    if not key:
+        result.globals = {"skipped": "this backup has no globals object (older manifest)"}
+        return
+    expected = zstandard.ZstdDecompressor().decompressobj().decompress(
+        client.get_object(Bucket=bucket, Key=key)["Body"].read()).decode()
+    env, timeout_s = pg.env(), runner.backup_timeout()
+    errors = proof.apply_globals(env, expected, scratch_dir, server_major, bin_dir, timeout_s)
+    diff = proof.compare_globals(expected, proof.dump_globals(env, server_major, bin_dir, timeout_s), (FRESH_USER,))
+    result.globals = {"applied": True, "key": key, "roles": len([line for line in proof.globals_lines(
+        expected, (FRESH_USER,)) if line.startswith("CREATE ROLE")]), "errors": errors, **diff}
+    if diff["missing"] or diff["unexpected"]:
+        shown = (diff["missing"] + diff["unexpected"])[:5]
+        result.problems.append(f"roles/grants differ from the source's ({len(diff['missing'])} missing, "
+                               f"{len(diff['unexpected'])} unexpected: {'; '.join(shown)})")
 
 
 def _teardown(admin: Any, scratch_db: str, failing: bool) -> None:

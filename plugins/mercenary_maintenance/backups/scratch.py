@@ -1,23 +1,41 @@
-"""Throw-away PostgreSQL servers on the worker: never the production server.
+"""Throw-away PostgreSQL servers on the worker: never the production server, never left running.
 
-:func:`scratch_server` starts one on a restored data directory (monthly chain restore). It
-listens only on a Unix socket inside its own temporary directory (no TCP port, so nothing
-else can reach it) and trusts local connections (the directory is private).
+Everything lives under one **private root**, ``<backups.scratch_dir or $TMPDIR>/mm-scratch-<uid>``:
+a directory (not a symlink) owned by the account that runs the servers, mode 0700. Its owner and
+mode are checked (``lstat``) before anything found there is trusted; a root that fails the check
+is refused, naming the path, never used. Each restore works in a **workspace** in it
+(:func:`workspace`) with an owner file (worker pid and that process's start time): a later
+:func:`sweep_orphans` stops the servers of workspaces whose worker is gone (killed with SIGKILL,
+so its ``finally`` never ran) and removes them. The sweep runs no program named by a file: it
+signals a ``postmaster.pid`` only when ``/proc/<pid>`` shows that very server (its executable is
+``postgres``, its working directory the data directory); ``pg_ctl`` is only ever the one
+discovered in the PostgreSQL installation (:mod:`.binaries`).
 
-:func:`fresh_server` initdb's an empty one in a temporary directory, listening on a free
-loopback port with a random password (scram-sha-256), for the logical restore tests
-(``backups.restore_on: scratch_server``); it is stopped and its directory removed on exit,
-whatever happened, each step with a deadline.
+:func:`scratch_server` starts one on a restored data directory (monthly chain restore), with a
+generated minimal configuration (``-c config_file=``: no SSL, no huge pages, small memory, no
+archiving or preload libraries) so a copy of a production cluster whose settings need its
+certificates, huge pages or extensions — or that keeps its configuration outside the data
+directory (Debian) — still starts. It listens only on a Unix socket in its workspace.
 
-Both run as a non-root user: ``postgres`` refuses root, so when we are root the directory
-is handed to the ``postgres`` account and the programs run through ``runuser``.
+:func:`fresh_server` initdb's an empty one, listening on a free loopback port with a random
+password (scram-sha-256), for the logical restore tests (``backups.restore_on:
+scratch_server``); it is stopped and its workspace removed on exit, whatever happened, each
+step with a deadline.
+
+Both run as a non-root user: ``postgres`` refuses root, so when we are root the workspace is
+handed to the ``postgres`` account and the programs run through ``runuser``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shlex
 import shutil
+import signal
+import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,18 +47,233 @@ from mercenary_maintenance.backups.pgconn import PgParams
 log = logging.getLogger(__name__)
 SOCKET_PORT = 5432  # only names the socket file; the socket directory is private
 RUN_AS = "postgres"
+ROOT_PREFIX = "mm-scratch-"
+OWNER_FILE = "owner.json"  # {"worker_pid", "worker_started"}: whose workspace it is
+PROC = Path("/proc")
 
-# Settings that must not follow the data directory into the scratch copy.
-OVERRIDES = {
+# The whole configuration of a scratch server: nothing of the source's postgresql.conf (its SSL
+# certificates, huge pages, preload libraries, archive command, memory sizing) follows the copy.
+MINIMAL_CONF = {
     "listen_addresses": "''",
     "port": str(SOCKET_PORT),
+    "max_connections": "20",
+    "shared_buffers": "32MB",
+    "work_mem": "4MB",
+    "maintenance_work_mem": "64MB",
+    "max_wal_size": "1GB",
+    "huge_pages": "off",
+    "ssl": "off",
+    "jit": "off",
+    "fsync": "off",  # a throw-away copy: nothing in it is worth an fsync
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "autovacuum": "off",
     "archive_mode": "off",
-    "summarize_wal": "off",
     "shared_preload_libraries": "''",
+    "session_preload_libraries": "''",
     "logging_collector": "off",
+    "log_min_messages": "warning",
     "primary_conninfo": "''",
     "restore_command": "''",
+    "recovery_target_timeline": "'latest'",
+    "dynamic_shared_memory_type": "posix",
 }
+
+SINCE_MAJOR = {"summarize_wal": (17, "off")}  # unknown names are fatal in older servers
+
+
+class UnsafeScratchRoot(RuntimeError):
+    """The scratch root exists but is not private to the account that runs the servers."""
+
+
+def server_uid() -> tuple[int, int]:
+    """The uid/gid that runs scratch servers: ours, or ``postgres`` when we are root."""
+    if os.geteuid() != 0:
+        return os.geteuid(), os.getegid()
+    import pwd
+
+    entry = pwd.getpwnam(RUN_AS)
+    return entry.pw_uid, entry.pw_gid
+
+
+def as_user() -> list[str]:
+    return ["runuser", "-u", RUN_AS, "--"] if os.geteuid() == 0 else []
+
+
+def hand_over(path: Path) -> None:
+    """Give ``path`` (recursively, symlinks not followed) to the unprivileged account when we are root."""
+    if os.geteuid() != 0:
+        return
+    uid, gid = server_uid()
+    for root, dirs, files in os.walk(path):
+        for name in [*dirs, *files]:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+    os.chown(path, uid, gid, follow_symlinks=False)
+
+
+def private_problem(path: Path, uid: int) -> str | None:
+    """Why ``path`` is not a private directory of ``uid`` (``None``: it is). Never follows a symlink."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return "does not exist"
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return "is not a directory (a symlink or a file)"
+    if st.st_uid != uid:
+        return f"is owned by uid {st.st_uid}, not {uid}"
+    if st.st_mode & 0o077:
+        return f"has mode {stat.S_IMODE(st.st_mode):04o}, not 0700"
+    return None
+
+
+def scratch_root(work_dir: str | None) -> Path:
+    """The private root (created 0700 when missing); :class:`UnsafeScratchRoot` when it is not private."""
+    import tempfile
+
+    uid, gid = server_uid()
+    root = Path(work_dir or tempfile.gettempdir()) / f"{ROOT_PREFIX}{uid}"
+    try:
+        root.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            os.chown(root, uid, gid, follow_symlinks=False)
+    except FileExistsError:
+        pass
+    problem = private_problem(root, uid)
+    if problem is not None:
+        raise UnsafeScratchRoot(f"scratch root {root} {problem}: nothing in it is trusted or used; remove it "
+                                "(or set backups.scratch_dir to a directory only the worker can write)")
+    return root
+
+
+def process_started(pid: int) -> str | None:
+    """The start time of ``pid`` (``/proc/<pid>/stat`` field 22; ``None``: no such live process)."""
+    try:
+        raw = (PROC / str(pid) / "stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[-1].split()
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):  # a zombie has exited: only its parent's wait is left
+        return None
+    return fields[19]
+
+
+def is_server_of(pid: int, data_dir: Path) -> bool:
+    """Whether ``/proc/<pid>`` is a ``postgres`` process working in ``data_dir`` (the postmaster
+    chdirs into its data directory); anything else — a reused pid, a planted pid — is not signalled."""
+    try:
+        exe = os.readlink(PROC / str(pid) / "exe")
+        cwd = os.readlink(PROC / str(pid) / "cwd")
+    except OSError:
+        return False
+    return Path(exe).name.split()[0] == "postgres" and os.path.realpath(cwd) == os.path.realpath(data_dir)
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def end_server(data_dir: Path, timeout_s: float) -> bool:
+    """Immediate shutdown (SIGQUIT, then SIGKILL at ``timeout_s``) of the server on ``data_dir`` —
+    only when ``/proc`` shows it is that server. True when one was ended."""
+    pid = postmaster_pid(data_dir)
+    if pid is None or not is_server_of(pid, data_dir):
+        return False
+    started = process_started(pid)
+    for sig, wait_s in ((signal.SIGQUIT, timeout_s), (signal.SIGKILL, 10.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if process_started(pid) != started:
+                return True
+            time.sleep(0.1)
+    log.error("scratch server %d on %s survived SIGKILL", pid, data_dir)
+    return True
+
+
+def _owner_alive(owner: dict[str, object]) -> bool:
+    pid = owner.get("worker_pid")
+    return isinstance(pid, int) and process_started(pid) is not None and process_started(pid) == owner.get(
+        "worker_started")
+
+
+def sweep_orphans(work_dir: str | None, timeout_s: float = 60) -> list[str]:
+    """End the servers of workspaces whose worker process is gone and remove those workspaces.
+
+    Workspaces of live workers (concurrent restores) are left alone; so is anything in the root
+    that is not a private directory of ours with a readable owner file."""
+    root = scratch_root(work_dir)
+    uid, _ = server_uid()
+    swept = []
+    for space in sorted(root.iterdir()):
+        if private_problem(space, uid) is not None and not _ours_as_root(space):
+            continue
+        try:
+            owner = json.loads((space / OWNER_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # being set up (or not ours): leave it
+        if not isinstance(owner, dict) or _owner_alive(owner):
+            continue
+        for pid_file in space.glob("*/postmaster.pid"):
+            end_server(pid_file.parent, timeout_s)
+        shutil.rmtree(space, ignore_errors=True)
+        log.warning("removed orphaned scratch workspace %s (its worker process %s is gone)", space,
+                    owner.get("worker_pid"))
+        swept.append(str(space))
+    return swept
+
+
+def _ours_as_root(space: Path) -> bool:
+    """Root creates a workspace and then hands it over; one not yet handed over is root's own."""
+    return os.geteuid() == 0 and private_problem(space, 0) is None
+
+
+@contextmanager
+def workspace(work_dir: str | None, purpose: str, *, sweep: bool = True) -> Iterator[Path]:
+    """A private directory for one restore in the scratch root, with its owner file; the servers in it
+    are ended and it is removed on exit. Orphaned workspaces of dead workers are swept first."""
+    import tempfile
+
+    if sweep:
+        sweep_orphans(work_dir)
+    space = Path(tempfile.mkdtemp(prefix=f"{purpose}-", dir=scratch_root(work_dir)))
+    me = os.getpid()
+    (space / OWNER_FILE).write_text(json.dumps({"worker_pid": me, "worker_started": process_started(me)}),
+                                    encoding="utf-8")
+    hand_over(space)
+    try:
+        yield space
+    finally:
+        for pid_file in space.glob("*/postmaster.pid"):
+            end_server(pid_file.parent, 30)
+        shutil.rmtree(space, ignore_errors=True)
+
+
+def owning_workspace(path: Path) -> Path | None:
+    """The workspace ``path`` is in (a directory with an owner file right under a scratch root)."""
+    for parent in path.resolve().parents:
+        if parent.parent.name.startswith(ROOT_PREFIX) and (parent / OWNER_FILE).exists():
+            return parent
+    return None
+
+
+def write_conf(run_dir: Path, socket_dir: Path, major: int, port: int = SOCKET_PORT,
+               hba_lines: str = "local all all trust\n", **overrides: str) -> Path:
+    """The generated ``postgresql.conf`` (plus ``pg_hba.conf`` of ``hba_lines``, empty ``pg_ident.conf``)."""
+    hba, ident, conf = run_dir / "pg_hba.conf", run_dir / "pg_ident.conf", run_dir / "postgresql.conf"
+    hba.write_text(hba_lines, encoding="utf-8")
+    ident.write_text("", encoding="utf-8")
+    versioned = {name: value for name, (since, value) in SINCE_MAJOR.items() if major >= since}
+    settings = {**MINIMAL_CONF, **versioned, "port": str(port), "unix_socket_directories": f"'{socket_dir}'",
+                "hba_file": f"'{hba}'", "ident_file": f"'{ident}'", **overrides}
+    conf.write_text("# mercenary_maintenance scratch server: generated, nothing of the source's\n"
+                    + "".join(f"{k} = {v}\n" for k, v in settings.items()), encoding="utf-8")
+    return conf
 
 
 @dataclass(frozen=True)
@@ -54,55 +287,65 @@ class ScratchServer:
         return connect_params(host=str(self.socket_dir), port=self.port, user=user, dbname=dbname, autocommit=True)
 
 
-def as_user() -> list[str]:
-    return ["runuser", "-u", RUN_AS, "--"] if os.geteuid() == 0 else []
-
-
-def hand_over(path: Path) -> None:
-    """Give ``path`` (recursively) to the unprivileged account when we are root."""
-    if os.geteuid() != 0:
-        return
-    for root, dirs, files in os.walk(path):
-        for name in [*dirs, *files]:
-            shutil.chown(os.path.join(root, name), RUN_AS, RUN_AS)
-    shutil.chown(path, RUN_AS, RUN_AS)
-
-
-def prepare(data_dir: Path, socket_dir: Path) -> None:
-    settings = {**OVERRIDES, "unix_socket_directories": f"'{socket_dir}'"}
-    with (data_dir / "postgresql.auto.conf").open("a", encoding="utf-8") as fh:
-        fh.write("\n# mercenary_maintenance scratch restore\n")
-        fh.writelines(f"{k} = {v}\n" for k, v in settings.items())
-    (data_dir / "pg_hba.conf").write_text("local all all trust\n", encoding="utf-8")
+def prepare(data_dir: Path) -> None:
+    """Make a restored copy of a cluster startable: no standby/recovery signal, and its
+    ``postgresql.auto.conf`` (ALTER SYSTEM: it would override the generated file) set aside."""
     for signal_file in ("standby.signal", "recovery.signal"):
         (data_dir / signal_file).unlink(missing_ok=True)
+    auto = data_dir / "postgresql.auto.conf"
+    if auto.exists():
+        auto.rename(data_dir / "postgresql.auto.conf.source")
+    auto.write_text("# set aside by mercenary_maintenance: see postgresql.auto.conf.source\n", encoding="utf-8")
     data_dir.chmod(0o700)
 
 
+def _pg_ctl(bin_dir: Path, data_dir: Path) -> list[str]:
+    # real paths: the unprivileged account may not traverse a private directory of symlinks
+    return [*as_user(), str((bin_dir / "pg_ctl").resolve()), "-D", str(data_dir)]
+
+
+def _start(bin_dir: Path, data_dir: Path, conf: Path, log_file: Path, timeout_s: float) -> None:
+    runner.run([*_pg_ctl(bin_dir, data_dir), "start", "-w", "-t", str(int(timeout_s)), "-l", str(log_file),
+                "-o", f"-c config_file={shlex.quote(str(conf))}"], timeout=timeout_s + 10)
+
+
+def _log_tail(log_file: Path) -> str:
+    return log_file.read_text(errors="replace")[-1500:] if log_file.exists() else ""
+
+
+def _data_major(data_dir: Path) -> int:
+    """
+    The major version of a data directory (``PG_VERSION``: "15", "18").
+    """
+    return int((data_dir / "PG_VERSION").read_text(encoding="utf-8").strip().split(".")[0])
+
+
 @contextmanager
-def scratch_server(bin_dir: Path, data_dir: Path, timeout_s: int = 300) -> Iterator[ScratchServer]:
-    """Start postgres on ``data_dir``; always stop it (immediate) on exit."""
-    socket_dir = data_dir.parent / "socket"
-    socket_dir.mkdir(exist_ok=True)
-    prepare(data_dir, socket_dir)
-    hand_over(data_dir.parent)
-    pg_ctl = [*as_user(), str(bin_dir / "pg_ctl"), "-D", str(data_dir)]
-    log_file = data_dir.parent / "scratch-server.log"
+def scratch_server(bin_dir: Path, data_dir: Path, timeout_s: float = 300) -> Iterator[ScratchServer]:
+    """Start postgres on ``data_dir`` (inside a :func:`workspace`); always stop it (immediate) on exit."""
+    space = owning_workspace(data_dir)
+    if space is None:
+        raise ValueError(f"{data_dir} is not in a scratch workspace: a server there could outlive its worker")
+    run_dir = space / f"run-{data_dir.name}"
+    socket_dir = run_dir / "socket"
+    socket_dir.mkdir(parents=True)
+    conf = write_conf(run_dir, socket_dir, _data_major(data_dir))
+    prepare(data_dir)
+    hand_over(space)
+    log_file = run_dir / "server.log"
     try:
-        runner.run([*pg_ctl, "start", "-w", "-t", str(timeout_s), "-l", str(log_file)], timeout=timeout_s + 30)
+        _start(bin_dir, data_dir, conf, log_file, timeout_s)
     except runner.CommandError as exc:
-        tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
-        raise RuntimeError(f"scratch server did not start: {exc}; log: {tail}") from None
+        _stop(bin_dir, data_dir, 30)
+        raise RuntimeError(f"scratch server did not start: {exc}; log: {_log_tail(log_file)}") from None
     try:
         yield ScratchServer(socket_dir)
     finally:
-        runner.run([*pg_ctl, "stop", "-m", "immediate", "-w", "-t", "60"], timeout=90)
+        _stop(bin_dir, data_dir, 60)
 
 
 FRESH_USER = "mm_restore"
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and the server binding it
-FRESH_PREFIX = "mm-restore-server-"
-OWNER_FILE = "owner"  # "<pid of the worker process>\n<pg_ctl path>": lets a later run stop an orphan
 
 
 @dataclass(frozen=True)
@@ -138,62 +381,18 @@ def _initdb(bin_dir: Path, base: Path, password: str, timeout_s: float) -> Path:
     return data_dir
 
 
-def _configure(data_dir: Path, socket_dir: Path, port: int) -> None:
-    settings = {"listen_addresses": "'127.0.0.1'", "port": str(port), "unix_socket_directories": f"'{socket_dir}'",
-                "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "logging_collector": "off",
-                "max_connections": "20", "shared_preload_libraries": "''", "max_wal_size": "1GB"}
-    with (data_dir / "postgresql.auto.conf").open("a", encoding="utf-8") as fh:
-        fh.write("\n# mercenary_maintenance scratch restore server\n")
-        fh.writelines(f"{k} = {v}\n" for k, v in settings.items())
-
-
-def _stop(pg_ctl: list[str], data_dir: Path, timeout_s: float) -> None:
-    """Stop the server (immediate: nothing in it is worth keeping); kill it if pg_ctl cannot."""
-    import signal
-
+def _stop(bin_dir: Path, data_dir: Path, timeout_s: float) -> None:
+    """Stop the server (immediate: nothing in it is worth keeping) with the discovered pg_ctl; end it
+    by signal (after the ``/proc`` check) if pg_ctl cannot."""
     if not (data_dir / "postmaster.pid").exists():
         return
     try:
-        runner.run([*pg_ctl, "stop", "-m", "immediate", "-w", "-t", str(int(timeout_s))], timeout=timeout_s + 10)
+        runner.run([*_pg_ctl(bin_dir, data_dir), "stop", "-m", "immediate", "-w", "-t", str(int(timeout_s))],
+                   timeout=timeout_s + 10)
         return
     except Exception:
-        log.exception("pg_ctl stop of the scratch server in %s failed; killing it", data_dir)
-    try:
-        pid = int((data_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()[0])
-        os.kill(pid, signal.SIGKILL)  # the postmaster; its children exit when it is gone
-    except (OSError, ValueError, IndexError):
-        log.exception("could not kill the scratch server in %s", data_dir)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep_orphans(work_dir: str | None, timeout_s: float = 60) -> list[str]:
-    """Stop and remove scratch servers whose owning worker process is gone (killed with SIGKILL, so
-    its ``finally`` never ran). Servers of live processes (concurrent restores) are left alone."""
-    import tempfile
-
-    swept = []
-    for base in sorted(Path(work_dir or tempfile.gettempdir()).glob(FRESH_PREFIX + "*")):
-        try:
-            pid_text, pg_ctl_path = (base / OWNER_FILE).read_text(encoding="utf-8").splitlines()[:2]
-            pid = int(pid_text)
-        except (OSError, ValueError):
-            continue  # not fully set up or not ours: leave it
-        if _alive(pid):
-            continue
-        _stop([*as_user(), pg_ctl_path, "-D", str(base / "data")], base / "data", timeout_s)
-        shutil.rmtree(base, ignore_errors=True)
-        log.warning("removed orphaned scratch restore server %s (its worker process %d is gone)", base, pid)
-        swept.append(str(base))
-    return swept
+        log.exception("pg_ctl stop of the scratch server in %s failed; ending it by signal", data_dir)
+    end_server(data_dir, timeout_s)
 
 
 @contextmanager
@@ -201,44 +400,32 @@ def fresh_server(bin_dir: Path, major: int, work_dir: str | None = None,
                  timeout_s: float = 120) -> Iterator[FreshServer]:
     """An empty server of ``bin_dir``'s version on a free loopback port; always stopped and removed."""
     import secrets
-    import tempfile
-    import time
 
     started = time.monotonic()
     swept = sweep_orphans(work_dir, min(timeout_s, 60))
-    base = Path(tempfile.mkdtemp(prefix=FRESH_PREFIX, dir=work_dir))
-    password = secrets.token_urlsafe(24)
-    data_dir = base / "data"
-    # real paths: the unprivileged account may not traverse a private directory of symlinks
-    pg_ctl_path = str((bin_dir / "pg_ctl").resolve())
-    pg_ctl = [*as_user(), pg_ctl_path, "-D", str(data_dir)]
-    (base / OWNER_FILE).write_text(f"{os.getpid()}\n{pg_ctl_path}\n", encoding="utf-8")
-    failing = True
-    try:
-        _initdb(bin_dir, base, password, timeout_s)
+    with workspace(work_dir, "restore-server", sweep=False) as base:
+        password = secrets.token_urlsafe(24)
+        data_dir = _initdb(bin_dir, base, password, timeout_s)
         socket_dir = base / "socket"
         socket_dir.mkdir()
-        hand_over(base)
         log_file = base / "server.log"
+        hba = "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
         for attempt in range(1, START_ATTEMPTS + 1):
             port = _free_port()
-            _configure(data_dir, socket_dir, port)
+            conf = write_conf(base, socket_dir, major, port, hba, listen_addresses="'127.0.0.1'")
             hand_over(base)
             try:
-                runner.run([*pg_ctl, "start", "-w", "-t", str(int(timeout_s)), "-l", str(log_file)],
-                           timeout=timeout_s + 10)
+                _start(bin_dir, data_dir, conf, log_file, timeout_s)
                 break
             except runner.CommandError as exc:
-                tail = log_file.read_text(errors="replace")[-1500:] if log_file.exists() else ""
+                tail = _log_tail(log_file)
                 if attempt == START_ATTEMPTS or "could not bind" not in tail:
+                    _stop(bin_dir, data_dir, min(timeout_s, 60))
                     raise RuntimeError(f"scratch restore server did not start: {exc}; log: {tail}") from None
-        pg = PgParams(host="127.0.0.1", port=port, user=FRESH_USER, password=password, dbname="postgres")
-        yield FreshServer(pg, major, bin_dir, base, round(time.monotonic() - started, 3), tuple(swept))
-        failing = False
-    finally:
         try:
-            _stop(pg_ctl, data_dir, min(timeout_s, 60))
+            pg = PgParams(host="127.0.0.1", port=port, user=FRESH_USER, password=password, dbname="postgres")
+            yield FreshServer(pg, major, bin_dir, base, round(time.monotonic() - started, 3), tuple(swept))
         finally:
-            shutil.rmtree(base, ignore_errors=True)
-            if base.exists() and not failing:
-                raise RuntimeError(f"scratch restore server directory {base} could not be removed")
+            _stop(bin_dir, data_dir, min(timeout_s, 60))
+    if base.exists():
+        raise RuntimeError(f"scratch restore server directory {base} could not be removed")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from mercenary_maintenance import registry
-from mercenary_maintenance.backups import actions, lifecycle, retention, sample, verify
+from mercenary_maintenance.backups import actions, lifecycle, retention, sample, uploads, verify
 from mercenary_maintenance.backups import incremental as chain
 from mercenary_maintenance.dagkit import Gate, Group, TaskSpec
 
@@ -21,6 +21,8 @@ BACKUP_INCREMENTAL = TaskSpec("backup_incremental", chain.backup_incremental, ov
 VERIFY = TaskSpec("verify_backups", verify.run_daily, over="postgres")
 SAMPLE_RESTORE = TaskSpec("sample_restore", sample.sample_restore, over="postgres", heavy=True)
 CHECK_RETENTION = TaskSpec("check_retention", verify.run_bucket_checks)
+COPY_UPLOADS = TaskSpec("copy_uploads", uploads.copy_uploads)
+CHECK_UPLOADS = TaskSpec("check_uploads", uploads.check_daily)
 RESTORE_TEST = TaskSpec("restore_test", actions.restore_test, over="postgres", heavy=True)
 RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="postgres", heavy=True)
 
@@ -28,8 +30,8 @@ RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="p
 # Expire only after every backup succeeded, and (backups.delete_expired) after an approval when
 # approvals.required_for lists retention_delete.
 FULL = Group("backups", (ENSURE_LIFECYCLE, BACKUP_FULL, Gate("retention_delete"), EXPIRE))
-INCREMENTAL = Group("backups", BACKUP_INCREMENTAL)
+INCREMENTAL = Group("backups", BACKUP_INCREMENTAL, COPY_UPLOADS)
 # Independent: one failing must not skip another.
-DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION)
+DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION, CHECK_UPLOADS)
 WEEKLY_RESTORE_TEST = Group("backups", RESTORE_TEST)
 MONTHLY_RESTORE_TEST = Group("backups", RESTORE_TEST, RESTORE_CHAIN)

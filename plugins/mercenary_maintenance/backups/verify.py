@@ -157,7 +157,7 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
 
 
 def run_bucket_checks(step: Step) -> None:
-    """backup.retention (lifecycle vs config) and backup.uploads_versioning (the uploads bucket's versioning)."""
+    """backup.retention (lifecycle vs config); the uploads checks are :func:`.uploads.daily_checks`."""
     from mercenary_maintenance import bucket_lifecycle
     from mercenary_maintenance.backups import lifecycle
     from mercenary_maintenance.backups.pgconn import s3_client
@@ -166,11 +166,3 @@ def run_bucket_checks(step: Step) -> None:
     client = s3_client(cfg.conn_id)
     step.check(lifecycle.CHECK, cfg.bucket,
                lambda: lifecycle.check(cfg.bucket, cfg, bucket_lifecycle.current_rules(client, cfg.bucket)))
-    uploads = cfg.uploads_bucket
-    if uploads:
-        def uploads_finding() -> Finding:
-            status = client.get_bucket_versioning(Bucket=uploads).get("Status")
-            return lifecycle.uploads_check(uploads, status, bucket_lifecycle.current_rules(client, uploads),
-                                           cfg.uploads_noncurrent_days)
-
-        step.check("backup.uploads_versioning", uploads, uploads_finding)

@@ -288,6 +288,15 @@ class RunIndex:
                               (series, since_ts)).fetchall()
         return [{"target": t, "label": lab, "value": v, "ts": ts} for t, lab, v, ts in rows]
 
+    def latest_points(self, series: str) -> list[dict[str, Any]]:
+        """The newest point of ``series`` per (target, label)."""
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT p.target, p.label, p.value, p.ts FROM points p JOIN (SELECT target, MAX(ts) AS ts FROM points "
+                "WHERE series=? GROUP BY target) m ON p.target=m.target AND p.ts=m.ts WHERE p.series=? "
+                "ORDER BY p.target, p.label", (series, series)).fetchall()
+        return [{"target": t, "label": lab, "value": v, "ts": ts} for t, lab, v, ts in rows]
+
     def run_count(self) -> int:
         with self.connect() as db:
             return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])

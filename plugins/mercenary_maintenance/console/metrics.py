@@ -63,6 +63,15 @@ class IndexCollector(Collector):
         yield duration
         yield when
 
+        rto = GaugeMetricFamily("mercenary_restore_seconds",
+                                "The last restore test's restore_seconds (phase=total: the RTO measure) and its phases",
+                                labels=["target", "phase"])
+        for p in self.index.latest_points("restore_duration_s"):
+            rto.add_metric([p["target"], "total"], float(p["value"]))
+        for p in self.index.latest_points("restore_phase_s"):
+            rto.add_metric([p["target"], p["label"]], float(p["value"]))
+        yield rto
+
         last = GaugeMetricFamily("mercenary_last_run_timestamp_seconds",
                                  "Unix time of the last run of a DAG that ended with this status",
                                  labels=["dag_id", "status"])

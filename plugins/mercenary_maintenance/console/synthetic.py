@@ -86,8 +86,11 @@ def content(dag_id: str, at: datetime, rng: random.Random) -> tuple[list[dict[st
         actions.append(_action("postgres.vacuum_analyze", PG, "done", rng.uniform(5, 40), "VACUUM (ANALYZE) done"))
         ok = rng.random() > 0.05
         duration = 60 + day * 0.1 + rng.uniform(-5, 5)
+        phases = {"globals": 0.3, "download": round(duration * 0.2, 1), "restore": round(duration * 0.45, 1),
+                  "post_data": round(duration * 0.25, 1), "verify": round(duration * 0.1 - 0.3, 1)}
         actions.append(_action("backup.restore_test", PG, "done" if ok else "failed", duration,
-                               "restore test passed" if ok else "row counts differ from the manifest"))
+                               "restore test passed" if ok else "row counts differ from the manifest",
+                               {"restore_seconds": round(sum(phases.values()), 1), "phases": phases}))
         findings.append(_finding("backup.restore_test", PG, "ok" if ok else "critical",
                                  "row counts match the manifest" if ok else "restore test failed: row counts differ",
                                  round(duration, 1)))

@@ -102,6 +102,10 @@ def role_audit(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
     )
 
 
+def checksum_failures(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
+    return rules.checksum_failures(target, s.rows("checksum_failures"), cfg.thresholds.checksum_failures.as_threshold())
+
+
 DAILY: dict[str, CheckFn] = {
     "postgres.blocked_locks": blocked_locks,
     "postgres.long_running_transactions": long_running_transactions,
@@ -109,6 +113,7 @@ DAILY: dict[str, CheckFn] = {
     "postgres.txid_wraparound": txid_wraparound,
     "postgres.sequence_exhaustion": sequence_exhaustion,
     "postgres.replication": replication,
+    "postgres.checksum_failures": checksum_failures,
 }
 WEEKLY: dict[str, CheckFn] = {
     "postgres.dead_tuples": dead_tuples,
@@ -155,7 +160,7 @@ def run_checks(step: Step, target: str, checks: dict[str, CheckFn], purpose: str
 
 
 def run_daily(step: Step, target: str) -> None:
-    """Blocked locks, long transactions, connections, wraparound, sequences, replication."""
+    """Blocked locks, long transactions, connections, wraparound, sequences, replication, checksum failures."""
     run_checks(step, target, DAILY, "daily checks")
 
 

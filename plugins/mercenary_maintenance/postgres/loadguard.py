@@ -133,7 +133,11 @@ def check(
     sleep: Callable[[float], None] = time.sleep,
 ) -> GuardResult:
     """Wait (bounded) until the target — and for ACCESS EXCLUSIVE actions (``relid`` given) the
-    table — is quiet. ``ok`` False: the caller skips and records :func:`finding`."""
+    table — is quiet. ``ok`` False: the caller skips and records :func:`finding`. First, at this
+    relation boundary, a backup waiting for the target's lock goes first (:func:`pg.lock.yield_to_backup`)."""
+    from mercenary_maintenance.pg.lock import yield_to_backup
+
+    yield_to_backup(s.conn, step.statement_timeout_s())
     limits = step.cfg.postgres.load_guard
 
     def sample() -> tuple[dict[str, Any], list[str]]:

@@ -447,3 +447,32 @@ def role_audit(target: str, rows: Sequence[Row], threshold: Threshold, allow: Se
         message,
         {"roles": reviewed[:MAX_LISTED], "superusers": supers, "login_roles": sum(1 for r in rows if r["can_login"])},
     )
+
+
+def checksum_failures(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+    """Checksum failures per database; with data checksums off nothing can be seen, and it says so.
+
+    >>> from mercenary_maintenance.findings import Threshold
+    >>> f = checksum_failures("main", [{"database": "app", "failures": 2, "last_failure": "2026-12-01",
+    ...                                 "checksums_enabled": True}], Threshold(0, 0))
+    >>> f.severity.label, f.message
+    ('critical', '2 data-page checksum failure(s) (corruption read from disk) in app; last 2026-12-01')
+    >>> checksum_failures("main", [{"database": "app", "failures": 0, "last_failure": None,
+    ...                             "checksums_enabled": False}], Threshold(0, 0)).message
+    'data checksums are off: page corruption is not detected (initdb --data-checksums, or pg_checksums --enable)'
+    """
+    failing = [r for r in rows if int(r["failures"] or 0) > 0]
+    total = sum(int(r["failures"] or 0) for r in rows)
+    enabled = any(bool(r.get("checksums_enabled")) for r in rows)
+    if failing:
+        last = max(str(r["last_failure"]) for r in failing if r.get("last_failure")) if any(
+            r.get("last_failure") for r in failing) else "unknown"
+        message = (f"{total} data-page checksum failure(s) (corruption read from disk) in "
+                   f"{', '.join(str(r['database']) for r in failing[:10])}; last {last}")
+    elif not enabled:
+        message = ("data checksums are off: page corruption is not detected (initdb --data-checksums, or "
+                   "pg_checksums --enable)")
+    else:
+        message = "no data-page checksum failures"
+    return measured("postgres.checksum_failures", target, total, threshold, message,
+                    {"checksums_enabled": enabled, "databases": [_clean(r) for r in failing[:MAX_LISTED]]})

@@ -68,7 +68,9 @@ def trend_points(report: dict[str, Any]) -> list[dict[str, Any]]:
             add("backup_size_bytes", target, target, details.get("size"))
             add("backup_duration_s", target, target, details.get("seconds", a.get("duration_s")))
         elif action == "backup.restore_test":
-            add("restore_duration_s", target, target, a.get("duration_s"))
+            add("restore_duration_s", target, target, details.get("restore_seconds", a.get("duration_s")))
+            for phase, seconds in (details.get("phases") or {}).items():
+                add("restore_phase_s", target, str(phase), seconds)
     return points
 
 
