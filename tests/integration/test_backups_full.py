@@ -380,7 +380,7 @@ def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
 
     uploads = f"up-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=uploads)
-    env(full={"retention_days": 45, "glacier_after_days": 7}, uploads_bucket=uploads)
+    env(full={"retention_days": 45, "glacier_after_days": 14}, uploads_bucket=uploads)
     drifted = make_step("maintenance_daily")
     verify.run_bucket_checks(drifted)
     by_check = {f.check: f for f in drifted.findings}
