@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mercenary_maintenance import bucket_lifecycle, registry
-from mercenary_maintenance.backups import actions, catalog, incremental, keys, lifecycle, retention
+from mercenary_maintenance.backups import actions, catalog, incremental, keys, lifecycle, retention, source
 from mercenary_maintenance.config import load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.runinfo import RunInfo
@@ -28,7 +28,7 @@ def step_at(when: datetime, dag_id: str) -> Step:
 
 
 def good_dirs(client: Any, bucket: str, kind: str) -> list[str]:
-    return [b.prefix for b in catalog.current(catalog.backups_of(client, bucket, "postgres", kind, "main"))]
+    return [b.prefix for b in catalog.backups_of(client, bucket, "postgres", kind, "main") if b.good]
 
 
 def test_a_month_without_backups_keeps_the_newest_verified_fulls_and_the_newest_good_chain(
@@ -54,7 +54,8 @@ def test_a_month_without_backups_keeps_the_newest_verified_fulls_and_the_newest_
     monkeypatch.setattr(incremental, "next_parent", parent_of)
     chain_b = good_dirs(client, bucket, keys.INCREMENTAL)[2:]
     # the newest attempt failed: its data object is there, its manifest never came
-    failed = keys.backup_dir("postgres", keys.INCREMENTAL, "main", "20260301T160000Z", "a01-dead00")
+    tag = source.tag_of(catalog.backups_of(client, bucket, "postgres", keys.INCREMENTAL, "main")[0])
+    failed = keys.backup_dir("postgres", keys.INCREMENTAL, "main", "20260301T160000Z", f"a01-dead00-{tag}")
     client.put_object(Bucket=bucket, Key=failed + keys.BASE_TAR, Body=b"partial")
 
     env(delete_expired=True)  # min_redundancy 2, full 30 days, incremental 7 days (defaults)
@@ -100,3 +101,47 @@ def test_a_role_without_lifecycle_permissions_still_gets_its_full_backup(pg, s3,
     assert any(k["Key"].endswith(keys.MANIFEST)
                for k in s3.client().list_objects_v2(Bucket=bucket)["Contents"])  # the backup landed
     assert state in ("success", "failed")  # the run's state is the lifecycle task's; the backup is not
+
+
+def test_two_clusters_on_one_bucket_prefix_and_target_name_never_touch_each_others_backups(
+        pg, pg18, s3, write_config, connections):
+    name = f"ret_{uuid.uuid4().hex[:6]}"  # the same database name on both clusters
+    for server in (pg, pg18):
+        server.create_database(name)
+        server.execute("CREATE TABLE t (x int); INSERT INTO t VALUES (1)", name)
+    backup_env(pg, s3, name, write_config, connections, "two")
+    bucket = load_config().backups.bucket
+    client = s3.client()
+
+    def deployment(server: Any, **backups: Any) -> None:
+        connections(server.connection_env("maintenance_postgres", name))
+        write_config({"targets": {"postgres": [{"name": "main", "conn_id": "maintenance_postgres"}], "redis": []},
+                      "backups": {"bucket": bucket, "part_size_mb": 5, **backups}})
+
+    deployment(pg)
+    for day in range(2):
+        actions.backup_full(step_at(T0 + timedelta(days=day), "backup_full"), "main")
+    first = good_dirs(client, bucket, keys.FULL)
+    assert len(first) == 2
+    deployment(pg18)
+    other = step_at(T0 + timedelta(days=1), "backup_full")  # a date the first deployment already has
+    actions.backup_full(other, "main")
+    assert other.actions[-1].status is ActionStatus.DONE, other.actions
+    assert not other.actions[-1].details.get("noop")  # not the other cluster's backup of the date
+    assert other.actions[-1].details["replaced"] == []
+    assert [f.severity for f in other.findings if f.check == "backup.source"] == [Severity.WARNING]
+    everything = good_dirs(client, bucket, keys.FULL)
+    assert set(first) < set(everything)
+
+    deployment(pg18, delete_expired=True, min_redundancy=1)
+    expire = step_at(T0, "backup_full")
+    retention.expire(expire, "main", now=datetime.now(UTC) + timedelta(days=365))
+    assert expire.actions[-1].details["backups"] == []  # its own one backup is the newest: kept
+    warned = [f for f in expire.findings if f.check == "backup.source"]
+    assert [f.severity for f in warned] == [Severity.WARNING]
+    assert sum(warned[0].details["others"].values()) == 2
+    deployment(pg, delete_expired=True, min_redundancy=1)
+    mine = step_at(T0, "backup_full")
+    retention.expire(mine, "main", now=datetime.now(UTC) + timedelta(days=365))
+    assert mine.actions[-1].details["backups"] == [first[0]]  # only its own older backup
+    assert set(good_dirs(client, bucket, keys.FULL)) == set(everything) - {first[0]}

@@ -31,6 +31,7 @@ from mercenary_maintenance.backups.manifest import (
     sql_text,
 )
 from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.backups.source import Source
 from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, part_size_for, upload_stream
 from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.windows.rules import UTC
@@ -54,6 +55,8 @@ class DumpRequest:
     held ACCESS EXCLUSIVE (a migration) fails the backup quickly instead of queueing behind it."""
     details: dict[str, Any] = field(default_factory=dict)
     extra_args: dict[str, str] = field(default_factory=dict)  # put/upload arguments (encryption)
+    source: Source | None = None
+    """The cluster and database backed up (recorded in the manifest)."""
     uploads_prefix: str = ""
     """Where unfinished multipart uploads of killed earlier attempts are aborted first (the
     date's directory; default: ``directory``)."""
@@ -195,6 +198,8 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         started_at=started.isoformat(), finished_at=datetime.now(UTC).isoformat(),
         objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size), roles],
         row_counts=row_counts, large_objects=large_objects,
+        system_identifier=req.source.system_identifier if req.source else None,
+        source=req.source.tag if req.source else None,
         details={**req.details, "snapshot_consistent": True, "raw_size": uploaded.raw_size, "parts": uploaded.parts,
                  "part_size": part_size,
                  "seconds": round(uploaded.seconds, 3),

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mercenary_maintenance import runner
-from mercenary_maintenance.backups import binaries, catalog, encryption, keys
+from mercenary_maintenance.backups import binaries, catalog, encryption, keys, source
 from mercenary_maintenance.backups.catalog import Backup
 from mercenary_maintenance.backups.dump import _collect, _stop, server_info, size_estimate
 from mercenary_maintenance.backups.manifest import (
@@ -38,6 +38,7 @@ from mercenary_maintenance.backups.manifest import (
     sql_text,
 )
 from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.backups.source import Source
 from mercenary_maintenance.backups.stream import (
     MB,
     HashingReader,
@@ -165,7 +166,8 @@ def _stamp_of(prefix: str, key: str) -> str:
     return parts.stamp
 
 
-def physical_backup(step: Step, target: str, pg: PgParams, client: Any, directory: str, stamp: str) -> Manifest:
+def physical_backup(step: Step, target: str, pg: PgParams, client: Any, directory: str, stamp: str,
+                    me: Source) -> Manifest:
     """Check prerequisites, pick the parent, take the backup, write the manifest last."""
     import hashlib
 
@@ -178,8 +180,12 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     problems = prerequisites(summarize, bool(can_replicate), pg.user)
     if problems:
         raise PrerequisiteMissing("incremental backups need: " + "; ".join(problems))
-    backups = [b for b in catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target)
-               if b.stamp != stamp]
+    listing = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target)
+    if len(source.own(listing, me)) != len(listing):
+        step.add(source.others(target, f"s3://{cfg.bucket}/{keys.target_prefix(cfg.prefix, keys.INCREMENTAL, target)}",
+                               listing, me))
+    # a parent of another cluster would fail pg_basebackup (system identifier mismatch) or worse
+    backups = [b for b in source.own(listing, me) if b.stamp != stamp]
     chain = good_chain_members(client, cfg.bucket, backups)
     parent = next_parent(chain, started, timedelta(hours=cfg.incremental.new_chain_after_hours))
     parent_pg_manifest = None
@@ -204,6 +210,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
         client_version=tool.stdout.strip(), database=database, started_at=started.isoformat(),
         finished_at=datetime.now(UTC).isoformat(), objects=objects, row_counts=counts, row_counts_exact=False,
         chain=chain_id, parent=_stamp_of(cfg.prefix, parent.key) if parent else None,
+        system_identifier=me.system_identifier, source=me.tag,
         details={"chain_started_at": chain_started, "raw_size": uploaded.raw_size,
                  "seconds": round(uploaded.seconds, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
                  "row_counts_note": "counted right after the backup ended; writes in between show as differences"},
@@ -223,12 +230,14 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
     tcfg = step.cfg.postgres_target(target)
     stamp = keys.stamp(step.run.logical_date, step.run.run_id)
     date_dir = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp)
-    directory = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp, keys.attempt_id(step.run.try_number))
     with step.action(ACTION, target, why="4-hourly incremental backup (plan: Backup Procedures)",
                      key=f"s3://{cfg.bucket}/{date_dir}") as act:
         pg = params(tcfg.conn_id)
         with pg.connect() as conn:
             _, version_num, _ = server_info(conn)
+            me = source.of(conn)
+        directory = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp,
+                                    keys.attempt_id(step.run.try_number, me.tag))
         major = version_num // 10000
         native = major >= NATIVE_MAJOR
         if dry_run:
@@ -238,21 +247,22 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
             return
         client = s3_client(cfg.conn_id)
         # a date with a good backup is never taken again: a later increment may build on it
-        same_date = attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target, stamp)
+        same_date = source.own(
+            attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target, stamp), me)
         done = attempts.completed(client, cfg.bucket, same_date)
         if done is not None:
             act.done(f"no-op: {done.backup.prefix} is already a good backup of {target} for this logical date",
                      noop=True, key=done.manifest.key, method=done.manifest.method)
             return
         if native:
-            manifest = physical_backup(step, target, pg, client, directory, stamp)
+            manifest = physical_backup(step, target, pg, client, directory, stamp, me)
             attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
             kind = "incremental" if manifest.method == PHYSICAL_INCREMENTAL else "physical full (new chain)"
             act.done(f"{kind} backup of {target}: {manifest.size / MB:.1f} MB stored, chain {manifest.chain}",
                      method=manifest.method, chain=manifest.chain, parent=manifest.parent, key=manifest.key,
                      size=manifest.size, sha256=manifest.sha256)
             return
-        req = DumpRequest(target=target, kind=keys.INCREMENTAL, method=LOGICAL_SNAPSHOT, bucket=cfg.bucket,
+        req = DumpRequest(source=me, target=target, kind=keys.INCREMENTAL, method=LOGICAL_SNAPSHOT, bucket=cfg.bucket,
                           directory=directory, level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB,
                           bin_dir=cfg.bin_dir, statement_timeout_s=step.statement_timeout_s(),
                           lock_timeout_s=step.cfg.postgres.lock_timeout_seconds, details={"method": LOGICAL_SNAPSHOT},
@@ -342,7 +352,10 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
     cfg = step.cfg.backups
     with step.action(RESTORE, target, why="monthly restore test of the incremental chain") as act:
         client = s3_client(cfg.conn_id)
-        backups = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target)
+        pg = params(step.cfg.postgres_target(target).conn_id)
+        with pg.connect() as conn:
+            me = source.of(conn)
+        backups = source.own(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target), me)
         chain = chain_to_restore(good_chain_members(client, cfg.bucket, backups))
         if not chain:
             members = good_chain_members(client, cfg.bucket, backups)
@@ -359,7 +372,6 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
             message = f"would combine and start a chain of {len(manifests)} backup(s) ending {chain[-1][0].prefix}"
             act.dry_run(message)
             return
-        pg = params(step.cfg.postgres_target(target).conn_id)
         major = int(manifests[-1].server_version.split(".")[0])
         with tempfile.TemporaryDirectory(prefix="mm-chain-", dir=cfg.scratch_dir) as tmp:
             result = restore_chain(client, cfg.bucket, manifests, Path(tmp), major, cfg.bin_dir, pg.user)

@@ -51,6 +51,8 @@ class Manifest:
     parent: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    system_identifier: str | None = None  # pg_control_system() of the source cluster (None: older manifests)
+    source: str | None = None  # the source tag in the key (backups.source)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode()

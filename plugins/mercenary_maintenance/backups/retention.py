@@ -167,15 +167,20 @@ def delete(client: Any, bucket: str, object_keys: list[str]) -> None:
 def expire(step: Step, target: str, now: datetime | None = None) -> None:
     """backup.expire: delete expired backups of one target, both kinds (dry-run unless
     backups.delete_expired)."""
-    from mercenary_maintenance.backups.pgconn import s3_client
+    from mercenary_maintenance.backups import source
+    from mercenary_maintenance.backups.pgconn import params, s3_client
 
     cfg = step.cfg.backups
     moment = now or datetime.now(UTC)
     with step.action(ACTION, target, why="retention (plan: full 30 days, incremental 7 days)",
                      delete_expired=cfg.delete_expired) as act:
         client = s3_client(cfg.conn_id)
-        fulls = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
-        incs = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target)
+        with params(step.cfg.postgres_target(target).conn_id).connect() as conn:
+            me = source.of(conn)
+        listed = {kind: catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target) for kind in keys.KINDS}
+        where = f"s3://{cfg.bucket}/{cfg.prefix.strip('/')}/*/{target}/"
+        step.add(source.others(target, where, listed[keys.FULL] + listed[keys.INCREMENTAL], me))
+        fulls, incs = source.own(listed[keys.FULL], me), source.own(listed[keys.INCREMENTAL], me)
         full_plan = plan_full(fulls, cfg.full.retention_days, moment, keep=cfg.min_redundancy,
                               verifies=partial(verifies, client, cfg.bucket))
         inc_plan = plan_incremental(incs, parents_of(client, cfg.bucket, incs), cfg.incremental.retention_days, moment)
