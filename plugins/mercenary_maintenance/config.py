@@ -174,6 +174,9 @@ class IncrementalBackupConfig(_Model):
     retention_days: int = Field(7, ge=1)
     # PostgreSQL 17+: a new physical full starts a new chain when the chain is this old.
     new_chain_after_hours: int = Field(24, ge=1)
+    checkpoint: Literal["spread", "fast"] = "spread"
+    """pg_basebackup's start checkpoint: ``spread`` (default) paces its writes like any checkpoint;
+    ``fast`` forces an immediate one (an I/O burst on the primary every 4 hours)."""
 
 
 class BackupsConfig(_Model):

@@ -4,9 +4,15 @@ PostgreSQL 17+: ``pg_basebackup --incremental=<previous backup_manifest>`` chain
 physical full backup that this task takes when the chain is missing or older than
 ``backups.incremental.new_chain_after_hours``. Each backup is one tar stream
 (``-D - -Ft -X fetch``: WAL and ``backup_manifest`` inside) compressed into S3; the
-``backup_manifest`` is also stored on its own for the next increment. The monthly test
-downloads the chain, runs ``pg_combinebackup`` and ``pg_verifybackup``, starts a scratch
-server on the result and compares row counts.
+``backup_manifest`` is also stored on its own for the next increment. The primary is spared:
+a spread checkpoint by default, a temporary replication slot holding the backup's WAL until
+``-X fetch`` has collected it, statement and lock timeouts on every session, and no row count.
+
+The monthly test downloads the chain, runs ``pg_combinebackup`` and ``pg_verifybackup``,
+starts a scratch server on the result and proves what holds on a database written during the
+backup: the server reached the backup's consistent point (``End-LSN`` of its WAL range) and
+holds every relation that existed before and after the backup. It never compares with counts
+taken after the backup ended.
 
 Below 17 there is no incremental backup in PostgreSQL: the task takes a full *logical
 snapshot* (pg_dump) on the same cadence, records it as method ``logical_snapshot`` and
@@ -16,6 +22,7 @@ says in its message that it is NOT incremental.
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import tarfile
 import tempfile
@@ -32,9 +39,9 @@ from mercenary_maintenance.backups.dump import _collect, _stop, server_info, siz
 from mercenary_maintenance.backups.manifest import (
     Manifest,
     StoredObject,
-    compare_counts,
     count_rows,
     list_tables,
+    qualified,
     sql_text,
 )
 from mercenary_maintenance.backups.pgconn import PgParams
@@ -48,6 +55,8 @@ from mercenary_maintenance.backups.stream import (
     upload_stream,
 )
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.pg.session import millis
+from mercenary_maintenance.redact import mask
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows.rules import UTC
 
@@ -129,11 +138,11 @@ def tar_feed(source: Any, found: dict[str, bytes]) -> Callable[[Write], None]:
 
 def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, major: int, bin_dir: str | None,
                      parent_manifest: bytes | None, level: int, part_size: int, label: str,
-                     extra_args: dict[str, str]) -> tuple[Any, bytes]:
+                     extra_args: dict[str, str], checkpoint: str = "spread") -> tuple[Any, bytes]:
     """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest``."""
     pg_basebackup = binaries.program(major, "pg_basebackup", bin_dir)
     with tempfile.TemporaryDirectory(prefix="mm-incr-") as tmp:
-        argv = [pg_basebackup, "-D", "-", "-Ft", "-X", "fetch", "--checkpoint=fast", "--no-password",
+        argv = [pg_basebackup, "-D", "-", "-Ft", "-X", "fetch", f"--checkpoint={checkpoint}", "--no-password",
                 f"--label=mercenary {label}"]
         if parent_manifest is not None:
             previous = Path(tmp) / "parent_backup_manifest"
@@ -152,11 +161,57 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
             if keys.PG_MANIFEST not in found:
                 raise RuntimeError("pg_basebackup's tar stream had no backup_manifest")
 
-        uploaded = upload_stream(client, bucket, directory + keys.BASE_TAR, tar_feed(proc.stdout, found),
+        feed = tar_feed(proc.stdout, found)
+
+        def feed_or_why(write: Write) -> None:
+            try:
+                feed(write)
+            except tarfile.TarError:  # no tar at all: pg_basebackup failed; its stderr says why
+                if proc.wait() != 0:
+                    raise runner.CommandError(argv, proc.returncode, stderr.result()) from None
+                raise
+
+        uploaded = upload_stream(client, bucket, directory + keys.BASE_TAR, feed_or_why,
                                  level=level, part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
                                  label=f"pg_basebackup {label}", extra_args=extra_args)
     client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST], **extra_args)
     return uploaded, found[keys.PG_MANIFEST]
+
+
+def bounded(conn: Any, step: Step) -> Any:
+    """Every statement of this session on the primary ends: ``statement_timeout`` and ``lock_timeout``."""
+    conn.execute("SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+                 [millis(step.statement_timeout_s()), millis(step.cfg.postgres.lock_timeout_seconds)])
+    return conn
+
+
+def relations(conn: Any) -> list[str]:
+    """The database's relations as ``"<relkind> <schema>.<name>"`` (the chain restore's catalog oracle)."""
+    return [f"{r[2]} {qualified(r[0], r[1])}" for r in conn.execute(sql_text("relations")).fetchall()]
+
+
+def hold_wal(conn: Any, slot: str) -> None:
+    """A temporary physical slot reserving WAL from now until ``conn`` closes: ``-X fetch`` collects the
+    backup's WAL at its end, and without the slot a busy primary may have recycled it by then."""
+    conn.execute("SELECT pg_catalog.pg_create_physical_replication_slot(%s, true, true)", [slot])
+
+
+def wal_range(pg_manifest: bytes) -> dict[str, Any]:
+    """The backup's WAL range (its consistent point is the end) and system identifier, from backup_manifest.
+
+    >>> wal_range(b'{"System-Identifier": 7, "WAL-Ranges": [{"Timeline": 1, "Start-LSN": "0/2000028",'
+    ...           b' "End-LSN": "0/2000100"}]}')
+    {'wal_start_lsn': '0/2000028', 'wal_end_lsn': '0/2000100', 'timeline': 1, 'system_identifier': '7'}
+    """
+    import json
+
+    data = json.loads(pg_manifest)
+    ranges = data.get("WAL-Ranges") or []
+    if not ranges:
+        raise RuntimeError("backup_manifest has no WAL range")
+    sysid = data.get("System-Identifier")
+    return {"wal_start_lsn": ranges[0]["Start-LSN"], "wal_end_lsn": ranges[-1]["End-LSN"],
+            "timeline": ranges[-1]["Timeline"], "system_identifier": None if sysid is None else str(sysid)}
 
 
 def _stamp_of(prefix: str, key: str) -> str:
@@ -174,6 +229,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     cfg = step.cfg.backups
     started = datetime.now(UTC)
     with pg.connect() as conn:
+        bounded(conn, step)
         version, version_num, database = server_info(conn)
         summarize, can_replicate = conn.execute(sql_text("incremental_prereqs")).fetchone()
         part_size = part_size_for(size_estimate(conn)[1], cfg.part_size_mb * MB)
@@ -193,12 +249,23 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
         parent_dir = parent.key.rsplit("/", 1)[0] + "/"
         parent_pg_manifest = client.get_object(Bucket=cfg.bucket, Key=parent_dir + keys.PG_MANIFEST)["Body"].read()
     abort_stale_uploads(client, cfg.bucket, keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp))
-    uploaded, pg_manifest = basebackup_to_s3(
-        pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
-        parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
-        label=f"{target} {stamp}", extra_args=encryption.upload_args(cfg))
-    with pg.connect() as conn:
-        counts = count_rows(conn, list_tables(conn))
+    slot = f"mm_backup_{secrets.token_hex(6)}"
+    with pg.connect() as guard:  # held for the backup's duration: the slot lives as long as this session
+        bounded(guard, step)
+        before = relations(guard)
+        hold_wal(guard, slot)
+        uploaded, pg_manifest = basebackup_to_s3(
+            pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
+            parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
+            label=f"{target} {stamp}", extra_args=encryption.upload_args(cfg), checkpoint=cfg.incremental.checkpoint)
+        after = relations(guard)
+    wal = wal_range(pg_manifest)
+    if wal["system_identifier"] not in (None, me.system_identifier):
+        raise RuntimeError(f"backup_manifest names system {wal['system_identifier']}, the server said "
+                           f"{me.system_identifier}: not storing a backup of another cluster under this source")
+    # Relations that existed before and after the backup exist at its consistent point; one created or
+    # dropped meanwhile may or may not, so the oracle does not ask for it.
+    kept = sorted(set(before) & set(after))
     tool = runner.run([binaries.program(version_num // 10000, "pg_basebackup", cfg.bin_dir), "--version"])
     chain_id = parent.chain if parent is not None and parent.chain else stamp
     chain_started = parent.details.get("chain_started_at") if parent is not None else started.isoformat()
@@ -208,12 +275,15 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
         target=target, kind=keys.INCREMENTAL, method=PHYSICAL_INCREMENTAL if parent else PHYSICAL_FULL,
         key=uploaded.key, size=uploaded.size, sha256=uploaded.sha256, server_version=version,
         client_version=tool.stdout.strip(), database=database, started_at=started.isoformat(),
-        finished_at=datetime.now(UTC).isoformat(), objects=objects, row_counts=counts, row_counts_exact=False,
+        finished_at=datetime.now(UTC).isoformat(), objects=objects, row_counts={}, row_counts_exact=False,
         chain=chain_id, parent=_stamp_of(cfg.prefix, parent.key) if parent else None,
         system_identifier=me.system_identifier, source=me.tag,
         details={"chain_started_at": chain_started, "raw_size": uploaded.raw_size,
                  "seconds": round(uploaded.seconds, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
-                 "row_counts_note": "counted right after the backup ended; writes in between show as differences"},
+                 "checkpoint": cfg.incremental.checkpoint, "wal_slot": slot, **wal, "relations": kept,
+                 "oracle": "the restore must reach wal_end_lsn (the consistent point), hold every relation "
+                           "listed, and pass pg_verifybackup; row counts are not compared (the database "
+                           "is written during the backup)"},
     )
     catalog.put_manifest(client, cfg.bucket, directory, manifest, encryption.upload_args(cfg))
     return manifest
@@ -332,21 +402,60 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
     times["verify_s"] = time.monotonic() - t0
     t0 = time.monotonic()
     server_bin = binaries.client_dir(major, bin_dir, "postgres")
+    latest = chain[-1]
     with scratch.scratch_server(server_bin, out) as server:
         times["start_s"] = time.monotonic() - t0
         t0 = time.monotonic()
-        with server.connect(user, chain[-1].database) as conn:  # type: ignore[attr-defined]
-            # The counts are bounded like the restore that produced them (they scan every table).
+        with server.connect(user, latest.database) as conn:  # type: ignore[attr-defined]
+            # Bounded like the restore that produced them (the counts scan every table of the copy).
             conn.execute("SELECT set_config('statement_timeout', %s, false)",
                          [f"{round(runner.backup_timeout() * 1000)}ms"])
-            counts = count_rows(conn, list_tables(conn))
-        times["count_s"] = time.monotonic() - t0
-    return {"times": {k: round(v, 3) for k, v in times.items()}, "row_counts": counts}
+            end_lsn = latest.details.get("wal_end_lsn")
+            point = None
+            if end_lsn:
+                row = conn.execute(sql_text("replay_point"), {"end_lsn": end_lsn}).fetchone()
+                point = {"in_recovery": row[0], "current_lsn": row[1], "reached": bool(row[2]),
+                         "backup_end_lsn": row[3], "end_record_required": row[4], "wal_end_lsn": end_lsn}
+            present = set(relations(conn))
+            counts = count_rows(conn, list_tables(conn))  # reported (what the copy holds), never compared
+        times["oracle_s"] = time.monotonic() - t0
+    expected = latest.details.get("relations")
+    missing = sorted(set(expected) - present) if expected is not None else None
+    return {"times": {k: round(v, 3) for k, v in times.items()}, "row_counts": counts, "consistent_point": point,
+            "missing_relations": missing}
+
+
+def oracle_problems(result: dict[str, Any]) -> list[str]:
+    """What the restored copy fails to prove (empty: it reached the backup's consistent point and holds
+    every relation of the catalog at backup time).
+
+    >>> oracle_problems({"consistent_point": {"reached": True, "in_recovery": False, "end_record_required": False},
+    ...                  "missing_relations": []})
+    []
+    >>> oracle_problems({"consistent_point": {"reached": False, "in_recovery": False, "current_lsn": "0/10",
+    ...                  "wal_end_lsn": "0/20", "end_record_required": False}, "missing_relations": ["r public.t"]})
+    ['restored server is at WAL 0/10, before the backup\'s consistent point 0/20', 'missing relations: r public.t']
+    """
+    problems = []
+    point = result.get("consistent_point")
+    if point is None:
+        problems.append("the backup recorded no consistent point (taken before this check existed)")
+    else:
+        if not point["reached"]:
+            problems.append(f"restored server is at WAL {point['current_lsn']}, before the backup's consistent "
+                            f"point {point['wal_end_lsn']}")
+        if point["in_recovery"] or point["end_record_required"]:
+            problems.append("restored server did not finish recovery to the end of the backup")
+    missing = result.get("missing_relations")
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        problems.append(f"missing relations: {shown}")
+    return problems
 
 
 def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
-    """backup.restore_test of the incremental chain (monthly): combine, verify, start a scratch server, count
-    (PG 17+)."""
+    """backup.restore_test of the incremental chain (monthly, PG 17+): combine, pg_verifybackup, start a
+    scratch server, prove it reached the backup's consistent point and holds the catalog of backup time."""
     from mercenary_maintenance.backups.pgconn import params, s3_client
 
     cfg = step.cfg.backups
@@ -373,19 +482,30 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
             act.dry_run(message)
             return
         major = int(manifests[-1].server_version.split(".")[0])
-        with tempfile.TemporaryDirectory(prefix="mm-chain-", dir=cfg.scratch_dir) as tmp:
-            result = restore_chain(client, cfg.bucket, manifests, Path(tmp), major, cfg.bin_dir, pg.user)
-        diff = compare_counts(manifests[-1].row_counts, result["row_counts"])
-        details = {"scope": "incremental_chain", "chain": manifests[-1].chain, "backups": len(manifests),
-                   "latest": chain[-1][0].prefix, **result["times"], "count_diff": diff,
-                   "rows": sum(result["row_counts"].values()), "oracle": manifests[-1].details.get("row_counts_note")}
+        base = {"scope": "incremental_chain", "chain": manifests[-1].chain, "backups": len(manifests),
+                "latest": chain[-1][0].prefix}
+        try:
+            with tempfile.TemporaryDirectory(prefix="mm-chain-", dir=cfg.scratch_dir) as tmp:
+                result = restore_chain(client, cfg.bucket, manifests, Path(tmp), major, cfg.bin_dir, pg.user)
+        except Exception as exc:  # a corrupt or missing link, pg_combinebackup/pg_verifybackup, a start that fails
+            reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"chain restore failed: {reason}", details=base))
+            act.failed(f"chain restore failed: {reason}", **base)
+            return
+        problems = oracle_problems(result)
+        details = {**base, **result["times"], "consistent_point": result["consistent_point"],
+                   "missing_relations": result["missing_relations"], "rows": sum(result["row_counts"].values()),
+                   "relations": len(manifests[-1].details.get("relations") or []),
+                   "oracle": manifests[-1].details.get("oracle")}
         total = sum(result["times"].values())
-        if diff:
-            step.add(Finding(RESTORE, target, Severity.CRITICAL,
-                             f"chain restore: row counts differ in {len(diff)} table(s)", details=details))
-            act.failed(f"chain restore: row counts differ in {len(diff)} table(s)", **details)
+        if problems:
+            message = "chain restore: " + "; ".join(problems)
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, message, details=details))
+            act.failed(message, **details)
             return
         step.add(Finding(RESTORE, target, Severity.OK,
-                         f"chain of {len(manifests)} backup(s) combined, verified and started in {total:.1f} s; "
-                         "row counts match", value=round(total, 3), details=details))
+                         f"chain of {len(manifests)} backup(s) combined, verified (pg_verifybackup) and started in "
+                         f"{total:.1f} s; it reached the backup's consistent point "
+                         f"{result['consistent_point']['wal_end_lsn']} and holds all {details['relations']} "
+                         "relations of the catalog at backup time", value=round(total, 3), details=details))
         act.done(f"chain restore test of {target} passed in {total:.1f} s", **details)
