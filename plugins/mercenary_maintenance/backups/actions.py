@@ -75,7 +75,7 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
             return
         directory = keys.backup_dir(cfg.prefix, keys.FULL, target, stamp, keys.attempt_id(step.run.try_number, me.tag))
         req = DumpRequest(target=target, kind=keys.FULL, method="pg_dump", bucket=cfg.bucket, directory=directory,
-                          source=me,
+                          source=me, count_max_bytes=cfg.full.count_max_table_mb * MB,
                           level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB, bin_dir=cfg.bin_dir,
                           statement_timeout_s=step.statement_timeout_s(),
                           lock_timeout_s=step.cfg.postgres.lock_timeout_seconds,

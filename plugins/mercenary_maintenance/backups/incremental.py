@@ -138,8 +138,8 @@ def tar_feed(source: Any, found: dict[str, bytes]) -> Callable[[Write], None]:
 
 def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, major: int, bin_dir: str | None,
                      parent_manifest: bytes | None, level: int, part_size: int, label: str,
-                     extra_args: dict[str, str], checkpoint: str = "spread") -> tuple[Any, bytes]:
-    """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest``."""
+                     extra_args: dict[str, str], checkpoint: str = "spread") -> tuple[Any, bytes, str | None]:
+    """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest`` (and its ETag)."""
     pg_basebackup = binaries.program(major, "pg_basebackup", bin_dir)
     with tempfile.TemporaryDirectory(prefix="mm-incr-") as tmp:
         argv = [pg_basebackup, "-D", "-", "-Ft", "-X", "fetch", f"--checkpoint={checkpoint}", "--no-password",
@@ -174,8 +174,9 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
         uploaded = upload_stream(client, bucket, directory + keys.BASE_TAR, feed_or_why,
                                  level=level, part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
                                  label=f"pg_basebackup {label}", extra_args=extra_args)
-    client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST], **extra_args)
-    return uploaded, found[keys.PG_MANIFEST]
+    resp = client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST],
+                             **extra_args)
+    return uploaded, found[keys.PG_MANIFEST], resp.get("ETag")
 
 
 def bounded(conn: Any, step: Step) -> Any:
@@ -254,7 +255,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
         bounded(guard, step)
         before = relations(guard)
         hold_wal(guard, slot)
-        uploaded, pg_manifest = basebackup_to_s3(
+        uploaded, pg_manifest, pg_manifest_etag = basebackup_to_s3(
             pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
             parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
             label=f"{target} {stamp}", extra_args=encryption.upload_args(cfg), checkpoint=cfg.incremental.checkpoint)
@@ -269,8 +270,9 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     tool = runner.run([binaries.program(version_num // 10000, "pg_basebackup", cfg.bin_dir), "--version"])
     chain_id = parent.chain if parent is not None and parent.chain else stamp
     chain_started = parent.details.get("chain_started_at") if parent is not None else started.isoformat()
-    objects = [StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size),
-               StoredObject(directory + keys.PG_MANIFEST, len(pg_manifest), hashlib.sha256(pg_manifest).hexdigest())]
+    objects = [StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag),
+               StoredObject(directory + keys.PG_MANIFEST, len(pg_manifest), hashlib.sha256(pg_manifest).hexdigest(),
+                            etag=pg_manifest_etag)]
     manifest = Manifest(
         target=target, kind=keys.INCREMENTAL, method=PHYSICAL_INCREMENTAL if parent else PHYSICAL_FULL,
         key=uploaded.key, size=uploaded.size, sha256=uploaded.sha256, server_version=version,
@@ -332,7 +334,8 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
                      method=manifest.method, chain=manifest.chain, parent=manifest.parent, key=manifest.key,
                      size=manifest.size, sha256=manifest.sha256)
             return
-        req = DumpRequest(source=me, target=target, kind=keys.INCREMENTAL, method=LOGICAL_SNAPSHOT, bucket=cfg.bucket,
+        req = DumpRequest(source=me, count_max_bytes=cfg.full.count_max_table_mb * MB,
+                          target=target, kind=keys.INCREMENTAL, method=LOGICAL_SNAPSHOT, bucket=cfg.bucket,
                           directory=directory, level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB,
                           bin_dir=cfg.bin_dir, statement_timeout_s=step.statement_timeout_s(),
                           lock_timeout_s=step.cfg.postgres.lock_timeout_seconds, details={"method": LOGICAL_SNAPSHOT},

@@ -21,6 +21,7 @@ BACKUP_INCREMENTAL = TaskSpec("backup_incremental", chain.backup_incremental, ov
 VERIFY = TaskSpec("verify_backups", verify.run_daily, over="postgres")
 SAMPLE_RESTORE = TaskSpec("sample_restore", sample.sample_restore, over="postgres", heavy=True)
 CHECK_RETENTION = TaskSpec("check_retention", verify.run_bucket_checks)
+REREAD = TaskSpec("reread_backups", verify.reread, over="postgres")
 RESTORE_TEST = TaskSpec("restore_test", actions.restore_test, over="postgres", heavy=True)
 RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="postgres", heavy=True)
 
@@ -31,6 +32,6 @@ RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="p
 FULL = Group("backups", ENSURE_LIFECYCLE, (BACKUP_FULL, Gate("retention_delete"), EXPIRE))
 INCREMENTAL = Group("backups", BACKUP_INCREMENTAL)
 # Independent: one failing must not skip another.
-DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION)
+DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION, REREAD)
 WEEKLY_RESTORE_TEST = Group("backups", RESTORE_TEST)
 MONTHLY_RESTORE_TEST = Group("backups", RESTORE_TEST, RESTORE_CHAIN)
