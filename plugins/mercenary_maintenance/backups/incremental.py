@@ -437,7 +437,7 @@ def oracle_problems(result: dict[str, Any]) -> list[str]:
     []
     >>> oracle_problems({"consistent_point": {"reached": False, "in_recovery": False, "current_lsn": "0/10",
     ...                  "wal_end_lsn": "0/20", "end_record_required": False}, "missing_relations": ["r public.t"]})
-    ['restored server is at WAL 0/10, before the backup\'s consistent point 0/20', 'missing relations: r public.t']
+    ["restored server is at WAL 0/10, before the backup's consistent point 0/20", 'missing relations: r public.t']
     """
     problems = []
     point = result.get("consistent_point")
