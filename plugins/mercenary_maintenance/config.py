@@ -175,6 +175,10 @@ class FullBackupConfig(_Model):
     zstd_level: int = Field(1, ge=1, le=19)
     """Level 1: on dump data measured here it is ~3.5× faster than level 3 and compresses as well or better
     (docs/areas/backups.md, Performance); raise it to trade CPU for size."""
+    count_max_table_mb: int = Field(256, ge=0)
+    """Exact row counts (in the dump's own snapshot, beside the dump) only for tables up to this size;
+    bigger ones are recorded with the planner's estimate and not compared by the restore test, so a
+    backup never reads every table twice. 0: count none."""
 
     @model_validator(mode="after")
     def _glacier_before_expiry(self) -> FullBackupConfig:
@@ -200,6 +204,18 @@ class UploadsConfig(_Model):
     """New versions are copied (server-side) to ``uploads/`` in the backup bucket at most this often."""
     prefix: str = ""
     """Only keys under this prefix of the uploads bucket are copied (empty: all)."""
+    checkpoint: Literal["spread", "fast"] = "spread"
+    """pg_basebackup's start checkpoint: ``spread`` (default) paces its writes like any checkpoint;
+    ``fast`` forces an immediate one (an I/O burst on the primary every 4 hours)."""
+
+
+class RereadConfig(_Model):
+    mb_per_s: float = Field(50, gt=0)
+    """The read rate a full re-read is expected to reach: a backup's re-read deadline is its size at
+    this rate, twice over, plus a minute."""
+    budget_seconds: float = Field(1200, gt=0)
+    """Time the daily ``reread_backups`` task may spend (under the daily run's 30-minute task bound);
+    backups are re-read least recently verified first while their deadlines fit."""
 
 
 class BackupsConfig(_Model):
@@ -208,6 +224,8 @@ class BackupsConfig(_Model):
     prefix: str = "postgres"
     full: FullBackupConfig = Field(default_factory=FullBackupConfig)
     incremental: IncrementalBackupConfig = Field(default_factory=IncrementalBackupConfig)
+    reread: RereadConfig = Field(default_factory=RereadConfig)
+    """Full re-reads (sha256 of every byte) rotate through the backups in their own daily task."""
     delete_expired: bool = False
     """Deletes are dry-run unless this is true (DESIGN §7)."""
     min_redundancy: int = Field(2, ge=1)

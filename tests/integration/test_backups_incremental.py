@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,30 +35,53 @@ def step_at(when: datetime, dag_id: str = "backup_incremental") -> Step:
                                        logical_date=when))
 
 
-def test_chain_of_full_and_two_incrementals_restores_with_matching_counts(pg18, s3, write_config, connections):
+def pgbench(server: Any, db: str, *args: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PGPASSWORD=server.password)
+    argv = [str(server.bin_dir / "pgbench"), "-h", "127.0.0.1", "-p", str(server.port), "-U", server.user, *args, db]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_chain_taken_while_pgbench_writes_restores_to_its_consistent_point(pg18, s3, write_config, connections):
     db = pg18.create_database(f"inc_{uuid.uuid4().hex[:6]}")
     bucket = configure(pg18, s3, write_config, connections, db)
+    init = pgbench(pg18, db, "-i", "-s", "1", "-q")
+    assert init.wait(timeout=120) == 0, init.stderr.read() if init.stderr else ""
     pg18.execute("CREATE TABLE events (id int, body text);"
                  "INSERT INTO events SELECT g, 'a' FROM generate_series(1, 3000) g", db)
-    methods = []
-    for i, (sql, when) in enumerate([
-        (None, T0),
-        ("INSERT INTO events SELECT g, 'b' FROM generate_series(1, 700) g", T0 + timedelta(hours=4)),
-        ("DELETE FROM events WHERE id <= 100; CREATE TABLE later (x int); INSERT INTO later VALUES (1), (2)",
-         T0 + timedelta(hours=8)),
-    ]):
-        if sql:
-            pg18.execute(sql, db)
-        step = step_at(when)
-        incremental.backup_incremental(step, "main")
-        assert step.actions[-1].status is ActionStatus.DONE, (i, step.actions)
-        methods.append(step.actions[-1].details["method"])
+    # A spread checkpoint takes checkpoint_completion_target × checkpoint_timeout under writes: 27 s here.
+    pg18.execute("ALTER SYSTEM SET checkpoint_timeout = '30s'")
+    pg18.execute("SELECT pg_reload_conf()")
+    writer = pgbench(pg18, db, "-c", "2", "-T", "600", "-n", "-R", "200")  # writing through every backup
+    try:
+        methods = []
+        for i, (sql, when) in enumerate([
+            (None, T0),
+            ("INSERT INTO events SELECT g, 'b' FROM generate_series(1, 700) g", T0 + timedelta(hours=4)),
+            ("CREATE TABLE later (x int); INSERT INTO later VALUES (1), (2)", T0 + timedelta(hours=8)),
+        ]):
+            if sql:
+                pg18.execute(sql, db)
+            step = step_at(when)
+            incremental.backup_incremental(step, "main")
+            assert step.actions[-1].status is ActionStatus.DONE, (i, step.actions)
+            methods.append(step.actions[-1].details["method"])
+        assert writer.poll() is None, "pgbench stopped writing before the backups ended"
+    finally:
+        writer.terminate()
+        writer.wait(timeout=30)
+        pg18.execute("ALTER SYSTEM RESET checkpoint_timeout")
+        pg18.execute("SELECT pg_reload_conf()")
     assert methods == [incremental.PHYSICAL_FULL, incremental.PHYSICAL_INCREMENTAL, incremental.PHYSICAL_INCREMENTAL]
     assert step.actions[-1].details["chain"] == keys.stamp(T0, "x")
     stored = s3.client().list_objects_v2(Bucket=bucket)["Contents"]
     assert {o["Key"].rsplit("/", 1)[1] for o in stored} == {keys.BASE_TAR, keys.PG_MANIFEST, keys.MANIFEST}
     for obj in stored:  # encrypted at rest as configured, physical backups too
         assert s3.client().head_object(Bucket=bucket, Key=obj["Key"])["ServerSideEncryption"] == "AES256"
+    latest = [o["Key"] for o in stored if o["Key"].endswith(keys.MANIFEST)]
+    manifest = json.loads(s3.client().get_object(Bucket=bucket, Key=sorted(latest)[-1])["Body"].read())
+    assert manifest["details"]["checkpoint"] == "spread"  # the default: no immediate checkpoint
+    assert "r public.pgbench_accounts" in manifest["details"]["relations"]
+    assert manifest["row_counts"] == {}  # never counted on the primary after the backup
 
     monthly = step_at(T0 + timedelta(hours=9), "maintenance_monthly")
     incremental.restore_chain_test(monthly, "main")
@@ -63,9 +89,22 @@ def test_chain_of_full_and_two_incrementals_restores_with_matching_counts(pg18, 
     assert [f.severity for f in verdict] == [Severity.OK], (verdict, monthly.actions)
     details = verdict[0].details
     assert details["backups"] == 3
-    assert details["rows"] == 3000 + 700 - 2 * 100 + 2  # ids 1..100 exist in both batches
-    assert details["count_diff"] == {}
-    assert {"download_s", "combine_s", "verify_s", "start_s", "count_s"} <= set(details)
+    assert details["consistent_point"]["reached"] is True
+    assert details["missing_relations"] == []
+    assert details["relations"] >= 6  # pgbench's 4 tables, events, later (and their indexes)
+    assert {"download_s", "combine_s", "verify_s", "start_s", "oracle_s"} <= set(details)
+
+    # one flipped byte in the middle increment: critical, naming why
+    middle = sorted(k for k in (o["Key"] for o in stored) if k.endswith(keys.BASE_TAR))[1]
+    body = bytearray(s3.client().get_object(Bucket=bucket, Key=middle)["Body"].read())
+    body[len(body) // 2] ^= 0x01
+    s3.client().put_object(Bucket=bucket, Key=middle, Body=bytes(body))
+    corrupt = step_at(T0 + timedelta(hours=10), "maintenance_monthly")
+    incremental.restore_chain_test(corrupt, "main")
+    verdict = [f for f in corrupt.findings if f.check == "backup.restore_test"]
+    assert [f.severity for f in verdict] == [Severity.CRITICAL], (verdict, corrupt.actions)
+    assert "chain restore failed" in verdict[0].message
+    assert corrupt.actions[-1].status is ActionStatus.FAILED
 
 
 def test_missing_summarize_wal_is_a_clear_error(pg18, s3, write_config, connections):

@@ -185,7 +185,7 @@ def test_rerun_of_a_completed_date_is_a_noop_unless_its_backup_no_longer_verifie
     assert good_dir(s3) != first
 
 
-def test_a_backup_in_the_layout_before_attempts_is_still_verified_and_replaced_safely(env, s3):
+def test_a_backup_in_the_layout_before_attempts_is_still_verified_and_never_touched(env, s3):
     import json
 
     actions.backup_full(make_step(), "main")
@@ -198,6 +198,7 @@ def test_a_backup_in_the_layout_before_attempts_is_still_verified_and_replaced_s
     manifest["key"] = DATE_DIR + keys.DUMP
     for obj in manifest["objects"]:
         obj["key"] = DATE_DIR + obj["key"].rsplit("/", 1)[1]
+        del obj["etag"]  # manifests of that time recorded no ETag
     client.put_object(Bucket=bucket_of(), Key=DATE_DIR + keys.MANIFEST, Body=json.dumps(manifest).encode())
     for name in (keys.MANIFEST, keys.DUMP, keys.GLOBALS):
         client.delete_object(Bucket=bucket_of(), Key=attempt_dir + name)
@@ -206,13 +207,19 @@ def test_a_backup_in_the_layout_before_attempts_is_still_verified_and_replaced_s
     found = integrity()
     assert {f.details["key"] for f in found} == {DATE_DIR + keys.DUMP, DATE_DIR + keys.GLOBALS}
     assert all(f.severity is Severity.OK for f in found), found
+    # Its source (cluster, database) was never recorded: it may be another deployment's, so it is
+    # neither this date's no-op nor replaced; a backup of this source is taken beside it, with a warning.
     rerun = make_step(try_number=2)
     actions.backup_full(rerun, "main")
-    assert rerun.actions[-1].details["noop"] is True  # the old layout's backup verifies
-    forced = make_step(try_number=3)
-    actions.backup_full(forced, "main", force=True)
-    assert forced.actions[-1].details["replaced"] == [DATE_DIR]
-    assert set(objects(s3)) == backup_files(good_dir(s3))  # the old layout's objects are gone
+    assert rerun.actions[-1].status is ActionStatus.DONE
+    assert not rerun.actions[-1].details.get("noop")
+    assert rerun.actions[-1].details["replaced"] == []
+    warned = [f for f in rerun.findings if f.check == "backup.source"]
+    assert [f.severity for f in warned] == [Severity.WARNING], warned
+    assert warned[0].details["others"] == {"unrecorded": 1}
+    (ours,) = [k[: -len(keys.MANIFEST)] for k in objects(s3) if k.endswith("/" + keys.MANIFEST)
+               and k != DATE_DIR + keys.MANIFEST]
+    assert set(objects(s3)) == backup_files(DATE_DIR) | backup_files(ours)
 
 
 # ------------------------------------------------------------------ item 4: restores never endanger production

@@ -38,7 +38,8 @@ def test_full_retention_never_goes_below_min_redundancy():
     oldest, old, bad, recent = backup("full", 50), backup("full", 40), backup("full", 35, good=False), backup("full", 1)
     plan = retention.plan_full([oldest, old, bad, recent], 30, NOW, keep=2)
     assert plan.delete == [oldest, bad]  # old is expired but one of the 2 newest good ones
-    assert plan.protected == [f"{old.prefix} (one of the 2 newest good full backups kept for backups.min_redundancy)"]
+    assert plan.protected == [
+        f"{old.prefix} (one of the 2 newest verified full backups kept for backups.min_redundancy)"]
     assert retention.plan_full([oldest, old, bad, recent], 30, NOW, keep=3).delete == [bad]
 
 
@@ -49,12 +50,36 @@ def test_full_retention_with_no_good_backup_at_all():
     assert plan.protected == []
 
 
-def test_incremental_retention_deletes_only_whole_expired_chains():
+def test_incremental_retention_keeps_every_link_a_retained_increment_needs():
     a1, a2 = backup("incremental", 9, stamp="a1"), backup("incremental", 8, stamp="a2")
     b1, b2 = backup("incremental", 7.5, stamp="b1"), backup("incremental", 1, stamp="b2")
-    chains = {"a1": "a1", "a2": "a1", "b1": "b1", "b2": "b1"}
-    plan = retention.plan_incremental([a1, a2, b1, b2], chains, 7, NOW)
+    parents = {"a1": None, "a2": "a1", "b1": None, "b2": "b1"}
+    plan = retention.plan_incremental([a1, a2, b1, b2], parents, 7, NOW)
     assert plan.delete == [a1, a2]  # b1 is expired but b2 still needs it
+    assert plan.protected == [f"{b1.prefix} (needed by b2, inside the 7-day window)"]
+
+
+def test_incremental_retention_keeps_the_newest_good_chain_not_the_newest_attempt():
+    # Backups stopped 31 days ago; the last attempt failed (no manifest) and is the newest object.
+    a1, a2 = backup("incremental", 40, stamp="a1"), backup("incremental", 39, stamp="a2")
+    b1, b2 = backup("incremental", 33, stamp="b1"), backup("incremental", 32, stamp="b2")
+    failed = backup("incremental", 31, good=False, stamp="c1")
+    parents = {"a1": None, "a2": "a1", "b1": None, "b2": "b1"}
+    plan = retention.plan_incremental([a1, a2, b1, b2, failed], parents, 7, NOW)
+    assert plan.delete == [a1, a2, failed]
+    assert [p.split(" ", 1)[0] for p in plan.protected] == [b1.prefix, b2.prefix]
+    # a chain whose base is gone is not restorable: the newest *complete* chain is the one kept
+    broken = retention.plan_incremental([a1, a2, b2], {"a1": None, "a2": "a1", "b2": "b1"}, 7, NOW)
+    assert broken.delete == [b2]
+
+
+def test_full_retention_counts_only_verified_backups_for_min_redundancy():
+    oldest, old, newer, recent = (backup("full", 50), backup("full", 45), backup("full", 40), backup("full", 35))
+    corrupt = {recent.prefix, newer.prefix}
+    plan = retention.plan_full([oldest, old, newer, recent], 30, NOW, keep=2,
+                               verifies=lambda b: b.prefix not in corrupt)
+    assert plan.delete == [newer]  # the newest is kept anyway; old and oldest are the 2 that verify
+    assert any("does not verify" in p for p in plan.protected)
 
 
 def test_freshness_capacity_redundancy_verdicts():
@@ -73,10 +98,20 @@ def test_lifecycle_diff_detects_changed_retention_and_keeps_foreign_rules_out_of
     cfg = BackupsConfig()
     current = [*lifecycle.desired_rules(cfg), {"ID": "logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}}]
     assert bucket_lifecycle.differences(lifecycle.desired_rules(cfg), current) == []
-    changed = BackupsConfig(full={"retention_days": 60, "glacier_after_days": 7})
+    changed = BackupsConfig(full={"retention_days": 60, "glacier_after_days": 14})
     problems = bucket_lifecycle.differences(lifecycle.desired_rules(changed), current)
     assert len(problems) == 1
     assert "mercenary-backup-full differs" in problems[0]
+
+
+def test_no_lifecycle_rule_expires_backup_prefixes_and_an_expiring_one_is_critical():
+    cfg = BackupsConfig()
+    assert all("Expiration" not in r for r in lifecycle.desired_rules(cfg))
+    assert lifecycle.check("b", cfg, lifecycle.desired_rules(cfg)).severity is Severity.OK
+    old_style = [{**r, "Expiration": {"Days": 30}} for r in lifecycle.desired_rules(cfg)]
+    finding = lifecycle.check("b", cfg, old_style)
+    assert finding.severity is Severity.CRITICAL
+    assert "mercenary-backup-full expires objects under s3://<bucket>/postgres/full/" in finding.message
 
 
 def test_both_lifecycle_writers_are_given_every_areas_rules():

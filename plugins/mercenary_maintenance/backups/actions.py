@@ -80,7 +80,7 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
     only after the new manifest is stored (:mod:`.attempts`). ``force`` (default: the run's
     ``force_new_backup`` param) takes a new backup of the date even when one verifies.
     """
-    from mercenary_maintenance.backups import attempts
+    from mercenary_maintenance.backups import attempts, source
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
     from mercenary_maintenance.backups.pgconn import params, s3_client
     from mercenary_maintenance.backups.stream import MB
@@ -97,17 +97,22 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
             act.dry_run(message)
             return
         client = s3_client(cfg.conn_id)
-        done = None if force else attempts.completed(
-            client, cfg.bucket, attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.FULL, target, stamp))
+        pg = params(tcfg.conn_id)
+        with pg.connect() as conn:
+            me = source.of(conn)
+        listing = attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.FULL, target, stamp)
+        if len(source.own(listing, me)) != len(listing):
+            step.add(source.others(target, f"s3://{cfg.bucket}/{date_dir}", listing, me))
+        done = None if force else attempts.completed(client, cfg.bucket, source.own(listing, me))
         if done is not None:
             m = done.manifest
             act.done(f"no-op: {done.backup.prefix} is already a good full backup of {target} for this logical date "
                      f"(its objects match its manifest); nothing dumped", noop=True, key=m.key, size=m.size,
                      sha256=m.sha256, finished_at=m.finished_at)
             return
-        directory = keys.backup_dir(cfg.prefix, keys.FULL, target, stamp, keys.attempt_id(step.run.try_number))
-        pg = params(tcfg.conn_id)
+        directory = keys.backup_dir(cfg.prefix, keys.FULL, target, stamp, keys.attempt_id(step.run.try_number, me.tag))
         req = DumpRequest(target=target, kind=keys.FULL, method="pg_dump", bucket=cfg.bucket, directory=directory,
+                          source=me, count_max_bytes=cfg.full.count_max_table_mb * MB,
                           level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB, bin_dir=cfg.bin_dir,
                           statement_timeout_s=step.statement_timeout_s(),
                           lock_timeout_s=step.cfg.postgres.lock_timeout_seconds,

@@ -5,7 +5,7 @@
 2. A new attempt writes under its own directory (:func:`keys.attempt_id`): data objects
    first, the manifest — naming them — last.
 3. Once that manifest is stored and its objects are confirmed present, every other attempt
-   of the date is deleted, each manifest before its objects.
+   of the date *from the same source* (:mod:`.source`) is deleted, each manifest before its objects.
 
 So from the moment a date has a good backup it always has at least one: until step 3 the
 older attempt is untouched, and step 3 starts only after the newer one is complete. A failure
@@ -95,8 +95,11 @@ def retire_others(client: Any, bucket: str, prefix: str, manifest: Manifest, dir
     confirm_stored(client, bucket, manifest)
     parts = keys.parse(prefix, directory + keys.MANIFEST)
     assert parts is not None, directory
+    from mercenary_maintenance.backups.source import tag_of
+
+    # only this source's attempts: a date of another cluster/database (backups.source) is not ours
     others = [b for b in stamp_backups(client, bucket, prefix, parts.kind, parts.target, parts.stamp)
-              if b.prefix != directory]
+              if b.prefix != directory and tag_of(b) == (manifest.source or "")]
     for backup in sorted(others, key=lambda b: not b.good):  # good (superseded) ones first
         catalog.delete_backup(client, bucket, backup)
         log.info("deleted %s attempt %s of %s (superseded by %s)", "good" if backup.good else "failed",

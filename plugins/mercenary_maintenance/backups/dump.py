@@ -6,9 +6,12 @@ the server), which a dump of one database does not contain and a restore on a ne
 needs first.
 
 pg_dump runs in a snapshot exported by a REPEATABLE READ transaction that stays open for
-the whole dump; the same transaction counts every table's rows and the large objects (in
-parallel with the dump), so the manifest's counts are exactly what the dump contains. Both wait at most
-``lock_timeout_s`` for a table lock (pg_dump ``--lock-wait-timeout``, ``lock_timeout``).
+the whole dump. The same transaction counts rows beside the dump — only tables up to
+``count_max_bytes`` (bigger ones get the planner's estimate: no second full read of the
+database), each count under a savepoint, none after pg_dump ended (the one running then is
+cancelled after a short grace) — so the counts are exactly what the dump contains, and a count
+that fails (a lock held by a migration, a timeout) leaves that table uncounted, never the backup
+failed. pg_dump waits at most ``lock_timeout_s`` for a table lock (``--lock-wait-timeout``).
 """
 
 from __future__ import annotations
@@ -25,17 +28,20 @@ from mercenary_maintenance.backups import binaries, catalog, keys
 from mercenary_maintenance.backups.manifest import (
     Manifest,
     StoredObject,
+    count_in_snapshot,
     count_large_objects,
-    count_rows,
-    list_tables,
+    qualified,
     sql_text,
 )
 from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.backups.source import Source
 from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, part_size_for, upload_stream
 from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.windows.rules import UTC
 
 log = logging.getLogger(__name__)
+COUNT_GRACE_S = 5.0
+"""How long a count still running when pg_dump ends may finish before it is cancelled."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,10 @@ class DumpRequest:
     held ACCESS EXCLUSIVE (a migration) fails the backup quickly instead of queueing behind it."""
     details: dict[str, Any] = field(default_factory=dict)
     extra_args: dict[str, str] = field(default_factory=dict)  # put/upload arguments (encryption)
+    source: Source | None = None
+    """The cluster and database backed up (recorded in the manifest)."""
+    count_max_bytes: int = 256 * MB
+    """Tables up to this size are counted exactly in the dump's snapshot; bigger ones get an estimate."""
     uploads_prefix: str = ""
     """Where unfinished multipart uploads of killed earlier attempts are aborted first (the
     date's directory; default: ``directory``)."""
@@ -95,6 +105,11 @@ class _Background:
             raise self._error
         return self._value
 
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; True when the function has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def failed(self) -> BaseException | None:
         """The error, if the function already ended with one (does not wait)."""
         return None if self._thread.is_alive() else self._error
@@ -115,8 +130,8 @@ def store_small(client: Any, bucket: str, key: str, data: bytes, level: int,
     import zstandard
 
     body = zstandard.ZstdCompressor(level=level).compress(data)
-    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zstd", **(extra_args or {}))
-    return StoredObject(key, len(body), hashlib.sha256(body).hexdigest(), len(data))
+    resp = client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zstd", **(extra_args or {}))
+    return StoredObject(key, len(body), hashlib.sha256(body).hexdigest(), len(data), etag=resp.get("ETag"))
 
 
 def _collect(stream: Any) -> _Background:
@@ -143,7 +158,10 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
                      [millis(req.statement_timeout_s), millis(req.lock_timeout_s)])
         version, version_num, database = server_info(snap)
         snapshot = str(snap.execute(sql_text("export_snapshot")).fetchone()[0])
-        tables = list_tables(snap)
+        sized = snap.execute(sql_text("tables_sized")).fetchall()
+        tables = [(str(r[0]), str(r[1])) for r in sized if int(r[2]) < req.count_max_bytes]
+        estimates = {qualified(str(r[0]), str(r[1])): max(int(r[3]), 0) for r in sized
+                     if int(r[2]) >= req.count_max_bytes}
         database_bytes = size_estimate(snap)[0]
         part_size = part_size_for(database_bytes, req.part_size)
         pg_dump = binaries.program(version_num // 10000, "pg_dump", req.bin_dir)
@@ -156,24 +174,29 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         assert proc.stderr is not None
         stderr = _collect(proc.stderr)
 
-        def count_or_stop() -> tuple[dict[str, int], int]:
+        dumped = threading.Event()
+
+        def count_beside() -> tuple[dict[str, int], dict[str, str], int | None]:
+            """Counts that cannot fail the backup: each table under a savepoint, none after the dump ends."""
             from mercenary_maintenance.adapters.postgres import read_deadline
 
             try:  # statement_timeout bounds each count; this all of them, like the pg_dump they go with
                 with read_deadline(snap, runner.backup_timeout(), "row counts"):
-                    return count_rows(snap, tables), count_large_objects(snap)
-            except BaseException:
-                _stop(proc)  # no manifest without counts: do not dump on for nothing
-                raise
+                    exact, uncounted = count_in_snapshot(snap, tables, dumped.is_set)
+                    large = None if dumped.is_set() else count_large_objects(snap)
+                    return exact, uncounted, large
+            except Exception as exc:
+                log.warning("row counts of %s stopped (the backup goes on without them): %s", req.target, exc)
+                return {}, {"*": f"{type(exc).__name__}: counts stopped"}, None
 
-        counts = _Background(count_or_stop)
+        counts = _Background(count_beside)
 
         def finish() -> None:
             code = proc.wait()  # a runner.Child: never waits past its deadline (CommandTimeout)
+            dumped.set()
+            if not counts.wait(COUNT_GRACE_S):
+                snap.cancel_safe()  # the count still running: the dump's end bounds the counts
             if code != 0:
-                cause = counts.failed()
-                if cause is not None:  # the counts failed and stopped pg_dump: theirs is the error
-                    raise cause
                 raise runner.CommandError(argv, code, stderr.result())
             counts.result()
 
@@ -181,7 +204,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         uploaded = upload_stream(client, req.bucket, key, copy_reader(proc.stdout), level=req.level,
                                  part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
                                  label=f"pg_dump {req.target}", extra_args=req.extra_args)
-        row_counts, large_objects = counts.result()
+        row_counts, uncounted, large_objects = counts.result()
         roles = store_small(client, req.bucket, req.directory + keys.GLOBALS, cluster_globals, req.level,
                             req.extra_args)
     except BaseException:
@@ -193,13 +216,17 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         target=req.target, kind=req.kind, method=req.method, key=uploaded.key, size=uploaded.size,
         sha256=uploaded.sha256, server_version=version, client_version=dump_version, database=database,
         started_at=started.isoformat(), finished_at=datetime.now(UTC).isoformat(),
-        objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size), roles],
+        objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag), roles],
         row_counts=row_counts, large_objects=large_objects,
+        row_counts_exact=not uncounted and not estimates,
+        system_identifier=req.source.system_identifier if req.source else None,
+        source=req.source.tag if req.source else None,
         details={**req.details, "snapshot_consistent": True, "raw_size": uploaded.raw_size, "parts": uploaded.parts,
                  "part_size": part_size,
                  "seconds": round(uploaded.seconds, 3),
                  "complete_s": round(uploaded.complete_s, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
-                 "compression": f"zstd-{req.level}", "tables": len(row_counts), "globals": roles.key,
+                 "compression": f"zstd-{req.level}", "tables": len(sized), "globals": roles.key,
+                 "counted_tables": len(row_counts), "uncounted": uncounted, "row_estimates": estimates,
                  "database_bytes": database_bytes},
     )
     catalog.put_manifest(client, req.bucket, req.directory, manifest, req.extra_args)

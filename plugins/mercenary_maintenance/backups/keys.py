@@ -4,7 +4,8 @@
 The stamp comes from the run's logical date (one logical backup per date); runs without
 one (manual, emergency) derive it from the run id. Each attempt (try) writes under its own
 ``<attempt>`` directory, so a retry never rewrites an object a good backup's manifest
-names (see :mod:`.attempts`). Backups written before attempts existed live directly under
+names (see :mod:`.attempts`); its name ends in the source's tag (:mod:`.source`).
+Backups written before attempts existed live directly under
 ``<stamp>/`` (attempt ``""``) and are still read. Kinds come first so one lifecycle rule
 per kind covers every target.
 """
@@ -50,14 +51,15 @@ def stamp(logical_date: datetime | None, run_id: str) -> str:
     return f"{started.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest}"
 
 
-def attempt_id(try_number: int) -> str:
-    """A new attempt's directory name: the try number and a random suffix (never reused).
+def attempt_id(try_number: int, source: str = "") -> str:
+    """A new attempt's directory name: the try number, a random suffix (never reused) and the source
+    tag (:mod:`.source`: which cluster and database).
 
-    >>> a = attempt_id(2)
-    >>> a[:4], len(a), a == attempt_id(2)
-    ('a02-', 10, False)
+    >>> a = attempt_id(2, "s0123456789")
+    >>> a[:4], len(a), a.endswith("-s0123456789"), a == attempt_id(2, "s0123456789")
+    ('a02-', 22, True, False)
     """
-    return f"a{max(try_number, 0):02d}-{secrets.token_hex(3)}"
+    return f"a{max(try_number, 0):02d}-{secrets.token_hex(3)}" + (f"-{source}" if source else "")
 
 
 def kind_prefix(prefix: str, kind: str) -> str:

@@ -25,18 +25,22 @@ ABORT_INCOMPLETE_DAYS = 1
 
 
 def desired_rules(cfg: BackupsConfig) -> list[dict[str, Any]]:
-    """
+    """Transitions and clean-up of abandoned uploads only: **no Expiration** on backup prefixes.
+
+    S3 expires by age alone and knows nothing of ``min_redundancy`` or of which increment needs
+    which base: a bucket whose backups stopped for a month would be emptied. Deletion is
+    ``backup.expire``'s alone (:mod:`.retention`).
+
     >>> rules = desired_rules(BackupsConfig())
-    >>> [(r["ID"], r["Expiration"]["Days"], r.get("Transitions")) for r in rules]
+    >>> [(r["ID"], "Expiration" in r, r.get("Transitions")) for r in rules]
     ... # doctest: +NORMALIZE_WHITESPACE
-    [('mercenary-backup-full', 30, [{'Days': 7, 'StorageClass': 'GLACIER'}]),
-     ('mercenary-backup-incremental', 7, None)]
+    [('mercenary-backup-full', False, [{'Days': 7, 'StorageClass': 'GLACIER'}]),
+     ('mercenary-backup-incremental', False, None)]
     """
     full: dict[str, Any] = {
         "ID": RULE_PREFIX + keys.FULL,
         "Filter": {"Prefix": keys.kind_prefix(cfg.prefix, keys.FULL)},
         "Status": "Enabled",
-        "Expiration": {"Days": cfg.full.retention_days},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_DAYS},
     }
     if cfg.full.glacier_after_days:
@@ -45,10 +49,50 @@ def desired_rules(cfg: BackupsConfig) -> list[dict[str, Any]]:
         "ID": RULE_PREFIX + keys.INCREMENTAL,
         "Filter": {"Prefix": keys.kind_prefix(cfg.prefix, keys.INCREMENTAL)},
         "Status": "Enabled",
-        "Expiration": {"Days": cfg.incremental.retention_days},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_DAYS},
     }
     return [full, incremental]
+
+
+def _rule_prefix(rule: dict[str, Any]) -> str | None:
+    """The key prefix a rule applies to ("" for the whole bucket), None when a tag condition limits it
+    (expiry by a tag that only ``backup.expire`` sets is allowed)."""
+    filt = rule.get("Filter")
+    if filt is None:
+        return str(rule.get("Prefix") or "")
+    if "Tag" in filt:
+        return None
+    if "And" in filt:
+        if filt["And"].get("Tags"):
+            return None
+        return str(filt["And"].get("Prefix") or "")
+    return str(filt.get("Prefix") or "")
+
+
+def expiring_rules(cfg: BackupsConfig, current: list[dict[str, Any]]) -> list[str]:
+    """Enabled rules (ours or anyone's) that would expire backup objects by age.
+
+    >>> cfg = BackupsConfig()
+    >>> expiring_rules(cfg, [{"ID": "all", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 30}},
+    ...     {"ID": "logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 9}},
+    ...     {"ID": "tag", "Status": "Enabled", "Filter": {"Tag": {"Key": "k", "Value": "v"}},
+    ...      "Expiration": {"Days": 1}}])
+    ['rule all expires objects under s3://<bucket>/ after 30 days']
+    """
+    found = []
+    for rule in current:
+        if rule.get("Status") != "Enabled" or not rule.get("Expiration"):
+            continue
+        where = _rule_prefix(rule)
+        if where is None:
+            continue
+        for kind in keys.KINDS:
+            backups_at = keys.kind_prefix(cfg.prefix, kind)
+            if backups_at.startswith(where) or where.startswith(backups_at):
+                days = rule["Expiration"].get("Days", rule["Expiration"].get("Date"))
+                found.append(f"rule {rule.get('ID')} expires objects under s3://<bucket>/{where} after {days} days")
+                break
+    return found
 
 
 def bucket_rules(cfg: MaintenanceConfig) -> list[dict[str, Any]]:
@@ -57,16 +101,22 @@ def bucket_rules(cfg: MaintenanceConfig) -> list[dict[str, Any]]:
 
 
 def check(bucket: str, cfg: BackupsConfig, current: list[dict[str, Any]]) -> Finding:
-    problems = differences(desired_rules(cfg), current)
-    expected = {"full_days": cfg.full.retention_days, "glacier_after_days": cfg.full.glacier_after_days,
-                "incremental_days": cfg.incremental.retention_days}
+    expiring = expiring_rules(cfg, current)
+    problems = expiring + differences(desired_rules(cfg), current)
+    expected = {"glacier_after_days": cfg.full.glacier_after_days, "expiration": None,
+                "full_days": cfg.full.retention_days, "incremental_days": cfg.incremental.retention_days}
+    if expiring:
+        return Finding(CHECK, bucket, Severity.CRITICAL,
+                       "the bucket lifecycle deletes backups by age, whatever retention keeps: " + "; ".join(problems),
+                       details={"expected": expected, "problems": problems, "expiring_rules": expiring})
     if problems:
         return Finding(CHECK, bucket, Severity.CRITICAL,
                        "bucket lifecycle does not match the retention config: " + "; ".join(problems),
                        details={"expected": expected, "problems": problems})
     return Finding(CHECK, bucket, Severity.OK,
-                   f"lifecycle: full expire after {cfg.full.retention_days} d (Glacier after "
-                   f"{cfg.full.glacier_after_days} d), incremental after {cfg.incremental.retention_days} d",
+                   f"lifecycle: no expiry on backup prefixes (backup.expire keeps full {cfg.full.retention_days} d, "
+                   f"incremental {cfg.incremental.retention_days} d); full to Glacier after "
+                   f"{cfg.full.glacier_after_days} d",
                    details={"expected": expected})
 
 
@@ -95,16 +145,28 @@ def uploads_check(bucket: str, versioning: str | None, rules: list[dict[str, Any
 
 
 def ensure_lifecycle(step: Step, lifecycle_rules: Sequence[RuleSource]) -> None:
-    """backup.lifecycle: the bucket's expiry/Glacier rules equal the retention config (idempotent).
+    """backup.lifecycle: the bucket's Glacier/clean-up rules equal the config (idempotent; no expiry).
 
-    The one lifecycle document holds every area's rules: ``lifecycle_rules`` are their sources
+    Its own task, on no backup's path: a role without lifecycle permissions, or a store that
+    refuses a transition, costs a ``backup.retention`` warning, never a backup. The one lifecycle
+    document holds every area's rules: ``lifecycle_rules`` are their sources
     (``registry.LIFECYCLE_RULES``, given by the task declaration)."""
     from mercenary_maintenance import bucket_lifecycle
     from mercenary_maintenance.backups.pgconn import s3_client
+    from mercenary_maintenance.redact import mask
 
     cfg = step.cfg.backups
-    with step.action("backup.lifecycle", cfg.bucket, why="retention as S3 lifecycle rules") as act:
-        changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id), step.cfg, lifecycle_rules)
+    with step.action("backup.lifecycle", cfg.bucket, why="Glacier transition and upload clean-up rules") as act:
+        try:
+            changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id), step.cfg, lifecycle_rules)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
+            step.add(Finding(CHECK, cfg.bucket, Severity.WARNING,
+                             f"could not write the bucket lifecycle ({reason}); backups are unaffected (retention "
+                             "is backup.expire's), but Glacier transitions and the clean-up of abandoned uploads "
+                             "are not in place", details={"error": type(exc).__name__, "reason": reason}))
+            act.failed(f"lifecycle not written: {reason}")
+            return
         if changes:
             act.done(f"lifecycle rules updated: {'; '.join(changes)}", changes=changes)
         else:

@@ -10,6 +10,7 @@ snapshot (``pg_export_snapshot()`` + ``pg_dump --snapshot``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ class StoredObject:
     size: int
     sha256: str
     raw_size: int | None = None
+    etag: str | None = None  # S3's ETag at upload (None: older manifests)
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Manifest:
     parent: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    system_identifier: str | None = None  # pg_control_system() of the source cluster (None: older manifests)
+    source: str | None = None  # the source tag in the key (backups.source)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
@@ -91,6 +95,31 @@ def count_rows(conn: Any, tables: list[tuple[str, str]]) -> dict[str, int]:
         query = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
         counts[qualified(schema, table)] = int(conn.execute(query).fetchone()[0])
     return counts
+
+
+def count_in_snapshot(conn: Any, tables: list[tuple[str, str]], stop: Callable[[], bool],
+                      ) -> tuple[dict[str, int], dict[str, str]]:
+    """Exact counts in the connection's open transaction, each under a savepoint: a count that fails
+    (lock or statement timeout, cancelled) leaves the transaction — and the snapshot pg_dump uses —
+    alive and only that table uncounted. Stops counting once ``stop()`` says so."""
+    from psycopg import sql
+
+    counts: dict[str, int] = {}
+    uncounted: dict[str, str] = {}
+    for schema, table in tables:
+        name = qualified(schema, table)
+        if stop():
+            uncounted[name] = "not counted: the dump finished first"
+            continue
+        query = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+        conn.execute("SAVEPOINT mm_count")
+        try:
+            counts[name] = int(conn.execute(query).fetchone()[0])
+            conn.execute("RELEASE SAVEPOINT mm_count")
+        except Exception as exc:  # recorded, never the backup's failure
+            conn.execute("ROLLBACK TO SAVEPOINT mm_count")
+            uncounted[name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc) else ''}"
+    return counts, uncounted
 
 
 def count_large_objects(conn: Any) -> int:

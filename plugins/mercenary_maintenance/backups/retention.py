@@ -1,19 +1,27 @@
 """Retention enforcement: delete expired backups, dry-run unless ``backups.delete_expired``.
 
-The bucket's lifecycle rules expire objects too; this pass exists so expiry is visible in
-the report, works on S3-compatible stores without lifecycle support, and keeps two
-guarantees lifecycle rules cannot give: the newest good full backups (at least
-``backups.min_redundancy`` of them, one per logical date) are never deleted, and an
-incremental chain is deleted only as a whole (never a base that a kept increment needs).
-Superseded attempts (an older good attempt of a date that has a newer one, left when an
-attempt died right after its manifest) are deleted whatever their age. Every deletion
-removes manifests before the objects they name.
+This pass is the only thing that deletes backups: the bucket's lifecycle rules transition
+and clean up abandoned uploads but never expire backup prefixes (S3 knows neither
+``min_redundancy`` nor which increment needs which base). Its guarantees:
+
+* the newest good full backups that still *verify* (objects present with the sizes their
+  manifest names), at least ``backups.min_redundancy`` of them, one per logical date, are never
+  deleted, nor the newest good full backup whatever its state;
+* an incremental backup lives while it is inside the retention window, and so do its parent
+  and every link down to its base; the newest *good* chain (complete from base to its newest
+  good increment — not the newest attempt, which may have failed) is kept whatever its age;
+* superseded attempts (an older good attempt of a date that has a newer one, left when an
+  attempt died right after its manifest) are deleted whatever their age.
+
+Every deletion removes manifests before the objects they name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from mercenary_maintenance.backups import catalog, keys
@@ -42,13 +50,26 @@ def expired(backup: Backup, days: int, now: datetime) -> bool:
     return now - backup.finished_at > timedelta(days=days)
 
 
-def plan_full(backups: list[Backup], days: int, now: datetime, keep: int = 1) -> ExpiryPlan:
-    """Expired full backups, except the ``keep`` newest good ones whatever their age
-    (``backups.min_redundancy``: retention never takes the bucket below it); superseded attempts."""
+Verifies = Callable[[Backup], bool]
+
+
+def plan_full(backups: list[Backup], days: int, now: datetime, keep: int = 1,
+              verifies: Verifies | None = None) -> ExpiryPlan:
+    """Expired full backups, except the ``keep`` newest good ones that verify, whatever their age
+    (``backups.min_redundancy``: retention never takes the bucket below it), and the newest good one;
+    superseded attempts. ``verifies`` is asked newest first, only until ``keep`` have verified."""
     plan = ExpiryPlan()
     stale = {id(b) for b in catalog.superseded(backups)}
-    kept = catalog.current(backups)[-max(keep, 1):]
-    newest = kept[-1] if kept else None
+    good = catalog.current(backups)
+    newest = good[-1] if good else None
+    kept: list[Backup] = []
+    for backup in reversed(good):
+        if len(kept) >= max(keep, 1):
+            break
+        if verifies is None or verifies(backup):
+            kept.append(backup)
+        else:
+            plan.protected.append(f"{backup.prefix} does not verify: not counted for backups.min_redundancy")
     for backup in backups:
         if id(backup) in stale:
             plan.delete.append(backup)
@@ -59,37 +80,76 @@ def plan_full(backups: list[Backup], days: int, now: datetime, keep: int = 1) ->
             plan.protected.append(f"{backup.prefix} (newest good full backup)")
             continue
         if any(backup is b for b in kept):
-            plan.protected.append(f"{backup.prefix} (one of the {keep} newest good full backups kept for "
+            plan.protected.append(f"{backup.prefix} (one of the {keep} newest verified full backups kept for "
                                   "backups.min_redundancy)")
             continue
         plan.delete.append(backup)
     return plan
 
 
-def plan_incremental(backups: list[Backup], chains: dict[str, str], days: int, now: datetime) -> ExpiryPlan:
-    """Whole chains whose every member expired; ``chains`` maps backup stamp -> chain id."""
+def _links(stamp: str, parents: dict[str, str | None]) -> list[str] | None:
+    """``stamp`` and its ancestors down to the base, or None when a link is missing (broken chain).
+
+    >>> _links("c", {"a": None, "b": "a", "c": "b"})
+    ['c', 'b', 'a']
+    >>> _links("c", {"b": "a", "c": "b"}) is None
+    True
+    """
+    out: list[str] = []
+    current: str | None = stamp
+    while current is not None:
+        if current not in parents or current in out:
+            return None
+        out.append(current)
+        current = parents[current]
+    return out
+
+
+def plan_incremental(backups: list[Backup], parents: dict[str, str | None], days: int, now: datetime) -> ExpiryPlan:
+    """What to delete among one target's incremental backups; ``parents`` maps each good backup's stamp
+    to its parent's stamp (None for a base or a logical snapshot).
+
+    Kept: every good backup inside the window with all its links down to its base, and the newest
+    good chain (the newest good backup whose links are all present) whatever its age. Deleted: good
+    backups nothing kept needs that expired, superseded attempts, and expired failed attempts."""
     plan = ExpiryPlan()
-    members: dict[str, list[Backup]] = {}
+    stale = {id(b) for b in catalog.superseded(backups)}
+    good = [b for b in catalog.current(backups) if b.stamp in parents]
+    needed: dict[str, str] = {}
+    for backup in good:
+        if not expired(backup, days, now):
+            for link in _links(backup.stamp, parents) or [backup.stamp]:
+                needed.setdefault(link, f"needed by {backup.stamp}, inside the {days}-day window")
+    for backup in reversed(good):
+        links = _links(backup.stamp, parents)
+        if links is not None:
+            for link in links:
+                needed.setdefault(link, f"newest good chain (ending {backup.stamp})")
+            break
     for backup in backups:
-        members.setdefault(chains.get(backup.stamp, backup.stamp), []).append(backup)
-    newest_chain = chains.get(backups[-1].stamp, backups[-1].stamp) if backups else None
-    for chain, items in members.items():
-        if not all(expired(b, days, now) for b in items):
-            continue
-        if chain == newest_chain:
-            plan.protected.append(f"chain {chain} (newest)")
-            continue
-        plan.delete.extend(items)
+        if id(backup) in stale:
+            plan.delete.append(backup)
+        elif backup.good and backup.stamp in needed:
+            if expired(backup, days, now):
+                plan.protected.append(f"{backup.prefix} ({needed[backup.stamp]})")
+        elif expired(backup, days, now):
+            plan.delete.append(backup)
     return plan
 
 
-def chains_of(client: Any, bucket: str, backups: list[Backup]) -> dict[str, str]:
-    out = {}
-    for backup in backups:
-        if backup.good:
-            manifest = catalog.read_manifest(client, bucket, backup)
-            out[backup.stamp] = manifest.chain or backup.stamp
-    return out
+def parents_of(client: Any, bucket: str, backups: list[Backup]) -> dict[str, str | None]:
+    """Each current good backup's stamp → its parent's stamp (one manifest read each)."""
+    return {b.stamp: catalog.read_manifest(client, bucket, b).parent for b in catalog.current(backups)}
+
+
+def verifies(client: Any, bucket: str, backup: Backup) -> bool:
+    """The backup's objects are present with the sizes its manifest names (HEAD requests; a backup in
+    Glacier, whose manifest cannot be read, by its listing: manifest and data object present)."""
+    from mercenary_maintenance.backups import attempts
+
+    if backup.archived:
+        return backup.good
+    return not attempts.mismatches(client, bucket, catalog.read_manifest(client, bucket, backup), archived=True)
 
 
 def delete(client: Any, bucket: str, object_keys: list[str]) -> None:
@@ -107,17 +167,23 @@ def delete(client: Any, bucket: str, object_keys: list[str]) -> None:
 def expire(step: Step, target: str, now: datetime | None = None) -> None:
     """backup.expire: delete expired backups of one target, both kinds (dry-run unless
     backups.delete_expired)."""
-    from mercenary_maintenance.backups.pgconn import s3_client
+    from mercenary_maintenance.backups import source
+    from mercenary_maintenance.backups.pgconn import params, s3_client
 
     cfg = step.cfg.backups
     moment = now or datetime.now(UTC)
     with step.action(ACTION, target, why="retention (plan: full 30 days, incremental 7 days)",
                      delete_expired=cfg.delete_expired) as act:
         client = s3_client(cfg.conn_id)
-        fulls = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
-        incs = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target)
-        full_plan = plan_full(fulls, cfg.full.retention_days, moment, keep=cfg.min_redundancy)
-        inc_plan = plan_incremental(incs, chains_of(client, cfg.bucket, incs), cfg.incremental.retention_days, moment)
+        with params(step.cfg.postgres_target(target).conn_id).connect() as conn:
+            me = source.of(conn)
+        listed = {kind: catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target) for kind in keys.KINDS}
+        where = f"s3://{cfg.bucket}/{cfg.prefix.strip('/')}/*/{target}/"
+        step.add(source.others(target, where, listed[keys.FULL] + listed[keys.INCREMENTAL], me))
+        fulls, incs = source.own(listed[keys.FULL], me), source.own(listed[keys.INCREMENTAL], me)
+        full_plan = plan_full(fulls, cfg.full.retention_days, moment, keep=cfg.min_redundancy,
+                              verifies=partial(verifies, client, cfg.bucket))
+        inc_plan = plan_incremental(incs, parents_of(client, cfg.bucket, incs), cfg.incremental.retention_days, moment)
         doomed = full_plan.keys + inc_plan.keys
         doomed_dirs = [b.prefix for b in full_plan.delete + inc_plan.delete]
         details: dict[str, Any] = {"backups": doomed_dirs, "objects": len(doomed),

@@ -88,6 +88,9 @@ class Uploaded:
     seconds: float
     complete_s: float = 0.0
     """Of ``seconds``, the time S3 took to assemble the object after the last part."""
+    etag: str | None = None
+    """S3's ETag of the completed object (for multipart: over the parts' digests), kept in the manifest
+    so the daily check can compare it with a HEAD instead of re-reading the object."""
 
     @property
     def mb_per_s(self) -> float:
@@ -224,8 +227,8 @@ def upload_stream(
                                       ChecksumAlgorithm=CHECKSUM)
             etags.append({"PartNumber": 1, "ETag": resp["ETag"]})
         completing = time.monotonic()
-        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                         MultipartUpload={"Parts": etags})
+        completed = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                     MultipartUpload={"Parts": etags})
         complete_s = time.monotonic() - completing
     except BaseException:
         cancel.set()
@@ -239,7 +242,7 @@ def upload_stream(
     seconds = time.monotonic() - started
     _progress(label, compressor.raw, stored, started, done=True)
     return Uploaded(key=key, size=stored, sha256=sha.hexdigest(), raw_size=compressor.raw, parts=len(etags),
-                    seconds=seconds, complete_s=complete_s)
+                    seconds=seconds, complete_s=complete_s, etag=completed.get("ETag"))
 
 
 def _default_stall() -> float:

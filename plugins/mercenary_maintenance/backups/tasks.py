@@ -23,15 +23,17 @@ SAMPLE_RESTORE = TaskSpec("sample_restore", sample.sample_restore, over="postgre
 CHECK_RETENTION = TaskSpec("check_retention", verify.run_bucket_checks)
 COPY_UPLOADS = TaskSpec("copy_uploads", uploads.copy_uploads)
 CHECK_UPLOADS = TaskSpec("check_uploads", uploads.check_daily)
+REREAD = TaskSpec("reread_backups", verify.reread, over="postgres")
 RESTORE_TEST = TaskSpec("restore_test", actions.restore_test, over="postgres", heavy=True)
 RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="postgres", heavy=True)
 
 
 # Expire only after every backup succeeded, and (backups.delete_expired) after an approval when
-# approvals.required_for lists retention_delete.
-FULL = Group("backups", (ENSURE_LIFECYCLE, BACKUP_FULL, Gate("retention_delete"), EXPIRE))
+# approvals.required_for lists retention_delete. The lifecycle write is on its own: its failure
+# (a role without lifecycle permissions) is a finding, never a missing backup.
+FULL = Group("backups", ENSURE_LIFECYCLE, (BACKUP_FULL, Gate("retention_delete"), EXPIRE))
 INCREMENTAL = Group("backups", BACKUP_INCREMENTAL, COPY_UPLOADS)
 # Independent: one failing must not skip another.
-DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION, CHECK_UPLOADS)
+DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION, CHECK_UPLOADS, REREAD)
 WEEKLY_RESTORE_TEST = Group("backups", RESTORE_TEST)
 MONTHLY_RESTORE_TEST = Group("backups", RESTORE_TEST, RESTORE_CHAIN)

@@ -1,8 +1,11 @@
 """Daily backup verification: freshness, integrity, capacity, redundancy, retention.
 
 Pure functions turn listing data into findings; :func:`run_daily` fetches the listing
-once per target and re-reads only the latest backups' objects (sha256 and size against
-their manifests).
+once per target and checks the latest backups' objects with HEAD requests only (size and the
+ETag S3 gave at upload, beside the sha256 computed then), so its cost does not grow with the
+backups' size. Full re-reads (every byte's sha256 against the manifest) rotate through the
+backups in their own task, :func:`reread`, least recently verified first, each under a deadline
+derived from its size.
 """
 
 from __future__ import annotations
@@ -93,8 +96,15 @@ def redundancy(target: str, backups: list[Backup], minimum: int) -> Finding:
                    value=len(good), threshold=minimum, details=details)
 
 
-def read_object(client: Any, bucket: str, key: str) -> tuple[int | None, str | None]:
-    """Stream one object: (size, sha256), or (None, None) when it does not exist."""
+class ReadTooSlow(RuntimeError):
+    """A full re-read passed its size-derived deadline."""
+
+
+def read_object(client: Any, bucket: str, key: str, deadline: float | None = None) -> tuple[int | None, str | None]:
+    """Stream one object: (size, sha256), or (None, None) when it does not exist; past ``deadline``
+    (a ``time.monotonic()`` instant) :class:`ReadTooSlow`."""
+    import time
+
     from botocore.exceptions import ClientError
 
     try:
@@ -107,7 +117,53 @@ def read_object(client: Any, bucket: str, key: str) -> tuple[int | None, str | N
     while chunk := body.read(READ_CHUNK):
         sha.update(chunk)
         size += len(chunk)
+        if deadline is not None and time.monotonic() > deadline:
+            body.close()
+            raise ReadTooSlow(f"{key}: re-read passed its deadline after {size} bytes")
     return size, sha.hexdigest()
+
+
+def head_integrity(target: str, kind: str, expected: StoredObject, head: dict[str, Any] | None) -> Finding:
+    """The daily check without reading the data: S3's size and ETag (recorded at upload, beside the
+    sha256 computed on the bytes sent) must be unchanged.
+
+    >>> obj = StoredObject("k", 3, "ab", etag='"e-2"')
+    >>> head_integrity("main", "full", obj, {"ContentLength": 3, "ETag": '"e-2"'}).severity.label
+    'ok'
+    >>> head_integrity("main", "full", obj, {"ContentLength": 3, "ETag": '"x-2"'}).message
+    'k: S3 ETag "x-2" differs from the one recorded at upload ("e-2")'
+    >>> head_integrity("main", "full", obj, None).message
+    'k: object missing'
+    """
+    details = {"kind": kind, "key": expected.key, "expected_size": expected.size, "how": "head"}
+    if head is None:
+        return Finding(INTEGRITY, target, Severity.CRITICAL, f"{expected.key}: object missing", details=details)
+    size, etag = int(head["ContentLength"]), head.get("ETag")
+    details.update(size=size, etag=etag, expected_etag=expected.etag)
+    if size != expected.size:
+        return Finding(INTEGRITY, target, Severity.CRITICAL,
+                       f"{expected.key}: size {size} does not match the manifest ({expected.size})", details=details)
+    if expected.etag is not None and etag != expected.etag:
+        return Finding(INTEGRITY, target, Severity.CRITICAL,
+                       f"{expected.key}: S3 ETag {etag} differs from the one recorded at upload ({expected.etag})",
+                       details=details)
+    what = "size and S3 ETag match the upload" if expected.etag else "size matches the manifest (no ETag recorded)"
+    return Finding(INTEGRITY, target, Severity.OK, f"{expected.key}: {what}", details=details)
+
+
+def _head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return dict(client.head_object(Bucket=bucket, Key=key))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+
+
+def stored_integrity_of(client: Any, bucket: str, target: str, manifest: Manifest) -> list[Finding]:
+    return [head_integrity(target, manifest.kind, obj, _head(client, bucket, obj.key)) for obj in manifest.objects]
 
 
 def integrity_of(client: Any, bucket: str, target: str, manifest: Manifest) -> list[Finding]:
@@ -115,7 +171,7 @@ def integrity_of(client: Any, bucket: str, target: str, manifest: Manifest) -> l
 
 
 def _integrity_of_backup(client: Any, bucket: str, target: str, backup: Backup) -> list[Finding]:
-    return integrity_of(client, bucket, target, catalog.read_manifest(client, bucket, backup))
+    return stored_integrity_of(client, bucket, target, catalog.read_manifest(client, bucket, backup))
 
 
 def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup) -> Finding:
@@ -127,7 +183,8 @@ def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup)
 
 
 def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
-    """backup.freshness, backup.integrity, backup.capacity, backup.redundancy for one target."""
+    """backup.freshness, backup.integrity (HEAD: size and upload-time ETag), backup.capacity, backup.redundancy
+    for one target."""
     from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
@@ -166,3 +223,77 @@ def run_bucket_checks(step: Step) -> None:
     client = s3_client(cfg.conn_id)
     step.check(lifecycle.CHECK, cfg.bucket,
                lambda: lifecycle.check(cfg.bucket, cfg, bucket_lifecycle.current_rules(client, cfg.bucket)))
+
+
+def reread_state_key(prefix: str, target: str) -> str:
+    return f"{prefix.strip('/')}/reread/{target}.json"
+
+
+def rotation(backups: list[Backup], last: dict[str, str]) -> list[Backup]:
+    """Backups to re-read, least recently verified first (never re-read: oldest backup first).
+
+    >>> a, b, c = (Backup("full", "m", s, f"p/{s}/") for s in ("1", "2", "3"))
+    >>> [x.stamp for x in rotation([a, b, c], {"p/1/": "2026-01-02", "p/3/": "2026-01-01"})]
+    ['2', '3', '1']
+    """
+    return sorted(backups, key=lambda b: (last.get(b.prefix, ""), b.stamp))
+
+
+def read_deadline_s(size: int, mb_per_s: float) -> float:
+    """
+    >>> read_deadline_s(200 * 2**30, 50)  # 200 GB at 50 MB/s: 68 min, twice over, plus a minute
+    8252.0
+    """
+    return round(2 * size / 2**20 / mb_per_s + 60, 1)
+
+
+def reread(step: Step, target: str) -> None:
+    """backup.integrity by full re-read: sha256 of every byte of a few backups per day, rotating through
+    all of them (least recently verified first), each under a deadline derived from its size."""
+    import json
+    import time
+
+    from botocore.exceptions import ClientError
+
+    from mercenary_maintenance.backups.pgconn import s3_client
+
+    cfg = step.cfg.backups
+    client = s3_client(cfg.conn_id)
+    state_key = reread_state_key(cfg.prefix, target)
+    backups = [b for kind in keys.KINDS for b in catalog.current(
+        catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target)) if not b.archived]
+    if not backups:
+        step.add(Finding(INTEGRITY, target, Severity.OK, "no readable backup to re-read (none, or all in Glacier)",
+                         details={"how": "reread", "not_configured": False}))
+        return
+    try:
+        last: dict[str, str] = json.loads(client.get_object(Bucket=cfg.bucket, Key=state_key)["Body"].read())
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        last = {}
+    ends = time.monotonic() + cfg.reread.budget_seconds
+    for done, backup in enumerate(rotation(backups, last)):
+        allowed = read_deadline_s(backup.data_size, cfg.reread.mb_per_s)
+        if time.monotonic() + allowed > ends:
+            if done == 0:
+                step.add(Finding(INTEGRITY, target, Severity.WARNING,
+                                 f"{backup.prefix}: too big to re-read within backups.reread.budget_seconds "
+                                 f"({cfg.reread.budget_seconds:.0f} s; it needs up to {allowed:.0f} s at "
+                                 f"{cfg.reread.mb_per_s} MB/s): its objects are checked by HEAD only",
+                                 details={"how": "reread", "backup": backup.prefix, "deadline_s": allowed}))
+            break
+        manifest = catalog.read_manifest(client, cfg.bucket, backup)
+        deadline = time.monotonic() + allowed
+        for obj in manifest.objects:
+            try:
+                finding = integrity(target, manifest.kind, obj, *read_object(client, cfg.bucket, obj.key, deadline))
+            except ReadTooSlow as exc:
+                finding = Finding(INTEGRITY, target, Severity.WARNING,
+                                  f"{exc} ({allowed:.0f} s for {backup.data_size} bytes at {cfg.reread.mb_per_s} MB/s)",
+                                  details={"key": obj.key, "deadline_s": allowed})
+            finding.details.update(how="reread", backup=backup.prefix)
+            step.add(finding)
+        last[backup.prefix] = datetime.now(UTC).isoformat()
+    client.put_object(Bucket=cfg.bucket, Key=state_key, Body=json.dumps(last, sort_keys=True).encode(),
+                      ContentType="application/json", **encryption.upload_args(cfg))
