@@ -102,7 +102,7 @@ def findings_from_answer(rule: MetricRule, threshold: Threshold, answer: Mapping
 def cpu_busy_percent(before: str, after: str) -> float:
     """CPU usage between two samples of ``/proc/stat`` (all CPUs): 100 × (1 − idle+iowait share).
 
-    >>> cpu_busy_percent("cpu  100 0 100 700 100 0 0 0 0 0\n", "cpu  150 0 150 750 150 0 0 0 0 0\n")
+    >>> cpu_busy_percent("cpu  100 0 100 700 100 0 0 0 0 0\\n", "cpu  150 0 150 750 150 0 0 0 0 0\\n")
     50.0
     """
     def totals(text: str) -> tuple[int, int]:
@@ -120,7 +120,7 @@ def cpu_busy_percent(before: str, after: str) -> float:
 def memory_used_percent(meminfo: str) -> float:
     """100 × (1 − MemAvailable / MemTotal), as node_exporter's default rule.
 
-    >>> memory_used_percent("MemTotal:       1000 kB\nMemFree: 100 kB\nMemAvailable:    250 kB\n")
+    >>> memory_used_percent("MemTotal:       1000 kB\\nMemFree: 100 kB\\nMemAvailable:    250 kB\\n")
     75.0
     """
     fields = {line.split(":")[0]: int(line.split()[1]) for line in meminfo.splitlines() if ":" in line}
