@@ -77,7 +77,7 @@ def test_bad_query_only_affects_its_metric():
 
 
 def test_transport_measures_and_app_metrics_unknown():
-    outputs = iter(["cpu  100 0 100 700 100 0 0 0\n", "cpu  190 0 190 710 110 0 0 0\n",
+    outputs = iter(["cpu  100 0 100 700 100 0 0 0\n", "cpu  195 0 195 705 105 0 0 0\n",
                     "MemTotal: 1000 kB\nMemAvailable: 500 kB\n",
                     "Filesystem 1024-blocks Used Available Capacity Mounted on\nx 100 85 15 85% /data\n"])
     fake = SimpleNamespace(host=SimpleNamespace(name="h", transport="ssh"),
