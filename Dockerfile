@@ -31,6 +31,7 @@ RUN pip install --no-cache-dir \
     "apache-airflow-providers-standard==1.21.0" \
     "apache-airflow-providers-common-sql>=2.4" \
     "apache-airflow-providers-http>=5.0" \
+    "apache-airflow-providers-ssh==7.0.1" \
     "cryptography>=42" \
     "pydantic>=2.7" \
     "PyYAML>=6" \

@@ -78,6 +78,17 @@ def s3() -> Iterator[servers.S3Server]:
     server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def sim_hosts() -> Iterator[Any]:
+    """Simulated hosts app1 and app2 (real sshd, each in its own mount namespace with its own
+    /var/log, /tmp, apt lists and cache) and a black-hole port; shared by every host test."""
+    from mercenary_dev.hosts import Fleet
+
+    fleet = Fleet().start()
+    yield fleet
+    fleet.cleanup()
+
+
 @pytest.fixture
 def slack() -> Iterator[servers.SlackReceiver]:
     receiver = servers.SlackReceiver().start()

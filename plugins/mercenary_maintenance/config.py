@@ -154,14 +154,62 @@ class HttpTarget(_Target):
         return value
 
 
+class HostService(_Model):
+    """A service that must run on a host (``services.status``, target ``<host>:<service>``)."""
+
+    name: str
+    process: str | None = None
+    """A ``pgrep -f`` pattern matched against the host's command lines."""
+    unit: str | None = None
+    """A systemd unit (``systemctl is-active``), e.g. ``nginx.service``."""
+
+    @model_validator(mode="after")
+    def _one_probe(self) -> HostService:
+        if (self.process is None) == (self.unit is None):
+            raise ValueError(f"service {self.name!r}: give exactly one of process (a pgrep -f pattern) or unit")
+        return self
+
+
+LOCAL_HOST = "local"
+
+
+class HostTarget(_Target):
+    """One of the backend's machines: the server lines of the plan run against it (DESIGN §11)."""
+
+    transport: Literal["ssh", "local"] = "ssh"
+    """``ssh`` through ``ssh_conn_id``; ``local`` is the worker itself (one machine, the demo)."""
+    ssh_conn_id: str | None = None
+    """Airflow SSH connection (apache-airflow-providers-ssh); its ``host_key`` extra pins the key."""
+    paths: list[str] = Field(default_factory=lambda: ["/", "/var/log", "/tmp"])
+    """Filesystems measured by host.disk_usage and host.inode_usage."""
+    services: list[HostService] = Field(default_factory=list)
+    """Processes or systemd units that must run there (services.status)."""
+    config_files: list[str] = Field(default_factory=list)
+    """Globs of configuration files backed up on change (config.backup)."""
+    prometheus_instance: str | None = None
+    """node_exporter's ``instance`` label for this host (alert_evaluation with Prometheus)."""
+    allow_unknown_host_key: bool = False
+    """Accept a connection with host-key checking off (man-in-the-middle possible; the doctor flags it)."""
+    implicit: bool = False
+    """Set only on the host made up when targets.hosts is empty (the worker, named ``local``)."""
+
+    @model_validator(mode="after")
+    def _ssh_needs_conn(self) -> HostTarget:
+        if self.transport == "ssh" and not self.ssh_conn_id:
+            raise ValueError(f"host {self.name!r}: transport ssh needs ssh_conn_id (an Airflow SSH connection)")
+        return self
+
+
 class Targets(_Model):
     postgres: list[PostgresTarget] = Field(default_factory=lambda: [PostgresTarget(name="main")])
     redis: list[RedisTarget] = Field(default_factory=lambda: [RedisTarget(name="cache")])
     http: list[HttpTarget] = Field(default_factory=list)
+    hosts: list[HostTarget] = Field(default_factory=list)
+    """The backend's machines; empty: one implicit host named ``local`` (the worker), reported as such."""
 
     @model_validator(mode="after")
     def _unique(self) -> Targets:
-        for kind in ("postgres", "redis", "http"):
+        for kind in ("postgres", "redis", "http", "hosts"):
             names = [t.name for t in getattr(self, kind)]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
@@ -218,6 +266,16 @@ class RereadConfig(_Model):
     backups are re-read least recently verified first while their deadlines fit."""
 
 
+class ConfigFilesBackup(_Model):
+    conn_id: str = "maintenance_s3"
+    """S3 connection of the versioned copies (the bucket is backups.bucket)."""
+    prefix: str = "config"
+    git_url: str | None = None
+    """A git repository each new version is committed to (a path or URL git can push to); null: S3 only."""
+    git_timeout_seconds: float = Field(60, gt=0)
+    """Deadline of each git command (clone, commit, push)."""
+
+
 class BackupsConfig(_Model):
     conn_id: str = "maintenance_s3"
     bucket: str = "mercenary-backups"
@@ -264,6 +322,8 @@ class BackupsConfig(_Model):
     restore_jobs: int = Field(4, ge=1, le=64)
     """pg_restore -j on the scratch server, from a local copy of the dump (when it fits beside the
     restore; otherwise the dump is streamed into one pg_restore). 1: always streamed."""
+    config_files: ConfigFilesBackup = Field(default_factory=lambda: ConfigFilesBackup())
+    """config.backup: where the hosts' changed configuration files are stored (encrypted, versioned)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -468,6 +528,8 @@ AUDIT_MIN_RETENTION_DAYS = 365
 class LogSet(_Target):
     paths: list[str]
     """Absolute globs (``**`` recursive); ``$VARS`` are expanded at run time."""
+    hosts: list[str] | None = None
+    """Hosts (targets.hosts names) whose files these are; null: every host."""
     archive_after_days: int = Field(7, ge=0)
     retention_days: int = Field(90, ge=1)
     max_local_bytes: int | None = Field(None, ge=0)
@@ -485,6 +547,8 @@ class ErrorScanSet(_Target):
     """logs.error_scan: files reviewed daily for ERROR/FATAL/PANIC/tracebacks/5xx since the last run."""
 
     paths: list[str]
+    hosts: list[str] | None = None
+    """Hosts (targets.hosts names) whose files are scanned; null: every host."""
     warning: float = Field(10, ge=0)
     critical: float = Field(100, ge=0)
     max_bytes: int = Field(64 * 2**20, ge=4096)
@@ -513,6 +577,8 @@ class LogsConfig(_Model):
 
 class CleanupConfig(_Model):
     roots: list[str] = Field(default_factory=lambda: ["/tmp/mercenary"])
+    hosts: list[str] | None = None
+    """Hosts (targets.hosts names) swept; null: every host."""
     older_than_days: int = Field(7, ge=0)
     dry_run: bool = True
 
@@ -561,6 +627,18 @@ class SecurityConfig(_Model):
     patch_sla_hours: dict[SlaSeverity, float] = Field(default_factory=_default_sla)
     """Severities without an entry are due at the start of the next monthly window."""
     credential_max_age_days: int = Field(90, ge=1)
+    host_logins: bool = True
+    """security.failed_logins also counts failed SSH logins in each host's journal / auth.log."""
+    auth_logs: list[str] = Field(default_factory=lambda: ["/var/log/auth.log"])
+    """Where sshd logs on a host without a readable journal (the first readable file is used)."""
+    apt_lists_max_age_hours: float = Field(48, gt=0)
+    """security.pending_updates: package lists older than this are stale (a warning, never ok)."""
+    firewall_hosts: bool = True
+    """security.firewall_changes also snapshots each host's nftables / iptables ruleset."""
+    package_cache_warning_mb: float = Field(1024, ge=0)
+    """host.package_cache: the apt cache above this size is a warning."""
+    package_cache_clean: bool = False
+    """Opt-in action host.package_cache_clean (``apt-get clean`` on the host)."""
 
     @field_validator("advisories")
     @classmethod
@@ -712,6 +790,13 @@ class SubprocessTimeouts(_Model):
     """A streaming pipeline stage (uploader thread, compressor) that makes no progress this long hung."""
 
 
+class SshTimeouts(_Model):
+    connect_s: float = Field(10, gt=0)
+    """TCP connect, SSH banner and authentication, each (a silent host costs at most 3× this)."""
+    command_s: float = Field(120, gt=0)
+    """Every command and file transfer on a host (the channel is closed when it passes)."""
+
+
 class TimeoutsConfig(_Model):
     """Connect/read bounds of every network client and deadlines of every subprocess.
 
@@ -724,6 +809,7 @@ class TimeoutsConfig(_Model):
     slack: HttpTimeouts = Field(default_factory=HttpTimeouts)
     http: HttpTimeouts = Field(default_factory=HttpTimeouts)
     subprocess: SubprocessTimeouts = Field(default_factory=SubprocessTimeouts)
+    ssh: SshTimeouts = Field(default_factory=SshTimeouts)
 
 
 class MaintenanceConfig(_Model):
@@ -751,6 +837,31 @@ class MaintenanceConfig(_Model):
 
     def redis_target(self, name: str) -> RedisTarget:
         return _pick(self.targets.redis, name, "targets.redis")
+
+    def hosts(self) -> list[HostTarget]:
+        """targets.hosts, or the one implicit host ``local`` (the worker) when none is configured."""
+        if self.targets.hosts:
+            return list(self.targets.hosts)
+        return [HostTarget(name=LOCAL_HOST, transport="local", paths=list(self.host.paths), implicit=True)]
+
+    def host_target(self, name: str) -> HostTarget:
+        return _pick(self.hosts(), name, "targets.hosts")
+
+    def hosts_for(self, names: list[str] | None) -> list[HostTarget]:
+        """The hosts a log set / cleanup applies to (``hosts: null`` = every host)."""
+        return [h for h in self.hosts() if names is None or h.name in names]
+
+    @model_validator(mode="after")
+    def _known_hosts(self) -> MaintenanceConfig:
+        known = {h.name for h in self.hosts()}
+        named = [(f"logs.sets[{s.name}].hosts", s.hosts) for s in self.logs.sets]
+        named += [(f"logs.error_scan[{s.name}].hosts", s.hosts) for s in self.logs.error_scan]
+        named.append(("cleanup.hosts", self.cleanup.hosts))
+        for key, hosts in named:
+            unknown = sorted(set(hosts or []) - known)
+            if unknown:
+                raise ValueError(f"{key}: unknown host(s) {unknown}; targets.hosts has {sorted(known)}")
+        return self
 
 
 _T = TypeVar("_T", bound=_Target)

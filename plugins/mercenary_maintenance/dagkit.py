@@ -186,7 +186,7 @@ class TaskSpec:
 
     task_id: str
     body: Callable[..., Any]
-    over: Literal["postgres", "redis"] | None = None
+    over: Literal["postgres", "redis", "hosts"] | None = None
     heavy: bool = False
     trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
     retries: int | None = None
@@ -326,7 +326,7 @@ class Group:
         return group
 
 
-def targets(kind: Literal["postgres", "redis"]) -> Any:
+def targets(kind: Literal["postgres", "redis", "hosts"]) -> Any:
     """The configured targets of one kind, listed at run time (what mapped tasks expand over)."""
     return list_targets.override(task_id=f"list_{kind}_targets")(kind)
 
@@ -336,7 +336,10 @@ def list_targets(kind: str) -> list[str]:
     """Names of the configured targets of one kind (read at run time, mapped over)."""
     from mercenary_maintenance.config import load_config
 
-    return [t.name for t in getattr(load_config().targets, kind)]
+    cfg = load_config()
+    if kind == "hosts":  # empty targets.hosts: the implicit host "local" (the worker)
+        return [h.name for h in cfg.hosts()]
+    return [t.name for t in getattr(cfg.targets, kind)]
 
 
 def window_deadline(dag_id: str, rule: WindowRule) -> DeadlineAlert:

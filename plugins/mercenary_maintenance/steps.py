@@ -23,6 +23,7 @@ from typing import Any
 
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
+from mercenary_maintenance.hosts import Transport, transport_for
 from mercenary_maintenance.redact import first_line, register_config
 from mercenary_maintenance.runinfo import RunInfo, from_context
 from mercenary_maintenance.runner import mask
@@ -83,6 +84,22 @@ class Step:
     load_guard_override: str | None = None
     # Optional report keys (DESIGN §6: "plan", "approvals", …): lists concatenated over the run's parts.
     report_keys: dict[str, list[Any]] = field(default_factory=dict)
+    # How a host's transport is made (tests inject their own); one transport per host and task.
+    host_transports: Callable[[MaintenanceConfig, str], Transport] = transport_for
+    _hosts: dict[str, Transport] = field(default_factory=dict)
+
+    def host(self, name: str) -> Transport:
+        """The transport of host ``name`` (targets.hosts, or the implicit ``local``), kept for the
+        task; :func:`execute_step` closes it."""
+        if name not in self._hosts:
+            self._hosts[name] = self.host_transports(self.cfg, name)
+        return self._hosts[name]
+
+    def close_hosts(self) -> None:
+        for transport in self._hosts.values():
+            with suppress(Exception):
+                transport.close()
+        self._hosts.clear()
 
     def section(self, title: str, markdown: str, data: dict[str, Any] | None = None) -> None:
         """Add a titled markdown section to the run's report (``data`` goes into report.json)."""
@@ -231,11 +248,13 @@ def execute_step(
             else:
                 step.add(out)
     except BaseException as exc:  # also WindowClosed and Airflow's execution timeout: record, then fail
+        step.close_hosts()
         message = f"{type(exc).__name__}: {mask(str(exc))}"
         # The body's own error is the one to raise; a store failure is logged with the part.
         with suppress(ReportStoreError):
             _store_part(cfg, run, _part(run, started, step, message, None))
         raise
+    step.close_hosts()
     failed = [f"{a.action} on {a.target}: {a.message}" for a in step.actions if a.status is ActionStatus.FAILED]
     problems = step.errors + failed
     _store_part(cfg, run, _part(run, started, step, "; ".join(problems) or None, None))

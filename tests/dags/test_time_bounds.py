@@ -16,7 +16,7 @@ from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "plugins" / "mercenary_maintenance"
 CLIENT_FACTORIES = re.compile(
-    r"\b(PostgresHook|RedisHook|S3Hook|EC2Hook|AwsBaseHook|SlackWebhookHook)\(|\bpsycopg\.connect\(|\bredis\.Redis\(|\bboto3\.client\("
+    r"\b(PostgresHook|RedisHook|S3Hook|EC2Hook|AwsBaseHook|SlackWebhookHook|SSHHook)\(|\bpsycopg\.connect\(|\bredis\.Redis\(|\bboto3\.client\("
     r"|\bsocket\.create_connection\("
 )
 # The adapters are the one place (the dev harness, tools/mercenary_dev, is not in the package).

@@ -233,7 +233,7 @@ def test_prometheus_down_gives_unknown_and_no_notification(metrics, slack, setup
     assert slack.messages == []
 
 
-def test_without_prometheus_host_metrics_from_psutil_and_disk_threshold_by_config(
+def test_without_prometheus_host_metrics_through_the_local_host_and_disk_threshold_by_config(
         slack, write_config, connections, tmp_path):
     connections(slack.connection_env("maintenance_slack"))
     write_config({"host": {"paths": ["/"]}, "alerts": {"for_seconds": 0},
@@ -242,7 +242,8 @@ def test_without_prometheus_host_metrics_from_psutil_and_disk_threshold_by_confi
     evaluate(store, T0, "r1")
     findings = {(f["check"], f["target"].rsplit(":", 1)[-1]): f for f in parts(tmp_path, "r1")[0]["findings"]}
     assert findings[("host.disk_usage", "/")]["severity"] == "critical"
-    assert findings[("host.disk_usage", "/")]["details"]["source"] == "psutil"
+    assert findings[("host.disk_usage", "/")]["details"]["source"] == "transport:local"
+    assert findings[("host.cpu", "local")]["severity"] in ("ok", "warning", "critical")
     assert findings[("app.error_rate", "all")]["severity"] == "unknown"
     assert "no Prometheus configured" in findings[("app.latency_p95", "all")]["message"]
     assert any("CRITICAL host.disk_usage" in m["text"] for m in slack.messages)

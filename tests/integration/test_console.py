@@ -212,7 +212,7 @@ def test_plan_compliance_marks_what_did_not_run_as_overdue(client: TestClient, t
     # the synthetic daily runs record this task, the last one yesterday
     assert state["maintenance_daily.health.check_services"] is False
     # a task no run ever recorded is overdue (never ran) …
-    assert state["maintenance_daily.health.check_disk_usage"] is True
+    assert state["maintenance_daily.health.check_host"] is True
     # … but emergency tasks have no cadence
     assert state["emergency_maintenance.validate_request"] is False
     # the weekly run of Sunday's window (NOW is the Wednesday after) wrote its report

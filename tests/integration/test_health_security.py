@@ -169,14 +169,14 @@ def test_services_http_status_and_latency(http_targets, tmp_path):
 
 def test_disk_threshold_crossed_by_configuration(write_config, tmp_path):
     write_config({"host": {"paths": ["/"]}, "thresholds": {"disk_percent": {"warning": 0.001, "critical": 0.002}}})
-    found, _ = run_body(health.disk_body, tmp_path)
+    found, _ = run_body(lambda step: health.host_body(step, "local"), tmp_path)
     disk = [f for (c, _), f in found.items() if c == "host.disk_usage"]
     assert disk
     assert disk[0]["severity"] == "critical"
-    # The Airflow logs folder is checked too (its nearest existing parent).
-    assert len({f["details"]["path"] for f in disk}) >= 1
+    # The implicit host is the worker, named "local"; the Airflow logs folder is checked too.
+    assert all(f["target"].startswith("local:") for f in disk)
     write_config({"host": {"paths": ["/"]}})
-    found, _ = run_body(health.disk_body, tmp_path, "r2")
+    found, _ = run_body(lambda step: health.host_body(step, "local"), tmp_path, "r2")
     assert all(f["severity"] in ("ok", "warning") for (c, _), f in found.items() if c == "host.disk_usage")
 
 

@@ -46,7 +46,7 @@ def test_failing_task_still_writes_the_report_and_fails_the_run(
     assert state == "failed"
     assert report is not None
     assert report["status"] == "failed"
-    assert "health.check_disk_usage" in report["failed_tasks"]
+    assert "health.check_host[0]" in report["failed_tasks"]  # mapped over hosts: the implicit "local"
     unknown = [f for f in report["findings"] if f["severity"] == "unknown" and f["check"] == "host.disk_usage"]
     assert unknown
     assert "/definitely/not/here" in unknown[0]["message"]

@@ -76,12 +76,16 @@ def test_bad_query_only_affects_its_metric():
     assert by_check["host.cpu"] is Severity.OK
 
 
-def test_psutil_fallback_and_app_metrics_unknown():
-    fake = SimpleNamespace(cpu_percent=lambda interval: 91.0, virtual_memory=lambda: SimpleNamespace(percent=50.0),
-                           disk_usage=lambda path: SimpleNamespace(percent=85.0))
-    found = metrics.host_findings(TH, ["/data"], fake, host="h") + metrics.no_prometheus(TH)
+def test_transport_measures_and_app_metrics_unknown():
+    outputs = iter(["cpu  100 0 100 700 100 0 0 0\n", "cpu  195 0 195 705 105 0 0 0\n",
+                    "MemTotal: 1000 kB\nMemAvailable: 500 kB\n",
+                    "Filesystem 1024-blocks Used Available Capacity Mounted on\nx 100 85 15 85% /data\n"])
+    fake = SimpleNamespace(host=SimpleNamespace(name="h", transport="ssh"),
+                           run=lambda *_a, **_k: SimpleNamespace(stdout=next(outputs)))
+    found = metrics.transport_findings(TH, fake, ["/data"], sleep=lambda _s: None) + metrics.no_prometheus(TH)
     by_check = {(f.check, f.target): f for f in found}
-    assert by_check[("host.cpu", "h")].severity is Severity.CRITICAL
+    assert by_check[("host.cpu", "h")].severity is Severity.CRITICAL  # 190 of 200 jiffies busy
+    assert by_check[("host.memory", "h")].value == 50.0
     assert by_check[("host.disk_usage", "h:/data")].severity is Severity.WARNING
     assert by_check[("app.error_rate", "all")].severity is Severity.UNKNOWN
     assert "no Prometheus configured" in by_check[("app.latency_p95", "all")].message

@@ -88,17 +88,28 @@ def prometheus_query(conn_id: str, timeout_s: float) -> Query:
     return bounded_query(conn_id, timeout_s)
 
 
-def measure(cfg: MaintenanceConfig, query: Query | None = None) -> list[tuple[Finding, Threshold]]:
-    """Findings of every alert metric, each with the threshold it was evaluated against."""
+def measure(cfg: MaintenanceConfig, query: Query | None = None,
+            host: Callable[[str], Any] | None = None) -> list[tuple[Finding, Threshold]]:
+    """Findings of every alert metric, each with the threshold it was evaluated against.
+
+    Host metrics are per host (targets.hosts, or the implicit ``local``): from Prometheus when it is
+    configured (node_exporter's ``instance`` = the host's ``prometheus_instance``), otherwise through each
+    host's transport (``host``: name → transport, the step's)."""
     thresholds = thresholds_of(cfg)
     conn_id = cfg.alerts.prometheus_conn_id
     if conn_id is None and query is None:
-        found = metrics.host_findings(thresholds, list(cfg.host.paths)) + metrics.no_prometheus(thresholds)
+        from mercenary_maintenance.hosts import transport_for
+
+        open_host = host or (lambda name: transport_for(cfg, name))
+        found = [f for h in cfg.hosts() for f in metrics.transport_findings(thresholds, open_host(h.name), h.paths)]
+        found += metrics.no_prometheus(thresholds)
     else:
         if query is None:
             assert conn_id is not None
             query = prometheus_query(conn_id, cfg.alerts.prometheus_timeout_seconds)
         found = metrics.prometheus_findings(thresholds, metrics.queries(cfg.alerts.queries), query)
+        if cfg.targets.hosts:  # the implicit host has no instance: every series stays as Prometheus names it
+            found = metrics.by_host(found, {h.name: h.prometheus_instance for h in cfg.targets.hosts}, thresholds)
     by_check = {r.check: thresholds[r.threshold] for r in metrics.RULES}
     return [(f, by_check[f.check]) for f in found]
 
@@ -224,7 +235,7 @@ def run_evaluation(
     cfg = step.cfg
     now = now or datetime.now(UTC)
     probing = start_probes(cfg, probes)  # in parallel with the metrics (psutil samples 0.5 s)
-    pairs: list[tuple[Finding, Threshold | None]] = list(measure(cfg, query))
+    pairs: list[tuple[Finding, Threshold | None]] = list(measure(cfg, query, host=step.host))
     probed = probing()
     step.add(f for f, _ in pairs)
     step.add(probed)

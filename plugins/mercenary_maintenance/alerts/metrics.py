@@ -1,4 +1,5 @@
-"""The plan's alert metrics: PromQL defaults, parsing of Prometheus answers, psutil fallback.
+"""The plan's alert metrics: PromQL defaults, parsing of Prometheus answers, per-host measures through
+the host's transport when no Prometheus is configured.
 
 Each metric becomes findings through ``findings.measured`` (the one threshold evaluator).
 A value Prometheus cannot give (no series, NaN) is measured as ``None``, i.e. ``unknown``.
@@ -7,7 +8,6 @@ A value Prometheus cannot give (no series, NaN) is measured as ``None``, i.e. ``
 from __future__ import annotations
 
 import math
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -93,27 +93,101 @@ def findings_from_answer(rule: MetricRule, threshold: Threshold, answer: Mapping
         target = series_target(item.get("metric") or {})
         text = (f"{rule.what} {value}{rule.unit} on {target}" if value is not None
                 else f"{rule.what} on {target}: no usable value ({raw})")
-        out.append(measured(rule.check, target, value, threshold, text, {"source": "prometheus"}))
+        labels = item.get("metric") or {}
+        details = {"source": "prometheus", **{k: labels[k] for k in ("instance", "mountpoint") if k in labels}}
+        out.append(measured(rule.check, target, value, threshold, text, details))
     return out
 
 
-def host_findings(thresholds: Mapping[str, Threshold], paths: list[str],
-                  psutil_module: Any = None, host: str | None = None) -> list[Finding]:
-    """CPU, memory and disk of this host from ``psutil`` (no Prometheus configured)."""
-    if psutil_module is None:
-        import psutil as psutil_module
-    host = host or socket.gethostname()
-    cpu = float(psutil_module.cpu_percent(interval=0.5))
-    mem = float(psutil_module.virtual_memory().percent)
-    details = {"source": "psutil"}
+def cpu_busy_percent(before: str, after: str) -> float:
+    """CPU usage between two samples of ``/proc/stat`` (all CPUs): 100 × (1 − idle+iowait share).
+
+    >>> cpu_busy_percent("cpu  100 0 100 700 100 0 0 0 0 0\\n", "cpu  150 0 150 750 150 0 0 0 0 0\\n")
+    50.0
+    """
+    def totals(text: str) -> tuple[int, int]:
+        line = next(line for line in text.splitlines() if line.startswith("cpu "))
+        values = [int(v) for v in line.split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
+        return sum(values[:8]), idle  # guest time is already counted in user time
+
+    total0, idle0 = totals(before)
+    total1, idle1 = totals(after)
+    spent = total1 - total0
+    return round(100.0 * (1 - (idle1 - idle0) / spent), 2) if spent > 0 else 0.0
+
+
+def memory_used_percent(meminfo: str) -> float:
+    """100 × (1 − MemAvailable / MemTotal), as node_exporter's default rule.
+
+    >>> memory_used_percent("MemTotal:       1000 kB\\nMemFree: 100 kB\\nMemAvailable:    250 kB\\n")
+    75.0
+    """
+    fields = {line.split(":")[0]: int(line.split()[1]) for line in meminfo.splitlines() if ":" in line}
+    return round(100.0 * (1 - fields["MemAvailable"] / fields["MemTotal"]), 2)
+
+
+def transport_findings(thresholds: Mapping[str, Threshold], transport: Any, paths: list[str],
+                       sample_s: float = 0.5, sleep: Callable[[float], None] | None = None) -> list[Finding]:
+    """CPU, memory and disk of one host through its transport (``/proc/stat`` twice, ``/proc/meminfo``,
+    ``df``): no Prometheus configured. A host that cannot be reached is unknown with the reason."""
+    import time
+
+    from mercenary_maintenance.disk import parse_df
+
+    host = transport.host.name
+    details = {"source": f"transport:{transport.host.transport}", "host": host}
+    try:
+        before = transport.run("proc_stat").stdout
+        (sleep or time.sleep)(sample_s)
+        cpu = cpu_busy_percent(before, transport.run("proc_stat").stdout)
+        mem = memory_used_percent(transport.run("meminfo").stdout)
+    except Exception as exc:
+        reason = f"host {host} not measured: {first_line(exc)}"
+        return [measured(c, host, None, thresholds[t], reason, {**details, "error": reason})
+                for c, t in (("host.cpu", "cpu_percent"), ("host.memory", "memory_percent"),
+                             ("host.disk_usage", "disk_percent"))]
     out = [
         measured("host.cpu", host, cpu, thresholds["cpu_percent"], f"CPU usage {cpu}% on {host}", details),
         measured("host.memory", host, mem, thresholds["memory_percent"], f"memory usage {mem}% on {host}", details),
     ]
     for path in paths:
-        pct = float(psutil_module.disk_usage(path).percent)
-        out.append(measured("host.disk_usage", f"{host}:{path}", pct, thresholds["disk_percent"],
-                            f"disk usage {pct}% on {host}:{path}", {**details, "path": path}))
+        try:
+            _, used, avail = parse_df(transport.run("df_blocks", path).stdout)
+            pct: float | None = round(100.0 * used / (used + avail), 2) if used + avail else None
+            text = f"disk usage {pct}% on {host}:{path}"
+        except Exception as exc:
+            pct, text = None, f"disk usage on {host}:{path} unknown: {first_line(exc)}"
+        out.append(measured("host.disk_usage", f"{host}:{path}", pct, thresholds["disk_percent"], text,
+                            {**details, "path": path}))
+    return out
+
+
+def by_host(found: list[Finding], hosts: Mapping[str, str | None],
+            thresholds: Mapping[str, Threshold]) -> list[Finding]:
+    """Prometheus host findings named by their host (``instance`` = ``prometheus_instance``); a host whose
+    instance is not set, or has no series, is unknown and says why. ``hosts``: host name → instance."""
+    owner = {instance: name for name, instance in hosts.items() if instance}
+    seen: set[str] = set()
+    for finding in found:
+        instance = finding.details.get("instance")
+        if finding.check.startswith("host.") and instance in owner:
+            name = owner[instance]
+            seen.add(instance)
+            mount = finding.details.get("mountpoint")
+            finding.target = f"{name}:{mount}" if finding.check == "host.disk_usage" and mount else name
+            finding.details["host"] = name
+    out = list(found)
+    for name, instance in hosts.items():
+        if instance is None:
+            why = (f"host {name} not measured: targets.hosts[{name}].prometheus_instance is not set "
+                   "(node_exporter's instance label)")
+        elif instance not in seen:
+            why = f"host {name} not measured: Prometheus has no node_exporter series for instance {instance!r}"
+        else:
+            continue
+        out += [measured(r.check, name, None, thresholds[r.threshold], why, {"source": "prometheus", "host": name})
+                for r in RULES if r.check.startswith("host.")]
     return out
 
 

@@ -30,18 +30,30 @@ def airflow_logs_folder() -> str | None:
     return folder if folder and folder.startswith("/") else None
 
 
-def disk_body(step: Step) -> None:
-    """host.disk_usage and host.inode_usage for the configured paths and Airflow's logs folder."""
-    from mercenary_maintenance import disk
+def host_body(step: Step, host: str) -> None:
+    """host.disk_usage and host.inode_usage of the host's paths, and services.status of its services (one host).
 
+    Runs on the host through its transport (SSH, or the worker itself for the implicit host ``local``);
+    an unreachable host is ``unknown`` with the reason, within the ``timeouts.ssh`` bounds."""
+    from mercenary_maintenance import disk
+    from mercenary_maintenance.health import host as host_checks
+
+    target = step.cfg.host_target(host)
+    transport = step.host(host)
     th = step.cfg.thresholds
     full, inodes = th.disk_percent.as_threshold(), th.inode_percent.as_threshold()
-    paths = list(step.cfg.host.paths)
-    logs = airflow_logs_folder()
-    if logs:
-        paths.append(disk.existing_parent(logs))
+    paths = list(target.paths)
+    if target.implicit:
+        logs = airflow_logs_folder()  # the worker's own task logs live here
+        if logs:
+            paths.append(disk.existing_parent(logs))
     for path in dict.fromkeys(paths):
-        step.check("host.disk_usage", path, partial(disk.check_paths, [path], full, inodes))
+        step.check("host.disk_usage", f"{host}:{path}", partial(disk.host_paths, transport, [path], full, inodes))
+    if not target.services:
+        step.add(not_configured(host_checks.CHECK, f"{host}:*",
+                                f"targets.hosts[{host}].services is empty: no service of this host is watched"))
+    for service in target.services:
+        step.check(host_checks.CHECK, f"{host}:{service.name}", partial(host_checks.check_service, transport, service))
 
 
 def tls_body(step: Step) -> None:

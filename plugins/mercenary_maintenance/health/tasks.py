@@ -6,11 +6,11 @@ from mercenary_maintenance.dagkit import Group, TaskSpec
 from mercenary_maintenance.health import bodies
 
 SERVICES = TaskSpec("check_services", bodies.services_body)
-DISK = TaskSpec("check_disk_usage", bodies.disk_body)
+HOST = TaskSpec("check_host", bodies.host_body, over="hosts")
 TLS = TaskSpec("check_tls_certificates", bodies.tls_body)
 HEADERS = TaskSpec("check_security_headers", bodies.headers_body)
 FAILED_LOGINS = TaskSpec("check_failed_logins", bodies.failed_logins_body)
 CLOSED_PORTS = TaskSpec("check_closed_ports", bodies.closed_ports_body)
 
 
-DAILY = Group("health", SERVICES, DISK, TLS, HEADERS, FAILED_LOGINS, CLOSED_PORTS)
+DAILY = Group("health", SERVICES, HOST, TLS, HEADERS, FAILED_LOGINS, CLOSED_PORTS)

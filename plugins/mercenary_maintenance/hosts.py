@@ -1,0 +1,126 @@
+"""Host targets (``targets.hosts``): the one interface every server line of the plan runs through.
+
+A :class:`Transport` runs one of a **fixed set of commands** (:data:`COMMANDS`; nothing else is
+ever run on a host, so a sudoers file can allow exactly these — docs/areas/hosts.md) and reads,
+lists and removes files. Two transports share it:
+
+* ``ssh`` (:mod:`mercenary_maintenance.adapters.ssh`): SSHHook + SFTP, host key pinned, every
+  connect and command bounded by ``timeouts.ssh``;
+* ``local``: the worker itself, commands through the project's runner, files through ``os``.
+
+With ``targets.hosts`` empty the config has one implicit host named ``local`` (the worker); its
+findings say so, so the worker is never passed off as the backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Protocol
+
+from mercenary_maintenance.adapters.host_commands import (
+    COMMANDS,
+    Entry,
+    HostCommandError,
+    HostUnreachable,
+    Result,
+    command_line,
+    failure,
+    shell_line,
+)
+from mercenary_maintenance.config import HostTarget, MaintenanceConfig
+
+__all__ = ["COMMANDS", "Entry", "HostCommandError", "HostUnreachable", "LocalTransport", "Result", "Transport",
+           "command_line", "describe", "opened", "shell_line", "transport_for"]
+
+
+class Transport(Protocol):
+    """What every host check and action uses: fixed commands and file access."""
+
+    host: HostTarget
+
+    def run(self, name: str, *args: str, check: bool = True) -> Result: ...
+
+    def listdir(self, path: str) -> list[Entry]: ...
+
+    def lstat(self, path: str) -> Entry: ...
+
+    def open(self, path: str) -> IO[bytes]: ...
+
+    def remove(self, path: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def label(host: HostTarget) -> str:
+    """How a host is named in findings; the implicit host says it is the worker."""
+    return host.name
+
+
+def describe(host: HostTarget) -> str:
+    if host.implicit:
+        return "local (the Airflow worker itself: targets.hosts is empty)"
+    return f"{host.name} ({host.transport})"
+
+
+class LocalTransport:
+    """The worker itself: commands through :mod:`mercenary_maintenance.runner`, files through ``os``."""
+
+    def __init__(self, host: HostTarget, command_s: float) -> None:
+        self.host = host
+        self.command_s = command_s
+
+    def run(self, name: str, *args: str, check: bool = True) -> Result:
+        from mercenary_maintenance import runner
+
+        argv = command_line(name, *args)
+        try:
+            proc = runner.run(argv, timeout=self.command_s, check=False)
+        except FileNotFoundError as exc:
+            if check:
+                raise HostCommandError(f"{argv[0]} is not installed on {self.host.name}") from exc
+            return Result(127, "", f"{argv[0]}: not found")
+        result = Result(proc.returncode, proc.stdout or "", proc.stderr or "")
+        if check and result.returncode != 0:
+            raise HostCommandError(failure(self.host.name, argv, result))
+        return result
+
+    def listdir(self, path: str) -> list[Entry]:
+        with os.scandir(path) as entries:
+            return [_entry(e.path, e.stat(follow_symlinks=False)) for e in entries]
+
+    def lstat(self, path: str) -> Entry:
+        return _entry(path, os.lstat(path))
+
+    def open(self, path: str) -> IO[bytes]:
+        return open(path, "rb")
+
+    def remove(self, path: str) -> None:
+        os.unlink(path)
+
+    def close(self) -> None:
+        pass
+
+
+def _entry(path: str, st: os.stat_result) -> Entry:
+    return Entry(path, st.st_mode, st.st_size, st.st_mtime)
+
+
+def transport_for(cfg: MaintenanceConfig, name: str) -> Transport:
+    """The transport of the host called ``name`` (not yet connected: the first use connects)."""
+    host = cfg.host_target(name)
+    if host.transport == "local":
+        return LocalTransport(host, cfg.timeouts.ssh.command_s)
+    from mercenary_maintenance.adapters.ssh import SshTransport
+
+    return SshTransport(host, cfg.timeouts.ssh)
+
+
+@contextmanager
+def opened(cfg: MaintenanceConfig, name: str) -> Iterator[Transport]:
+    transport = transport_for(cfg, name)
+    try:
+        yield transport
+    finally:
+        transport.close()
