@@ -239,6 +239,9 @@ class IncrementalBackupConfig(_Model):
     retention_days: int = Field(7, ge=1)
     new_chain_after_hours: int = Field(24, ge=1)
     """PostgreSQL 17+: a new physical full starts a new chain when the chain is this old."""
+    checkpoint: Literal["spread", "fast"] = "spread"
+    """pg_basebackup's start checkpoint: ``spread`` (default) paces its writes like any checkpoint;
+    ``fast`` forces an immediate one (an I/O burst on the primary every 4 hours)."""
 
 
 class UploadsConfig(_Model):
@@ -252,9 +255,6 @@ class UploadsConfig(_Model):
     """New versions are copied (server-side) to ``uploads/`` in the backup bucket at most this often."""
     prefix: str = ""
     """Only keys under this prefix of the uploads bucket are copied (empty: all)."""
-    checkpoint: Literal["spread", "fast"] = "spread"
-    """pg_basebackup's start checkpoint: ``spread`` (default) paces its writes like any checkpoint;
-    ``fast`` forces an immediate one (an I/O burst on the primary every 4 hours)."""
 
 
 class RereadConfig(_Model):

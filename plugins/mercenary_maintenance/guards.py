@@ -101,10 +101,10 @@ def alerts_on(target: str, hosts: Sequence[str], firing: Iterable[FiringAlert], 
 def failed_targets(parts: Iterable[dict[str, Any]]) -> set[str]:
     """Targets a run has failed on so far: a failed action, or a check that could not run.
 
-    >>> failed_targets([{"actions": [{"target": "a", "status": "failed"}, {"target": "b", "status": "done"}],
+    >>> sorted(failed_targets([{"actions": [{"target": "a", "status": "failed"}, {"target": "b", "status": "done"}],
     ...                  "findings": [{"target": "c", "severity": "unknown"}], "error": "x"},
-    ...                 {"actions": [], "findings": [{"target": "d", "severity": "unknown"}], "error": None}])
-    {'a', 'c'}
+    ...                 {"actions": [], "findings": [{"target": "d", "severity": "unknown"}], "error": None}]))
+    ['a', 'c']
     """
     out: set[str] = set()
     for part in parts:
