@@ -40,6 +40,8 @@ SYSTEM_PACKAGES = {
     "faketime": "faketime",  # libfaketime: scheduled windows in real time (tests/runtime/test_windows.py)
     "prometheus-alertmanager": "prometheus-alertmanager",  # the alertmanager route (tests/integration/test_paging.py)
     "promtool": "prometheus",  # promtool test rules over deploy/prometheus/rules.yml
+    "sshd": "openssh-server",  # simulated backend hosts (tools/mercenary_dev/hosts.py, tests/integration/hosts)
+    "prometheus-node-exporter": "prometheus-node-exporter",  # per-host metrics from Prometheus (hosts tests)
 }
 
 
@@ -100,7 +102,7 @@ def bootstrap() -> int:
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run([*command, "-qq"], check=True, env=env)
     # the Debian packages start their own daemons; tests start private ones instead.
-    for service in ("redis-server", "prometheus", "prometheus-alertmanager"):
+    for service in ("redis-server", "prometheus", "prometheus-alertmanager", "prometheus-node-exporter", "ssh"):
         subprocess.run(["service", service, "stop"], check=False, capture_output=True)
     return 0
 
