@@ -95,7 +95,7 @@ SWITCHES: tuple[Switch, ...] = (
     Switch("maintenance_monthly.security.review_firewall_changes", "firewall review",
            "security.aws_conn_id", "an aws connection (security groups) or security.closed_ports",
            lambda c: c.security.aws_conn_id is None and not c.security.closed_ports),
-    Switch("backup_full.backups.ensure_lifecycle", "user-uploads backup", _uploads_key_name(),
+    Switch("backup_incremental.backups.copy_uploads", "user-uploads backup", _uploads_key_name(),
            "the bucket holding user uploads (versioned, 90-day noncurrent expiry)", _no_uploads, partial=True,
            item="User uploads"),
     Switch("maintenance_monthly.postgres.vacuum_full_tables", "opt-in VACUUM FULL",

@@ -187,9 +187,9 @@ def test_pages_render_their_content(client: TestClient, token: str) -> None:
     trends = client.get("/trends", headers=headers).text
     charts = dict(re.findall(r'id="chart-([a-z_]+)" data-points="(\d+)"', trends))
     assert set(charts) == {"dead_tuples", "backup_size_bytes", "backup_duration_s", "restore_duration_s",
-                           "redis_used_memory_bytes", "redis_fragmentation_ratio", "disk_percent"}
+                           "restore_phase_s", "redis_used_memory_bytes", "redis_fragmentation_ratio", "disk_percent"}
     assert all(int(n) > 0 for n in charts.values()), charts
-    assert trends.count("<svg") == 7
+    assert trends.count("<svg") == 8
     assert "<script" not in trends
     assert "kozea.github.io" not in trends
     short = client.get("/trends?days=7", headers=headers).text
