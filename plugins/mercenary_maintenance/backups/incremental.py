@@ -167,7 +167,8 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
             try:
                 feed(write)
             except tarfile.TarError:  # no tar at all: pg_basebackup failed; its stderr says why
-                if proc.wait() != 0:
+                _stop(proc)  # killed if still running: the wait below is bounded
+                if proc.wait(timeout=runner.KILL_WAIT_S) != 0:
                     raise runner.CommandError(argv, proc.returncode, stderr.result()) from None
                 raise
 
