@@ -99,3 +99,29 @@ def test_by_default_a_warning_of_maintenance_daily_reaches_slack_in_the_runs_one
     assert "NEW warning `backup.freshness` main (P3, respond within 4 h)" in digest
     assert "NEW warning `http.security_headers` api (P4, respond within 24 h)" in digest
     assert "redis.memory" not in digest
+
+
+def _weekly(status: str = "ok") -> dict[str, Any]:
+    return {"dag_id": "maintenance_weekly", "run_id": "scheduled__w1", "status": status, "findings": []}
+
+
+def test_the_weekly_run_lists_the_inert_plan_items_once_in_slack(slack, connections):
+    from mercenary_maintenance.alerts.announce import announce_run
+
+    connections(slack.connection_env("maintenance_slack"))
+    announce_run(parse_config({"alerts": {"slack_retry_delay_seconds": 0.05}}), _weekly())
+    [message] = slack.messages
+    digest = message["text"]
+    assert "*maintenance_weekly* run `scheduled__w1` finished *ok*" in digest
+    assert ":large_yellow_circle: Not configured" in digest
+    assert digest.count("• log error review: set `logs.error_scan`") == 1
+
+
+def test_without_a_slack_connection_the_weekly_digest_is_logged_and_the_run_is_not_failed(caplog):
+    from mercenary_maintenance.alerts.announce import announce_run
+
+    cfg = parse_config({"alerts": {"slack_retry_delay_seconds": 0.01, "slack_attempts": 2}})
+    with caplog.at_level("WARNING"):
+        announce_run(cfg, _weekly())  # no maintenance_slack connection: must not raise
+    assert any("weekly not-configured digest not delivered after 2 attempt(s)" in r.getMessage()
+               for r in caplog.records)

@@ -8,12 +8,15 @@ message per run (``alerts.notify_findings``), delivered with retries.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from mercenary_maintenance import delivery
 from mercenary_maintenance.alerts.findings import announce_findings, policy
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.findings import Severity
+
+log = logging.getLogger(__name__)
 
 # DAGs that notify through the alert state machine (for-duration, dedup, escalation) instead.
 SELF_ALERTING = frozenset({"alert_evaluation"})
@@ -62,10 +65,18 @@ def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
     text = findings_notice(report, cfg.alerts.notify_findings, link, incident=incident)
     if report["dag_id"] == DIGEST_DAG and report["status"] != "failed":
         inert = not_configured_lines(cfg)
+        if inert and text is None:
+            # Digest only (nothing needs attention): informational, so an unreachable or unset Slack
+            # is logged and does not fail the run; the report keeps its "Not configured" section.
+            head = (f"*{report['dag_id']}* run `{report['run_id']}` finished *{report['status']}*"
+                    f" — <{link}|open the run>")
+            try:
+                delivery.post(cfg, "\n".join([head, *inert]), "weekly not-configured digest")
+            except delivery.NotDelivered as exc:
+                log.warning("%s (the report lists the same items)", exc)
+            return
         if inert:
-            head = [text] if text else [f"*{report['dag_id']}* run `{report['run_id']}` finished *{report['status']}*"
-                                        f" — <{link}|open the run>"]
-            text = "\n".join([*head, *inert])
+            text = "\n".join([text, *inert])
     if text is None:
         return
     delivery.post(cfg, text, "Slack notice of the run's findings")
