@@ -125,3 +125,46 @@ def test_declarations_are_a_unit_of_their_own() -> None:
     assert "registry" in graph["emergency.tasks"]
     assert "emergency.tasks" not in graph["registry"]
     assert "dagkit" in graph["postgres.tasks"]
+
+
+# The Step is the only door (docs/architecture.md): the config file is read, and Airflow asked for
+# the task's context, only where a Step (or a callback's notice door) is built and by the entry
+# points; everything below gets them from the Step or as arguments.
+CONFIG_READERS = {"config.py", "steps.py", "dagkit.py", "callbacks.py", "approvals/operator.py",
+                  "report/__main__.py", "doctor/__main__.py", "console/app.py"}
+CONTEXT_READERS = {"steps.py", "dagkit.py"}
+
+
+def uses(name: str, root: Path = PACKAGE) -> set[str]:
+    """Package files (relative paths) that import or call ``name`` (an import, ``x.name``, ``name(...)``)."""
+    found = set()
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("include/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if ((isinstance(node, ast.ImportFrom) and any(a.name == name for a in node.names))
+                    or (isinstance(node, ast.Attribute) and node.attr == name)
+                    or (isinstance(node, ast.Name) and node.id == name)):
+                found.add(rel)
+    return found
+
+
+def test_only_the_doors_read_the_config_file() -> None:
+    assert uses("load_config") - CONFIG_READERS == set(), "read the config from step.cfg (or take it as an argument)"
+
+
+def test_no_body_asks_airflow_for_the_context() -> None:
+    assert uses("get_current_context") - CONTEXT_READERS == set(), \
+        "take the run's facts from step.run / step.ti (execute_step builds them from the context)"
+
+
+def test_the_door_checker_sees_a_reader(tmp_path: Path) -> None:
+    (tmp_path / "area").mkdir()
+    (tmp_path / "area" / "body.py").write_text(
+        "def body(step):\n    from mercenary_maintenance import config\n    return config.load_config()\n")
+    (tmp_path / "area" / "other.py").write_text(
+        "from airflow.sdk import get_current_context\n\ndef body(step):\n    return get_current_context()\n")
+    (tmp_path / "area" / "clean.py").write_text("def body(step):\n    return step.cfg.timeouts\n")
+    assert uses("load_config", tmp_path) == {"area/body.py"}
+    assert uses("get_current_context", tmp_path) == {"area/other.py"}

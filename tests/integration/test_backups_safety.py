@@ -132,8 +132,8 @@ def test_retry_dying_before_its_manifest_keeps_the_good_backup_and_a_good_retry_
     watching: dict[str, WatchingClient] = {}
     real_client = pgconn.s3_client
 
-    def watched(conn_id: str) -> Any:
-        watching["client"] = WatchingClient(real_client(conn_id), s3)
+    def watched(conn_id: str, timeouts: Any) -> Any:
+        watching["client"] = WatchingClient(real_client(conn_id, timeouts), s3)
         return watching["client"]
 
     retry = make_step(try_number=3)

@@ -96,8 +96,8 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
             message = f"would dump {target} to s3://{cfg.bucket}/{date_dir}<attempt>/{keys.DUMP}"
             act.dry_run(message)
             return
-        client = s3_client(cfg.conn_id)
-        pg = params(tcfg.conn_id)
+        client = s3_client(cfg.conn_id, step.cfg.timeouts)
+        pg = params(tcfg.conn_id, step.cfg.timeouts)
         with pg.connect() as conn:
             me = source.of(conn)
         listing = attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.FULL, target, stamp)
@@ -144,7 +144,7 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
     scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number)
     with step.action(RESTORE, target, why="restore verification (plan: test restore procedure)",
                      scratch_database=scratch, restore_on=cfg.restore_on) as act:
-        client = s3_client(cfg.conn_id)
+        client = s3_client(cfg.conn_id, step.cfg.timeouts)
         latest = catalog.latest_good(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target))
         if latest is None:
             step.add(Finding(RESTORE, target, Severity.CRITICAL, "no good full backup to restore"))

@@ -158,7 +158,7 @@ def ensure_lifecycle(step: Step, lifecycle_rules: Sequence[RuleSource]) -> None:
     cfg = step.cfg.backups
     with step.action("backup.lifecycle", cfg.bucket, why="Glacier transition and upload clean-up rules") as act:
         try:
-            changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id), step.cfg, lifecycle_rules)
+            changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id, step.cfg.timeouts), step.cfg, lifecycle_rules)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
             step.add(Finding(CHECK, cfg.bucket, Severity.WARNING,

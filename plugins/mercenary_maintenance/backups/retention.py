@@ -174,8 +174,8 @@ def expire(step: Step, target: str, now: datetime | None = None) -> None:
     moment = now or datetime.now(UTC)
     with step.action(ACTION, target, why="retention (plan: full 30 days, incremental 7 days)",
                      delete_expired=cfg.delete_expired) as act:
-        client = s3_client(cfg.conn_id)
-        with params(step.cfg.postgres_target(target).conn_id).connect() as conn:
+        client = s3_client(cfg.conn_id, step.cfg.timeouts)
+        with params(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts).connect() as conn:
             me = source.of(conn)
         listed = {kind: catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target) for kind in keys.KINDS}
         where = f"s3://{cfg.bucket}/{cfg.prefix.strip('/')}/*/{target}/"

@@ -193,7 +193,7 @@ def sample_restore(step: Step, target: str) -> None:
         k = cfg.sample_restore_tables
         if k == 0:
             return Finding(SAMPLE_RESTORE, target, Severity.OK, "disabled (backups.sample_restore_tables = 0)")
-        client = s3_client(cfg.conn_id)
+        client = s3_client(cfg.conn_id, step.cfg.timeouts)
         latest = catalog.latest_good(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target))
         if latest is None:
             return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL, "no full backup to sample")

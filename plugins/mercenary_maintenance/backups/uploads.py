@@ -170,7 +170,7 @@ def copy_uploads(step: Step, dry_run: bool = False) -> None:
         return
     with step.action(COPY, ucfg.bucket, why="copy new upload versions to the backup bucket",
                      destination=f"s3://{cfg.bucket}/{ROOT}{ucfg.bucket}/") as act:
-        client = s3_client(cfg.conn_id)
+        client = s3_client(cfg.conn_id, step.cfg.timeouts)
         now = datetime.now(UTC)
         last = _last_copy(client, cfg.bucket, ucfg.bucket)
         if last is not None and (now - last).total_seconds() < ucfg.copy_every_hours * 3600 * 0.9:
@@ -233,7 +233,8 @@ def check_daily(step: Step) -> None:
     oldest version not yet copied to the backup bucket is (both ``not configured`` when unset)."""
     from mercenary_maintenance.backups.pgconn import s3_client
 
-    daily_checks(step, None if step.cfg.backups.uploads is None else s3_client(step.cfg.backups.conn_id))
+    client = None if step.cfg.backups.uploads is None else s3_client(step.cfg.backups.conn_id, step.cfg.timeouts)
+    daily_checks(step, client)
 
 
 def daily_checks(step: Step, client: Any) -> None:

@@ -189,7 +189,7 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
 
     cfg = step.cfg.backups
     th = step.cfg.thresholds
-    client = s3_client(cfg.conn_id)
+    client = s3_client(cfg.conn_id, step.cfg.timeouts)
     moment = now or datetime.now(UTC)
     listing: dict[str, list[Backup]] = {}
 
@@ -220,7 +220,7 @@ def run_bucket_checks(step: Step) -> None:
     from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
-    client = s3_client(cfg.conn_id)
+    client = s3_client(cfg.conn_id, step.cfg.timeouts)
     step.check(lifecycle.CHECK, cfg.bucket,
                lambda: lifecycle.check(cfg.bucket, cfg, bucket_lifecycle.current_rules(client, cfg.bucket)))
 
@@ -258,7 +258,7 @@ def reread(step: Step, target: str) -> None:
     from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
-    client = s3_client(cfg.conn_id)
+    client = s3_client(cfg.conn_id, step.cfg.timeouts)
     state_key = reread_state_key(cfg.prefix, target)
     backups = [b for kind in keys.KINDS for b in catalog.current(
         catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target)) if not b.archived]
