@@ -56,8 +56,8 @@ def main() -> int:
 
     from mercenary_maintenance.backups import restore
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
-    from mercenary_maintenance.backups.pgconn import PgParams
     from mercenary_maintenance.config import TimeoutsConfig
+    from mercenary_maintenance.pg.params import PgParams
 
     megabytes = float(os.environ.get("BENCH_MB", "300"))
     jobs = int(os.environ.get("BENCH_JOBS", "4"))

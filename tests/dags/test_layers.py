@@ -168,3 +168,60 @@ def test_the_door_checker_sees_a_reader(tmp_path: Path) -> None:
     (tmp_path / "area" / "clean.py").write_text("def body(step):\n    return step.cfg.timeouts\n")
     assert uses("load_config", tmp_path) == {"area/body.py"}
     assert uses("get_current_context", tmp_path) == {"area/other.py"}
+
+
+def module_graph() -> dict[str, set[str]]:
+    """module → the package's modules it imports, per module (not per package) and type-only
+    imports (``if TYPE_CHECKING:``) included: a cycle there is still two modules that need each other."""
+    modules = {p.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+               for p in PACKAGE.rglob("*.py") if "include" not in p.relative_to(PACKAGE).parts}
+    edges: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "include" in path.relative_to(PACKAGE).parts:
+            continue
+        source = path.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mercenary_maintenance"):
+                base = node.module.removeprefix("mercenary_maintenance").lstrip(".")
+                names = [f"{base}.{a.name}".lstrip(".") for a in node.names]
+                targets = [n if n in modules else base for n in names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name.removeprefix("mercenary_maintenance.") for a in node.names
+                           if a.name.startswith("mercenary_maintenance.")]
+            else:
+                continue
+            edges.setdefault(source, set()).update(t for t in targets if t and t != source and t in modules)
+    return edges
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+    on_stack: list[str] = []
+    done: set[str] = set()
+
+    def visit(node: str) -> None:
+        if node in on_stack:
+            found.append([*on_stack[on_stack.index(node):], node])
+            return
+        if node in done:
+            return
+        on_stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            visit(nxt)
+        on_stack.pop()
+        done.add(node)
+
+    for node in sorted(graph):
+        visit(node)
+    return found
+
+
+def test_no_module_cycle_type_only_imports_included() -> None:
+    assert cycles(module_graph()) == [], "two modules import each other: move what both need below them"
+
+
+def test_the_module_checker_sees_a_type_only_cycle() -> None:
+    graph = module_graph()
+    assert "steps" in graph["backups.actions"]
+    assert "pg.lock" in graph["backups.lock"]
+    assert cycles({**graph, "runinfo": {*graph.get("runinfo", set()), "skips"}}) != []

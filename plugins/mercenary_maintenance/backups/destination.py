@@ -22,7 +22,7 @@ from typing import Any
 
 from mercenary_maintenance.backups import binaries, restore, scratch
 from mercenary_maintenance.backups.manifest import Manifest
-from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.pg.params import PgParams
 from mercenary_maintenance.steps import Step
 
 SCRATCH_SERVER = "scratch_server"
@@ -136,8 +136,8 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
 
 
 def _on_target(step: Step, target: str) -> Iterator[Destination]:
-    from mercenary_maintenance.backups.actions import locked
-    from mercenary_maintenance.backups.pgconn import params
+    from mercenary_maintenance.backups.lock import locked
+    from mercenary_maintenance.pg.params import params
 
     pg = params(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
     with locked(step, pg), pg.connect() as conn:

@@ -33,9 +33,9 @@ from mercenary_maintenance.backups.manifest import (
     qualified,
     sql_text,
 )
-from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.backups.source import Source
 from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, part_size_for, upload_stream
+from mercenary_maintenance.pg.params import PgParams
 from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.windows.rules import UTC
 

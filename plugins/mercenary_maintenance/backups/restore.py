@@ -38,8 +38,8 @@ from mercenary_maintenance.backups.manifest import (
     list_tables,
     sql_text,
 )
-from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.backups.stream import MB, HashingReader
+from mercenary_maintenance.pg.params import PgParams
 
 log = logging.getLogger(__name__)
 SCRATCH_PREFIX = "mm_restore_"

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mercenary_maintenance import runner
-from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.config import TimeoutsConfig
+from mercenary_maintenance.pg.params import PgParams
 
 log = logging.getLogger(__name__)
 SOCKET_PORT = 5432  # only names the socket file; the socket directory is private

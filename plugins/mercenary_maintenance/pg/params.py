@@ -1,4 +1,5 @@
-"""Connection details of a PostgreSQL target, for psycopg and for libpq programs.
+"""Connection parameters of a PostgreSQL target, for libpq programs (pg_dump, pg_basebackup, …)
+and for sessions of their own (a backup's snapshot, its lock, a scratch server).
 
 The Airflow connection (``PostgresHook``) is the only source. Programs get the
 password through ``PGPASSWORD`` in their environment, never on the command line, and
@@ -81,9 +82,3 @@ def params(conn_id: str, timeouts: TimeoutsConfig) -> PgParams:
         timeouts=timeouts,
     )
 
-
-def s3_client(conn_id: str, timeouts: TimeoutsConfig) -> Any:
-    """A boto3 S3 client from the ``aws`` connection (endpoint/region from its extras)."""
-    from mercenary_maintenance.adapters import s3
-
-    return s3.client(conn_id, timeouts=timeouts)
