@@ -17,7 +17,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "mercenary_maintenance"
 AREAS = {"postgres", "redis", "backups", "alerts", "health", "logs", "emergency", "reviews", "security", "preview",
-         "approvals", "console"}
+         "approvals", "console", "airflow_db"}
 # Above the areas: they wire areas together, or wire the package into Airflow (setup step, scheduler listener).
 WIRING = {"dagkit", "callbacks", "registry", "setup", "pool_guard", "doctor"}
 def _unit(path: Path) -> str:

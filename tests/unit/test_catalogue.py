@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = "postgres|redis|backup|host|app|tls|http|services|security|logs|tmp|alerts|window|reviews|emergency|monitoring"
+AREAS = ("postgres|redis|backup|host|app|tls|http|services|security|logs|tmp|alerts|window|reviews|emergency|monitoring"
+         "|airflow_db")
 NAME = re.compile(rf'"((?:{AREAS})\.[a-z][a-z0-9_]*)"')
 NOT_CHECKS = {"app.log", "redis.log"}  # logger names, not findings
 # The doctor's lines and the plan's switches name preflight items and config keys, not findings
