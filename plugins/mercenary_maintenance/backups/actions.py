@@ -17,7 +17,7 @@ from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.steps import Step
 
-FULL = "backup.full"
+FULL_ACTION = "backup.full"
 RESTORE = "backup.restore_test"
 
 
@@ -74,7 +74,7 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
     stamp = keys.stamp(step.run.logical_date, step.run.run_id)
     date_dir = keys.backup_dir(cfg.prefix, keys.FULL, target, stamp)
     force = bool(step.run.params.get("force_new_backup")) if force is None else force
-    with step.action(FULL, target, why="daily full backup (plan: Backup Procedures)",
+    with step.action(FULL_ACTION, target, why="daily full backup (plan: Backup Procedures)",
                      key=f"s3://{cfg.bucket}/{date_dir}") as act:
         if dry_run:
             message = f"would dump {target} to s3://{cfg.bucket}/{date_dir}<attempt>/{keys.DUMP}"

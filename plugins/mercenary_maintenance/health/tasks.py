@@ -13,4 +13,4 @@ FAILED_LOGINS = TaskSpec("check_failed_logins", bodies.failed_logins_body)
 CLOSED_PORTS = TaskSpec("check_closed_ports", bodies.closed_ports_body)
 
 
-DAILY = Group("health", SERVICES, HOST, TLS, HEADERS, FAILED_LOGINS, CLOSED_PORTS)
+DAILY_GROUP = Group("health", SERVICES, HOST, TLS, HEADERS, FAILED_LOGINS, CLOSED_PORTS)

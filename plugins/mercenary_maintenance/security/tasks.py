@@ -11,5 +11,5 @@ SECURITY_GROUPS = TaskSpec("audit_security_groups", bodies.security_groups_body)
 FIREWALL_CHANGES = TaskSpec("review_firewall_changes", bodies.firewall_changes_body)
 
 
-WEEKLY = Group("security", SCAN_VULNERABILITIES)
-MONTHLY = Group("security", SECURITY_GROUPS, CREDENTIAL_AGE, FIREWALL_CHANGES)
+WEEKLY_GROUP = Group("security", SCAN_VULNERABILITIES)
+MONTHLY_GROUP = Group("security", SECURITY_GROUPS, CREDENTIAL_AGE, FIREWALL_CHANGES)
