@@ -1,6 +1,6 @@
 """Plausible run reports for a year of every DAG: the console's tests, benchmark and screenshots.
 
-Each report has the DESIGN §6 shape and the findings/actions the real tasks write (names,
+Each report has the shape `report.build.build_report` writes and the findings/actions the real tasks write (names,
 targets, the details the trend charts read), with values that drift over time. Written
 through :meth:`ReportStore.write_report`, so the summaries and the journal are the real ones.
 """
