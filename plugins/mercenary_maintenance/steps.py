@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mercenary_maintenance.clients import Clients, Clock
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
 from mercenary_maintenance.hosts import Transport, transport_for
@@ -90,6 +91,13 @@ class Step:
     # The task instance's Execution API client (what a body may ask Airflow: other runs' states);
     # None outside a task. Set from the context by :func:`execute_step`: no body asks for the context.
     ti: Any = None
+    # Client factories bound to cfg.timeouts, and the clock: tests pass fakes (Step(cfg, run, clients=…)).
+    clients: Clients = None  # type: ignore[assignment]  # set from cfg in __post_init__ when not given
+    clock: Clock = field(default_factory=Clock)
+
+    def __post_init__(self) -> None:
+        if self.clients is None:
+            self.clients = Clients(self.cfg.timeouts)
 
     def host(self, name: str) -> Transport:
         """The transport of host ``name`` (targets.hosts, or the implicit ``local``), kept for the

@@ -157,3 +157,17 @@ def test_a_body_that_returns_a_value_hands_it_back_beside_the_summary(cfg: Any) 
     summary = execute_step(lambda step: {"accepted": True}, context=make_context(), cfg=cfg)
     assert summary["result"] == {"accepted": True}
     assert (summary["findings"], summary["actions"]) == (0, 0)
+
+
+def test_the_step_carries_client_factories_bound_to_the_validated_timeouts():
+    from mercenary_maintenance.clients import Clients
+    from mercenary_maintenance.config import TimeoutsConfig
+    from mercenary_maintenance.runinfo import RunInfo
+
+    cfg = parse_config({"timeouts": {"s3": {"connect_s": 1.5}}})
+    run = RunInfo(dag_id="d", run_id="r", task_id="t")
+    step = Step(cfg, run)
+    assert step.clients.timeouts is cfg.timeouts
+    assert step.clients.timeouts.s3.connect_s == 1.5
+    fake = Clients(TimeoutsConfig())
+    assert Step(cfg, run, clients=fake).clients is fake  # injected, not patched

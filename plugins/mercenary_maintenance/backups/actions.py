@@ -63,11 +63,9 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
     only after the new manifest is stored (:mod:`.attempts`). ``force`` (default: the run's
     ``force_new_backup`` param) takes a new backup of the date even when one verifies.
     """
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import attempts, source
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
     from mercenary_maintenance.backups.stream import MB
-    from mercenary_maintenance.pg.params import params
 
     cfg = step.cfg.backups
     tcfg = step.cfg.postgres_target(target)
@@ -80,8 +78,8 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
             message = f"would dump {target} to s3://{cfg.bucket}/{date_dir}<attempt>/{keys.DUMP}"
             act.dry_run(message)
             return
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
-        pg = params(tcfg.conn_id, step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
+        pg = step.clients.pg_params(tcfg.conn_id)
         with pg.connect() as conn:
             me = source.of(conn)
         listing = attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.FULL, target, stamp)
@@ -120,7 +118,6 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
     """backup.restore_test: the latest good full backup → a scratch database, row counts vs manifest
 
     (on a scratch server unless ``backups.restore_on: target_server``, see :mod:`.destination`)."""
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import destination, restore
     from mercenary_maintenance.pg.session import millis
 
@@ -128,7 +125,7 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
     scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number)
     with step.action(RESTORE, target, why="restore verification (plan: test restore procedure)",
                      scratch_database=scratch, restore_on=cfg.restore_on) as act:
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
         latest = catalog.latest_good(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target))
         if latest is None:
             step.add(Finding(RESTORE, target, Severity.CRITICAL, "no good full backup to restore"))

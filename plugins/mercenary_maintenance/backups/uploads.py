@@ -159,7 +159,6 @@ def _last_copy(client: Any, backup_bucket: str, bucket: str) -> datetime | None:
 def copy_uploads(step: Step, dry_run: bool = False) -> None:
     """backup.uploads_copy: enforce versioning + noncurrent expiry on the uploads bucket, then copy every
     new version server-side to the backup bucket (sha256 verified). Off when ``backups.uploads`` is unset."""
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import encryption
 
     cfg = step.cfg.backups
@@ -170,7 +169,7 @@ def copy_uploads(step: Step, dry_run: bool = False) -> None:
         return
     with step.action(COPY, ucfg.bucket, why="copy new upload versions to the backup bucket",
                      destination=f"s3://{cfg.bucket}/{ROOT}{ucfg.bucket}/") as act:
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
         now = datetime.now(UTC)
         last = _last_copy(client, cfg.bucket, ucfg.bucket)
         if last is not None and (now - last).total_seconds() < ucfg.copy_every_hours * 3600 * 0.9:
