@@ -83,7 +83,7 @@ class Step:
     sections: list[dict[str, Any]] = field(default_factory=list)
     # Set by an emergency critical request that overrides the load guard (recorded in the report).
     load_guard_override: str | None = None
-    # Optional report keys (DESIGN §6: "plan", "approvals", …): lists concatenated over the run's parts.
+    # Optional report keys (docs/report.md: "plan", "approvals", …): lists concatenated over the run's parts.
     report_keys: dict[str, list[Any]] = field(default_factory=dict)
     # How a host's transport is made (tests inject their own); one transport per host and task.
     host_transports: Callable[[MaintenanceConfig, str], Transport] = transport_for

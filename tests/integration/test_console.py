@@ -1,5 +1,5 @@
 """The console app over a real report store: every route, auth (Airflow's own JWTs), the JSON
-shape of DESIGN §10, the metrics exposition, the incremental index — and a real Prometheus
+shape of docs/ui.md, the metrics exposition, the incremental index — and a real Prometheus
 scraping ``/maintenance/metrics`` with a bearer token."""
 
 from __future__ import annotations

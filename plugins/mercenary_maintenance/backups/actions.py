@@ -1,4 +1,4 @@
-"""Backup actions shared by the scheduled DAGs and the emergency DAG (interfaces.md).
+"""Backup actions shared by the scheduled DAGs and the emergency DAG (docs/architecture.md).
 
 ``backup_full`` takes the daily logical backup of one target; ``restore_test`` restores
 the latest good full backup into a scratch database (on a scratch server by default) and

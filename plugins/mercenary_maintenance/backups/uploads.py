@@ -1,4 +1,4 @@
-"""User uploads (``backups.uploads``, DESIGN §14): kept on their bucket, copied to the backup bucket.
+"""User uploads (``backups.uploads``, docs/areas/backups.md): kept on their bucket, copied to the backup bucket.
 
 On the uploads bucket, versioning and a rule expiring noncurrent versions after
 ``retention_days`` (90) are enforced (:func:`ensure_bucket`: written only when they differ; other
@@ -164,7 +164,7 @@ def copy_uploads(step: Step, dry_run: bool = False) -> None:
     cfg = step.cfg.backups
     ucfg = cfg.uploads
     if ucfg is None:
-        with step.action(COPY, "uploads", why="user uploads copy (DESIGN §14)") as act:
+        with step.action(COPY, "uploads", why="user uploads copy (docs/areas/backups.md)") as act:
             act.skipped("not configured: backups.uploads is unset (off)", not_configured=True)
         return
     with step.action(COPY, ucfg.bucket, why="copy new upload versions to the backup bucket",
