@@ -195,13 +195,15 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
                    **source.describe(me, why), **where}
         took = f"restore_seconds {result.restore_seconds:.1f} s ({_phases(result.phases)})"
         if result.ok:
-            proven = "row counts match the manifest" + ("; amcheck clean, roles and grants match"
-                                                         if dest.scratch_dir else "")
+            amchecked = "amcheck clean" if "corrupt_relations" in result.amcheck else ""
+            proven = "; ".join(p for p in ("row counts match the manifest", ", ".join(
+                p for p in (amchecked, "roles and grants match" if dest.scratch_dir else "") if p)) if p)
             slow = result.restore_seconds > rto_s
-            step.add(Finding(RESTORE, target, Severity.WARNING if slow else Severity.OK,
+            unproven = "".join(f"; {w}" for w in result.warnings)
+            step.add(Finding(RESTORE, target, Severity.WARNING if slow or result.warnings else Severity.OK,
                              f"restored {manifest.key} ({len(result.row_counts)} tables, {details['rows']} rows); "
                              f"{proven}; {took}"
-                             + (f", over backups.rto_minutes {cfg.rto_minutes:g}" if slow else ""),
+                             + (f", over backups.rto_minutes {cfg.rto_minutes:g}" if slow else "") + unproven,
                              value=result.restore_seconds, threshold=rto_s, details=details))
             act.done(f"restore test of {target} passed; {took}", **details)
         else:
