@@ -19,9 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.clients import Clients, Clock
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
 from mercenary_maintenance.hosts import Transport, transport_for
@@ -29,6 +28,9 @@ from mercenary_maintenance.redact import first_line, register_config
 from mercenary_maintenance.runinfo import RunInfo, from_context
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.windows.rules import UTC
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.clients import Clients, Clock
 
 log = logging.getLogger("mercenary_maintenance.audit")
 
@@ -93,11 +95,16 @@ class Step:
     ti: Any = None
     # Client factories bound to cfg.timeouts, and the clock: tests pass fakes (Step(cfg, run, clients=…)).
     clients: Clients = None  # type: ignore[assignment]  # set from cfg in __post_init__ when not given
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        # Imported here: the adapters and pg modules are not needed to parse a DAG file (steps is).
+        from mercenary_maintenance.clients import Clients, Clock
+
         if self.clients is None:
             self.clients = Clients(self.cfg.timeouts)
+        if self.clock is None:
+            self.clock = Clock()
 
     def host(self, name: str) -> Transport:
         """The transport of host ``name`` (targets.hosts, or the implicit ``local``), kept for the
