@@ -209,10 +209,10 @@ def scan_host_set(t: Transport, paths: Iterable[str], state: dict[str, Any] | No
                   max_bytes: int) -> tuple[Scan, dict[str, Any]]:
     """The files of one set on a host, each read from where the last run stopped (offset and inode per path);
     a new inode or a shorter file is read from its start. The first run takes a baseline."""
-    from mercenary_maintenance.logs import remote
+    from mercenary_maintenance.hosts import expand as host_expand
 
     scan = Scan()
-    entries = {e.path: e for pattern in paths for e in remote.expand(t, pattern)[1]}
+    entries = {e.path: e for pattern in paths for e in host_expand(t, pattern)[1]}
     ids = _file_ids(t, sorted(entries))
     old: dict[str, Any] = (state or {}).get("files", {})
     new: dict[str, Any] = {}

@@ -14,64 +14,21 @@ The same rules as the worker's own files (:mod:`mercenary_maintenance.logs.files
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 from mercenary_maintenance.adapters.host_commands import Entry
 from mercenary_maintenance.config import LogSet
-from mercenary_maintenance.hosts import Transport
-from mercenary_maintenance.logs import archive, files, s3
+from mercenary_maintenance.hosts import Transport, expand
+from mercenary_maintenance.hosts import listdir as _listdir
+from mercenary_maintenance.logs import archive, s3
 
 log = logging.getLogger(__name__)
 UNREADABLE_OPEN_FILES = "the host's open files could not be read (its /proc/*/fd): nothing is deleted there"
-
-
-def _listdir(t: Transport, directory: str) -> list[Entry]:
-    try:
-        return t.listdir(directory)
-    except OSError:  # vanished or unreadable: nothing to match there
-        return []
-
-
-def _named(entries: list[Entry], part: str) -> list[Entry]:
-    return [e for e in entries
-            if fnmatch.fnmatchcase(e.name, part) and (part.startswith(".") or not e.name.startswith("."))]
-
-
-def _match(t: Transport, directory: str, parts: list[str]) -> Iterator[Entry]:
-    head, rest = parts[0], parts[1:]
-    entries = _listdir(t, directory)
-    if head == "**":
-        if rest:
-            yield from _match(t, directory, rest)
-        else:
-            yield from (e for e in _named(entries, "*") if e.is_file)
-        for sub in _named(entries, "*"):
-            if sub.is_dir:
-                yield from _match(t, sub.path, parts)
-        return
-    for entry in _named(entries, head):
-        if rest and entry.is_dir:
-            yield from _match(t, entry.path, rest)
-        elif not rest and entry.is_file:
-            yield entry
-
-
-def expand(t: Transport, pattern: str) -> tuple[str, list[Entry]]:
-    """(base dir, regular files on the host matching ``pattern``); symlinks are never followed."""
-    base = files.base_dir(pattern)
-    rest = list(PurePosixPath(pattern).parts[len(PurePosixPath(base).parts):])
-    if not rest:
-        return base, []
-    found = {e.path: e for e in _match(t, base, rest)}
-    return base, [found[p] for p in sorted(found)]
 
 
 def open_paths(t: Transport) -> set[str] | None:
