@@ -120,5 +120,6 @@ def check_host(t: Transport, sec: SecurityConfig, state: dict[str, Any] | None,
         return (failures_finding(host, "journal", failures, since.isoformat(timespec="seconds"), sec),
                 {"journal_since": now.isoformat()})
     path, lines, new = auth_log_lines(t, sec, previous.get("auth_log") or {})
-    label = "the last run" if previous.get("auth_log") else f"the start of the last {sec.log_tail_bytes} bytes"
+    label = ("the last run" if previous.get("auth_log")
+             else f"the first look (the file's last {sec.log_tail_bytes / 2**20:g} MiB at most)")
     return failures_finding(host, path, count_sshd_failures(lines), label, sec), {"auth_log": new}

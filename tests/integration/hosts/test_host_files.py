@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+import yaml
 import zstandard
 
 from mercenary_maintenance.logs import errors, jobs
@@ -157,3 +158,18 @@ def test_error_lines_are_counted_per_host_once(sim_hosts, files_config, tmp_path
     assert one[("logs.errors", "app1:app")]["severity"] == "warning"
     assert two[("logs.errors", "app2:app")]["value"] == 0
     assert again[("logs.errors", "app1:app")]["value"] == 0   # counted once
+
+
+def test_black_hole_host_archive_is_bounded_and_fails_naming_it(sim_hosts, files_config, write_config, bucket,
+                                                                tmp_path):
+    files_config()
+    cfg_path = tmp_path / "maintenance.yaml"
+    data = yaml.safe_load(cfg_path.read_text())
+    data["targets"]["hosts"].append({"name": "dead", "ssh_conn_id": "maintenance_ssh_dead"})
+    cfg_path.write_text(yaml.safe_dump(data))
+    started = time.monotonic()
+    found, error = run_body(ARCHIVE.body, tmp_path, "dead1", "dead")
+    assert time.monotonic() - started < 3 * 2 + 5
+    assert error is not None
+    assert found[("logs.archive", "dead:app")]["status"] == "failed"
+    assert "unreachable" in found[("logs.archive", "dead:app")]["message"]

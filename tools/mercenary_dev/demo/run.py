@@ -199,6 +199,9 @@ class Demo:
                                "(unshare --mount, sshd): run `sudo make demo` to see two hosts")
             return
         self.fleet = Fleet().start()
+        # Each host is its own process group: a killed demo's next run stops them (clean_stale).
+        self.state.groups += [Proc.of(host.proc.pid) for host in self.fleet.hosts.values() if host.proc is not None]
+        self.state.save(self.workdir)
         for index, name in enumerate(self.fleet.names):
             sample.make_host_files(self.fleet[name], index)
         self.hosts_note = (f"Hosts: {', '.join(self.fleet.names)} — simulated machines (real sshd on loopback, each "
