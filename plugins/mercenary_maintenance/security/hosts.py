@@ -108,7 +108,9 @@ def packages_body(step: Step, host: str, *, now: datetime | None = None) -> None
     def pending() -> Finding:
         upgrades = parse_apt_simulation(t.run("apt_simulate").stdout)
         found["upgrades"] = upgrades
-        return pending_finding(host, upgrades, lists_age_hours(t, time.time()), sec.apt_lists_max_age_hours)
+        finding = pending_finding(host, upgrades, lists_age_hours(t, time.time()), sec.apt_lists_max_age_hours)
+        found["stale"] = finding.details["stale"]
+        return finding
 
     step.check(PENDING, host, pending)
     if "upgrades" in found:
@@ -119,7 +121,11 @@ def packages_body(step: Step, host: str, *, now: datetime | None = None) -> None
             seen = update_first_seen(seen, host, matches, moment)
             state.save({"first_seen": seen}, moment)
             policy = SlaPolicy({str(k): v for k, v in sec.patch_sla_hours.items()})
-            return patch_sla_finding(host, matches, seen, moment, policy)
+            finding = patch_sla_finding(host, matches, seen, moment, policy)
+            if found["stale"] and finding.severity is Severity.OK:  # an old list knows no new fix: never ok
+                finding.severity = Severity.WARNING
+                finding.message += "; the package lists are stale or missing: newer security fixes are not seen"
+            return finding
 
         step.check(SLA, host, sla)
     step.check(CACHE, host, lambda: cache_finding(host, cache_bytes(t), sec))

@@ -150,3 +150,13 @@ def test_firewall_ruleset_changes_on_a_host_are_listed(sim_hosts, hosts_config, 
     assert finding["severity"] == "warning"
     assert finding["details"]["added"] == ["tcp dport { 22, 5432 } accept"]
     assert finding["details"]["removed"] == ["tcp dport 22 accept"]
+
+
+def test_patch_sla_is_never_ok_without_fresh_lists(apt_standin, hosts_config, tmp_path):
+    from mercenary_maintenance.security import hosts as host_security
+
+    hosts_config()
+    apt_standin.write("/usr/local/sbin/apt-get", "#!/bin/sh\nexit 0\n", mode="755")
+    found, _ = run_body(host_security.packages_body, tmp_path, "s1", "app1", dag_id="maintenance_weekly")
+    assert found[("security.patch_sla", "app1")]["severity"] == "warning"
+    assert "stale or missing" in found[("security.patch_sla", "app1")]["message"]
