@@ -171,7 +171,7 @@ def backup_config(step: Step, host: str) -> None:
     def look() -> Finding:
         from mercenary_maintenance.adapters import s3
 
-        client = s3.client(cfg.backups.config_files.conn_id)
+        client = s3.client(cfg.backups.config_files.conn_id, timeouts=cfg.timeouts)
         contents = read_files(step.host(host), target.config_files)
         if not contents:
             raise FileNotFoundError(f"no file on {host} matches {target.config_files}")
