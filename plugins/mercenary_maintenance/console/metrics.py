@@ -19,8 +19,8 @@ BACKUP_KINDS = {"backup.full": "full", "backup.incremental": "incremental"}
 
 
 class IndexCollector(Collector):
-    def __init__(self, index: RunIndex, now: datetime) -> None:
-        self.index, self.now = index, now
+    def __init__(self, index: RunIndex, now: datetime, hidden_dags: int = 0) -> None:
+        self.index, self.now, self.hidden_dags = index, now, hidden_dags
 
     def collect(self) -> Iterator[Any]:
         severity = GaugeMetricFamily("mercenary_finding_severity",
@@ -79,8 +79,16 @@ class IndexCollector(Collector):
             last.add_metric([dag_id, str(status)], ts)
         yield last
 
+        # Every series above is limited to the DAGs the scraping user may read: a Prometheus
+        # whose service user lost a permission would otherwise just stop seeing a backup's age,
+        # and the rules over it go quiet. This says so (deploy/prometheus/rules.yml alerts on it).
+        hidden = GaugeMetricFamily("mercenary_metrics_hidden_dags",
+                                   "DAGs with maintenance runs whose series this user may not read (left out)")
+        hidden.add_metric([], float(self.hidden_dags))
+        yield hidden
 
-def exposition(index: RunIndex, now: datetime) -> bytes:
+
+def exposition(index: RunIndex, now: datetime, hidden_dags: int = 0) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(IndexCollector(index, now))
+    registry.register(IndexCollector(index, now, hidden_dags))
     return bytes(generate_latest(registry))

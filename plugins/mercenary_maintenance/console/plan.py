@@ -4,6 +4,7 @@ last ran, their outcome, and whether they are overdue for their DAG's cadence (+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -160,3 +161,15 @@ def compliance(index: RunIndex, cfg: MaintenanceConfig, now: datetime) -> list[P
                 t.due_since = since.astimezone(UTC).isoformat()
                 t.overdue = last is None or last["ts"] < since.timestamp()
     return items
+
+
+def readable_items(items: list[PlanItem], allows: Callable[[str], bool]) -> list[PlanItem]:
+    """The plan as one user may see it: tasks of DAGs they may not read left out, and the items
+    executed only by such tasks (manual items, which belong to no DAG, stay)."""
+    out = []
+    for item in items:
+        tasks = [t for t in item.tasks if allows(t.dag_id)]
+        if tasks or not item.tasks:
+            item.tasks = tasks
+            out.append(item)
+    return out

@@ -544,6 +544,64 @@ def _host_privileges(transport: Any, name: str) -> Iterator[Item]:
         yield fix("hosts.firewall", name, f"the firewall ruleset cannot be read: {reason[0][:120]}", remedy)
     else:
         yield ok("hosts.firewall", name, "the firewall ruleset is readable")
+# ------------------------------------------------------------------------------------------ Airflow's metadata
+
+
+def _airflow_db_rows(ctx: Context, conn_id: str, tables: list[str]) -> list[dict[str, Any]]:
+    from psycopg.rows import dict_row
+
+    from mercenary_maintenance.adapters import postgres as adapter
+
+    t = ctx.cfg.timeouts
+    conn = adapter.connect(conn_id, purpose="doctor", timeouts=t)
+    try:
+        with adapter.read_deadline(conn, t.postgres.connect_s + t.postgres.read_grace_s, "doctor airflow_db"):
+            conn.execute("SELECT set_config('default_transaction_read_only', 'on', false), "
+                         "set_config('statement_timeout', %s, false)", [f"{int(t.postgres.connect_s * 1000)}ms"])
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(packaged.sql_text("airflow_db", "privileges"), {"tables": tables})
+                rows = [dict(r) for r in cur.fetchall()]
+                role = cur.execute("SELECT current_user AS role").fetchone()
+    finally:
+        conn.close()
+    return [{**r, "role": (role or {}).get("role", "?")} for r in rows]
+
+
+@probe("airflow_db")
+def airflow_db_probe(ctx: Context) -> Iterator[Item]:
+    """Airflow's metadata database for ``airflow db clean``: connection, migrated, DELETE on each table."""
+    cfg = ctx.cfg.airflow_db
+    item, target = "airflow_db.clean", "airflow_db"
+    if cfg.conn_id is None:
+        yield off(item, target, "Airflow's metadata database is not cleaned (its tables grow without bound)",
+                  "airflow_db.conn_id")
+        return
+    try:
+        ctx.connection(cfg.conn_id)
+    except MissingConnection:
+        yield _missing(item, target, cfg.conn_id, "postgres", "the database of [database] sql_alchemy_conn")
+        return
+    try:
+        rows = _airflow_db_rows(ctx, cfg.conn_id, cfg.tables)
+    except Exception as exc:
+        yield fix(item, target, f"cannot connect or query: {redact.first_line(exc)}",
+                  f"check connection {cfg.conn_id}: host, port, credentials, pg_hba.conf")
+        return
+    if not rows or not rows[0]["migrated"]:
+        yield fix(item, target, f"connection {cfg.conn_id} is not an Airflow metadata database (no alembic_version)",
+                  "point airflow_db.conn_id at the database of [database] sql_alchemy_conn")
+        return
+    missing = [r["table_name"] for r in rows if not r["present"]]
+    denied = [r["table_name"] for r in rows if r["present"] and not r["can_delete"]]
+    if missing:
+        yield fix(item, target, f"tables missing: {', '.join(missing)}", "run `airflow db migrate`, or drop them "
+                  "from airflow_db.tables")
+    elif denied:
+        yield fix(item, target, f"role {rows[0]['role']} may not DELETE from {', '.join(denied)}",
+                  f"GRANT DELETE ON {', '.join(denied)} TO \"{rows[0]['role']}\";")
+    else:
+        yield ok(item, target, f"connection {cfg.conn_id}: Airflow's metadata, DELETE on {len(rows)} table(s); "
+                 f"rows older than {cfg.retention_days} days are cleaned weekly")
 
 
 # ------------------------------------------------------------------------------------------ the plan

@@ -94,7 +94,7 @@ def archive_logs(step: Step, host: str | None = None, *,
     given by the task declaration); disk usage is measured before and after."""
     cfg = step.cfg
     bucket = cfg.backups.bucket
-    client = s3.client_for(cfg.backups.conn_id)
+    client = s3.client_for(cfg.backups.conn_id, cfg.timeouts)
     with step.action("logs.lifecycle", bucket, why="archived logs expire by an S3 lifecycle rule per set") as act:
         changes = bucket_lifecycle.ensure(client, cfg, lifecycle_rules)
         if changes:
@@ -164,7 +164,7 @@ def check_retention(step: Step, host: str | None = None) -> None:
         if "rules" not in state:
             from mercenary_maintenance.bucket_lifecycle import current_rules
 
-            state["rules"] = current_rules(s3.client_for(cfg.backups.conn_id), cfg.backups.bucket)
+            state["rules"] = current_rules(s3.client_for(cfg.backups.conn_id, cfg.timeouts), cfg.backups.bucket)
         return state["rules"]
 
     def judge(name: str, log_set: LogSet) -> Finding:
