@@ -349,8 +349,27 @@ def test_a_scoped_index_sees_only_its_dags(client: TestClient, token: str, confi
             return getattr(details, "id", "") == "maintenance_daily"
 
     manager = OnlyDaily()
-    scope = DagScope(user=object(), manager=manager)
+    scope = DagScope(user=object(), manager=manager, multi_team=False)
     assert scope.readable(index.dag_ids()) == {"maintenance_daily"}
     assert "backup_full" not in manager.asked  # refused by the batch call already
     assert scope.allows("maintenance_daily")
     assert not scope.allows("backup_full")
+
+
+def test_in_multi_team_mode_only_the_team_aware_dag_list_qualifies() -> None:
+    from mercenary_maintenance.console.auth import DagScope
+
+    class TeamBlind:  # per-DAG answers that know no team; the DAG list knows them
+        def get_authorized_dag_ids(self, *, user: object, method: str) -> set[str]:
+            return {"maintenance_daily"}
+
+        def filter_authorized_dag_ids(self, *, dag_ids: set[str], user: object, method: str) -> set[str]:
+            return set(dag_ids)
+
+        def is_authorized_dag(self, *, method: str, user: object, access_entity: object, details: object) -> bool:
+            return True
+
+    scope = DagScope(user=object(), manager=TeamBlind(), multi_team=True)
+    assert scope.readable({"maintenance_daily", "backup_full"}) == {"maintenance_daily"}
+    assert not scope.allows("backup_full")
+    assert DagScope(user=object(), manager=TeamBlind(), multi_team=False).allows("backup_full")

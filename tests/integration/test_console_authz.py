@@ -107,10 +107,12 @@ def test_lists_pages_and_status_leave_out_the_unreadable_dags(ui: AirflowUI) -> 
     assert main["last_full_backup_age_s"] is None
     assert main["last_restore_test"] is None
     assert all(a["dag_id"] == "maintenance_daily" for t in data["targets"] for a in t["areas"].values())
+    assert data["next_windows"] == []  # the window DAGs' schedules are theirs too
     for page in ("/", "/plan", "/trends"):
         status, html = get(ui, page, token)
         assert status == 200, (page, html[:300])
         assert "/runs/backup_full/" not in html, page
     # The admin's overview lists every DAG's last run.
-    admin_runs = {r["dag_id"] for r in json.loads(get(ui, "/api/status", ui.token())[1])["runs"]}
-    assert {"maintenance_daily", "backup_full", "backup_incremental"} <= admin_runs
+    admin = json.loads(get(ui, "/api/status", ui.token())[1])
+    assert {"maintenance_daily", "backup_full", "backup_incremental"} <= {r["dag_id"] for r in admin["runs"]}
+    assert {w["dag_id"] for w in admin["next_windows"]} >= {"maintenance_weekly", "maintenance_monthly"}
