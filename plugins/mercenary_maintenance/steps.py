@@ -87,6 +87,9 @@ class Step:
     # How a host's transport is made (tests inject their own); one transport per host and task.
     host_transports: Callable[[MaintenanceConfig, str], Transport] = transport_for
     _hosts: dict[str, Transport] = field(default_factory=dict)
+    # The task instance's Execution API client (what a body may ask Airflow: other runs' states);
+    # None outside a task. Set from the context by :func:`execute_step`: no body asks for the context.
+    ti: Any = None
 
     def host(self, name: str) -> Transport:
         """The transport of host ``name`` (targets.hosts, or the implicit ``local``), kept for the
@@ -234,7 +237,7 @@ def execute_step(
         from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(reason)
-    step = Step(cfg, run)
+    step = Step(cfg, run, ti=context.get("ti"))
     from mercenary_maintenance.deadlines import alarm
 
     result: Any = None

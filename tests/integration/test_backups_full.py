@@ -339,7 +339,8 @@ def test_stream_outgrowing_the_part_limit_is_aborted_with_a_clear_error(env, s3)
             write(os.urandom(1 << 20))
 
     with pytest.raises(stream.TooManyParts, match=r"more than 2 parts of 5 MB .*raise backups.part_size_mb"):
-        stream.upload_stream(s3.client(), bucket_of(), "too/big.zst", feed, level=1, part_size=5 << 20, max_parts=2)
+        stream.upload_stream(s3.client(), bucket_of(), "too/big.zst", feed, level=1, part_size=5 << 20, max_parts=2,
+                             stall_s=60)
     assert objects(s3) == {}
     assert _no_uploads(s3.client()) == []
 

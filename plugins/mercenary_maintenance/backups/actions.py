@@ -9,33 +9,16 @@ backup on one database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from mercenary_maintenance.backups import catalog, encryption, keys
+from mercenary_maintenance.backups.lock import locked
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.steps import Step
 
 FULL = "backup.full"
 RESTORE = "backup.restore_test"
-
-
-def lock_wait_s(step: Step) -> float:
-    return min(step.cfg.backups.lock_wait_seconds, step.statement_timeout_s())
-
-
-@contextmanager
-def locked(step: Step, pg: Any) -> Iterator[None]:
-    """Hold the target's maintenance lock on a session of its own, waiting as a backup: heavy
-    maintenance yields to it at its next relation (``pg.lock``), and while it does the wait may
-    last ``backups.lock_wait_max_seconds``."""
-    from mercenary_maintenance.pg.lock import target_lock
-
-    max_wait = min(step.cfg.backups.lock_wait_max_seconds, step.statement_timeout_s())
-    with pg.connect() as lock_conn, target_lock(lock_conn, lock_wait_s(step), as_backup=True, max_wait_s=max_wait):
-        yield
 
 
 # What a hot standby may be the source of, per method (issue 27). pg_dump: yes — its exported snapshot
@@ -80,10 +63,11 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
     only after the new manifest is stored (:mod:`.attempts`). ``force`` (default: the run's
     ``force_new_backup`` param) takes a new backup of the date even when one verifies.
     """
+    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import attempts, source
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
-    from mercenary_maintenance.backups.pgconn import params, s3_client
     from mercenary_maintenance.backups.stream import MB
+    from mercenary_maintenance.pg.params import params
 
     cfg = step.cfg.backups
     tcfg = step.cfg.postgres_target(target)
@@ -96,8 +80,8 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
             message = f"would dump {target} to s3://{cfg.bucket}/{date_dir}<attempt>/{keys.DUMP}"
             act.dry_run(message)
             return
-        client = s3_client(cfg.conn_id)
-        pg = params(tcfg.conn_id)
+        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+        pg = params(tcfg.conn_id, step.cfg.timeouts)
         with pg.connect() as conn:
             me = source.of(conn)
         listing = attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.FULL, target, stamp)
@@ -136,15 +120,15 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
     """backup.restore_test: the latest good full backup → a scratch database, row counts vs manifest
 
     (on a scratch server unless ``backups.restore_on: target_server``, see :mod:`.destination`)."""
+    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import destination, restore
-    from mercenary_maintenance.backups.pgconn import s3_client
     from mercenary_maintenance.pg.session import millis
 
     cfg = step.cfg.backups
     scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number)
     with step.action(RESTORE, target, why="restore verification (plan: test restore procedure)",
                      scratch_database=scratch, restore_on=cfg.restore_on) as act:
-        client = s3_client(cfg.conn_id)
+        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
         latest = catalog.latest_good(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target))
         if latest is None:
             step.add(Finding(RESTORE, target, Severity.CRITICAL, "no good full backup to restore"))

@@ -159,8 +159,8 @@ def _last_copy(client: Any, backup_bucket: str, bucket: str) -> datetime | None:
 def copy_uploads(step: Step, dry_run: bool = False) -> None:
     """backup.uploads_copy: enforce versioning + noncurrent expiry on the uploads bucket, then copy every
     new version server-side to the backup bucket (sha256 verified). Off when ``backups.uploads`` is unset."""
+    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import encryption
-    from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
     ucfg = cfg.uploads
@@ -170,7 +170,7 @@ def copy_uploads(step: Step, dry_run: bool = False) -> None:
         return
     with step.action(COPY, ucfg.bucket, why="copy new upload versions to the backup bucket",
                      destination=f"s3://{cfg.bucket}/{ROOT}{ucfg.bucket}/") as act:
-        client = s3_client(cfg.conn_id)
+        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
         now = datetime.now(UTC)
         last = _last_copy(client, cfg.bucket, ucfg.bucket)
         if last is not None and (now - last).total_seconds() < ucfg.copy_every_hours * 3600 * 0.9:
@@ -231,9 +231,11 @@ def uncopied_finding(bucket: str, waiting: list[Version], now: datetime, thresho
 def check_daily(step: Step) -> None:
     """backup.uploads_versioning and backup.uploads_copy: the uploads bucket keeps versions, and how old the
     oldest version not yet copied to the backup bucket is (both ``not configured`` when unset)."""
-    from mercenary_maintenance.backups.pgconn import s3_client
+    from mercenary_maintenance.adapters import s3
 
-    daily_checks(step, None if step.cfg.backups.uploads is None else s3_client(step.cfg.backups.conn_id))
+    cfg = step.cfg
+    client = None if cfg.backups.uploads is None else s3.client(cfg.backups.conn_id, timeouts=cfg.timeouts)
+    daily_checks(step, client)
 
 
 def daily_checks(step: Step, client: Any) -> None:

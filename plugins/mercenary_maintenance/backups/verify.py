@@ -185,11 +185,11 @@ def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup)
 def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
     """backup.freshness, backup.integrity (HEAD: size and upload-time ETag), backup.capacity, backup.redundancy
     for one target."""
-    from mercenary_maintenance.backups.pgconn import s3_client
+    from mercenary_maintenance.adapters import s3
 
     cfg = step.cfg.backups
     th = step.cfg.thresholds
-    client = s3_client(cfg.conn_id)
+    client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
     moment = now or datetime.now(UTC)
     listing: dict[str, list[Backup]] = {}
 
@@ -216,11 +216,11 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
 def run_bucket_checks(step: Step) -> None:
     """backup.retention (lifecycle vs config); the uploads checks are :func:`.uploads.daily_checks`."""
     from mercenary_maintenance import bucket_lifecycle
+    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import lifecycle
-    from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
-    client = s3_client(cfg.conn_id)
+    client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
     step.check(lifecycle.CHECK, cfg.bucket,
                lambda: lifecycle.check(cfg.bucket, cfg, bucket_lifecycle.current_rules(client, cfg.bucket)))
 
@@ -255,10 +255,10 @@ def reread(step: Step, target: str) -> None:
 
     from botocore.exceptions import ClientError
 
-    from mercenary_maintenance.backups.pgconn import s3_client
+    from mercenary_maintenance.adapters import s3
 
     cfg = step.cfg.backups
-    client = s3_client(cfg.conn_id)
+    client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
     state_key = reread_state_key(cfg.prefix, target)
     backups = [b for kind in keys.KINDS for b in catalog.current(
         catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target)) if not b.archived]

@@ -76,7 +76,7 @@ def headers_body(step: Step) -> None:
     if not step.cfg.targets.http:
         step.add(not_configured(headers.CHECK, "all", "targets.http is empty"))
     for target in step.cfg.targets.http:
-        step.check(headers.CHECK, target.name, partial(headers.check_target, target, threshold))
+        step.check(headers.CHECK, target.name, partial(headers.check_target, target, threshold, step.cfg.timeouts))
 
 
 def failed_logins_body(step: Step) -> None:

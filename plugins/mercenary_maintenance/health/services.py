@@ -81,11 +81,11 @@ def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
     return f"Redis {adapter.ping(target.conn_id, timeouts=timeouts)}"
 
 
-def check_http(target: HttpTarget, latency: Threshold) -> Finding:
+def check_http(target: HttpTarget, latency: Threshold, timeouts: TimeoutsConfig) -> Finding:
     from mercenary_maintenance.health.http import fetch
 
     try:
-        answer = fetch(target)
+        answer = fetch(target, timeouts)
     except Exception as exc:
         return http_result(target.name, target.url, None, target.expect_status, None, first_line(exc), latency)
     return http_result(target.name, target.url, answer.status, target.expect_status, answer.latency_s, None, latency)
@@ -102,7 +102,7 @@ def probe_redis(cfg: MaintenanceConfig, target: RedisTarget) -> Finding:
 
 
 def probe_http(cfg: MaintenanceConfig, target: HttpTarget) -> Finding:
-    return check_http(target, cfg.thresholds.latency_p95_seconds.as_threshold())
+    return check_http(target, cfg.thresholds.latency_p95_seconds.as_threshold(), cfg.timeouts)
 
 
 def check_all(cfg: MaintenanceConfig) -> list[Finding]:

@@ -50,7 +50,7 @@ def archive_logs(step: Step, lifecycle_rules: Sequence[bucket_lifecycle.RuleSour
     cfg = step.cfg
     bucket = cfg.backups.bucket
     disk_usage(step, _log_dirs(step), "before")
-    client = s3.client_for(cfg.backups.conn_id)
+    client = s3.client_for(cfg.backups.conn_id, cfg.timeouts)
     with step.action("logs.lifecycle", bucket, why="archived logs expire by an S3 lifecycle rule per set") as act:
         changes = bucket_lifecycle.ensure(client, cfg, lifecycle_rules)
         if changes:
@@ -84,7 +84,7 @@ def check_retention(step: Step) -> None:
         if "rules" not in state:
             from mercenary_maintenance.bucket_lifecycle import current_rules
 
-            state["rules"] = current_rules(s3.client_for(cfg.backups.conn_id), cfg.backups.bucket)
+            state["rules"] = current_rules(s3.client_for(cfg.backups.conn_id, cfg.timeouts), cfg.backups.bucket)
         return state["rules"]
 
     def judge(log_set: LogSet) -> Finding:

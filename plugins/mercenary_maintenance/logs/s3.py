@@ -6,15 +6,18 @@ import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import TimeoutsConfig
 
 CHUNK = 1 << 20
 
 
-def client_for(conn_id: str) -> Any:
+def client_for(conn_id: str, timeouts: TimeoutsConfig) -> Any:
     from mercenary_maintenance.adapters import s3
 
-    return s3.client(conn_id)
+    return s3.client(conn_id, timeouts=timeouts)
 
 
 def set_prefix(set_name: str) -> str:

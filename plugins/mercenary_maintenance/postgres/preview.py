@@ -32,7 +32,7 @@ def probe(step: Step, target: str) -> PostgresProbe:
     cfg = step.cfg
     out = PostgresProbe()
     with open_session(cfg.postgres_target(target), purpose="preview", lock_timeout_s=cfg.postgres.lock_timeout_seconds,
-                      statement_timeout_s=cfg.postgres.check_statement_timeout_seconds) as s:
+                      statement_timeout_s=cfg.postgres.check_statement_timeout_seconds, timeouts=cfg.timeouts) as s:
         s.conn.execute("SELECT set_config('default_transaction_read_only', 'on', false)")
         dead = {f"{r['schema']}.{r['table_name']}": r for r in s.rows("dead_tuples")}
         vac = actions.select_dead_tuple_tables(s, step)
