@@ -35,8 +35,9 @@ def ui(airflow_db: Path) -> Iterator[AirflowUI]:
         server.cleanup()
 
 
-def get(ui: AirflowUI, path: str, token: str) -> tuple[int, str]:
-    request = urllib.request.Request(f"{ui.url}/maintenance{path}", headers={"Authorization": f"Bearer {token}"})
+def get(ui: AirflowUI, path: str, token: str, accept: str = "*/*") -> tuple[int, str]:
+    request = urllib.request.Request(f"{ui.url}/maintenance{path}",
+                                     headers={"Authorization": f"Bearer {token}", "Accept": accept})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read().decode()
@@ -68,6 +69,10 @@ def test_a_user_allowed_one_dag_gets_403_on_another_dags_report(ui: AirflowUI) -
     status, body = get(ui, f"/runs/backup_full/{full}", token)
     assert status == 403, body[:300]
     assert "backup_full" in body
+    # The run tab (a browser) gets a page saying so.
+    status, html = get(ui, f"/runs/backup_full/{full}", token, accept="text/html")
+    assert status == 403
+    assert "Not allowed" in html
     # A run that does not exist is 403 too: a refused user does not learn which runs exist.
     assert get(ui, "/runs/backup_full/manual__no-such-run", token)[0] == 403
     status, body = get(ui, f"/runs/maintenance_daily/{run_id(ui, 'maintenance_daily')}", token)
