@@ -165,3 +165,41 @@ def test_no_room_for_a_local_copy_streams_instead(env, s3, monkeypatch):
     [verdict] = verdicts(step)
     assert verdict.severity is Severity.OK, verdict
     assert verdict.details["jobs"] == 1
+
+
+def test_a_restore_onto_the_target_server_is_amchecked_too(env, s3, monkeypatch):
+    env(restore_on="target_server", restore_max_bytes=1 << 30)
+    actions.backup_full(make_step(), "main")
+    step = make_step("maintenance_weekly")
+    actions.restore_test(step, "main")
+    [verdict] = verdicts(step)
+    assert verdict.severity is Severity.OK, verdict
+    assert "amcheck clean" in verdict.message
+    assert verdict.details["restore_on"] == "target_server"
+    assert (verdict.details["amcheck"]["corrupt_relations"], verdict.details["amcheck"]["exit_code"]) == ([], 0)
+
+    hit = _corrupt_index_after_restore(monkeypatch, "orders_pkey")  # in the target server's scratch copy
+    step = make_step("maintenance_weekly")
+    actions.restore_test(step, "main")
+    assert hit, "the corruption was not planted"
+    [verdict] = verdicts(step)
+    assert verdict.severity is Severity.CRITICAL, verdict
+    assert "public.orders_pkey" in verdict.message, verdict.message
+    assert step.actions[-1].status is ActionStatus.FAILED
+
+
+def test_on_the_target_server_a_role_that_may_not_run_amcheck_gets_a_warning_naming_the_fix(
+        env, s3, pg, connections):
+    env(restore_on="target_server", restore_max_bytes=1 << 30)
+    actions.backup_full(make_step(), "main")
+    pg.execute("""DO $$ BEGIN CREATE ROLE mm_restorer LOGIN CREATEDB PASSWORD 'restorer-pw';
+                  EXCEPTION WHEN duplicate_object THEN NULL; END $$;""")
+    pg.execute("GRANT CONNECT ON DATABASE bk_proof TO mm_restorer")
+    connections({"AIRFLOW_CONN_MAINTENANCE_POSTGRES": f"postgresql://mm_restorer:restorer-pw@127.0.0.1:{pg.port}/{DB}"})
+    step = make_step("maintenance_weekly")
+    actions.restore_test(step, "main")
+    [verdict] = verdicts(step)
+    assert verdict.severity is Severity.WARNING, verdict  # restored and counted, but not amchecked
+    assert "pg_amcheck not run on the restored copy" in verdict.message
+    assert "mm_restorer is not a superuser" in verdict.message
+    assert "GRANT EXECUTE" in verdict.details["amcheck"]["fix"]

@@ -145,3 +145,61 @@ def test_two_clusters_on_one_bucket_prefix_and_target_name_never_touch_each_othe
     retention.expire(mine, "main", now=datetime.now(UTC) + timedelta(days=365))
     assert mine.actions[-1].details["backups"] == [first[0]]  # only its own older backup
     assert set(good_dirs(client, bucket, keys.FULL)) == set(everything) - {first[0]}
+
+
+def test_another_clusters_fresh_backup_never_makes_this_one_look_fresh_redundant_or_sampled(
+        pg, pg18, s3, write_config, connections):
+    from mercenary_dev.servers import free_port
+
+    from mercenary_maintenance.backups import sample, verify
+
+    name = f"fresh_{uuid.uuid4().hex[:6]}"  # the same database name on both clusters
+    for server in (pg, pg18):
+        server.create_database(name)
+        server.execute("CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 10)", name)
+    backup_env(pg, s3, name, write_config, connections, "fresh")
+    bucket = load_config().backups.bucket
+
+    def deployment(server: Any) -> None:
+        connections(server.connection_env("maintenance_postgres", name))
+
+    def daily(check: str) -> list[Any]:
+        step = step_at(T0, "maintenance_daily")
+        (sample.sample_restore if check == "backup.sample_restore" else verify.run_daily)(step, "main")
+        return [f for f in step.findings if f.check == check and f.details.get("kind", "full") == "full"]
+
+    deployment(pg18)  # only the other cluster has a backup, and it is fresh
+    actions.backup_full(step_at(T0, "backup_full"), "main")
+    theirs = good_dirs(s3.client(), bucket, keys.FULL)
+    assert [f.severity for f in daily("backup.freshness")] == [Severity.OK]  # for pg18 itself
+
+    deployment(pg)
+    fresh = daily("backup.freshness")
+    assert [f.severity for f in fresh] == [Severity.CRITICAL], fresh
+    assert "of this source (1 backup(s) of another cluster" in fresh[0].message
+    assert [f.severity for f in daily("backup.redundancy")] == [Severity.CRITICAL]
+    sampled = daily("backup.sample_restore")
+    assert [(f.severity, f.message) for f in sampled] == [
+        (Severity.CRITICAL, "no full backup of this source to sample")]
+
+    # this cluster backs up; then the other one again (the newest backup of the prefix is not ours)
+    actions.backup_full(step_at(T0 + timedelta(days=1), "backup_full"), "main")
+    ours = [d for d in good_dirs(s3.client(), bucket, keys.FULL) if d not in theirs]
+    deployment(pg18)
+    actions.backup_full(step_at(T0 + timedelta(days=2), "backup_full"), "main")
+    deployment(pg)
+    fresh = daily("backup.freshness")
+    assert [(f.severity, f.details["latest"]) for f in fresh] == [(Severity.OK, ours[0])]
+    listed = catalog.backups_of(s3.client(), bucket, "postgres", keys.FULL, "main")
+    assert fresh[0].details["source"] == source.tag_of(next(b for b in listed if b.prefix == ours[0]))
+    redundancy = daily("backup.redundancy")  # one verified backup of its own, min_redundancy 2
+    assert [(f.severity, f.details["verified"]) for f in redundancy] == [(Severity.WARNING, ours)], redundancy
+    sampled = daily("backup.sample_restore")
+    assert [f.severity for f in sampled] == [Severity.OK], sampled
+    assert sampled[0].details["key"].startswith(ours[0])
+
+    # the server cannot be asked and the prefix holds two sources: nobody can tell which is ours
+    connections({"AIRFLOW_CONN_MAINTENANCE_POSTGRES": f"postgresql://u:p@127.0.0.1:{free_port()}/{name}"})
+    blind = daily("backup.freshness")
+    assert [f.severity for f in blind] == [Severity.UNKNOWN], blind
+    assert "cannot tell which of the 2 sources" in blind[0].message

@@ -121,7 +121,7 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
 
     (on a scratch server unless ``backups.restore_on: target_server``, see :mod:`.destination`)."""
     from mercenary_maintenance.adapters import s3
-    from mercenary_maintenance.backups import destination, restore
+    from mercenary_maintenance.backups import destination, restore, source
     from mercenary_maintenance.pg.session import millis
 
     cfg = step.cfg.backups
@@ -129,10 +129,19 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
     with step.action(RESTORE, target, why="restore verification (plan: test restore procedure)",
                      scratch_database=scratch, restore_on=cfg.restore_on) as act:
         client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
-        latest = catalog.latest_good(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target))
+        listed = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
+        me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
+        mine = source.readable(listed, me)
+        if mine is None:
+            step.add(Finding(RESTORE, target, Severity.UNKNOWN, source.ambiguous(listed, why),
+                             details=source.describe(me, why)))
+            act.failed(source.ambiguous(listed, why))
+            return
+        latest = catalog.latest_good(mine)
         if latest is None:
-            step.add(Finding(RESTORE, target, Severity.CRITICAL, "no good full backup to restore"))
-            act.failed("no good full backup to restore")
+            what = "no good full backup of this source to restore" if listed else "no good full backup to restore"
+            step.add(Finding(RESTORE, target, Severity.CRITICAL, what, details=source.describe(me, why)))
+            act.failed(what)
             return
         if latest.archived:
             act.failed(f"latest full backup {latest.prefix} is in Glacier; restore it to STANDARD first")
@@ -166,16 +175,19 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
                    "restore_seconds": result.restore_seconds, "phases": result.phases, "jobs": result.jobs,
                    "rto_seconds": rto_s, "tables": len(result.row_counts), "rows": sum(result.row_counts.values()),
                    "count_diff": result.count_diff, "invalid_indexes": result.invalid_indexes,
-                   "samples": result.samples, "amcheck": result.amcheck, "globals": result.globals, **where}
+                   "samples": result.samples, "amcheck": result.amcheck, "globals": result.globals,
+                   **source.describe(me, why), **where}
         took = f"restore_seconds {result.restore_seconds:.1f} s ({_phases(result.phases)})"
         if result.ok:
-            proven = "row counts match the manifest" + ("; amcheck clean, roles and grants match"
-                                                         if dest.scratch_dir else "")
+            amchecked = "amcheck clean" if "corrupt_relations" in result.amcheck else ""
+            proven = "; ".join(p for p in ("row counts match the manifest", ", ".join(
+                p for p in (amchecked, "roles and grants match" if dest.scratch_dir else "") if p)) if p)
             slow = result.restore_seconds > rto_s
-            step.add(Finding(RESTORE, target, Severity.WARNING if slow else Severity.OK,
+            unproven = "".join(f"; {w}" for w in result.warnings)
+            step.add(Finding(RESTORE, target, Severity.WARNING if slow or result.warnings else Severity.OK,
                              f"restored {manifest.key} ({len(result.row_counts)} tables, {details['rows']} rows); "
                              f"{proven}; {took}"
-                             + (f", over backups.rto_minutes {cfg.rto_minutes:g}" if slow else ""),
+                             + (f", over backups.rto_minutes {cfg.rto_minutes:g}" if slow else "") + unproven,
                              value=result.restore_seconds, threshold=rto_s, details=details))
             act.done(f"restore test of {target} passed; {took}", **details)
         else:

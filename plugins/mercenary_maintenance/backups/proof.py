@@ -47,11 +47,13 @@ def reported_relations(output: str) -> list[str]:
     return list(dict.fromkeys(m[2] for m in _REPORTED.finditer(output)))
 
 
-def amcheck(env: dict[str, str], dbname: str, major: int, bin_dir: str | None, timeout_s: float) -> AmcheckResult:
-    """``pg_amcheck`` (heap + B-tree, installing the amcheck extension into the copy when missing)."""
+def amcheck(env: dict[str, str], dbname: str, major: int, bin_dir: str | None, timeout_s: float,
+            install: bool = True) -> AmcheckResult:
+    """``pg_amcheck`` (heap + B-tree; ``install``: installing the amcheck extension into the copy when
+    missing, which needs a superuser)."""
     started = time.monotonic()
-    argv = [binaries.program(major, "pg_amcheck", bin_dir), "--install-missing", "--no-password",
-            "--heapallindexed", f"--database={dbname}"]
+    argv = [binaries.program(major, "pg_amcheck", bin_dir), *(["--install-missing"] if install else []),
+            "--no-password", "--heapallindexed", f"--database={dbname}"]
     proc = runner.run(argv, env=env, timeout=timeout_s, check=False)
     output = runner.mask((proc.stdout or "") + (proc.stderr or ""))
     return AmcheckResult(reported_relations(output), output[-4000:], round(time.monotonic() - started, 3),

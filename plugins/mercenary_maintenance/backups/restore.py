@@ -65,6 +65,8 @@ class RestoreResult:
     a streamed restore downloads while it restores, and builds indexes in the same pass)."""
     jobs: int = 1
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What was not proven without anything being wrong (pg_amcheck not allowed on the target server)."""
 
     @property
     def restore_seconds(self) -> float:
@@ -277,8 +279,8 @@ def restore_and_verify(pg: PgParams, client: Any, bucket: str, manifest: Manifes
     """Create the scratch database on ``pg``'s server, restore, verify, and always drop it.
 
     ``scratch_dir`` (a scratch server's private directory; ``None`` on the target server): the
-    source's roles are replayed first and compared, the restore keeps owners and grants, and
-    ``pg_amcheck`` checks the restored copy (we are its superuser there). With ``jobs`` > 1 there,
+    source's roles are replayed first and compared and the restore keeps owners and grants (we are
+    its superuser there). ``pg_amcheck`` checks the restored copy on either server. With ``jobs`` > 1 there,
     the dump is first downloaded to a seekable local file and restored with ``pg_restore -j``
     (data, then post-data: indexes and constraints), each phase timed; otherwise it is streamed."""
     result = RestoreResult(scratch_db)
@@ -306,7 +308,7 @@ def restore_and_verify(pg: PgParams, client: Any, bucket: str, manifest: Manifes
             if scratch_dir is not None:
                 _amcheck(pg, scratch_db, server_major, bin_dir, result)
             else:
-                result.amcheck = {"skipped": "pg_amcheck runs on the scratch server only (restore_on: target_server)"}
+                _amcheck_on_target(pg, scratch_db, server_major, bin_dir, result)
             result.verify_s = time.monotonic() - started
             result.phases["verify"] = round(result.verify_s, 3)
     return result
@@ -360,6 +362,38 @@ def _amcheck(pg: PgParams, scratch_db: str, server_major: int, bin_dir: str | No
     problem = proof.amcheck_problem(checked)
     if problem is not None:
         result.problems.append(problem)
+
+
+AMCHECK_FIX = ("run restore tests as a superuser, or install amcheck in template1 (CREATE EXTENSION amcheck) "
+               "and GRANT EXECUTE ON FUNCTION bt_index_check, bt_index_parent_check and verify_heapam to the role")
+
+
+def _amcheck_on_target(pg: PgParams, scratch_db: str, server_major: int, bin_dir: str | None,
+                       result: RestoreResult) -> None:
+    """``pg_amcheck`` on the copy restored onto the target server. There the connection's role may not be a
+    superuser, and amcheck is not a trusted extension: it is installed into the copy only by a superuser,
+    else it must come from template1 with EXECUTE granted. Not allowed to run: a warning naming the fix;
+    corruption found: critical naming the relation (as on the scratch server)."""
+    from mercenary_maintenance.backups import proof
+    from mercenary_maintenance.backups.manifest import sql_text
+
+    with pg.connect(scratch_db) as conn:
+        superuser, installed, executable = conn.execute(sql_text("amcheck_ready")).fetchone()
+    if not superuser and not (installed and executable):
+        why = ("amcheck is not installed in the restored copy" if not installed
+               else "the role may not execute amcheck's functions")
+        result.amcheck = {"skipped": f"{why} and {pg.user} is not a superuser", "fix": AMCHECK_FIX}
+        result.warnings.append(f"pg_amcheck not run on the restored copy: {why} and {pg.user} is not a superuser "
+                               f"({AMCHECK_FIX})")
+        return
+    checked = proof.amcheck(pg.env(scratch_db), scratch_db, server_major, bin_dir, pg.backup_s,
+                            install=bool(superuser))
+    result.amcheck = proof.amcheck_details(checked)
+    problem = proof.amcheck_problem(checked)
+    if checked.relations and problem is not None:
+        result.problems.append(problem)
+    elif problem is not None:  # it could not run (a grant, a missing library): unproven, not corrupt
+        result.warnings.append(f"{problem} ({AMCHECK_FIX})")
 
 
 def _restore_globals(pg: PgParams, client: Any, bucket: str, manifest: Manifest, server_major: int,

@@ -184,7 +184,7 @@ def sample_restore(step: Step, target: str) -> None:
     """backup.sample_restore: schema + the smallest tables of the latest full backup, counts vs manifest
     (a check: findings only, no action)."""
     from mercenary_maintenance.adapters import s3
-    from mercenary_maintenance.backups import destination
+    from mercenary_maintenance.backups import destination, source
     from mercenary_maintenance.pg.session import millis
 
     cfg = step.cfg.backups
@@ -194,9 +194,17 @@ def sample_restore(step: Step, target: str) -> None:
         if k == 0:
             return Finding(SAMPLE_RESTORE, target, Severity.OK, "disabled (backups.sample_restore_tables = 0)")
         client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
-        latest = catalog.latest_good(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target))
+        listed = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
+        me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
+        mine = source.readable(listed, me)
+        if mine is None:
+            return Finding(SAMPLE_RESTORE, target, Severity.UNKNOWN, source.ambiguous(listed, why),
+                           details=source.describe(me, why))
+        latest = catalog.latest_good(mine)
         if latest is None:
-            return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL, "no full backup to sample")
+            return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL,
+                           "no full backup of this source to sample" if listed else "no full backup to sample",
+                           details=source.describe(me, why))
         if latest.archived:
             return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL,
                            f"latest full backup {latest.prefix} is in Glacier; cannot sample it",
@@ -206,7 +214,7 @@ def sample_restore(step: Step, target: str) -> None:
         scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number, "sample")
         details: dict[str, Any] = {"key": manifest.key, "backup_finished_at": manifest.finished_at,
                                    "scratch_database": scratch, "tables": {t: manifest.row_counts[t] for t in sample},
-                                   "restore_on": cfg.restore_on}
+                                   "restore_on": cfg.restore_on, **source.describe(me, why)}
         try:
             with destination.opened(step, target, manifest) as dest:
                 details.update(dest.details)

@@ -11,6 +11,7 @@ derived from its size.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -30,14 +31,20 @@ REDUNDANCY = "backup.redundancy"
 READ_CHUNK = 1024 * 1024
 
 
-def freshness(target: str, kind: str, latest: Backup | None, now: datetime, threshold: Threshold) -> Finding:
-    """Age of the latest good backup of one kind; none at all is critical."""
-    details: dict[str, Any] = {"kind": kind}
+def freshness(target: str, kind: str, latest: Backup | None, now: datetime, threshold: Threshold,
+              whose: dict[str, Any] | None = None) -> Finding:
+    """Age of the latest good backup of one kind (of this source: ``whose`` says which); none at all is
+    critical."""
+    details: dict[str, Any] = {"kind": kind, **(whose or {})}
     if latest is None:
-        return Finding(FRESHNESS, target, Severity.CRITICAL, f"no good {kind} backup found", details=details)
+        foreign = int(details.get("other_sources_backups") or 0)
+        also = f" of this source ({foreign} backup(s) of another cluster/database are not counted)" if foreign else ""
+        return Finding(FRESHNESS, target, Severity.CRITICAL, f"no good {kind} backup found{also}", details=details)
     age_h = round((now - latest.finished_at).total_seconds() / 3600, 2)
     details.update(latest=latest.prefix, finished_at=latest.finished_at.isoformat())
-    return measured(FRESHNESS, target, age_h, threshold, f"latest {kind} backup is {age_h} h old", details)
+    unconfirmed = " (its source not confirmed: the server could not be asked)" if details.get("source_unknown") else ""
+    return measured(FRESHNESS, target, age_h, threshold, f"latest {kind} backup is {age_h} h old{unconfirmed}",
+                    details)
 
 
 def integrity(target: str, kind: str, expected: StoredObject, size: int | None, sha256: str | None) -> Finding:
@@ -81,19 +88,33 @@ def capacity(target: str, backups: list[Backup], threshold: Threshold) -> Findin
                     f"{total_mb} MB stored; latest full backup {growth:+} % vs the previous one", details)
 
 
-def redundancy(target: str, backups: list[Backup], minimum: int) -> Finding:
-    """
+def redundancy(target: str, backups: list[Backup], minimum: int, verifies: Callable[[Backup], bool] | None = None,
+               whose: dict[str, Any] | None = None) -> Finding:
+    """Good full backups (one per logical date) vs ``minimum``; with ``verifies`` only those whose objects
+    verify count, asked newest first until ``minimum`` have (as ``backup.expire`` keeps them).
+
     >>> redundancy("main", [], 2).severity.label
     'critical'
     """
     good = catalog.current([b for b in backups if b.kind == keys.FULL])  # one per logical date
-    details = {"good_full_backups": len(good), "minimum": minimum}
-    if len(good) >= minimum:
-        return Finding(REDUNDANCY, target, Severity.OK, f"{len(good)} good full backups (minimum {minimum})",
-                       value=len(good), threshold=minimum, details=details)
-    severity = Severity.CRITICAL if not good else Severity.WARNING
-    return Finding(REDUNDANCY, target, severity, f"only {len(good)} good full backup(s), minimum {minimum}",
-                   value=len(good), threshold=minimum, details=details)
+    counted: list[Backup] = []
+    unverified: list[Backup] = []
+    for backup in reversed(good):
+        if verifies is not None and len(counted) >= minimum:
+            break
+        (counted if verifies is None or verifies(backup) else unverified).append(backup)
+    details: dict[str, Any] = {"good_full_backups": len(good), "minimum": minimum, **(whose or {})}
+    what = "good full backups"
+    if verifies is not None:
+        what = "verified full backups"
+        details.update(verified=[b.prefix for b in counted], unverified=[b.prefix for b in unverified])
+    tail = f"; {len(unverified)} do not verify (objects missing or sizes differ)" if unverified else ""
+    if len(counted) >= minimum:
+        return Finding(REDUNDANCY, target, Severity.OK, f"{len(counted)} {what} (minimum {minimum}){tail}",
+                       value=len(counted), threshold=minimum, details=details)
+    severity = Severity.CRITICAL if not counted else Severity.WARNING
+    return Finding(REDUNDANCY, target, severity, f"only {len(counted)} {what}, minimum {minimum}{tail}",
+                   value=len(counted), threshold=minimum, details=details)
 
 
 class ReadTooSlow(RuntimeError):
@@ -174,6 +195,15 @@ def _integrity_of_backup(client: Any, bucket: str, target: str, backup: Backup) 
     return stored_integrity_of(client, bucket, target, catalog.read_manifest(client, bucket, backup))
 
 
+def _verified(client: Any, bucket: str, backup: Backup) -> bool:
+    """For backup.redundancy: the backup's objects are there as uploaded (HEAD: size and ETag); one
+    in Glacier, whose manifest cannot be read, counts by its listing."""
+    if backup.archived:
+        return backup.good
+    manifest = catalog.read_manifest(client, bucket, backup)
+    return all(f.severity.label == "ok" for f in stored_integrity_of(client, bucket, backup.target, manifest))
+
+
 def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup) -> Finding:
     data = backup.files.get(keys.DUMP) or backup.files.get(keys.BASE_TAR)
     if data is None:  # backup.integrity reports the missing object
@@ -184,8 +214,9 @@ def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup)
 
 def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
     """backup.freshness, backup.integrity (HEAD: size and upload-time ETag), backup.capacity, backup.redundancy
-    for one target."""
+    for one target, over this source's backups only (:func:`.source.readable`)."""
     from mercenary_maintenance.adapters import s3
+    from mercenary_maintenance.backups import source
 
     cfg = step.cfg.backups
     th = step.cfg.thresholds
@@ -200,17 +231,28 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
     step.check(FRESHNESS, target, fetch)
     if len(listing) != len(keys.KINDS):
         return
+    everything = listing[keys.FULL] + listing[keys.INCREMENTAL]
+    me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
+    mine = source.readable(everything, me)
+    whose = source.describe(me, why)
+    if mine is None:
+        message = source.ambiguous(everything, why)
+        for kind in keys.KINDS:
+            step.add(Finding(FRESHNESS, target, Severity.UNKNOWN, message, details={"kind": kind, **whose}))
+        step.add(Finding(REDUNDANCY, target, Severity.UNKNOWN, message, details=whose))
+        return
+    whose["other_sources_backups"] = len(everything) - len(mine)
     limits = {keys.FULL: th.backup_full_age_hours.as_threshold(),
               keys.INCREMENTAL: th.backup_incremental_age_hours.as_threshold()}
     for kind in keys.KINDS:
-        latest = catalog.latest_good(listing[kind])
-        step.check(FRESHNESS, target, partial(freshness, target, kind, latest, moment, limits[kind]))
+        latest = catalog.latest_good([b for b in mine if b.kind == kind])
+        step.check(FRESHNESS, target, partial(freshness, target, kind, latest, moment, limits[kind], whose))
         if latest is not None:
             step.check(INTEGRITY, target, partial(_integrity_of_backup, client, cfg.bucket, target, latest))
             step.check(encryption.CHECK, target, partial(_encryption_of, client, cfg, target, latest))
-    everything = listing[keys.FULL] + listing[keys.INCREMENTAL]
-    step.check(CAPACITY, target, lambda: capacity(target, everything, th.backup_growth_percent.as_threshold()))
-    step.check(REDUNDANCY, target, lambda: redundancy(target, listing[keys.FULL], cfg.min_redundancy))
+    step.check(CAPACITY, target, lambda: capacity(target, mine, th.backup_growth_percent.as_threshold()))
+    step.check(REDUNDANCY, target, lambda: redundancy(target, mine, cfg.min_redundancy,
+                                                      partial(_verified, client, cfg.bucket), whose))
 
 
 def run_bucket_checks(step: Step) -> None:
