@@ -22,17 +22,17 @@ from mercenary_maintenance.logs import tasks as logs
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.redis import tasks as redis
 from mercenary_maintenance.security import tasks as security
-from mercenary_maintenance.windows.rules import WEEKLY
+from mercenary_maintenance.windows.rules import WEEKLY_WINDOW
 
 with maintenance_dag(
     Path(__file__).stem,
-    window=WEEKLY,
+    window=WEEKLY_WINDOW,
     doc_md=__doc__,
     tags=[Tag.WEEKLY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.LOGS, Tag.SECURITY],
 ):
-    postgres.WEEKLY.add()
-    redis.WEEKLY.add()
-    logs.WEEKLY.add()
+    postgres.WEEKLY_GROUP.add()
+    redis.WEEKLY_GROUP.add()
+    logs.WEEKLY_GROUP.add()
     backups.WEEKLY_RESTORE_TEST.add()
-    security.WEEKLY.add()
-    airflow_db.WEEKLY.add()
+    security.WEEKLY_GROUP.add()
+    airflow_db.WEEKLY_GROUP.add()

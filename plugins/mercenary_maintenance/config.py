@@ -174,7 +174,7 @@ LOCAL_HOST = "local"
 
 
 class HostTarget(_Target):
-    """One of the backend's machines: the server lines of the plan run against it (DESIGN §11)."""
+    """One of the backend's machines: the server lines of the plan run against it (docs/areas/hosts.md)."""
 
     transport: Literal["ssh", "local"] = "ssh"
     """``ssh`` through ``ssh_conn_id``; ``local`` is the worker itself (one machine, the demo)."""
@@ -245,7 +245,7 @@ class IncrementalBackupConfig(_Model):
 
 
 class UploadsConfig(_Model):
-    """User uploads (DESIGN §14): versioning and noncurrent expiry enforced, new versions copied."""
+    """User uploads (docs/areas/backups.md): versioning and noncurrent expiry enforced, new versions copied."""
 
     bucket: str
     """The bucket users upload to (versioning and the noncurrent-version expiry are enforced on it)."""
@@ -285,7 +285,7 @@ class BackupsConfig(_Model):
     reread: RereadConfig = Field(default_factory=RereadConfig)
     """Full re-reads (sha256 of every byte) rotate through the backups in their own daily task."""
     delete_expired: bool = False
-    """Deletes are dry-run unless this is true (DESIGN §7)."""
+    """Deletes are dry-run unless this is true (docs/reliability.md)."""
     min_redundancy: int = Field(2, ge=1)
     uploads: UploadsConfig | None = None
     """User uploads to protect (unset: off, and the daily checks say so)."""
@@ -312,8 +312,8 @@ class BackupsConfig(_Model):
     aws:kms (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides."""
     kms_key_id: str | None = None
     restore_on: Literal["scratch_server", "target_server"] = "scratch_server"
-    """Where restore tests (backup.restore_test, backup.sample_restore) restore (DESIGN §9): a scratch server
-    started on the worker, or opt-in the target server, then only up to restore_max_bytes."""
+    """Where restore tests (backup.restore_test, backup.sample_restore) restore (docs/areas/backups.md): a scratch
+    server started on the worker, or opt-in the target server, then only up to restore_max_bytes."""
     restore_max_bytes: int | None = Field(None, ge=1)
     scratch_server_timeout_seconds: float = Field(120, gt=0)
     """Deadline of each of initdb, start and stop of the scratch restore server."""
@@ -742,7 +742,7 @@ AIRFLOW_DB_TABLES = ("log", "job", "dag_run", "task_instance", "task_instance_hi
 
 
 class AirflowDbConfig(_Model):
-    """Airflow's own metadata database (DESIGN §15): `airflow db clean` in a subprocess, then the
+    """Airflow's own metadata database: `airflow db clean` in a subprocess, then the
     oldest row of each cleaned table measured (``airflow_db.retention``)."""
 
     conn_id: str | None = None

@@ -95,7 +95,7 @@ def deadlines_enabled() -> bool:
     return os.environ.get(DEADLINES_ENV, "on").lower() not in ("off", "0", "false")
 
 
-# Every task has an execution_timeout (DESIGN §8). It is fixed at parse time (the config is read
+# Every task has an execution_timeout (docs/reliability.md). It is fixed at parse time (the config is read
 # at run time only): a window DAG's tasks get the window's length (steps.execute_step also ends a
 # task at the window's end), the others these per-DAG bounds, overridable per DAG with the
 # environment variable below, e.g. MAINTENANCE_TASK_TIMEOUTS='{"backup_full": 43200}' (seconds).

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mercenary_maintenance.clients import Clients, Clock
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
 from mercenary_maintenance.hosts import Transport, transport_for
@@ -82,7 +83,7 @@ class Step:
     sections: list[dict[str, Any]] = field(default_factory=list)
     # Set by an emergency critical request that overrides the load guard (recorded in the report).
     load_guard_override: str | None = None
-    # Optional report keys (DESIGN §6: "plan", "approvals", …): lists concatenated over the run's parts.
+    # Optional report keys (docs/report.md: "plan", "approvals", …): lists concatenated over the run's parts.
     report_keys: dict[str, list[Any]] = field(default_factory=dict)
     # How a host's transport is made (tests inject their own); one transport per host and task.
     host_transports: Callable[[MaintenanceConfig, str], Transport] = transport_for
@@ -90,6 +91,13 @@ class Step:
     # The task instance's Execution API client (what a body may ask Airflow: other runs' states);
     # None outside a task. Set from the context by :func:`execute_step`: no body asks for the context.
     ti: Any = None
+    # Client factories bound to cfg.timeouts, and the clock: tests pass fakes (Step(cfg, run, clients=…)).
+    clients: Clients = None  # type: ignore[assignment]  # set from cfg in __post_init__ when not given
+    clock: Clock = field(default_factory=Clock)
+
+    def __post_init__(self) -> None:
+        if self.clients is None:
+            self.clients = Clients(self.cfg.timeouts)
 
     def host(self, name: str) -> Transport:
         """The transport of host ``name`` (targets.hosts, or the implicit ``local``), kept for the

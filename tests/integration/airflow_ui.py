@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from mercenary_dev import servers
+from mercenary_dev import servers, synthetic
 
-from mercenary_maintenance.console import synthetic
 from mercenary_maintenance.report.store import open_store
 from mercenary_maintenance.windows.rules import UTC
 

@@ -1,5 +1,5 @@
 """The console app over a real report store: every route, auth (Airflow's own JWTs), the JSON
-shape of DESIGN §10, the metrics exposition, the incremental index — and a real Prometheus
+shape of docs/ui.md, the metrics exposition, the incremental index — and a real Prometheus
 scraping ``/maintenance/metrics`` with a bearer token."""
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from mercenary_dev import servers
+from mercenary_dev import servers, synthetic
 from prometheus_client.parser import text_string_to_metric_families
 
-from mercenary_maintenance.console import synthetic
 from mercenary_maintenance.console.app import Console, create_app
 from mercenary_maintenance.report.build import render_markdown
 from mercenary_maintenance.report.store import open_store

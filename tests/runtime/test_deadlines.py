@@ -7,7 +7,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from mercenary_maintenance.dagkit import HEAVY_POOL
-from mercenary_maintenance.windows.rules import MONTHLY, WEEKLY
+from mercenary_maintenance.windows.rules import MONTHLY_WINDOW, WEEKLY_WINDOW
 from tests.runtime.conftest import slack_texts_about, wait_for
 
 LEAD = timedelta(seconds=40)  # the deadline falls this long after the trigger
@@ -44,8 +44,8 @@ def test_overrun_alert_names_the_run_and_a_failed_run_gets_none(airflow_runtime,
         for dag_id in ("maintenance_weekly", "maintenance_monthly"):
             api.unpause(dag_id)
         soon = _logical_date_with_deadline_in
-        weekly = api.trigger("maintenance_weekly", logical_date=soon(airflow_runtime, WEEKLY.duration))
-        monthly = api.trigger("maintenance_monthly", logical_date=soon(airflow_runtime, MONTHLY.duration))
+        weekly = api.trigger("maintenance_weekly", logical_date=soon(airflow_runtime, WEEKLY_WINDOW.duration))
+        monthly = api.trigger("maintenance_monthly", logical_date=soon(airflow_runtime, MONTHLY_WINDOW.duration))
         # Inside a real window (CI on a first Sunday morning) unpausing also creates that window's
         # scheduled run, which holds max_active_runs=1: end it so the manual runs start.
         for dag_id, run in (("maintenance_weekly", weekly), ("maintenance_monthly", monthly)):

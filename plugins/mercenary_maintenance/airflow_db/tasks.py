@@ -8,4 +8,4 @@ from mercenary_maintenance.dagkit import Group, TaskSpec
 CLEAN = TaskSpec("clean_airflow_metadata", clean.clean_metadata)
 
 
-WEEKLY = Group("airflow_db", CLEAN)
+WEEKLY_GROUP = Group("airflow_db", CLEAN)

@@ -1,4 +1,4 @@
-"""Backup actions shared by the scheduled DAGs and the emergency DAG (interfaces.md).
+"""Backup actions shared by the scheduled DAGs and the emergency DAG (docs/architecture.md).
 
 ``backup_full`` takes the daily logical backup of one target; ``restore_test`` restores
 the latest good full backup into a scratch database (on a scratch server by default) and
@@ -17,7 +17,7 @@ from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.steps import Step
 
-FULL = "backup.full"
+FULL_ACTION = "backup.full"
 RESTORE = "backup.restore_test"
 
 
@@ -63,25 +63,23 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
     only after the new manifest is stored (:mod:`.attempts`). ``force`` (default: the run's
     ``force_new_backup`` param) takes a new backup of the date even when one verifies.
     """
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import attempts, source
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
     from mercenary_maintenance.backups.stream import MB
-    from mercenary_maintenance.pg.params import params
 
     cfg = step.cfg.backups
     tcfg = step.cfg.postgres_target(target)
     stamp = keys.stamp(step.run.logical_date, step.run.run_id)
     date_dir = keys.backup_dir(cfg.prefix, keys.FULL, target, stamp)
     force = bool(step.run.params.get("force_new_backup")) if force is None else force
-    with step.action(FULL, target, why="daily full backup (plan: Backup Procedures)",
+    with step.action(FULL_ACTION, target, why="daily full backup (plan: Backup Procedures)",
                      key=f"s3://{cfg.bucket}/{date_dir}") as act:
         if dry_run:
             message = f"would dump {target} to s3://{cfg.bucket}/{date_dir}<attempt>/{keys.DUMP}"
             act.dry_run(message)
             return
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
-        pg = params(tcfg.conn_id, step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
+        pg = step.clients.pg_params(tcfg.conn_id)
         with pg.connect() as conn:
             me = source.of(conn)
         listing = attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.FULL, target, stamp)
@@ -120,7 +118,6 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
     """backup.restore_test: the latest good full backup → a scratch database, row counts vs manifest
 
     (on a scratch server unless ``backups.restore_on: target_server``, see :mod:`.destination`)."""
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import destination, restore, source
     from mercenary_maintenance.pg.session import millis
 
@@ -128,7 +125,7 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
     scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number)
     with step.action(RESTORE, target, why="restore verification (plan: test restore procedure)",
                      scratch_database=scratch, restore_on=cfg.restore_on) as act:
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
         listed = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
         me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
         mine = source.readable(listed, me)

@@ -137,9 +137,8 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
 
 def _on_target(step: Step, target: str) -> Iterator[Destination]:
     from mercenary_maintenance.backups.lock import locked
-    from mercenary_maintenance.pg.params import params
 
-    pg = params(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
+    pg = step.clients.pg_params(step.cfg.postgres_target(target).conn_id)
     with locked(step, pg), pg.connect() as conn:
         server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
         stale = restore.leftovers(conn, target, source=pg.dbname)

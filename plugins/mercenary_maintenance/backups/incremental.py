@@ -296,12 +296,10 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
 
 def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
     """backup.incremental: pg_basebackup --incremental (17+) or an honest logical snapshot, for one target."""
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import attempts
     from mercenary_maintenance.backups.actions import source_role, standby_note
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
     from mercenary_maintenance.backups.lock import locked
-    from mercenary_maintenance.pg.params import params
     from mercenary_maintenance.skips import skipped_finding
 
     cfg = step.cfg.backups
@@ -310,7 +308,7 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
     date_dir = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp)
     with step.action(ACTION, target, why="4-hourly incremental backup (plan: Backup Procedures)",
                      key=f"s3://{cfg.bucket}/{date_dir}") as act:
-        pg = params(tcfg.conn_id, step.cfg.timeouts)
+        pg = step.clients.pg_params(tcfg.conn_id)
         with pg.connect() as conn:
             _, version_num, _ = server_info(conn)
             me = source.of(conn)
@@ -323,7 +321,7 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
             message = f"would take {what} of {target} into s3://{cfg.bucket}/{date_dir}<attempt>/"
             act.dry_run(message)
             return
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
         # a date with a good backup is never taken again: a later increment may build on it
         same_date = source.own(
             attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target, stamp), me)
@@ -477,14 +475,12 @@ def oracle_problems(result: dict[str, Any]) -> list[str]:
 def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
     """backup.restore_test of the incremental chain (monthly, PG 17+): combine, pg_verifybackup, start a
     scratch server, prove it reached the backup's consistent point and holds the catalog of backup time."""
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import proof, scratch
-    from mercenary_maintenance.pg.params import params
 
     cfg = step.cfg.backups
     with step.action(RESTORE, target, why="monthly restore test of the incremental chain") as act:
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
-        pg = params(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
+        pg = step.clients.pg_params(step.cfg.postgres_target(target).conn_id)
         with pg.connect() as conn:
             me = source.of(conn)
         backups = source.own(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target), me)

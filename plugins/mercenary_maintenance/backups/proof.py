@@ -1,4 +1,4 @@
-"""What a restore test proves beyond "pg_restore exited 0" (DESIGN §14).
+"""What a restore test proves beyond "pg_restore exited 0" (docs/areas/backups.md).
 
 - :func:`amcheck`: PostgreSQL's own ``pg_amcheck`` (heap tables and B-tree indexes) on the
   restored copy; every relation it reports is named.

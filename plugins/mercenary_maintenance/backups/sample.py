@@ -183,7 +183,6 @@ def restore_sample(pg: PgParams, client: Any, bucket: str, manifest: Manifest, s
 def sample_restore(step: Step, target: str) -> None:
     """backup.sample_restore: schema + the smallest tables of the latest full backup, counts vs manifest
     (a check: findings only, no action)."""
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import destination, source
     from mercenary_maintenance.pg.session import millis
 
@@ -193,7 +192,7 @@ def sample_restore(step: Step, target: str) -> None:
         k = cfg.sample_restore_tables
         if k == 0:
             return Finding(SAMPLE_RESTORE, target, Severity.OK, "disabled (backups.sample_restore_tables = 0)")
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
         listed = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
         me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
         mine = source.readable(listed, me)

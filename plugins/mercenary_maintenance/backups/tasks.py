@@ -32,7 +32,7 @@ RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="p
 # Expire only after every backup succeeded, and (backups.delete_expired) after an approval when
 # approvals.required_for lists retention_delete. The lifecycle write is on its own: its failure
 # (a role without lifecycle permissions) is a finding, never a missing backup.
-FULL = Group("backups", ENSURE_LIFECYCLE, (BACKUP_FULL, Gate("retention_delete"), EXPIRE))
+FULL_BACKUP_GROUP = Group("backups", ENSURE_LIFECYCLE, (BACKUP_FULL, Gate("retention_delete"), EXPIRE))
 INCREMENTAL = Group("backups", BACKUP_INCREMENTAL, COPY_UPLOADS)
 # Independent: one failing must not skip another.
 DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION, CHECK_UPLOADS, REREAD, CONFIG_FILES)

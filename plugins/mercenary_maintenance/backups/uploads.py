@@ -1,4 +1,4 @@
-"""User uploads (``backups.uploads``, DESIGN §14): kept on their bucket, copied to the backup bucket.
+"""User uploads (``backups.uploads``, docs/areas/backups.md): kept on their bucket, copied to the backup bucket.
 
 On the uploads bucket, versioning and a rule expiring noncurrent versions after
 ``retention_days`` (90) are enforced (:func:`ensure_bucket`: written only when they differ; other
@@ -159,18 +159,17 @@ def _last_copy(client: Any, backup_bucket: str, bucket: str) -> datetime | None:
 def copy_uploads(step: Step, dry_run: bool = False) -> None:
     """backup.uploads_copy: enforce versioning + noncurrent expiry on the uploads bucket, then copy every
     new version server-side to the backup bucket (sha256 verified). Off when ``backups.uploads`` is unset."""
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import encryption
 
     cfg = step.cfg.backups
     ucfg = cfg.uploads
     if ucfg is None:
-        with step.action(COPY, "uploads", why="user uploads copy (DESIGN §14)") as act:
+        with step.action(COPY, "uploads", why="user uploads copy (docs/areas/backups.md)") as act:
             act.skipped("not configured: backups.uploads is unset (off)", not_configured=True)
         return
     with step.action(COPY, ucfg.bucket, why="copy new upload versions to the backup bucket",
                      destination=f"s3://{cfg.bucket}/{ROOT}{ucfg.bucket}/") as act:
-        client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+        client = step.clients.s3(cfg.conn_id)
         now = datetime.now(UTC)
         last = _last_copy(client, cfg.bucket, ucfg.bucket)
         if last is not None and (now - last).total_seconds() < ucfg.copy_every_hours * 3600 * 0.9:

@@ -215,12 +215,11 @@ def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup)
 def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
     """backup.freshness, backup.integrity (HEAD: size and upload-time ETag), backup.capacity, backup.redundancy
     for one target, over this source's backups only (:func:`.source.readable`)."""
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import source
 
     cfg = step.cfg.backups
     th = step.cfg.thresholds
-    client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+    client = step.clients.s3(cfg.conn_id)
     moment = now or datetime.now(UTC)
     listing: dict[str, list[Backup]] = {}
 
@@ -258,11 +257,10 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
 def run_bucket_checks(step: Step) -> None:
     """backup.retention (lifecycle vs config); the uploads checks are :func:`.uploads.daily_checks`."""
     from mercenary_maintenance import bucket_lifecycle
-    from mercenary_maintenance.adapters import s3
     from mercenary_maintenance.backups import lifecycle
 
     cfg = step.cfg.backups
-    client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+    client = step.clients.s3(cfg.conn_id)
     step.check(lifecycle.CHECK, cfg.bucket,
                lambda: lifecycle.check(cfg.bucket, cfg, bucket_lifecycle.current_rules(client, cfg.bucket)))
 
@@ -297,10 +295,9 @@ def reread(step: Step, target: str) -> None:
 
     from botocore.exceptions import ClientError
 
-    from mercenary_maintenance.adapters import s3
 
     cfg = step.cfg.backups
-    client = s3.client(cfg.conn_id, timeouts=step.cfg.timeouts)
+    client = step.clients.s3(cfg.conn_id)
     state_key = reread_state_key(cfg.prefix, target)
     backups = [b for kind in keys.KINDS for b in catalog.current(
         catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target)) if not b.archived]

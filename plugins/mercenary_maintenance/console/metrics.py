@@ -1,4 +1,4 @@
-"""``/maintenance/metrics``: the index as Prometheus gauges (names fixed in DESIGN §10)."""
+"""``/maintenance/metrics``: the index as Prometheus gauges (names fixed in docs/ui.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 
 from mercenary_maintenance.console.index import RunIndex
 
-# DESIGN §10's scale (not the ordering of findings.Severity, where unknown ranks below critical).
+# docs/ui.md's scale (not the ordering of findings.Severity, where unknown ranks below critical).
 SEVERITY_VALUE = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
 _WORSE = {"ok": 0, "warning": 1, "unknown": 2, "critical": 3}
 BACKUP_KINDS = {"backup.full": "full", "backup.incremental": "incremental"}

@@ -17,7 +17,7 @@ from mercenary_maintenance.console.status import iso
 from mercenary_maintenance.windows.rules import UTC, WINDOW_DAGS
 
 REF = re.compile(r"`([a-z][a-z0-9_]*)\.([a-z][a-z0-9_.]*)`")
-# Fixed-interval DAGs (DESIGN §4); the window DAGs are due once per window.
+# Fixed-interval DAGs (docs/windows.md); the window DAGs are due once per window.
 INTERVALS = {
     "maintenance_daily": timedelta(days=1),
     "backup_full": timedelta(days=1),

@@ -14,4 +14,4 @@ CLOSED_PORTS = TaskSpec("check_closed_ports", bodies.closed_ports_body)
 HOST_LOGINS = TaskSpec("check_host_logins", bodies.host_logins_body, over="hosts")
 
 
-DAILY = Group("health", SERVICES, HOST, TLS, HEADERS, FAILED_LOGINS, HOST_LOGINS, CLOSED_PORTS)
+DAILY_GROUP = Group("health", SERVICES, HOST, TLS, HEADERS, FAILED_LOGINS, HOST_LOGINS, CLOSED_PORTS)

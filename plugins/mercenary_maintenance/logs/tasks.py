@@ -17,5 +17,5 @@ CLEAN_TMP = TaskSpec("clean_tmp", jobs.clean_tmp, over="hosts")
 SCAN_ERRORS = TaskSpec("scan_log_errors", errors.scan_errors, over="hosts")
 
 
-DAILY = Group("logs", SCAN_ERRORS)
-WEEKLY = Group("logs", (ARCHIVE, RETENTION), CLEAN_TMP)
+DAILY_GROUP = Group("logs", SCAN_ERRORS)
+WEEKLY_GROUP = Group("logs", (ARCHIVE, RETENTION), CLEAN_TMP)

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 
 def _load_limits(step: Step) -> tuple[int, float]:
-    # postgres.load_guard (DESIGN §9) when this build has it; the contract's defaults otherwise.
-    guard = getattr(step.cfg.postgres, "load_guard", None)
-    return int(getattr(guard, "max_active_sessions", 20)), float(step.cfg.thresholds.replication_lag_bytes.warning)
+    # postgres.load_guard's session limit; replication lag: the threshold's warning level.
+    guard = step.cfg.postgres.load_guard
+    return guard.max_active_sessions, float(step.cfg.thresholds.replication_lag_bytes.warning)
 
 
 def probe(step: Step, target: str) -> PostgresProbe:

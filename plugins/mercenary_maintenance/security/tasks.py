@@ -13,5 +13,5 @@ HOST_PACKAGES = TaskSpec("check_host_packages", hosts.packages_body, over="hosts
 HOST_FIREWALL = TaskSpec("review_host_firewall", hosts.firewall_body, over="hosts")
 
 
-WEEKLY = Group("security", SCAN_VULNERABILITIES, HOST_PACKAGES)
-MONTHLY = Group("security", SECURITY_GROUPS, CREDENTIAL_AGE, FIREWALL_CHANGES, HOST_FIREWALL)
+WEEKLY_GROUP = Group("security", SCAN_VULNERABILITIES, HOST_PACKAGES)
+MONTHLY_GROUP = Group("security", SECURITY_GROUPS, CREDENTIAL_AGE, FIREWALL_CHANGES, HOST_FIREWALL)
