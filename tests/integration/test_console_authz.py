@@ -35,8 +35,9 @@ def ui(airflow_db: Path) -> Iterator[AirflowUI]:
         server.cleanup()
 
 
-def get(ui: AirflowUI, path: str, token: str) -> tuple[int, str]:
-    request = urllib.request.Request(f"{ui.url}/maintenance{path}", headers={"Authorization": f"Bearer {token}"})
+def get(ui: AirflowUI, path: str, token: str, accept: str = "*/*") -> tuple[int, str]:
+    request = urllib.request.Request(f"{ui.url}/maintenance{path}",
+                                     headers={"Authorization": f"Bearer {token}", "Accept": accept})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read().decode()
@@ -68,6 +69,10 @@ def test_a_user_allowed_one_dag_gets_403_on_another_dags_report(ui: AirflowUI) -
     status, body = get(ui, f"/runs/backup_full/{full}", token)
     assert status == 403, body[:300]
     assert "backup_full" in body
+    # The run tab (a browser) gets a page saying so.
+    status, html = get(ui, f"/runs/backup_full/{full}", token, accept="text/html")
+    assert status == 403
+    assert "Not allowed" in html
     # A run that does not exist is 403 too: a refused user does not learn which runs exist.
     assert get(ui, "/runs/backup_full/manual__no-such-run", token)[0] == 403
     status, body = get(ui, f"/runs/maintenance_daily/{run_id(ui, 'maintenance_daily')}", token)
@@ -107,10 +112,12 @@ def test_lists_pages_and_status_leave_out_the_unreadable_dags(ui: AirflowUI) -> 
     assert main["last_full_backup_age_s"] is None
     assert main["last_restore_test"] is None
     assert all(a["dag_id"] == "maintenance_daily" for t in data["targets"] for a in t["areas"].values())
+    assert data["next_windows"] == []  # the window DAGs' schedules are theirs too
     for page in ("/", "/plan", "/trends"):
         status, html = get(ui, page, token)
         assert status == 200, (page, html[:300])
         assert "/runs/backup_full/" not in html, page
     # The admin's overview lists every DAG's last run.
-    admin_runs = {r["dag_id"] for r in json.loads(get(ui, "/api/status", ui.token())[1])["runs"]}
-    assert {"maintenance_daily", "backup_full", "backup_incremental"} <= admin_runs
+    admin = json.loads(get(ui, "/api/status", ui.token())[1])
+    assert {"maintenance_daily", "backup_full", "backup_incremental"} <= {r["dag_id"] for r in admin["runs"]}
+    assert {w["dag_id"] for w in admin["next_windows"]} >= {"maintenance_weekly", "maintenance_monthly"}

@@ -153,7 +153,8 @@ def run_clean(step: Step, cfg: AirflowDbConfig, cutoff: datetime) -> str:
         proc = runner.run(clean_argv(cutoff, cfg.tables, cfg.batch_size),
                           env=clean_env(libpq, home, step.run.statement_timeout(cfg.statement_timeout_seconds),
                                         cfg.lock_timeout_seconds),
-                          timeout=step.run.statement_timeout(cfg.timeout_minutes * 60), check=False)
+                          timeout=step.run.statement_timeout(cfg.timeout_minutes * 60), check=False,
+                          kill_grace_s=step.cfg.timeouts.subprocess.kill_grace_s)
     # The cause (the server's error) is logged on stdout, the final traceback on stderr: keep both.
     output = runner.mask("\n".join([proc.stdout or "", proc.stderr or ""]))
     if proc.returncode != 0:

@@ -85,6 +85,13 @@ def human_age(seconds: float | None) -> str:
     return f"{s // 60} min"
 
 
+def scoped_status(status: dict[str, Any], scope: DagScope) -> dict[str, Any]:
+    """The coming windows of the DAGs the user may read (the runs and findings come from a scoped index)."""
+    for key in ("next_windows", "_windows"):
+        status[key] = [w for w in status[key] if scope.allows(w["dag_id"])]
+    return status
+
+
 def create_app(console: Console | None = None) -> FastAPI:
     state = console or Console()
     env = _templates()
@@ -111,7 +118,8 @@ def create_app(console: Console | None = None) -> FastAPI:
 
         cfg, index = state.fresh(scope)
         off = sum(i.off for i in mark_not_configured(load_plan(cfg), cfg))
-        return page(request, "overview.html", title="Maintenance", status=build_status(index, cfg, state.clock()),
+        status = scoped_status(build_status(index, cfg, state.clock()), scope)
+        return page(request, "overview.html", title="Maintenance", status=status,
                     runs=index.run_count(), not_configured=off)
 
     @app.get("/api/status")
@@ -119,7 +127,7 @@ def create_app(console: Console | None = None) -> FastAPI:
         from mercenary_maintenance.console.status import build_status, public
 
         cfg, index = state.fresh(scope)
-        return public(build_status(index, cfg, state.clock()))
+        return public(scoped_status(build_status(index, cfg, state.clock()), scope))
 
     @app.get("/trends", response_class=HTMLResponse)
     def trends(request: Request, scope: Scope, days: int | None = Query(None, ge=1, le=3660)) -> HTMLResponse:

@@ -71,18 +71,29 @@ class DagScope:
     DAG run: ``is_authorized_dag(method="GET", access_entity=RUN, details=DagDetails(id))``.
     Lists first go through ``filter_authorized_dag_ids`` (the batch call auth managers
     implement efficiently) and then that same per-run check, so a list never shows what the
-    single report would refuse.
+    single report would refuse. In multi-team mode only DAGs of
+    ``get_authorized_dag_ids`` (team-aware: it reads each DAG's bundle team) qualify at all.
     """
 
-    def __init__(self, user: Any, manager: Any = None) -> None:
+    def __init__(self, user: Any, manager: Any = None, multi_team: bool | None = None) -> None:
         if manager is None:
             from airflow.api_fastapi.app import get_auth_manager
 
             manager = get_auth_manager()
+        if multi_team is None:
+            from airflow.configuration import conf
+
+            multi_team = conf.getboolean("core", "multi_team", fallback=False)
         self.user, self.manager = user, manager
         self._known: dict[str, bool] = {}
+        # Multi-team mode: a DAG's team comes from its bundle in the metadata database, which only
+        # get_authorized_dag_ids knows (the api-server may query it; tasks may not).
+        self._team_dags: set[str] | None = (set(manager.get_authorized_dag_ids(user=user, method="GET"))
+                                            if multi_team else None)
 
     def allows(self, dag_id: str) -> bool:
+        if self._team_dags is not None and dag_id not in self._team_dags:
+            return False
         if dag_id not in self._known:
             from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 
