@@ -225,3 +225,52 @@ def test_the_module_checker_sees_a_type_only_cycle() -> None:
     assert "steps" in graph["backups.actions"]
     assert "pg.lock" in graph["backups.lock"]
     assert cycles({**graph, "runinfo": {*graph.get("runinfo", set()), "skips"}}) != []
+
+
+def front_door(area: str) -> set[str]:
+    """The modules an area's ``__init__.py`` lists in ``__all__``."""
+    tree = ast.parse((PACKAGE / area / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def back_door_imports() -> set[tuple[str, str]]:
+    """(importing file, area.module) for every import of an area's module from outside the area
+    (other areas never do: the wiring, the DAG files and the Airflow plugin) that its front door does not list."""
+    files = [*PACKAGE.rglob("*.py"), *(PACKAGE.parents[1] / "dags").glob("*.py"), *PACKAGE.parent.glob("*.py")]
+    bad = set()
+    for path in files:
+        rel = path.relative_to(PACKAGE).parts if PACKAGE in path.parents else ("",)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mercenary_maintenance."):
+                parts = node.module.split(".")
+                wanted = ([(parts[1], a.name) for a in node.names] if len(parts) == 2
+                          else [(parts[1], parts[2])])
+            elif isinstance(node, ast.Import):
+                wanted = [(p[1], p[2]) for p in (a.name.split(".") for a in node.names)
+                          if len(p) >= 3 and p[0] == "mercenary_maintenance"]
+            else:
+                continue
+            for area, module in wanted:
+                if area in AREAS and rel[0] != area and module not in front_door(area):
+                    bad.add((path.name if rel == ("",) else "/".join(rel), f"{area}.{module}"))
+    return bad
+
+
+def test_other_layers_enter_an_area_by_its_front_door() -> None:
+    assert back_door_imports() == set(), "import the area's front-door modules (its __init__'s __all__), or add one"
+
+
+def test_every_area_has_a_front_door() -> None:
+    for area in AREAS:
+        assert front_door(area), f"{area}/__init__.py lists no __all__"
+        assert all((PACKAGE / area / f"{m}.py").exists() for m in front_door(area)), area
+
+
+def test_the_front_door_checker_sees_a_back_door(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = front_door
+    monkeypatch.setattr(sys.modules[__name__], "front_door",
+                        lambda area: real(area) - {"checks"} if area == "postgres" else real(area))
+    assert ("registry.py", "postgres.checks") in back_door_imports()
