@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
-from mercenary_maintenance.notify import failure_summary, format_run_failure, post_to_slack, run_link, task_log_link
+from mercenary_maintenance import delivery
+from mercenary_maintenance.notify import failure_summary, format_run_failure, run_link, task_log_link
 from mercenary_maintenance.redact import slack_escape
 
 if TYPE_CHECKING:
@@ -41,8 +42,8 @@ class NoticeDoor:
     timeouts: TimeoutsConfig
 
     def post(self, text: str) -> None:
-        """One post (masked); raises on failure."""
-        post_to_slack(self.conn_id, text, self.timeouts)
+        """One attempt (masked); raises :class:`~mercenary_maintenance.delivery.NotDelivered` on failure."""
+        delivery.checked(delivery.to_slack(text, conn_id=self.conn_id, timeouts=self.timeouts), "the notice")
 
 
 def notice_door() -> NoticeDoor:

@@ -1,9 +1,11 @@
-"""At-least-once delivery of Slack messages: bounded retries with backoff, within a budget.
+"""The one Slack entry point: at-least-once delivery with bounded retries and backoff, within a budget.
 
-:func:`deliver` takes the ``send`` function (the Slack adapter in production, a recorder in unit
-tests), so retrying is tested without a network; :func:`post` is what a task calls to post one
-message on the config's Slack connection (``alerts.slack_attempts``, ``slack_retry_delay_seconds``,
-``slack_timeout_seconds`` per attempt, ``slack_send_budget_seconds`` for all of them).
+:func:`to_slack` is the only way a message reaches Slack: it masks the text and posts it through
+the Slack adapter (``adapters.slack``), retried by :func:`deliver` (the retry loop, tested without a
+network). :func:`post` is what a task calls to post one message on the config's Slack connection
+(``alerts.slack_attempts``, ``slack_retry_delay_seconds``, ``slack_timeout_seconds`` per attempt,
+``slack_send_budget_seconds`` for all of them). ``tests/dags/test_layers.py`` fails if any other
+module calls the adapter.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mercenary_maintenance.adapters import slack
 from mercenary_maintenance.redact import first_line
+from mercenary_maintenance.runner import mask
 
 if TYPE_CHECKING:
-    from mercenary_maintenance.config import MaintenanceConfig
+    from mercenary_maintenance.config import MaintenanceConfig, TimeoutsConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +68,44 @@ def deliver(
 
 
 class NotDelivered(RuntimeError):
-    """Slack stayed down for every attempt of a :func:`post`."""
+    """Slack stayed down for every attempt of a :func:`post` (or of a checked :func:`to_slack`)."""
 
 
-def post(cfg: MaintenanceConfig, text: str, what: str = "Slack message") -> Delivery:
-    """Post ``text`` on ``alerts.slack_conn_id`` with the configured retries and budget; raise
-    :class:`NotDelivered` (naming ``what``) when no attempt got through."""
-    from mercenary_maintenance.notify import post_to_slack
-
-    alerts = cfg.alerts
-    result = deliver(text, lambda t: post_to_slack(alerts.slack_conn_id, t, cfg.timeouts, alerts.slack_timeout_seconds),
-                     attempts=alerts.slack_attempts, delay_s=alerts.slack_retry_delay_seconds,
-                     deadline=time.monotonic() + alerts.slack_send_budget_seconds)
+def checked(result: Delivery, what: str) -> Delivery:
+    """``result``, or :class:`NotDelivered` (naming ``what``) when no attempt got through."""
     if not result.ok:
         raise NotDelivered(f"{what} not delivered after {result.attempts} attempt(s): {result.error}")
     return result
+
+
+def to_slack(
+    text: str,
+    *,
+    conn_id: str,
+    timeouts: TimeoutsConfig,
+    timeout_s: float | None = None,
+    attempts: int = 1,
+    delay_s: float = 1.0,
+    deadline: float | None = None,
+    send: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Delivery:
+    """Post ``text`` (masked here) on the Slack webhook ``conn_id``: each attempt through the Slack
+    adapter bounded by ``timeouts.slack`` (capped at ``timeout_s``), up to ``attempts`` attempts
+    before ``deadline`` (a ``clock()`` instant). ``send`` replaces the adapter in tests."""
+    if send is None:
+        def send(t: str) -> None:
+            slack.post(conn_id, t, timeouts=timeouts, timeout_s=timeout_s)
+    return deliver(mask(text), send, attempts=attempts, delay_s=delay_s, sleep=sleep, deadline=deadline, clock=clock)
+
+
+def post(cfg: MaintenanceConfig, text: str, what: str = "Slack message", *, attempts: int | None = None) -> Delivery:
+    """Post ``text`` on ``alerts.slack_conn_id`` with the configured retries (or ``attempts``) and
+    budget; raise :class:`NotDelivered` (naming ``what``) when no attempt got through."""
+    alerts = cfg.alerts
+    return checked(to_slack(text, conn_id=alerts.slack_conn_id, timeouts=cfg.timeouts,
+                            timeout_s=alerts.slack_timeout_seconds,
+                            attempts=alerts.slack_attempts if attempts is None else attempts,
+                            delay_s=alerts.slack_retry_delay_seconds,
+                            deadline=time.monotonic() + alerts.slack_send_budget_seconds), what)

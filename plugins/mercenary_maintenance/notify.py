@@ -1,34 +1,23 @@
-"""Slack notices: posting (through the Slack adapter, masked), links into the Airflow UI, and the
-texts of the run-failure and findings notices. The DAG-level callbacks that send them live in
-:mod:`mercenary_maintenance.callbacks`.
+"""Slack notices: links into the Airflow UI and the texts of the run-failure and findings notices.
+The DAG-level callbacks that send them live in :mod:`mercenary_maintenance.callbacks`; every
+message is posted by :func:`mercenary_maintenance.delivery.to_slack`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from mercenary_maintenance.redact import first_line, slack_escape
 from mercenary_maintenance.runner import mask
-
-if TYPE_CHECKING:
-    from mercenary_maintenance.config import TimeoutsConfig
 
 log = logging.getLogger(__name__)
 
 
 def run_link(base_url: str, dag_id: str, run_id: str) -> str:
     return f"{base_url.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}"
-
-
-def post_to_slack(conn_id: str, text: str, timeouts: TimeoutsConfig, timeout_s: float | None = None) -> None:
-    """Post through the Slack adapter (``timeouts.slack`` of the caller's validated config);
-    ``timeout_s`` caps this one post."""
-    from mercenary_maintenance.adapters import slack
-
-    slack.post(conn_id, mask(text), timeouts=timeouts, timeout_s=timeout_s)
 
 
 def task_log_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:

@@ -274,3 +274,38 @@ def test_the_front_door_checker_sees_a_back_door(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys.modules[__name__], "front_door",
                         lambda area: real(area) - {"checks"} if area == "postgres" else real(area))
     assert ("registry.py", "postgres.checks") in back_door_imports()
+
+
+# One Slack entry point (docs/architecture.md): ``delivery.to_slack`` masks the text, retries within
+# the budget and is the only caller of the Slack adapter; the adapter is the only user of the hook.
+SLACK_ENTRY = "delivery.py"
+
+
+def slack_adapter_users(root: Path = PACKAGE) -> set[str]:
+    """Package files (relative paths) that import the Slack adapter (``mercenary_maintenance.adapters.slack``)."""
+    found = set()
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if ((isinstance(node, ast.ImportFrom) and node.module == "mercenary_maintenance.adapters"
+                 and any(a.name == "slack" for a in node.names))
+                    or (isinstance(node, ast.ImportFrom) and node.module == "mercenary_maintenance.adapters.slack")
+                    or (isinstance(node, ast.Import)
+                        and any(a.name == "mercenary_maintenance.adapters.slack" for a in node.names))):
+                found.add(rel)
+    return found
+
+
+def test_one_slack_entry_point() -> None:
+    assert slack_adapter_users() == {SLACK_ENTRY}, "post through delivery.to_slack (or delivery.post), not the adapter"
+    assert uses("SlackWebhookHook") == {"adapters/slack.py"}
+    assert uses("deliver") == {SLACK_ENTRY}, "the retry loop is delivery's: call delivery.to_slack"
+
+
+def test_the_slack_checker_sees_a_direct_post(tmp_path: Path) -> None:
+    (tmp_path / "area").mkdir()
+    (tmp_path / "area" / "body.py").write_text(
+        "def body(step):\n    from mercenary_maintenance.adapters import slack\n    slack.post('c', 'x')\n")
+    (tmp_path / "area" / "other.py").write_text("import mercenary_maintenance.adapters.slack\n")
+    (tmp_path / "area" / "clean.py").write_text("from mercenary_maintenance import delivery\n")
+    assert slack_adapter_users(tmp_path) == {"area/body.py", "area/other.py"}

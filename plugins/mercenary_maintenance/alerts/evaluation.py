@@ -43,7 +43,7 @@ from mercenary_maintenance.alerts.state import (
 )
 from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
 from mercenary_maintenance.config import MaintenanceConfig, TimeoutsConfig
-from mercenary_maintenance.delivery import deliver
+from mercenary_maintenance.delivery import to_slack
 from mercenary_maintenance.findings import Finding, Severity, Threshold
 from mercenary_maintenance.guards import FiringAlert
 from mercenary_maintenance.steps import Step
@@ -122,12 +122,6 @@ def _annotate(pairs: list[tuple[Finding, Threshold | None]], state: AlertState) 
             if record is not None:
                 status = "firing" if record.firing_since else f"pending since {record.active_since}"
                 finding.details[f"alert_{level}"] = status
-
-
-def slack_sender(conn_id: str, timeouts: TimeoutsConfig, timeout_s: float | None = None) -> Callable[[str], None]:
-    from mercenary_maintenance.notify import post_to_slack
-
-    return lambda text: post_to_slack(conn_id, text, timeouts, timeout_s)
 
 
 # Runs during which maintenance may be under way: the window DAGs and emergency runs.
@@ -317,15 +311,15 @@ def send_notes(
         return
     pending = list(notes)
     store.save(with_undelivered(state, pending))
-    send = send or slack_sender(cfg.alerts.slack_conn_id, cfg.timeouts, cfg.alerts.slack_timeout_seconds)
     link = run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id)
     deadline = clock() + cfg.alerts.slack_send_budget_seconds
     for note in notes:
         summary = f"{note.kind} {note.severity} {note.check} on {note.target}"
         with step.action("alerts.notify", note.target, why=summary, check=note.check, kind=note.kind) as act:
-            result = deliver(format_notification(note, link), send, attempts=cfg.alerts.slack_attempts,
-                             delay_s=cfg.alerts.slack_retry_delay_seconds, sleep=sleep, deadline=deadline,
-                             clock=clock)
+            result = to_slack(format_notification(note, link), conn_id=cfg.alerts.slack_conn_id,
+                              timeouts=cfg.timeouts, timeout_s=cfg.alerts.slack_timeout_seconds,
+                              attempts=cfg.alerts.slack_attempts, delay_s=cfg.alerts.slack_retry_delay_seconds,
+                              deadline=deadline, send=send, sleep=sleep, clock=clock)
             info = {"check": note.check, "kind": note.kind, "severity": note.severity,
                     "incident": note.incident, "attempts": result.attempts}
             if result.ok:

@@ -20,7 +20,7 @@ from mercenary_maintenance.alerts.policy import Policy
 from mercenary_maintenance.alerts.state import Notification, Observation, advance, with_undelivered
 from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
 from mercenary_maintenance.config import MaintenanceConfig
-from mercenary_maintenance.delivery import deliver
+from mercenary_maintenance.delivery import to_slack
 from mercenary_maintenance.findings import Severity
 from mercenary_maintenance.report.resolution import effective_severity
 from mercenary_maintenance.runner import mask
@@ -70,18 +70,17 @@ def announce_findings(
     (undelivered items of earlier runs included); returns the texts sent.
 
     Raises when the message could not be delivered (its items stay in the outbox)."""
-    from mercenary_maintenance.alerts.evaluation import slack_sender
-
     store = store or state_store(cfg, report["dag_id"])
     state, notes = advance(store.load(), observations(report, cfg.alerts.notify_findings),
                            now or datetime.now(UTC), policy(cfg))
     store.save(with_undelivered(state, notes))  # state before send
     if not notes:
         return []
-    send = send or slack_sender(cfg.alerts.slack_conn_id, cfg.timeouts, cfg.alerts.slack_timeout_seconds)
     text = digest(report, notes, link)
-    result = deliver(text, send, attempts=cfg.alerts.slack_attempts, delay_s=cfg.alerts.slack_retry_delay_seconds,
-                     sleep=sleep, deadline=time.monotonic() + cfg.alerts.slack_send_budget_seconds)
+    result = to_slack(text, conn_id=cfg.alerts.slack_conn_id, timeouts=cfg.timeouts,
+                      timeout_s=cfg.alerts.slack_timeout_seconds, attempts=cfg.alerts.slack_attempts,
+                      delay_s=cfg.alerts.slack_retry_delay_seconds,
+                      deadline=time.monotonic() + cfg.alerts.slack_send_budget_seconds, send=send, sleep=sleep)
     if not result.ok:
         raise RuntimeError(f"findings notice not delivered ({result.error}); its {len(notes)} item(s) are kept "
                            "for the next run")

@@ -41,7 +41,7 @@ class ApprovalSlackNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         from airflow.providers.standard.operators.hitl import HITLOperator
 
-        from mercenary_maintenance.notify import post_to_slack
+        from mercenary_maintenance import delivery
 
         if self.cfg is None:
             raise RuntimeError("the approval notifier was not given the config (MaintenanceApproval.execute)")
@@ -49,5 +49,6 @@ class ApprovalSlackNotifier(BaseNotifier):
         task = context["task"]
         link = HITLOperator.generate_link_to_ui_from_context(context=context, base_url=base_url)
         deadline = getattr(task, "hitl_summary_extra", {}).get("timeout_datetime")
-        post_to_slack(self.slack_conn_id or conn_id, approval_text(task.subject, task.body, link, deadline),
-                      self.cfg.timeouts)
+        text = approval_text(task.subject, task.body, link, deadline)
+        delivery.checked(delivery.to_slack(text, conn_id=self.slack_conn_id or conn_id, timeouts=self.cfg.timeouts),
+                         "the approval request")

@@ -33,7 +33,7 @@ def validate_body(step: Step, catalog: Catalog) -> dict[str, Any]:
 def notice_body(step: Step, request: dict[str, Any]) -> str:
     """Announce the run on Slack; return the ISO moment it may act."""
     from mercenary_maintenance import delivery
-    from mercenary_maintenance.notify import post_to_slack, run_link
+    from mercenary_maintenance.notify import run_link
 
     req = EmergencyRequest.from_dict(request)
     mode = step.cfg.emergency.mode
@@ -54,7 +54,7 @@ def notice_body(step: Step, request: dict[str, Any]) -> str:
         try:
             if req.critical:
                 # one attempt: a critical run does not wait
-                post_to_slack(step.cfg.alerts.slack_conn_id, text, step.cfg.timeouts)
+                delivery.post(step.cfg, text, "the emergency notice", attempts=1)
             else:
                 delivery.post(step.cfg, text, "the emergency notice")  # retried within alerts.slack_send_budget_seconds
         except Exception as exc:
