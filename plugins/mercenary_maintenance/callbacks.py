@@ -22,6 +22,7 @@ from airflow.sdk import BaseNotifier
 from mercenary_maintenance import delivery
 from mercenary_maintenance.notify import failure_summary, format_run_failure, run_link, task_log_link
 from mercenary_maintenance.redact import slack_escape
+from mercenary_maintenance.report.store import store_for
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import MaintenanceConfig, TimeoutsConfig
@@ -59,7 +60,6 @@ def notice_door() -> NoticeDoor:
 
 
 def _run_parts(cfg: MaintenanceConfig | None, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    from mercenary_maintenance.report.store import store_for
 
     if cfg is None:
         raise RuntimeError("the config is broken: no report store to read")

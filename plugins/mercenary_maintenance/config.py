@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mercenary_maintenance import packaged
 from mercenary_maintenance.findings import Threshold
 
 CONFIG_ENV = "MAINTENANCE_CONFIG"
@@ -938,7 +939,6 @@ def load_config(path: str | Path | None = None) -> MaintenanceConfig:
     """Read and validate the config file. Call at task run time, never at parse time."""
     file = Path(path) if path else config_path()
     if file is None:
-        from mercenary_maintenance import packaged
 
         return _parse_text(packaged.default_config_text(), "maintenance.yaml (shipped default)")
     try:

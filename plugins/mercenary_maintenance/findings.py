@@ -13,6 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from mercenary_maintenance.redact import first_line
+
 Direction = Literal["above", "below"]
 _NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
@@ -176,7 +178,6 @@ def measured(
 
 def unknown(check: str, target: str, error: BaseException | str) -> Finding:
     """A check that could not run: severity unknown, the error's first line as message."""
-    from mercenary_maintenance.redact import first_line
 
     text = first_line(error, default=type(error).__name__)
     return Finding(check=check, target=target, severity=Severity.UNKNOWN, message=f"check could not run: {text}")

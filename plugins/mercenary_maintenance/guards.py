@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.findings import ActionStatus
+from mercenary_maintenance.findings import Action, ActionStatus
+from mercenary_maintenance.redact import first_line
+from mercenary_maintenance.report.store import store_for
+from mercenary_maintenance.skips import skipped_finding
+from mercenary_maintenance.steps import audit
+from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import FreezePeriod, MaintenanceConfig
@@ -153,8 +158,6 @@ def check(cfg: MaintenanceConfig, run: RunInfo, kind: str, target: str, *, now: 
 
 def record_hold(step: Step, action: str, target: str, hold: Hold) -> None:
     """The held-back action (skipped) and its ``maintenance.skipped`` warning naming the guard."""
-    from mercenary_maintenance.findings import Action
-    from mercenary_maintenance.skips import skipped_finding
 
     message = f"guard {hold.guard}: {hold.message}"
     step.actions.append(Action(action, target, ActionStatus.SKIPPED, message, details={"guard": hold.guard,
@@ -167,13 +170,11 @@ def run_guarded(step: Step, target: str, kind: str, action: str, body: Callable[
                 parts: Callable[[Step], list[dict[str, Any]]] | None = None,
                 now: Callable[[], datetime] | None = None) -> Any:
     """Run ``body(step, target)`` unless a run guard holds the target back (then record why)."""
-    from mercenary_maintenance.windows.rules import UTC
 
     read_parts = parts or _run_parts
     hold = check(step.cfg, step.run, kind, target, now=(now or (lambda: datetime.now(UTC)))(),
                  firing=lambda: firing(step.cfg), parts=lambda: read_parts(step))
     if hold is not None:
-        from mercenary_maintenance.steps import audit
 
         audit("maintenance.guard", guard=hold.guard, action=action, target=target, message=hold.message)
         record_hold(step, action, target, hold)
@@ -183,7 +184,6 @@ def run_guarded(step: Step, target: str, kind: str, action: str, body: Callable[
     except Exception as exc:
         # The target failed: say so by name, so max_errors counts it in later tasks of the run.
         from mercenary_maintenance.findings import Action
-        from mercenary_maintenance.redact import first_line
 
         if not any(a.target == target and a.status is ActionStatus.FAILED for a in step.actions):
             step.actions.append(Action(action, target, ActionStatus.FAILED, first_line(exc)))
@@ -191,7 +191,6 @@ def run_guarded(step: Step, target: str, kind: str, action: str, body: Callable[
 
 
 def _run_parts(step: Step) -> list[dict[str, Any]]:
-    from mercenary_maintenance.report.store import store_for
 
     return store_for(step.cfg).parts(step.run.dag_id, step.run.run_id)
 

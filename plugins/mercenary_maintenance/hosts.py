@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import IO, Protocol
 
+from mercenary_maintenance import runner
 from mercenary_maintenance.adapters.host_commands import (
     COMMANDS,
     Entry,
@@ -31,6 +32,7 @@ from mercenary_maintenance.adapters.host_commands import (
     failure,
     shell_line,
 )
+from mercenary_maintenance.adapters.ssh import SshTransport
 from mercenary_maintenance.config import HostTarget, MaintenanceConfig
 
 __all__ = ["COMMANDS", "Entry", "HostCommandError", "HostUnreachable", "LocalTransport", "Result", "Transport",
@@ -74,7 +76,6 @@ class LocalTransport:
         self.command_s = command_s
 
     def run(self, name: str, *args: str, check: bool = True) -> Result:
-        from mercenary_maintenance import runner
 
         argv = command_line(name, *args)
         try:
@@ -114,7 +115,6 @@ def transport_for(cfg: MaintenanceConfig, name: str) -> Transport:
     host = cfg.host_target(name)
     if host.transport == "local":
         return LocalTransport(host, cfg.timeouts.ssh.command_s)
-    from mercenary_maintenance.adapters.ssh import SshTransport
 
     return SshTransport(host, cfg.timeouts.ssh)
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from mercenary_maintenance.redact import first_line, slack_escape
 from mercenary_maintenance.runner import mask
+from mercenary_maintenance.skips import ALWAYS_NOTIFY
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,6 @@ def findings_notice(report: dict[str, Any], level: str, link: str, limit: int = 
     severities = _NOTICE_LEVELS[level]
     if report["status"] == "failed" or not severities:
         return None
-    from mercenary_maintenance.skips import ALWAYS_NOTIFY
 
     # Maintenance that did not happen (skipped for a lock, a busy target, the cutoff) is always listed;
     # findings the run's own maintenance fixed (resolved_by) need no one's attention.

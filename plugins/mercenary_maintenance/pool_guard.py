@@ -17,7 +17,9 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
+from mercenary_maintenance.callbacks import notice_door
 from mercenary_maintenance.dagkit import HEAVY_POOL, POOLS
+from mercenary_maintenance.setup import ensure_pool
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,6 @@ def missing_pool_notice(dag_id: str, run_id: str, slots: int, pool: str = HEAVY_
 
 
 def _post(text: str) -> None:
-    from mercenary_maintenance.callbacks import notice_door
 
     try:
         notice_door().post(text)
@@ -55,7 +56,6 @@ def _post(text: str) -> None:
 
 @hookimpl
 def on_dag_run_running(dag_run: Any, msg: str) -> None:
-    from mercenary_maintenance.setup import ensure_pool
 
     for pool in _pools_used(dag_run):
         slots = POOLS[pool][0]

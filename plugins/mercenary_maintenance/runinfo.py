@@ -12,6 +12,7 @@ from typing import Any
 
 from mercenary_maintenance.windows import guard
 from mercenary_maintenance.windows.rules import UTC, Window
+from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,6 @@ def _run_type(value: Any) -> str:
 
 def window_of(context: Any) -> Window | None:
     """The window of a scheduled run of a window DAG; ``None`` otherwise."""
-    from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
     dag_run = context["dag_run"]
     dag = context.get("dag")

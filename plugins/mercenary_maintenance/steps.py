@@ -22,11 +22,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.config import MaintenanceConfig, load_config
+from mercenary_maintenance.deadlines import alarm
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
 from mercenary_maintenance.hosts import Transport, transport_for
 from mercenary_maintenance.redact import first_line, register_config
+from mercenary_maintenance.report.store import store_for
 from mercenary_maintenance.runinfo import RunInfo, from_context
 from mercenary_maintenance.runner import mask
+from mercenary_maintenance.skips import skipped_finding
 from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
@@ -193,7 +196,6 @@ def _part(run: RunInfo, started: str, step: Step | None, error: str | None, skip
 
 
 def _store_part(cfg: MaintenanceConfig | None, run: RunInfo, part: dict[str, Any]) -> None:
-    from mercenary_maintenance.report.store import store_for
 
     if cfg is None:  # the config itself is broken: the part cannot be stored anywhere
         return
@@ -242,7 +244,6 @@ def execute_step(
                   f"(window ends {run.window.end.isoformat()})")
         step = Step(cfg, run)
         step.actions.append(Action("window.cutoff", run.task_id, ActionStatus.SKIPPED, reason))
-        from mercenary_maintenance.skips import skipped_finding
 
         label = run.task_id + (f"[{run.map_index}]" if run.map_index >= 0 else "")
         step.findings.append(skipped_finding(run.task_id, label, "cutoff", reason,
@@ -253,7 +254,6 @@ def execute_step(
 
         raise AirflowSkipException(reason)
     step = Step(cfg, run, ti=context.get("ti"))
-    from mercenary_maintenance.deadlines import alarm
 
     result: Any = None
     try:

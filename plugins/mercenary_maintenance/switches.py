@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mercenary_maintenance.config import MaintenanceConfig
+from mercenary_maintenance.config import BackupsConfig, MaintenanceConfig
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,6 @@ def _no_uploads(cfg: MaintenanceConfig) -> bool:
 
 
 def _uploads_key_name() -> str:
-    from mercenary_maintenance.config import BackupsConfig
 
     return "backups.uploads.bucket" if "uploads" in BackupsConfig.model_fields else "backups.uploads_bucket"
 

@@ -19,8 +19,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance import packaged
+from mercenary_maintenance import packaged, runner
+from mercenary_maintenance.adapters import postgres as adapter
+from mercenary_maintenance.adapters.postgres import program_env
 from mercenary_maintenance.findings import Finding, Severity, not_configured
+from mercenary_maintenance.redact import first_line
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import AirflowDbConfig, TimeoutsConfig
@@ -120,8 +123,6 @@ def measure(conn_id: str, tables: Sequence[str], cutoff: datetime, statement_tim
     from psycopg import sql
     from psycopg.rows import dict_row
 
-    from mercenary_maintenance.adapters import postgres as adapter
-
     out: dict[str, dict[str, Any]] = {}
     conn: Any = adapter.connect(conn_id, purpose="airflow-db-retention", timeouts=timeouts)
     try:
@@ -144,8 +145,6 @@ def measure(conn_id: str, tables: Sequence[str], cutoff: datetime, statement_tim
 def run_clean(step: Step, cfg: AirflowDbConfig, cutoff: datetime) -> str:
     """``airflow db clean`` within its bounds; the last lines of its output. Raises :class:`CleanFailed`
     on a non-zero exit, ``runner.CommandTimeout`` at the deadline."""
-    from mercenary_maintenance import runner
-    from mercenary_maintenance.adapters.postgres import program_env
 
     assert cfg.conn_id is not None
     libpq, _ = program_env(cfg.conn_id, purpose="airflow-db-clean", timeouts=step.cfg.timeouts)
@@ -184,7 +183,6 @@ def clean_metadata(step: Step) -> None:
         try:
             output = run_clean(step, cfg, cutoff)
         except Exception as exc:
-            from mercenary_maintenance.redact import first_line
 
             message = f"airflow db clean failed: {first_line(exc)}"
             act.failed(message, error=type(exc).__name__)

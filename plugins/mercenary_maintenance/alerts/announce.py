@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mercenary_maintenance import delivery
+from mercenary_maintenance import delivery, switches
 from mercenary_maintenance.alerts.findings import announce_findings, policy
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.findings import Severity
+from mercenary_maintenance.notify import findings_notice, run_link
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ def not_configured_lines(cfg: MaintenanceConfig) -> list[str]:
     >>> lines[0].startswith(":large_yellow_circle: Not configured"), wanted in lines, lines.count(wanted)
     (True, True, 1)
     """
-    from mercenary_maintenance import switches
 
     off = switches.off_switches(cfg)
     if not off:
@@ -47,7 +47,6 @@ def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
 
     Delivery is retried; if Slack stays down the task fails and its retry posts again
     (the report itself is already written, a retry only adds an attempt file)."""
-    from mercenary_maintenance.notify import findings_notice, run_link
 
     if report["dag_id"] in SELF_ALERTING:
         return

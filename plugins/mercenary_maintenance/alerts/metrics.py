@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mercenary_maintenance.disk import parse_df
 from mercenary_maintenance.findings import Finding, Threshold, measured
 from mercenary_maintenance.redact import first_line
 
@@ -132,8 +133,6 @@ def transport_findings(thresholds: Mapping[str, Threshold], transport: Any, path
     """CPU, memory and disk of one host through its transport (``/proc/stat`` twice, ``/proc/meminfo``,
     ``df``): no Prometheus configured. A host that cannot be reached is unknown with the reason."""
     import time
-
-    from mercenary_maintenance.disk import parse_df
 
     host = transport.host.name
     details = {"source": f"transport:{transport.host.transport}", "host": host}

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
+from mercenary_maintenance import delivery
+
 if TYPE_CHECKING:
     from mercenary_maintenance.config import MaintenanceConfig  # pydantic: not at DAG parse time
 
@@ -40,8 +42,6 @@ class ApprovalSlackNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         from airflow.providers.standard.operators.hitl import HITLOperator
-
-        from mercenary_maintenance import delivery
 
         if self.cfg is None:
             raise RuntimeError("the approval notifier was not given the config (MaintenanceApproval.execute)")

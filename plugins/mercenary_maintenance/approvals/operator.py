@@ -22,8 +22,15 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
-from mercenary_maintenance.approvals import gate
+from mercenary_maintenance.approvals import gate, items
 from mercenary_maintenance.approvals.notifier import ApprovalSlackNotifier
+from mercenary_maintenance.config import load_config
+from mercenary_maintenance.findings import Action, ActionStatus
+from mercenary_maintenance.report.planned import latest_preview
+from mercenary_maintenance.report.store import store_for
+from mercenary_maintenance.runinfo import from_context
+from mercenary_maintenance.steps import Step, store_step
+from mercenary_maintenance.windows.rules import UTC
 
 ITEMS_XCOM = "approval_items"
 KINDS = ("vacuum_full", "reindex_blocking", "retention_delete", "emergency_non_critical")
@@ -45,7 +52,6 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
 
     # -- what to ask -------------------------------------------------------------
     def _items(self, cfg: Any, context: Any, run: Any) -> tuple[list[dict[str, Any]], str | None]:
-        from mercenary_maintenance.approvals import items
 
         if self.kind == "emergency_non_critical":
             request = context["ti"].xcom_pull(task_ids="validate_request")
@@ -58,9 +64,6 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
         return [], "nothing to approve: no action of this build takes a blocking REINDEX"
 
     def execute(self, context: Any) -> Any:
-        from mercenary_maintenance.config import load_config
-        from mercenary_maintenance.runinfo import from_context
-        from mercenary_maintenance.windows.rules import UTC
 
         cfg = load_config()
         run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
@@ -105,9 +108,6 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
 
     # -- the answer ----------------------------------------------------------------
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        from mercenary_maintenance.config import load_config
-        from mercenary_maintenance.runinfo import from_context
-        from mercenary_maintenance.windows.rules import UTC
 
         cfg = load_config()
         run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
@@ -136,8 +136,6 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
 
     def _record(self, cfg: Any, run: Any, moment: datetime, found: list[dict[str, Any]], *, chosen: str,
                 user: str | None, timed_out: bool, note: str | None) -> None:
-        from mercenary_maintenance.findings import Action, ActionStatus
-        from mercenary_maintenance.steps import Step, store_step
 
         step = Step(cfg, run)
         at = moment.isoformat()
@@ -160,8 +158,6 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
 
 
 def _preview_plan(cfg: Any, run: Any) -> list[dict[str, Any]]:
-    from mercenary_maintenance.report.planned import latest_preview
-    from mercenary_maintenance.report.store import store_for
 
     start = run.window.start.isoformat() if run.window else None
     preview, window_start = latest_preview(store_for(cfg), run.dag_id, start)

@@ -14,7 +14,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mercenary_maintenance.config import ConfigError, MaintenanceConfig, config_path, load_config
 from mercenary_maintenance.console.auth import DagScope, dag_scope, require_user
+from mercenary_maintenance.console.charts import trend_charts
 from mercenary_maintenance.console.index import RunIndex
+from mercenary_maintenance.console.metrics import exposition
+from mercenary_maintenance.console.plan import compliance, load_plan, mark_not_configured, readable_items
+from mercenary_maintenance.console.report_html import markdown_html, sorted_findings
+from mercenary_maintenance.console.status import build_status, public
+from mercenary_maintenance.report.store import store_for
 from mercenary_maintenance.windows.rules import UTC
 
 URL_PREFIX = "/maintenance"
@@ -41,7 +47,6 @@ class Console:
             raise ConfigError(f"{path}: cannot read maintenance config ({exc.strerror})") from None
         with self._lock:
             if key != self._key or self._cfg is None or self._index is None:
-                from mercenary_maintenance.report.store import store_for
 
                 cfg = load_config(path)
                 cache = Path(cfg.console.cache_dir) if cfg.console.cache_dir else None
@@ -113,8 +118,6 @@ def create_app(console: Console | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request, scope: Scope) -> HTMLResponse:
-        from mercenary_maintenance.console.plan import load_plan, mark_not_configured
-        from mercenary_maintenance.console.status import build_status
 
         cfg, index = state.fresh(scope)
         off = sum(i.off for i in mark_not_configured(load_plan(cfg), cfg))
@@ -124,14 +127,12 @@ def create_app(console: Console | None = None) -> FastAPI:
 
     @app.get("/api/status")
     def api_status(scope: Scope) -> dict[str, Any]:
-        from mercenary_maintenance.console.status import build_status, public
 
         cfg, index = state.fresh(scope)
         return public(scoped_status(build_status(index, cfg, state.clock()), scope))
 
     @app.get("/trends", response_class=HTMLResponse)
     def trends(request: Request, scope: Scope, days: int | None = Query(None, ge=1, le=3660)) -> HTMLResponse:
-        from mercenary_maintenance.console.charts import trend_charts
 
         cfg, index = state.fresh(scope)
         period = days or cfg.console.trend_days
@@ -140,7 +141,6 @@ def create_app(console: Console | None = None) -> FastAPI:
 
     @app.get("/plan", response_class=HTMLResponse)
     def plan(request: Request, scope: Scope) -> HTMLResponse:
-        from mercenary_maintenance.console.plan import compliance, readable_items
 
         cfg, index = state.fresh(scope)
         items = readable_items(compliance(index, cfg, state.clock()), scope.allows)
@@ -150,7 +150,6 @@ def create_app(console: Console | None = None) -> FastAPI:
 
     @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
     def run_report(request: Request, scope: Scope, dag_id: str, run_id: str) -> HTMLResponse:
-        from mercenary_maintenance.console.report_html import markdown_html, sorted_findings
 
         if not scope.allows(dag_id):  # before the read: a refused user does not learn whether the run exists
             raise HTTPException(status_code=403, detail=f"Not allowed to read the runs of DAG {dag_id}")
@@ -167,7 +166,6 @@ def create_app(console: Console | None = None) -> FastAPI:
 
     @app.get("/metrics")
     def metrics(scope: Scope) -> Response:
-        from mercenary_maintenance.console.metrics import exposition
 
         _, index = state.fresh(scope)
         hidden = len(set(index.dag_ids()) - (index.dags or frozenset()))

@@ -16,8 +16,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mercenary_maintenance import packaged, redact, switches
+from mercenary_maintenance.adapters.http import connection_get, prometheus_query
 from mercenary_maintenance.config import MaintenanceConfig, PostgresTarget
+from mercenary_maintenance.console.plan import load_plan
+from mercenary_maintenance.dagkit import HEAVY_POOL
 from mercenary_maintenance.doctor import Context, Item, MissingConnection, fix, off, ok, probe
+from mercenary_maintenance.hosts import transport_for
 
 MIN_VERSION = 130000  # = pg.sql.MIN_VERSION: servers older than 13 are refused
 INCREMENTAL_MAJOR = 17  # pg_basebackup --incremental
@@ -303,7 +307,6 @@ def _http_answers(ctx: Context, item: str, conn_id: str, path: str) -> Iterator[
     except MissingConnection:
         yield _missing(item, conn_id, conn_id, "http", "host = the base URL")
         return
-    from mercenary_maintenance.adapters.http import connection_get
 
     try:
         status = connection_get(conn_id, path, timeouts=ctx.cfg.timeouts)
@@ -328,7 +331,6 @@ def prometheus_probe(ctx: Context) -> Iterator[Item]:
     except MissingConnection:
         yield _missing("alerts.prometheus", conn_id, conn_id, "http", "host = Prometheus' base URL")
         return
-    from mercenary_maintenance.adapters.http import prometheus_query
 
     try:
         answer = prometheus_query(conn_id, timeouts=ctx.cfg.timeouts)("up")
@@ -414,7 +416,6 @@ def osv_probe(ctx: Context) -> Iterator[Item]:
 @probe("pool")
 def pool_probe(ctx: Context) -> Iterator[Item]:
     """The maintenance_heavy pool, read from Airflow's metadata (never created here)."""
-    from mercenary_maintenance.dagkit import HEAVY_POOL
 
     if not ctx.airflow_metadata:
         yield fix("airflow.pool", HEAVY_POOL, "Airflow's metadata database does not exist yet",
@@ -495,7 +496,6 @@ def _denied(text: str) -> bool:
 def hosts_probe(ctx: Context) -> Iterator[Item]:
     """Each host target: its SSH connection defined, its host key pinned, reachable, and the privileged
     commands (open files, firewall ruleset, sshd journal) allowed."""
-    from mercenary_maintenance.hosts import transport_for
 
     if not ctx.cfg.targets.hosts:
         yield off("hosts.configured", "local", "targets.hosts is empty: the server lines of the plan run on the "
@@ -610,7 +610,6 @@ def airflow_db_probe(ctx: Context) -> Iterator[Item]:
 @probe("plan", bound_s=lambda cfg: 30.0)
 def plan_probe(ctx: Context) -> Iterator[Item]:
     """Every plan item of docs/plan-coverage.md that is inert under this config: ``off`` + the key."""
-    from mercenary_maintenance.console.plan import load_plan
 
     off_now = switches.off_switches(ctx.cfg)
     for plan_item in load_plan(ctx.cfg):

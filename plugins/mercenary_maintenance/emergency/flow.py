@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance import delivery
 from mercenary_maintenance.emergency import dispatch, notice
 from mercenary_maintenance.emergency.request import Catalog, EmergencyRequest, validate
+from mercenary_maintenance.notify import run_link
 from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
@@ -32,8 +34,6 @@ def validate_body(step: Step, catalog: Catalog) -> dict[str, Any]:
 
 def notice_body(step: Step, request: dict[str, Any]) -> str:
     """Announce the run on Slack; return the ISO moment it may act."""
-    from mercenary_maintenance import delivery
-    from mercenary_maintenance.notify import run_link
 
     req = EmergencyRequest.from_dict(request)
     mode = step.cfg.emergency.mode

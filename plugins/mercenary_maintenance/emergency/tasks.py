@@ -27,7 +27,10 @@ from airflow.sdk import task
 from mercenary_maintenance import registry
 from mercenary_maintenance.dagkit import CRITICAL_POOL, HEAVY_POOL, approval_gate
 from mercenary_maintenance.emergency import request as form
+from mercenary_maintenance.emergency.flow import act_body, notice_body, validate_body
 from mercenary_maintenance.emergency.request import Catalog, EmergencyRequest
+from mercenary_maintenance.emergency.wait import NoticeWaitSensor
+from mercenary_maintenance.steps import execute_step
 
 __all__ = ["CATALOG", "build", "form_params", "validate"]
 WAIT_TASK_ID = "wait_notice_period"
@@ -48,8 +51,6 @@ def validate(params: dict[str, Any], cfg: Any, now: datetime | None = None) -> E
 @task(task_id="validate_request", retries=0)
 def validate_request() -> dict[str, Any]:
     """Validate the trigger form against the schema and the current config (names the field)."""
-    from mercenary_maintenance.emergency.flow import validate_body
-    from mercenary_maintenance.steps import execute_step
 
     accepted: dict[str, Any] = execute_step(lambda step: validate_body(step, CATALOG))["result"]
     return accepted
@@ -58,8 +59,6 @@ def validate_request() -> dict[str, Any]:
 @task(task_id="post_notice", retries=0)
 def post_notice(request: dict[str, Any]) -> str:
     """Announce the run on Slack; return the ISO moment it may act."""
-    from mercenary_maintenance.emergency.flow import notice_body
-    from mercenary_maintenance.steps import execute_step
 
     return str(execute_step(lambda step: notice_body(step, request))["result"])
 
@@ -74,8 +73,6 @@ ACT_TASK_ID, CRITICAL_TASK_ID = "act", "act_critical"
 
 
 def _act(request: dict[str, Any]) -> dict[str, Any]:
-    from mercenary_maintenance.emergency.flow import act_body
-    from mercenary_maintenance.steps import execute_step
 
     return execute_step(lambda step: act_body(step, request, registry.ACTIONS, registry.CHECK_SETS))
 
@@ -94,7 +91,6 @@ def act_critical(request: dict[str, Any]) -> dict[str, Any]:
 
 def build() -> None:
     """Wire the emergency DAG's tasks (the DAG file passes ``form_params()`` as params)."""
-    from mercenary_maintenance.emergency.wait import NoticeWaitSensor
 
     request: Any = validate_request()  # an XComArg: the accepted request as a dict
     moment = post_notice(request)

@@ -9,7 +9,12 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
+from mercenary_maintenance import disk
 from mercenary_maintenance.findings import not_configured
+from mercenary_maintenance.health import headers, host_logins, security, services, tls
+from mercenary_maintenance.health import host as host_checks
+from mercenary_maintenance.report.state import keeper
+from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
@@ -17,7 +22,6 @@ if TYPE_CHECKING:
 
 def services_body(step: Step) -> None:
     """services.status: every configured PostgreSQL, Redis and HTTP target answers (HTTP: status, latency)."""
-    from mercenary_maintenance.health import services
 
     step.check(services.CHECK, "all", partial(services.check_all, step.cfg))
 
@@ -35,8 +39,6 @@ def host_body(step: Step, host: str) -> None:
 
     Runs on the host through its transport (SSH, or the worker itself for the implicit host ``local``);
     an unreachable host is ``unknown`` with the reason, within the ``timeouts.ssh`` bounds."""
-    from mercenary_maintenance import disk
-    from mercenary_maintenance.health import host as host_checks
 
     target = step.cfg.host_target(host)
     transport = step.host(host)
@@ -58,7 +60,6 @@ def host_body(step: Step, host: str) -> None:
 
 def tls_body(step: Step) -> None:
     """tls.certificate_expiry (30/7 days) and tls.certificate_validity of every HTTPS target."""
-    from mercenary_maintenance.health import tls
 
     threshold = step.cfg.thresholds.tls_days_left.as_threshold()
     https = [t for t in step.cfg.targets.http if t.url.startswith("https://")]
@@ -70,7 +71,6 @@ def tls_body(step: Step) -> None:
 
 def headers_body(step: Step) -> None:
     """http.security_headers: the plan's seven headers, observatory-style score."""
-    from mercenary_maintenance.health import headers
 
     threshold = step.cfg.thresholds.security_headers_score.as_threshold()
     if not step.cfg.targets.http:
@@ -82,9 +82,6 @@ def headers_body(step: Step) -> None:
 def failed_logins_body(step: Step) -> None:
     """security.failed_logins: failed authentications in each PostgreSQL target's log file."""
     from datetime import datetime, timedelta
-
-    from mercenary_maintenance.health import security
-    from mercenary_maintenance.windows.rules import UTC
 
     sec = step.cfg.security
     since = datetime.now(UTC) - timedelta(hours=sec.failed_logins_hours)
@@ -99,7 +96,6 @@ def failed_logins_body(step: Step) -> None:
 
 def closed_ports_body(step: Step) -> None:
     """security.open_ports: every host:port of security.closed_ports refuses connections."""
-    from mercenary_maintenance.health import security
 
     if not step.cfg.security.closed_ports:
         step.add(not_configured(security.OPEN_PORTS, "all", "security.closed_ports is empty"))
@@ -112,10 +108,6 @@ def host_logins_body(step: Step, host: str) -> None:
     """security.failed_logins on one host: failed SSH logins since the last run, from the host's journal or
     auth.log (through its transport; the PostgreSQL logs are check_failed_logins')."""
     from datetime import datetime
-
-    from mercenary_maintenance.health import host_logins
-    from mercenary_maintenance.report.state import keeper
-    from mercenary_maintenance.windows.rules import UTC
 
     sec = step.cfg.security
     if not sec.host_logins:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from mercenary_maintenance.config import HttpTarget, TimeoutsConfig
 from mercenary_maintenance.findings import Finding, Threshold, measured
+from mercenary_maintenance.health.http import fetch
 
 CHECK = "http.security_headers"
 HSTS_MIN_AGE = 31536000
@@ -130,6 +131,5 @@ def headers_finding(name: str, url: str, headers: Mapping[str, str], threshold: 
 
 
 def check_target(target: HttpTarget, threshold: Threshold, timeouts: TimeoutsConfig) -> Finding:
-    from mercenary_maintenance.health.http import fetch
 
     return headers_finding(target.name, target.url, fetch(target, timeouts).headers, threshold)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from mercenary_maintenance import runner
 from mercenary_maintenance.config import (
     HostTarget,
     HttpTarget,
@@ -19,6 +20,9 @@ from mercenary_maintenance.config import (
     TimeoutsConfig,
 )
 from mercenary_maintenance.findings import Finding, Severity, Threshold, evaluate, limit_for
+from mercenary_maintenance.health import host as host_checks
+from mercenary_maintenance.health.http import fetch
+from mercenary_maintenance.hosts import transport_for
 from mercenary_maintenance.redact import first_line
 
 CHECK = "services.status"
@@ -66,7 +70,6 @@ def _postgres(target: PostgresTarget, timeouts: TimeoutsConfig) -> str:
     Without psql, through the adapter's psycopg connection."""
     import shutil
 
-    from mercenary_maintenance import runner
     from mercenary_maintenance.adapters import postgres as adapter
 
     psql = shutil.which("psql")
@@ -89,7 +92,6 @@ def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
 
 
 def check_http(target: HttpTarget, latency: Threshold, timeouts: TimeoutsConfig) -> Finding:
-    from mercenary_maintenance.health.http import fetch
 
     try:
         answer = fetch(target, timeouts)
@@ -120,8 +122,6 @@ def check_all(cfg: MaintenanceConfig) -> list[Finding]:
 def probe_host(cfg: MaintenanceConfig, target: HostTarget) -> Finding:
     """``services.status`` of a host (target ``host:<name>``): its transport reachable (SSH connect, key pinned)
     and each of its services running; critical when unreachable or a service is down."""
-    from mercenary_maintenance.health import host as host_checks
-    from mercenary_maintenance.hosts import transport_for
 
     name = f"host:{target.name}"
     started = time.monotonic()

@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding, Severity, Threshold, measured
+from mercenary_maintenance.hosts import LocalTransport
+from mercenary_maintenance.hosts import expand as host_expand
 from mercenary_maintenance.logs.files import expand
+from mercenary_maintenance.report.state import keeper
 from mercenary_maintenance.runner import mask
 
 if TYPE_CHECKING:
@@ -209,7 +212,6 @@ def scan_host_set(t: Transport, paths: Iterable[str], state: dict[str, Any] | No
                   max_bytes: int) -> tuple[Scan, dict[str, Any]]:
     """The files of one set on a host, each read from where the last run stopped (offset and inode per path);
     a new inode or a shorter file is read from its start. The first run takes a baseline."""
-    from mercenary_maintenance.hosts import expand as host_expand
 
     scan = Scan()
     entries = {e.path: e for pattern in paths for e in host_expand(t, pattern)[1]}
@@ -261,8 +263,6 @@ def _state_name(set_name: str, host: str, implicit: bool) -> str:
 def scan_errors(step: Step, host: str | None = None) -> None:
     """logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets on the host since the last run
     (each line counted once: offsets kept beside the reports, per host)."""
-    from mercenary_maintenance.hosts import LocalTransport
-    from mercenary_maintenance.report.state import keeper
 
     sets = step.cfg.logs.error_scan
     names = [host] if host is not None else [h.name for h in step.cfg.hosts()]

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance import bucket_lifecycle
 from mercenary_maintenance.adapters.s3 import upload_args
+from mercenary_maintenance.bucket_lifecycle import current_rules
 from mercenary_maintenance.config import LogSet
+from mercenary_maintenance.disk import check_paths, host_paths
 from mercenary_maintenance.findings import Finding, not_configured
 from mercenary_maintenance.hosts import LocalTransport, Transport
 from mercenary_maintenance.logs import archive, cleanup, files, remote, retention, s3
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 
 def disk_usage(step: Step, paths: list[str], phase: str) -> None:
     """``host.disk_usage``/``host.inode_usage`` of the directories involved, tagged before/after."""
-    from mercenary_maintenance.disk import check_paths
 
     th = step.cfg.thresholds
     existing = sorted({p for p in paths if os.path.isdir(p)})
@@ -48,7 +49,6 @@ def disk_usage(step: Step, paths: list[str], phase: str) -> None:
 
 def remote_disk_usage(step: Step, t: Transport, paths: list[str], phase: str) -> None:
     """``host.disk_usage``/``host.inode_usage`` of a host's directories (``df`` there), tagged before/after."""
-    from mercenary_maintenance.disk import host_paths
 
     th = step.cfg.thresholds
     name = t.host.name
@@ -162,7 +162,6 @@ def check_retention(step: Step, host: str | None = None) -> None:
 
     def rules() -> list[dict[str, object]]:
         if "rules" not in state:
-            from mercenary_maintenance.bucket_lifecycle import current_rules
 
             state["rules"] = current_rules(s3.client_for(cfg.backups.conn_id, cfg.timeouts), cfg.backups.bucket)
         return state["rules"]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from mercenary_maintenance.adapters import s3
+
 if TYPE_CHECKING:
     from mercenary_maintenance.config import TimeoutsConfig
 
@@ -15,7 +17,6 @@ CHUNK = 1 << 20
 
 
 def client_for(conn_id: str, timeouts: TimeoutsConfig) -> Any:
-    from mercenary_maintenance.adapters import s3
 
     return s3.client(conn_id, timeouts=timeouts)
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.pg.session import millis
+from mercenary_maintenance.runner import mask
 
 if TYPE_CHECKING:
     from mercenary_maintenance.pg.params import PgParams
@@ -57,7 +58,6 @@ _HOLDER = (
 
 def lock_holder(conn: Any) -> dict[str, Any] | None:
     """The session holding the target's lock (pid, application, state, query start, query)."""
-    from mercenary_maintenance.runner import mask
 
     row = conn.execute(_HOLDER, [*_key()]).fetchone()
     if row is None:

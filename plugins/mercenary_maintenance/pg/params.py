@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.adapters.postgres import connect_params
+
 if TYPE_CHECKING:
     from mercenary_maintenance.config import TimeoutsConfig
 
@@ -54,7 +56,6 @@ class PgParams:
 
     def connect(self, dbname: str | None = None, autocommit: bool = True) -> Any:
         """A session bounded by ``timeouts.postgres`` (connect timeout, keepalives): adapters.postgres."""
-        from mercenary_maintenance.adapters.postgres import connect_params
 
         kwargs: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user,
                                   "dbname": dbname or self.dbname, "autocommit": autocommit}

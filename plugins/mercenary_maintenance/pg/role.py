@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.pg import sql as sqlfiles
+
 if TYPE_CHECKING:
     from mercenary_maintenance.pg.session import Session
 
@@ -57,8 +59,6 @@ def primary_from(row: dict[str, Any]) -> str | None:
 def recovery(conn: Any, version: int) -> dict[str, Any]:
     """The role row of a connection's server (``in_recovery``, the WAL receiver, two settings)."""
     from psycopg.rows import dict_row
-
-    from mercenary_maintenance.pg import sql as sqlfiles
 
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(sqlfiles.load("recovery", version)).fetchone()

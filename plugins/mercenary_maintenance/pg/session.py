@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.adapters import postgres as adapter
+from mercenary_maintenance.adapters.postgres import read_deadline
 from mercenary_maintenance.pg import sql as sqlfiles
 
 if TYPE_CHECKING:
@@ -62,8 +64,6 @@ class Session:
     def _bounded(self, seconds: float, what: str) -> Any:
         """A client-side bound of ``seconds`` + read grace (none for a session without timeouts)."""
         from contextlib import nullcontext
-
-        from mercenary_maintenance.adapters.postgres import read_deadline
 
         if self.statement_timeout_s is None and self.budget is None and seconds <= 0:
             return nullcontext()
@@ -115,7 +115,6 @@ def server_version(conn: psycopg.Connection[Any]) -> int:
 def connect(target: PostgresTarget, purpose: str, timeouts: TimeoutsConfig) -> psycopg.Connection[Any]:
     """A raw autocommit connection of a configured target, bounded by ``timeouts.postgres``
     (credentials stay in the hook)."""
-    from mercenary_maintenance.adapters import postgres as adapter
 
     return adapter.connect(target.conn_id, purpose=purpose, timeouts=timeouts)
 
@@ -127,7 +126,6 @@ def open_session(
 ) -> Iterator[Session]:
     """A session; ``statement_timeout_s`` is the ceiling, ``budget`` (when given) re-derives the
     timeout before each statement (the time left in the window)."""
-    from mercenary_maintenance.adapters.postgres import read_deadline
 
     bounds = timeouts
     conn = connect(target, purpose, bounds)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.pg.lock import TargetBusy, target_lock
 from mercenary_maintenance.pg.role import Standby, refuse_standby
-from mercenary_maintenance.pg.session import Session, millis, open_session
+from mercenary_maintenance.pg.session import Session, connect, millis, open_session
 from mercenary_maintenance.postgres import fit, loadguard
 from mercenary_maintenance.postgres.lockretry import (
     BuildWatch,
@@ -500,7 +500,6 @@ def _report_leftovers(step: Step, target: str, items: list[dict[str, Any]], why:
 @contextmanager
 def _watch_connection(step: Step, target: str) -> Iterator[Any]:
     """The second connection that watches a REINDEX CONCURRENTLY (its polls bounded server-side)."""
-    from mercenary_maintenance.pg.session import connect
 
     cfg = step.cfg
     conn = connect(cfg.postgres_target(target), "reindex watch", cfg.timeouts)

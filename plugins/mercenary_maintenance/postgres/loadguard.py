@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding
+from mercenary_maintenance.pg.lock import yield_to_backup
 from mercenary_maintenance.pg.session import APP_PREFIX
 from mercenary_maintenance.postgres.fit import online_hint
 from mercenary_maintenance.postgres.rules import plain, redact
@@ -135,7 +136,6 @@ def check(
     """Wait (bounded) until the target — and for ACCESS EXCLUSIVE actions (``relid`` given) the
     table — is quiet. ``ok`` False: the caller skips and records :func:`finding`. First, at this
     relation boundary, a backup waiting for the target's lock goes first (:func:`pg.lock.yield_to_backup`)."""
-    from mercenary_maintenance.pg.lock import yield_to_backup
 
     yield_to_backup(s.conn, step.statement_timeout_s())
     limits = step.cfg.postgres.load_guard

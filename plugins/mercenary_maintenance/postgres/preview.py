@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mercenary_maintenance.pg.session import open_session
 from mercenary_maintenance.plan import PostgresProbe, TargetState
+from mercenary_maintenance.postgres import actions
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
@@ -26,8 +28,6 @@ def _load_limits(step: Step) -> tuple[int, float]:
 
 def probe(step: Step, target: str) -> PostgresProbe:
     """What the postgres actions would select on ``target`` now (read-only session)."""
-    from mercenary_maintenance.pg.session import open_session
-    from mercenary_maintenance.postgres import actions
 
     cfg = step.cfg
     out = PostgresProbe()

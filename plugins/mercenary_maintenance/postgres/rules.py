@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from mercenary_maintenance.findings import Finding, Severity, Threshold, measured
+from mercenary_maintenance.redact import statement
 
 Row = dict[str, Any]
 MAX_LISTED = 50
@@ -34,7 +35,6 @@ def redact(query: str | None, limit: int = 300) -> str | None:
     >>> redact("SELECT 1")
     'SELECT 1'
     """
-    from mercenary_maintenance.redact import statement
 
     return statement(query, limit)
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from mercenary_maintenance import delivery
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.notify import run_link
 from mercenary_maintenance.plan import Probes
 from mercenary_maintenance.preview.collect import build_plan, report_history, windows_to_preview
 from mercenary_maintenance.preview.plan import render_markdown, slack_summary
+from mercenary_maintenance.report.store import store_for
+from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
@@ -16,9 +20,6 @@ if TYPE_CHECKING:
 
 def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], now: datetime, probes: Probes,
                 lead_hours: float | None = None) -> None:
-    from mercenary_maintenance import delivery
-    from mercenary_maintenance.notify import run_link
-    from mercenary_maintenance.report.store import store_for
 
     cfg = step.cfg
     if lead_hours is not None and abs(lead_hours - cfg.preview.lead_hours) > 1e-9:
@@ -49,6 +50,5 @@ def preview_body(step: Step, probes: Probes) -> None:
 
     The run's data interval and the timetable's lead time come from the step (``step.run``), the
     areas' probes from the task declaration (``registry.PROBES``)."""
-    from mercenary_maintenance.windows.rules import UTC
 
     run_preview(step, step.run.data_interval, datetime.now(UTC), probes, lead_hours=step.run.lead_hours)

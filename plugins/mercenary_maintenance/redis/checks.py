@@ -27,6 +27,7 @@ from mercenary_maintenance.redis.stats import (
     check_replication,
     info_finding,
 )
+from mercenary_maintenance.report.store import store_for
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
@@ -38,7 +39,6 @@ TASK_OF_CADENCE: dict[Cadence, str] = {"daily": "check_redis", "weekly": "rewrit
 
 def previous_details(step: Step, target: str, checks: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """The details of ``checks`` on ``target`` in this DAG's previous report (counters are judged as deltas)."""
-    from mercenary_maintenance.report.store import store_for  # the report store's clients: not at DAG parse time
 
     report = store_for(step.cfg).previous_report(step.run.dag_id, step.run.run_id)
     found = {}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from mercenary_maintenance.adapters import redis as adapter
 from mercenary_maintenance.config import MaintenanceConfig
 
 
 def connect(cfg: MaintenanceConfig, target: str) -> Any:
     """A redis-py client for the named target (bytes replies), bounded by ``timeouts.redis``."""
-    from mercenary_maintenance.adapters import redis as adapter
 
     return adapter.connect(cfg.redis_target(target).conn_id, timeouts=cfg.timeouts)
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mercenary_maintenance.plan import RedisProbe
+from mercenary_maintenance.redis import client as rclient
+from mercenary_maintenance.redis.actions import purge_skip_reason, rewrite_skip_reason
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import Step
 
 
 def probe(step: Step, target: str) -> RedisProbe:
-    from mercenary_maintenance.redis import client as rclient
-    from mercenary_maintenance.redis.actions import purge_skip_reason, rewrite_skip_reason
 
     client = rclient.connect(step.cfg, target)
     memory = rclient.info(client, "memory")

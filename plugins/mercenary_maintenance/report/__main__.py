@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from mercenary_maintenance.config import load_config
 from mercenary_maintenance.report.build import render_markdown
 from mercenary_maintenance.report.store import ReportStore, run_time, store_for
 
@@ -50,7 +51,6 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
 
 
 def _store(url: str | None) -> ReportStore:
-    from mercenary_maintenance.config import load_config
 
     cfg = load_config()
     return store_for(cfg, url)

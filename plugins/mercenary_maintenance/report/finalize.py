@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.redact import register_config
 from mercenary_maintenance.report.build import build_report, render_markdown
+from mercenary_maintenance.report.planned import attach_planned
 from mercenary_maintenance.report.store import store_for
 from mercenary_maintenance.runinfo import from_context
 from mercenary_maintenance.windows.rules import UTC
@@ -36,7 +37,6 @@ def task_states(context: Any, exclude: str) -> dict[str, str]:
 def _attach_planned(store: Any, report: dict[str, Any]) -> None:
     """Window runs: planned vs done against the window's preview. A failure to compare is
     recorded in the report (and logged); it must not cost the run its report."""
-    from mercenary_maintenance.report.planned import attach_planned
 
     try:
         attach_planned(store, report)

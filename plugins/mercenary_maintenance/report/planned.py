@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.plan import ACTIONS
+from mercenary_maintenance.report.store import run_time
 from mercenary_maintenance.windows.rules import WINDOW_DAGS
 
 if TYPE_CHECKING:
@@ -86,7 +87,6 @@ def not_planned(plan: list[dict[str, Any]], actions: list[dict[str, Any]]) -> li
 
 def latest_preview(store: ReportStore, dag_id: str, window_start: str | None) -> tuple[dict[str, Any] | None, str]:
     """(preview report, window start) of the newest preview of this DAG's window."""
-    from mercenary_maintenance.report.store import run_time
 
     runs = sorted(store.run_ids(PREVIEW_DAG_ID), key=lambda r: (run_time(r) is not None, run_time(r) or 0, r),
                   reverse=True)

@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.report.store import store_for
 from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
@@ -57,6 +58,5 @@ class StateKeeper:
 
 
 def keeper(cfg: MaintenanceConfig, name: str) -> StateKeeper:
-    from mercenary_maintenance.report.store import store_for
 
     return StateKeeper(store_for(cfg), name)

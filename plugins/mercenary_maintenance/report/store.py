@@ -25,7 +25,10 @@ from urllib.parse import urlparse
 if TYPE_CHECKING:
     from mercenary_maintenance.config import MaintenanceConfig, TimeoutsConfig
 
+from mercenary_maintenance.adapters import s3
+from mercenary_maintenance.adapters.s3 import upload_args
 from mercenary_maintenance.redact import mask, mask_value
+from mercenary_maintenance.report.summary import index_key, summarize
 from mercenary_maintenance.safepath import safe_component
 
 _ATTEMPT = re.compile(r"^(?P<name>.+)\.(?P<n>\d+)$")
@@ -210,7 +213,6 @@ class ReportStore:
 
     # -- reports -------------------------------------------------------------------
     def write_report(self, report: dict[str, Any], markdown: str) -> str:
-        from mercenary_maintenance.report.summary import index_key, summarize
 
         base = run_prefix(str(report["dag_id"]), str(report["run_id"]))
         masked = mask_value(report)
@@ -230,7 +232,6 @@ class ReportStore:
         report = self.read_report(dag_id, run_id)
         if report is None:
             return None
-        from mercenary_maintenance.report.summary import summarize
 
         return summarize(report)
 
@@ -269,7 +270,6 @@ def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,
         return ReportStore(FileBackend(Path(parsed.path)))
     if parsed.scheme == "s3":
         if client is None:
-            from mercenary_maintenance.adapters import s3
 
             if timeouts is None:
                 raise ValueError("an s3:// report store needs a client or the config's timeouts")
@@ -281,7 +281,6 @@ def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,
 def store_for(cfg: MaintenanceConfig, url: str | None = None) -> ReportStore:
     """The configured report store (``reports.url``), with the backups' S3 connection and
     encryption at rest (reports quote queries and object names)."""
-    from mercenary_maintenance.adapters.s3 import upload_args
 
     return open_store(url or cfg.reports.url, cfg.backups.conn_id, extra_args=upload_args(cfg.backups),
                       timeouts=cfg.timeouts)

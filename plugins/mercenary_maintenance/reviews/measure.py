@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mercenary_maintenance import packaged
+from mercenary_maintenance.adapters import s3
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.redact import first_line, statement
 
@@ -91,7 +92,6 @@ def redis_snapshot(cfg: MaintenanceConfig, target: str) -> dict[str, Any]:
 
 def backup_storage(cfg: MaintenanceConfig) -> dict[str, Any]:
     """Bytes and objects under ``s3://<backups.bucket>/<backups.prefix>/``."""
-    from mercenary_maintenance.adapters import s3
 
     client = s3.client(cfg.backups.conn_id, timeouts=cfg.timeouts)
     total = count = 0

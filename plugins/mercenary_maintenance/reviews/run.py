@@ -11,9 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance import delivery
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.notify import run_link
+from mercenary_maintenance.report.store import store_for
+from mercenary_maintenance.reviews import history, measure
 from mercenary_maintenance.reviews.analysis import trend_rows
 from mercenary_maintenance.reviews.compose import TREND_CHECKS, compose
+from mercenary_maintenance.steps import execute_step
 from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
@@ -26,10 +31,6 @@ PERIOD_DAYS = {"monthly": 31, "quarterly": 92}
 
 def review(step: Step, kind: str) -> None:
     """Measure, compare with the previous review and the checks' trend, report, store, post."""
-    from mercenary_maintenance import delivery
-    from mercenary_maintenance.notify import run_link
-    from mercenary_maintenance.report.store import store_for
-    from mercenary_maintenance.reviews import history, measure
 
     cfg = step.cfg
     now = datetime.now(UTC)
@@ -85,6 +86,5 @@ def quarterly_review(step: Step) -> None:
 
 def run_review(kind: str, context: Any = None) -> dict[str, Any]:
     """One review as a task body outside a DAG (tests): ``kind`` monthly | quarterly."""
-    from mercenary_maintenance.steps import execute_step
 
     return execute_step(lambda step: review(step, kind), context=context)

@@ -7,8 +7,12 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.adapters import tcp
+from mercenary_maintenance.adapters.s3 import security_groups
 from mercenary_maintenance.findings import Finding, Severity, not_configured
-from mercenary_maintenance.security import credentials
+from mercenary_maintenance.pg.session import open_session
+from mercenary_maintenance.report.state import keeper
+from mercenary_maintenance.security import credentials, firewall, groups
 from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
@@ -26,7 +30,6 @@ def _aws_keys(step: Step, now: datetime) -> Finding:
 
 
 def _pg_roles(step: Step, target: str) -> Finding:
-    from mercenary_maintenance.pg.session import open_session
 
     cfg = step.cfg
     with open_session(cfg.postgres_target(target), purpose="credential age",
@@ -53,10 +56,6 @@ FIREWALL_STATE = "firewall_snapshot"
 
 def firewall_changes_body(step: Step) -> None:
     """security.firewall_changes: security groups and closed ports diffed against the last snapshot."""
-    from mercenary_maintenance.adapters import tcp
-    from mercenary_maintenance.adapters.s3 import security_groups
-    from mercenary_maintenance.report.state import keeper
-    from mercenary_maintenance.security import firewall
 
     sec = step.cfg.security
     if sec.aws_conn_id is None and not sec.closed_ports:
@@ -84,7 +83,6 @@ def firewall_changes_body(step: Step) -> None:
 
 def security_groups_body(step: Step) -> None:
     """security.aws_security_groups: no ingress open to 0.0.0.0/0 or ::/0 on non-web ports."""
-    from mercenary_maintenance.security import groups
 
     conn_id = step.cfg.security.aws_conn_id
     if conn_id is None:

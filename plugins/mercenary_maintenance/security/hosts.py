@@ -20,8 +20,9 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.findings import Finding, Severity, not_configured
 from mercenary_maintenance.hosts import Transport, listdir
+from mercenary_maintenance.report.state import keeper
 from mercenary_maintenance.security.vulns import (
     SlaPolicy,
     os_matches,
@@ -29,6 +30,7 @@ from mercenary_maintenance.security.vulns import (
     patch_sla_finding,
     update_first_seen,
 )
+from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import SecurityConfig
@@ -96,9 +98,6 @@ def packages_body(step: Step, host: str, *, now: datetime | None = None) -> None
     """security.pending_updates, security.patch_sla and host.package_cache of one host (apt there, with the age of
     its package lists: stale lists are a warning); host.package_cache_clean when opted in."""
     import time
-
-    from mercenary_maintenance.report.state import keeper
-    from mercenary_maintenance.windows.rules import UTC
 
     sec = step.cfg.security
     moment = now or datetime.now(UTC)
@@ -193,8 +192,6 @@ def firewall_finding(host: str, tool: str, before: list[str] | None, after: list
 def firewall_body(step: Step, host: str) -> None:
     """security.firewall_changes of one host: its nftables/iptables ruleset diffed against the last snapshot (kept
     in the report store)."""
-    from mercenary_maintenance.findings import not_configured
-    from mercenary_maintenance.report.state import keeper
 
     if not step.cfg.security.firewall_hosts:
         step.add(not_configured(FIREWALL, f"{host}:firewall", "security.firewall_hosts is off: host rulesets are "

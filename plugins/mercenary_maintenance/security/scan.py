@@ -11,7 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance import runner as runner_mod
+from mercenary_maintenance.adapters import s3 as s3_adapter
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.report.state import keeper
 from mercenary_maintenance.security import osv
 from mercenary_maintenance.security.manifests import read_manifest
 from mercenary_maintenance.security.vulns import (
@@ -40,7 +43,6 @@ def load_advisories(cfg: MaintenanceConfig) -> osv.Advisories:
     assert url is not None
 
     def s3() -> Any:
-        from mercenary_maintenance.adapters import s3 as s3_adapter
 
         return s3_adapter.client(cfg.backups.conn_id, timeouts=cfg.timeouts)
 
@@ -52,7 +54,6 @@ def _unknown_pair(name: str, reason: str, details: dict[str, Any] | None = None)
 
 
 def os_upgrades(runner: Callable[..., Any] | None = None, timeout_s: float = 120) -> list[dict[str, str]]:
-    from mercenary_maintenance import runner as runner_mod
 
     kwargs: dict[str, Any] = {"timeout": timeout_s}
     if runner is not None:
@@ -79,7 +80,6 @@ def run_scan(
         return
     db = _advisories_or_unknown(step, advisories) if sec.dependency_manifests else None
     if state is None:
-        from mercenary_maintenance.report.state import keeper
 
         state = keeper(cfg, STATE_NAME)
     seen: dict[str, str] = dict((state.load() or {}).get("first_seen", {}))
