@@ -13,7 +13,7 @@ import pytest
 from mercenary_dev import servers
 
 from mercenary_maintenance.config import ConfigError, load_config, parse_config
-from mercenary_maintenance.logs import files, jobs
+from mercenary_maintenance.logs import bodies, files
 from mercenary_maintenance.logs.tasks import ARCHIVE
 from mercenary_maintenance.report.store import open_store
 from mercenary_maintenance.runinfo import RunInfo
@@ -56,7 +56,7 @@ def test_a_root_that_becomes_a_symlink_after_load_is_not_swept(tmp_path: Path) -
     root.rmdir()
     root.symlink_to(victim)
     step = Step(cfg, RunInfo(dag_id="maintenance_weekly", run_id="r", task_id="tmp.cleanup"))
-    jobs.clean_tmp(step, dry_run=False)
+    bodies.clean_tmp(step, dry_run=False)
     assert (victim / "precious.dat").exists()
 
 

@@ -22,7 +22,7 @@ from mercenary_dev import servers
 
 from mercenary_maintenance.config import ConfigError, parse_config
 from mercenary_maintenance.findings import ActionStatus, Severity
-from mercenary_maintenance.logs import archive, jobs
+from mercenary_maintenance.logs import archive, bodies
 from mercenary_maintenance.logs import s3 as logs_s3
 from mercenary_maintenance.logs.tasks import ARCHIVE
 from mercenary_maintenance.runinfo import RunInfo
@@ -82,7 +82,7 @@ def _action(step: Step, name: str, target: str | None = None) -> Any:
 def test_old_logs_archived_verified_then_deleted_fresh_kept(tmp_path, s3, bucket, make_step):
     app = tmp_path / "app"
     old = _old(app / "api.log", "GET /health 200\n" * 1000)
-    nested = _old(app / "worker" / "jobs.log", "job done\n" * 10)
+    nested = _old(app / "worker" / "bodies.log", "job done\n" * 10)
     fresh = app / "today.log"
     fresh.write_text("still writing\n")
     contents = {str(old): old.read_bytes(), str(nested): nested.read_bytes()}
@@ -106,7 +106,7 @@ def test_old_logs_archived_verified_then_deleted_fresh_kept(tmp_path, s3, bucket
         original = zstandard.ZstdDecompressor().decompressobj().decompress(body)
         assert hashlib.sha256(original).hexdigest() == head["Metadata"]["source-sha256"]
         assert original in contents.values()
-    assert any(k.endswith(".zst") and "/worker/jobs.log." in k for k in objects)
+    assert any(k.endswith(".zst") and "/worker/bodies.log." in k for k in objects)
     phases = {f.details.get("phase") for f in step.findings if f.check == "host.disk_usage"}
     assert phases == {"before", "after"}
 
@@ -295,12 +295,12 @@ def test_lifecycle_rule_present_matching_and_other_rules_kept(tmp_path, s3, buck
     assert _action(again, "logs.lifecycle").status is ActionStatus.SKIPPED  # idempotent
 
     check = make_step(**cfg)
-    jobs.check_retention(check)
+    bodies.check_retention(check)
     assert {f.target: f.severity for f in check.findings} == {"app": Severity.OK, "airflow_tasks": Severity.OK}
 
     cfg["logs"]["sets"][0]["retention_days"] = 30
     drifted = make_step(**cfg)
-    jobs.check_retention(drifted)
+    bodies.check_retention(drifted)
     app_finding = next(f for f in drifted.findings if f.target == "app")
     assert app_finding.severity is Severity.CRITICAL
     assert "mercenary-logs-app differs" in app_finding.message
@@ -310,7 +310,7 @@ def test_local_size_budget(tmp_path, make_step, bucket):
     app = tmp_path / "app"
     _old(app / "big.log", "x" * 5000, days=0)
     step = make_step(**_logs_cfg(app, max_local_bytes=1000))
-    jobs.check_retention(step)
+    bodies.check_retention(step)
     (finding,) = step.findings
     assert finding.severity is Severity.CRITICAL  # no lifecycle rule yet: critical beats the budget warning
     assert finding.value == 5000

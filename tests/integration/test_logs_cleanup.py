@@ -11,7 +11,7 @@ import pytest
 
 from mercenary_maintenance.config import ConfigError, parse_config
 from mercenary_maintenance.findings import ActionStatus
-from mercenary_maintenance.logs import jobs
+from mercenary_maintenance.logs import bodies
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
 
@@ -51,7 +51,7 @@ def _step(root: Path, **cleanup: Any) -> Step:
 def test_dry_run_is_the_default_and_lists_files_and_bytes(tmp_path):
     files = _tree(tmp_path)
     step = _step(files["root"])
-    jobs.clean_tmp(step)
+    bodies.clean_tmp(step)
     (action,) = step.actions
     assert action.status is ActionStatus.DRY_RUN
     assert action.details["file_count"] == 2
@@ -64,7 +64,7 @@ def test_dry_run_is_the_default_and_lists_files_and_bytes(tmp_path):
 def test_cleanup_removes_old_files_only_inside_the_root_never_through_links(tmp_path):
     files = _tree(tmp_path)
     step = _step(files["root"], dry_run=False)
-    jobs.clean_tmp(step)
+    bodies.clean_tmp(step)
     (action,) = step.actions
     assert action.status is ActionStatus.DONE, action
     assert (action.details["deleted"], action.details["deleted_bytes"]) == (2, 1500)
@@ -80,7 +80,7 @@ def test_cleanup_removes_old_files_only_inside_the_root_never_through_links(tmp_
 
 def test_a_root_that_is_missing_is_reported_not_created(tmp_path):
     step = _step(tmp_path / "nope", dry_run=False)
-    jobs.clean_tmp(step)
+    bodies.clean_tmp(step)
     assert step.actions[0].details["skipped"] == [{"path": str(tmp_path / "nope"), "reason": "root does not exist"}]
     assert not (tmp_path / "nope").exists()
 

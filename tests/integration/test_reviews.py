@@ -22,7 +22,7 @@ def _run(tmp_path: Path) -> tuple[str, dict[str, Any]]:
     from mercenary_maintenance.config import load_config
     from mercenary_maintenance.report.build import build_report, render_markdown
     from mercenary_maintenance.report.store import open_store
-    from mercenary_maintenance.reviews.run import run_review
+    from mercenary_maintenance.reviews.bodies import run_review
 
     now = datetime.now(UTC)
     run_id = f"manual__{now.isoformat()}"

@@ -85,7 +85,7 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
     from mercenary_maintenance.postgres import checks
     from mercenary_maintenance.report.build import build_report, render_markdown
     from mercenary_maintenance.report.store import store_for
-    from mercenary_maintenance.reviews.run import run_review
+    from mercenary_maintenance.reviews.bodies import run_review
     from mercenary_maintenance.steps import execute_step
 
     # Worker-level secrets a child must not inherit either.

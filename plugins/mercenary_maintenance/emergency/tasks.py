@@ -27,7 +27,7 @@ from airflow.sdk import task
 from mercenary_maintenance import registry
 from mercenary_maintenance.dagkit import CRITICAL_POOL, HEAVY_POOL, approval_gate
 from mercenary_maintenance.emergency import request as form
-from mercenary_maintenance.emergency.flow import act_body, notice_body, validate_body
+from mercenary_maintenance.emergency.bodies import act_body, notice_body, validate_body
 from mercenary_maintenance.emergency.request import Catalog, EmergencyRequest
 from mercenary_maintenance.emergency.wait import NoticeWaitSensor
 from mercenary_maintenance.steps import execute_step

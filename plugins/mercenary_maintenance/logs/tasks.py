@@ -8,12 +8,12 @@ from airflow.sdk import TriggerRule
 
 from mercenary_maintenance import registry
 from mercenary_maintenance.dagkit import Group, TaskSpec
-from mercenary_maintenance.logs import errors, jobs
+from mercenary_maintenance.logs import bodies, errors
 
 # Each mapped over the hosts (targets.hosts, or the implicit "local"): the files are on the host.
-ARCHIVE = TaskSpec("archive_logs", partial(jobs.archive_logs, lifecycle_rules=registry.LIFECYCLE_RULES), over="hosts")
-RETENTION = TaskSpec("check_log_retention", jobs.check_retention, over="hosts", trigger_rule=TriggerRule.ALL_DONE)
-CLEAN_TMP = TaskSpec("clean_tmp", jobs.clean_tmp, over="hosts")
+ARCHIVE = TaskSpec("archive_logs", partial(bodies.archive_logs, lifecycle_rules=registry.LIFECYCLE_RULES), over="hosts")
+RETENTION = TaskSpec("check_log_retention", bodies.check_retention, over="hosts", trigger_rule=TriggerRule.ALL_DONE)
+CLEAN_TMP = TaskSpec("clean_tmp", bodies.clean_tmp, over="hosts")
 SCAN_ERRORS = TaskSpec("scan_log_errors", errors.scan_errors, over="hosts")
 
 

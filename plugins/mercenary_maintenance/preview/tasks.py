@@ -7,6 +7,6 @@ from functools import partial
 
 from mercenary_maintenance import registry
 from mercenary_maintenance.dagkit import TaskSpec
-from mercenary_maintenance.preview.run import preview_body
+from mercenary_maintenance.preview.bodies import preview_body
 
 PREVIEW = TaskSpec("preview_windows", partial(preview_body, probes=registry.PROBES))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from mercenary_maintenance.dagkit import Group, TaskSpec
-from mercenary_maintenance.reviews import run
+from mercenary_maintenance.reviews import bodies
 
-PERFORMANCE = TaskSpec("performance_review", run.monthly_review)
-CAPACITY_ACCESS = TaskSpec("capacity_access_review", run.quarterly_review)
+PERFORMANCE = TaskSpec("performance_review", bodies.monthly_review)
+CAPACITY_ACCESS = TaskSpec("capacity_access_review", bodies.quarterly_review)
 
 
 MONTHLY_GROUP = Group("reviews", PERFORMANCE)

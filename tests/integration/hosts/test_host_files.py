@@ -10,7 +10,7 @@ import pytest
 import yaml
 import zstandard
 
-from mercenary_maintenance.logs import errors, jobs
+from mercenary_maintenance.logs import bodies, errors
 from mercenary_maintenance.logs.tasks import ARCHIVE
 from tests.integration.hosts.helpers import run_body
 
@@ -115,7 +115,7 @@ def test_retention_counts_the_files_left_on_each_host(sim_hosts, files_config, t
     app1 = sim_hosts["app1"]
     app1.sh("rm -rf /var/log/mercenary/*")
     app1.write("/var/log/mercenary/big.log", "x" * 5000)
-    found, _ = run_body(jobs.check_retention, tmp_path, "ret1", "app1")
+    found, _ = run_body(bodies.check_retention, tmp_path, "ret1", "app1")
     finding = found[("logs.retention", "app1:app")]
     assert finding["value"] == 5000
     assert "over the budget" in finding["message"]
@@ -130,7 +130,7 @@ def test_tmp_cleanup_on_the_host_keeps_open_and_recent_files(sim_hosts, files_co
     app1.write("/tmp/mercenary/new.tmp", "new")
     pid = _hold_open(app1, "/tmp/mercenary/held.tmp")
     try:
-        found, error = run_body(jobs.clean_tmp, tmp_path, "tmp1", "app1")
+        found, error = run_body(bodies.clean_tmp, tmp_path, "tmp1", "app1")
     finally:
         app1.sh(f"kill {pid}", check=False)
     assert error is None, error
