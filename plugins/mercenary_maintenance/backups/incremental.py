@@ -138,8 +138,10 @@ def tar_feed(source: Any, found: dict[str, bytes]) -> Callable[[Write], None]:
 
 def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, major: int, bin_dir: str | None,
                      parent_manifest: bytes | None, level: int, part_size: int, label: str,
-                     extra_args: dict[str, str], checkpoint: str = "spread") -> tuple[Any, bytes, str | None]:
-    """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest`` (and its ETag)."""
+                     extra_args: dict[str, str], checkpoint: str = "spread",
+                     ) -> tuple[Any, bytes, tuple[str | None, str | None]]:
+    """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest`` (and its ETag and
+    S3 SHA-256 checksum)."""
     pg_basebackup = binaries.program(major, "pg_basebackup", bin_dir)
     with tempfile.TemporaryDirectory(prefix="mm-incr-") as tmp:
         argv = [pg_basebackup, "-D", "-", "-Ft", "-X", "fetch", f"--checkpoint={checkpoint}", "--no-password",
@@ -176,8 +178,8 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
                                  level=level, part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
                                  label=f"pg_basebackup {label}", extra_args=extra_args)
     resp = client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST],
-                             **extra_args)
-    return uploaded, found[keys.PG_MANIFEST], resp.get("ETag")
+                             ChecksumAlgorithm="SHA256", **extra_args)
+    return uploaded, found[keys.PG_MANIFEST], (resp.get("ETag"), resp.get("ChecksumSHA256"))
 
 
 def bounded(conn: Any, step: Step) -> Any:
@@ -265,7 +267,7 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
         before = relations(guard)
         roles_before = dump_globals(pg, version_num // 10000, cfg.bin_dir)
         hold_wal(guard, slot)
-        uploaded, pg_manifest, pg_manifest_etag = basebackup_to_s3(
+        uploaded, pg_manifest, pg_manifest_stored = basebackup_to_s3(
             pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
             parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
             label=f"{target} {stamp}", extra_args=encryption.upload_args(cfg), checkpoint=cfg.incremental.checkpoint)
@@ -286,9 +288,10 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     tool = runner.run([binaries.program(version_num // 10000, "pg_basebackup", cfg.bin_dir), "--version"])
     chain_id = parent.chain if parent is not None and parent.chain else stamp
     chain_started = parent.details.get("chain_started_at") if parent is not None else started.isoformat()
-    objects = [StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag),
+    objects = [StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag,
+                            uploaded.checksum_sha256),
                StoredObject(directory + keys.PG_MANIFEST, len(pg_manifest), hashlib.sha256(pg_manifest).hexdigest(),
-                            etag=pg_manifest_etag), roles]
+                            etag=pg_manifest_stored[0], checksum_sha256=pg_manifest_stored[1]), roles]
     manifest = Manifest(
         target=target, kind=keys.INCREMENTAL, method=PHYSICAL_INCREMENTAL if parent else PHYSICAL_FULL,
         key=uploaded.key, size=uploaded.size, sha256=uploaded.sha256, server_version=version,
