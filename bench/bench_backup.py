@@ -90,10 +90,11 @@ def child(mode: str, spec: dict[str, Any]) -> None:
 
     from mercenary_maintenance.backups import catalog, restore
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
-    from mercenary_maintenance.backups.pgconn import PgParams
+    from mercenary_maintenance.config import TimeoutsConfig
+    from mercenary_maintenance.pg.params import PgParams
 
     pg = PgParams(host="127.0.0.1", port=spec["port"], user=spec["user"], password=spec["password"],
-                  dbname=spec["db"])
+                  dbname=spec["db"], timeouts=TimeoutsConfig())
     client = boto3.client("s3", endpoint_url=spec["endpoint"], region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
     directory = f"postgres/full/{spec['db']}/bench-{spec.get('rep', 0)}/"

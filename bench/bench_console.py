@@ -29,10 +29,10 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mercenary_dev import synthetic
 from mercenary_dev.servers import S3Server
 
 from bench._common import report
-from mercenary_maintenance.console import synthetic
 from mercenary_maintenance.console.app import Console, create_app
 from mercenary_maintenance.console.auth import require_user
 from mercenary_maintenance.report.build import render_markdown

@@ -136,7 +136,8 @@ def main() -> int:
             print(f"  ours {check}: {f.severity.label} value={f.value} — {f.message[:110]}")
 
         def ours_bloat() -> tuple[float, list[dict[str, Any]]]:
-            with open_session(target, purpose="bench", lock_timeout_s=5, statement_timeout_s=600) as s:
+            with open_session(target, purpose="bench", lock_timeout_s=5, statement_timeout_s=600,
+                              timeouts=step.cfg.timeouts) as s:
                 started = time.perf_counter()
                 rows = s.rows("bloat", {"min_bytes": 0})
                 return time.perf_counter() - started, rows

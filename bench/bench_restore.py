@@ -56,7 +56,8 @@ def main() -> int:
 
     from mercenary_maintenance.backups import restore
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
-    from mercenary_maintenance.backups.pgconn import PgParams
+    from mercenary_maintenance.config import TimeoutsConfig
+    from mercenary_maintenance.pg.params import PgParams
 
     megabytes = float(os.environ.get("BENCH_MB", "300"))
     jobs = int(os.environ.get("BENCH_JOBS", "4"))
@@ -66,7 +67,8 @@ def main() -> int:
         s3.client().create_bucket(Bucket="bench")
         make_db(pg, "big", megabytes)
         size_mb = int(pg.scalar("SELECT pg_database_size('big')")) / 2**20
-        params = PgParams(host="127.0.0.1", port=pg.port, user=pg.user, password=pg.password, dbname="big")
+        params = PgParams(host="127.0.0.1", port=pg.port, user=pg.user, password=pg.password, dbname="big",
+                          timeouts=TimeoutsConfig())
         client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
                               aws_access_key_id="testing", aws_secret_access_key="testing")
         manifest = dump_to_s3(params, client, DumpRequest(target="big", kind="full", method="pg_dump",

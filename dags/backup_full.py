@@ -20,4 +20,4 @@ with maintenance_dag(
     doc_md=__doc__,
     tags=[Tag.BACKUP, Tag.POSTGRES, Tag.DAILY],
 ):
-    backups.FULL.add()
+    backups.FULL_BACKUP_GROUP.add()

@@ -26,8 +26,8 @@ with maintenance_dag(
     doc_md=__doc__,
     tags=[Tag.DAILY, Tag.POSTGRES, Tag.REDIS, Tag.BACKUP, Tag.SECURITY, Tag.LOGS],
 ):
-    health.DAILY.add()
-    postgres.DAILY.add()
-    redis.DAILY.add()
+    health.DAILY_GROUP.add()
+    postgres.DAILY_GROUP.add()
+    redis.DAILY_GROUP.add()
     backups.DAILY_VERIFICATION.add()
-    logs.DAILY.add()
+    logs.DAILY_GROUP.add()

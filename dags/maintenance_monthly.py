@@ -17,15 +17,15 @@ from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.reviews import tasks as reviews
 from mercenary_maintenance.security import tasks as security
-from mercenary_maintenance.windows.rules import MONTHLY
+from mercenary_maintenance.windows.rules import MONTHLY_WINDOW
 
 with maintenance_dag(
     Path(__file__).stem,
-    window=MONTHLY,
+    window=MONTHLY_WINDOW,
     doc_md=__doc__,
     tags=[Tag.MONTHLY, Tag.POSTGRES, Tag.BACKUP, Tag.SECURITY],
 ):
-    postgres.MONTHLY.add()
+    postgres.MONTHLY_GROUP.add()
     backups.MONTHLY_RESTORE_TEST.add()
-    reviews.MONTHLY.add()
-    security.MONTHLY.add()
+    reviews.MONTHLY_GROUP.add()
+    security.MONTHLY_GROUP.add()

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.reviews import tasks as reviews
-from mercenary_maintenance.windows.rules import QUARTERLY
+from mercenary_maintenance.windows.rules import QUARTERLY_WINDOW
 
 with maintenance_dag(
     Path(__file__).stem,
-    window=QUARTERLY,
+    window=QUARTERLY_WINDOW,
     doc_md=__doc__,
     tags=[Tag.QUARTERLY, Tag.SECURITY],
 ):
-    reviews.QUARTERLY.add()
+    reviews.QUARTERLY_GROUP.add()

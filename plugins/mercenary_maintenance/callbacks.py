@@ -5,34 +5,63 @@
   from the run's report parts), the failed tasks and a link to the failed task's log.
 * :func:`window_overrun` — the ``DeadlineAlert`` callback: a window run still running at
   the window's end.
+
+A callback runs outside any task's ``Step``: :func:`notice_door` is its door (the config loaded
+once per callback, the Slack sender bound to its timeouts).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
-from mercenary_maintenance.notify import (
-    failure_summary,
-    format_run_failure,
-    post_to_slack,
-    run_link,
-    slack_settings,
-    task_log_link,
-)
+from mercenary_maintenance.notify import failure_summary, format_run_failure, post_to_slack, run_link, task_log_link
 from mercenary_maintenance.redact import slack_escape
 
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import MaintenanceConfig, TimeoutsConfig
+
 log = logging.getLogger(__name__)
+DEFAULT_SLACK_CONN_ID = "maintenance_slack"
+DEFAULT_BASE_URL = "http://localhost:8080"
 
 
-def _run_parts(dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    from mercenary_maintenance.config import load_config
+@dataclass(frozen=True)
+class NoticeDoor:
+    """What a callback needs: the config (None when the file is broken), the Slack connection,
+    the UI's base URL, and the timeouts its one post is bounded by."""
+
+    cfg: MaintenanceConfig | None
+    conn_id: str
+    base_url: str
+    timeouts: TimeoutsConfig
+
+    def post(self, text: str) -> None:
+        """One post (masked); raises on failure."""
+        post_to_slack(self.conn_id, text, self.timeouts)
+
+
+def notice_door() -> NoticeDoor:
+    """Load the config once for this callback; the defaults when the config itself is broken, so
+    that the failure caused by a broken config is still announced (bounded by default timeouts)."""
+    from mercenary_maintenance.config import ConfigError, TimeoutsConfig, load_config  # pydantic: not at parse
+
+    try:
+        cfg = load_config()
+    except ConfigError:
+        return NoticeDoor(None, DEFAULT_SLACK_CONN_ID, DEFAULT_BASE_URL, TimeoutsConfig())
+    return NoticeDoor(cfg, cfg.alerts.slack_conn_id, cfg.alerts.base_url, cfg.timeouts)
+
+
+def _run_parts(cfg: MaintenanceConfig | None, dag_id: str, run_id: str) -> list[dict[str, Any]]:
     from mercenary_maintenance.report.store import store_for
 
-    cfg = load_config()
+    if cfg is None:
+        raise RuntimeError("the config is broken: no report store to read")
     return store_for(cfg).parts(dag_id, run_id)
 
 
@@ -51,12 +80,13 @@ class RunFailureNotifier(BaseNotifier):
         return
 
     def notify(self, context: Any) -> None:
-        conn_id, base_url = slack_settings()
+        door = notice_door()
+        base_url = door.base_url
         dag_run = context["dag_run"]
         failed: list[str] = []
         reason = context.get("reason")
         try:
-            failed, error = failure_summary(_run_parts(dag_run.dag_id, dag_run.run_id))
+            failed, error = failure_summary(_run_parts(door.cfg, dag_run.dag_id, dag_run.run_id))
             reason = error or reason
         except Exception:  # the message still goes out without the details
             log.warning("could not read the run's report parts for the failure notice", exc_info=True)
@@ -72,7 +102,7 @@ class RunFailureNotifier(BaseNotifier):
         link = (task_log_link(base_url, dag_run.dag_id, dag_run.run_id, first) if first
                 else run_link(base_url, dag_run.dag_id, dag_run.run_id))
         text = format_run_failure(dag_run.dag_id, dag_run.run_id, reason, failed, link)
-        post_to_slack(conn_id, text)
+        door.post(text)
 
 
 def overrun_run(context: Any) -> tuple[str, str | None]:
@@ -100,7 +130,8 @@ async def window_overrun(dag_id: str, window: str, context: Any = None, **_: Any
 
     Upstream apache/airflow#60927: a deadline fires even when the run already *failed* (only
     success prunes it). A run that is not running any more gets no "still running" alert."""
-    conn_id, base_url = slack_settings()
+    door = notice_door()
+    base_url = door.base_url
     run_id, state = overrun_run(context)
     if state is not None and state not in ("running", "queued"):
         log.info("deadline of %s run %s passed after the run ended (%s): no overrun alert (apache/airflow#60927)",
@@ -109,4 +140,4 @@ async def window_overrun(dag_id: str, window: str, context: Any = None, **_: Any
     text = (f":warning: *{dag_id}* is still running at the end of its maintenance window ({window})"
             + (f": `{slack_escape(run_id)}` <{run_link(base_url, dag_id, run_id)}|open the run>" if run_id else "")
             + ". Remaining tasks past the cutoff will be skipped; running statements end at their statement_timeout.")
-    await asyncio.to_thread(post_to_slack, conn_id, text)
+    await asyncio.to_thread(door.post, text)

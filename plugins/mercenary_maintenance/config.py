@@ -174,7 +174,7 @@ LOCAL_HOST = "local"
 
 
 class HostTarget(_Target):
-    """One of the backend's machines: the server lines of the plan run against it (DESIGN §11)."""
+    """One of the backend's machines: the server lines of the plan run against it (docs/areas/hosts.md)."""
 
     transport: Literal["ssh", "local"] = "ssh"
     """``ssh`` through ``ssh_conn_id``; ``local`` is the worker itself (one machine, the demo)."""
@@ -245,7 +245,7 @@ class IncrementalBackupConfig(_Model):
 
 
 class UploadsConfig(_Model):
-    """User uploads (DESIGN §14): versioning and noncurrent expiry enforced, new versions copied."""
+    """User uploads (docs/areas/backups.md): versioning and noncurrent expiry enforced, new versions copied."""
 
     bucket: str
     """The bucket users upload to (versioning and the noncurrent-version expiry are enforced on it)."""
@@ -285,7 +285,7 @@ class BackupsConfig(_Model):
     reread: RereadConfig = Field(default_factory=RereadConfig)
     """Full re-reads (sha256 of every byte) rotate through the backups in their own daily task."""
     delete_expired: bool = False
-    """Deletes are dry-run unless this is true (DESIGN §7)."""
+    """Deletes are dry-run unless this is true (docs/reliability.md)."""
     min_redundancy: int = Field(2, ge=1)
     uploads: UploadsConfig | None = None
     """User uploads to protect (unset: off, and the daily checks say so)."""
@@ -312,8 +312,8 @@ class BackupsConfig(_Model):
     aws:kms (SSE-KMS: kms_key_id, or the bucket's default key); null: the bucket's default decides."""
     kms_key_id: str | None = None
     restore_on: Literal["scratch_server", "target_server"] = "scratch_server"
-    """Where restore tests (backup.restore_test, backup.sample_restore) restore (DESIGN §9): a scratch server
-    started on the worker, or opt-in the target server, then only up to restore_max_bytes."""
+    """Where restore tests (backup.restore_test, backup.sample_restore) restore (docs/areas/backups.md): a scratch
+    server started on the worker, or opt-in the target server, then only up to restore_max_bytes."""
     restore_max_bytes: int | None = Field(None, ge=1)
     scratch_server_timeout_seconds: float = Field(120, gt=0)
     """Deadline of each of initdb, start and stop of the scratch restore server."""
@@ -734,6 +734,44 @@ class GuardsConfig(_Model):
         return value
 
 
+# The metadata tables `airflow db clean` prunes by default: run history, audit log, jobs, XComs,
+# import errors. Not `dag`/`dag_version` (a DAG not parsed for a while is not garbage) nor the
+# trigger/callback/deadline tables (live scheduling state).
+AIRFLOW_DB_TABLES = ("log", "job", "dag_run", "task_instance", "task_instance_history", "task_reschedule",
+                     "xcom", "import_error")
+
+
+class AirflowDbConfig(_Model):
+    """Airflow's own metadata database: `airflow db clean` in a subprocess, then the
+    oldest row of each cleaned table measured (``airflow_db.retention``)."""
+
+    conn_id: str | None = None
+    """Airflow connection (postgres) of Airflow's metadata database; null: off (reported as not configured).
+    Tasks never use Airflow's ORM: the clean runs as ``airflow db clean`` against this connection."""
+    retention_days: int = Field(90, ge=1)
+    """Rows older than this are removed; the audit trail (the ``log`` table, run history) is kept this long."""
+    tables: list[str] = Field(default_factory=lambda: list(AIRFLOW_DB_TABLES))
+    """Tables to clean (``airflow db clean --tables``); each is measured afterwards."""
+    batch_size: int = Field(5000, ge=1)
+    """Rows deleted per transaction (``--batch-size``): short transactions, short locks."""
+    statement_timeout_seconds: float = Field(300, gt=0)
+    """``statement_timeout`` of every statement of the clean (``PGOPTIONS``; also capped by the window)."""
+    lock_timeout_seconds: float = Field(5, gt=0)
+    """``lock_timeout`` of every statement of the clean: it gives up rather than queue behind the scheduler."""
+    timeout_minutes: float = Field(30, gt=0)
+    """Deadline of the whole ``airflow db clean`` process (killed after it; capped by the time left in the window)."""
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(AIRFLOW_DB_TABLES))
+        if unknown:
+            raise ValueError(f"unsupported table(s) {unknown}; supported: {list(AIRFLOW_DB_TABLES)}")
+        if not value:
+            raise ValueError("at least one table (or leave conn_id null to switch the clean off)")
+        return value
+
+
 class ConsoleConfig(_Model):
     """The operator's console on the api-server (console/)."""
 
@@ -831,6 +869,7 @@ class MaintenanceConfig(_Model):
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
+    airflow_db: AirflowDbConfig = Field(default_factory=AirflowDbConfig)
 
     def postgres_target(self, name: str) -> PostgresTarget:
         return _pick(self.targets.postgres, name, "targets.postgres")

@@ -95,7 +95,7 @@ def deadlines_enabled() -> bool:
     return os.environ.get(DEADLINES_ENV, "on").lower() not in ("off", "0", "false")
 
 
-# Every task has an execution_timeout (DESIGN §8). It is fixed at parse time (the config is read
+# Every task has an execution_timeout (docs/reliability.md). It is fixed at parse time (the config is read
 # at run time only): a window DAG's tasks get the window's length (steps.execute_step also ends a
 # task at the window's end), the others these per-DAG bounds, overridable per DAG with the
 # environment variable below, e.g. MAINTENANCE_TASK_TIMEOUTS='{"backup_full": 43200}' (seconds).
@@ -139,9 +139,10 @@ def write_report() -> str:
     from airflow.sdk import get_current_context
 
     from mercenary_maintenance.alerts.announce import announce_run
+    from mercenary_maintenance.config import load_config
     from mercenary_maintenance.report.finalize import finalize
 
-    return finalize(get_current_context(), announce=announce_run)
+    return finalize(get_current_context(), load_config(), announce=announce_run)
 
 
 # Task ids of the specs that write their run's report (TaskSpec.writes_report): a DAG whose only
@@ -157,6 +158,7 @@ def _reporting(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     from airflow.sdk import get_current_context
 
     from mercenary_maintenance.alerts.announce import announce_run
+    from mercenary_maintenance.config import load_config
     from mercenary_maintenance.report.finalize import RunFailed, finalize
 
     context = get_current_context()
@@ -164,13 +166,13 @@ def _reporting(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         result = work()
     except Exception:
         try:
-            finalize(context, announce=announce_run, own_state="failed")
+            finalize(context, load_config(), announce=announce_run, own_state="failed")
         except RunFailed:
             pass  # expected: the report says failed, and the original error is what the task raises
         except Exception:
             logging.getLogger(__name__).exception("the failed run's report could not be written")
         raise
-    finalize(context, announce=announce_run, own_state="success")
+    finalize(context, load_config(), announce=announce_run, own_state="success")
     return result
 
 

@@ -73,7 +73,7 @@ def post(cfg: MaintenanceConfig, text: str, what: str = "Slack message") -> Deli
     from mercenary_maintenance.notify import post_to_slack
 
     alerts = cfg.alerts
-    result = deliver(text, lambda t: post_to_slack(alerts.slack_conn_id, t, alerts.slack_timeout_seconds),
+    result = deliver(text, lambda t: post_to_slack(alerts.slack_conn_id, t, cfg.timeouts, alerts.slack_timeout_seconds),
                      attempts=alerts.slack_attempts, delay_s=alerts.slack_retry_delay_seconds,
                      deadline=time.monotonic() + alerts.slack_send_budget_seconds)
     if not result.ok:

@@ -15,9 +15,11 @@ findings say so, so the worker is never passed off as the backend.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import PurePosixPath
 from typing import IO, Protocol
 
 from mercenary_maintenance.adapters.host_commands import (
@@ -33,7 +35,7 @@ from mercenary_maintenance.adapters.host_commands import (
 from mercenary_maintenance.config import HostTarget, MaintenanceConfig
 
 __all__ = ["COMMANDS", "Entry", "HostCommandError", "HostUnreachable", "LocalTransport", "Result", "Transport",
-           "command_line", "describe", "opened", "shell_line", "transport_for"]
+           "command_line", "describe", "expand", "listdir", "opened", "shell_line", "transport_for"]
 
 
 class Transport(Protocol):
@@ -163,3 +165,64 @@ def opened(cfg: MaintenanceConfig, name: str) -> Iterator[Transport]:
         yield transport
     finally:
         transport.close()
+
+
+_GLOB_CHARS = set("*?[")
+
+
+def base_dir(pattern: str) -> str:
+    """The static directory before the first glob character.
+
+    >>> base_dir("/etc/mercenary/*.conf")
+    '/etc/mercenary'
+    """
+    parts = PurePosixPath(pattern).parts
+    static = []
+    for part in parts[:-1]:
+        if _GLOB_CHARS & set(part):
+            break
+        static.append(part)
+    return str(PurePosixPath(*static)) if static else "/"
+
+
+def listdir(t: Transport, directory: str) -> list[Entry]:
+    """A directory's entries on the host; a vanished or unreadable one has none."""
+    try:
+        return t.listdir(directory)
+    except OSError:
+        return []
+
+
+def _named(entries: list[Entry], part: str) -> list[Entry]:
+    return [e for e in entries
+            if fnmatch.fnmatchcase(e.name, part) and (part.startswith(".") or not e.name.startswith("."))]
+
+
+def _match(t: Transport, directory: str, parts: list[str]) -> Iterator[Entry]:
+    head, rest = parts[0], parts[1:]
+    entries = listdir(t, directory)
+    if head == "**":
+        if rest:
+            yield from _match(t, directory, rest)
+        else:
+            yield from (e for e in _named(entries, "*") if e.is_file)
+        for sub in _named(entries, "*"):
+            if sub.is_dir:
+                yield from _match(t, sub.path, parts)
+        return
+    for entry in _named(entries, head):
+        if rest and entry.is_dir:
+            yield from _match(t, entry.path, rest)
+        elif not rest and entry.is_file:
+            yield entry
+
+
+def expand(t: Transport, pattern: str) -> tuple[str, list[Entry]]:
+    """(base dir, regular files on the host matching ``pattern``, ``**`` recursive); a symlink is never
+    followed nor matched, wildcards do not match hidden names."""
+    base = base_dir(pattern)
+    rest = list(PurePosixPath(pattern).parts[len(PurePosixPath(base).parts):])
+    if not rest:
+        return base, []
+    found = {e.path: e for e in _match(t, base, rest)}
+    return base, [found[p] for p in sorted(found)]

@@ -7,37 +7,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mercenary_maintenance.redact import first_line, slack_escape
 from mercenary_maintenance.runner import mask
 
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import TimeoutsConfig
+
 log = logging.getLogger(__name__)
-DEFAULT_SLACK_CONN_ID = "maintenance_slack"
-
-
-def slack_settings() -> tuple[str, str]:
-    """(conn id, UI base URL) from the config; the defaults when the config itself is broken,
-    so that the failure caused by a broken config is still announced."""
-    from mercenary_maintenance.config import ConfigError, load_config
-
-    try:
-        cfg = load_config()
-    except ConfigError:
-        return DEFAULT_SLACK_CONN_ID, "http://localhost:8080"
-    return cfg.alerts.slack_conn_id, cfg.alerts.base_url
 
 
 def run_link(base_url: str, dag_id: str, run_id: str) -> str:
     return f"{base_url.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}"
 
 
-def post_to_slack(conn_id: str, text: str, timeout_s: float | None = None) -> None:
-    """Post through the Slack adapter (``timeouts.slack``); ``timeout_s`` caps this one post."""
+def post_to_slack(conn_id: str, text: str, timeouts: TimeoutsConfig, timeout_s: float | None = None) -> None:
+    """Post through the Slack adapter (``timeouts.slack`` of the caller's validated config);
+    ``timeout_s`` caps this one post."""
     from mercenary_maintenance.adapters import slack
 
-    slack.post(conn_id, mask(text), timeout_s=timeout_s)
+    slack.post(conn_id, mask(text), timeouts=timeouts, timeout_s=timeout_s)
 
 
 def task_log_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:

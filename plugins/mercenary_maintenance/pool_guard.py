@@ -45,10 +45,10 @@ def missing_pool_notice(dag_id: str, run_id: str, slots: int, pool: str = HEAVY_
 
 
 def _post(text: str) -> None:
-    from mercenary_maintenance.notify import post_to_slack, slack_settings
+    from mercenary_maintenance.callbacks import notice_door
 
     try:
-        post_to_slack(slack_settings()[0], text)
+        notice_door().post(text)
     except Exception:
         log.exception("could not post the missing-pool notice to Slack")
 

@@ -90,10 +90,6 @@ def register(*values: Any) -> None:
         _airflow_mask(value)
 
 
-def registered_count() -> int:
-    return len(_registered)
-
-
 def _airflow_mask(value: str) -> None:
     try:
         from airflow.sdk.log import mask_secret

@@ -27,6 +27,10 @@ class RunInfo:
     cutoff: timedelta = guard.DEFAULT_CUTOFF
     triggered_by: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # The run's data interval (start, end) as Airflow gave it (None outside a scheduled interval).
+    data_interval: tuple[datetime | None, datetime | None] = (None, None)
+    # The DAG's timetable lead time in hours, when it has one (the preview's: fixed at parse time).
+    lead_hours: float | None = None
 
     @property
     def part_name(self) -> str:
@@ -88,4 +92,11 @@ def from_context(context: Any, cutoff_minutes: int | None = None) -> RunInfo:
         cutoff=timedelta(minutes=cutoff_minutes) if cutoff_minutes is not None else guard.DEFAULT_CUTOFF,
         triggered_by=triggered_by,
         params=params,
+        data_interval=(getattr(dag_run, "data_interval_start", None), getattr(dag_run, "data_interval_end", None)),
+        lead_hours=_lead_hours(context),
     )
+
+
+def _lead_hours(context: Any) -> float | None:
+    lead = getattr(getattr(context.get("dag"), "timetable", None), "lead_hours", None)
+    return float(lead) if lead is not None else None

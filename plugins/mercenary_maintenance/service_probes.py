@@ -14,4 +14,6 @@ SERVICE_PROBES: dict[str, ServiceProbe] = {
     "postgres": ServiceProbe(lambda cfg: cfg.targets.postgres, services.probe_postgres),
     "redis": ServiceProbe(lambda cfg: cfg.targets.redis, services.probe_redis),
     "http": ServiceProbe(lambda cfg: cfg.targets.http, services.probe_http),
+    # targets.hosts only: the implicit host "local" is the worker running the probe itself.
+    "host": ServiceProbe(lambda cfg: cfg.targets.hosts, services.probe_host),
 }

@@ -9,15 +9,12 @@ whatever ``alerts.notify_findings`` says (see :data:`ALWAYS_NOTIFY`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mercenary_maintenance.findings import Finding, Severity
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from mercenary_maintenance.steps import ActionRecorder, Step
+from mercenary_maintenance.runinfo import RunInfo
 
 SKIPPED = "maintenance.skipped"
 PG_LOAD_GUARD = "postgres.load_guard"
@@ -54,6 +51,26 @@ def skipped_finding(
                    value=None if waited_s is None else round(waited_s, 3), details=data)
 
 
+class Recorder(Protocol):
+    """What a load guard's verdict needs of an action being recorded (``steps.ActionRecorder``)."""
+
+    name: str
+    target: str
+    details: dict[str, Any]
+
+    def skipped(self, reason: str, **details: Any) -> None: ...
+
+
+class GuardedStep(Protocol):
+    """What the load guards need of a task's ``steps.Step`` (typed here so that this module, which
+    ``steps`` uses, does not import it back)."""
+
+    run: RunInfo
+    load_guard_override: str | None
+
+    def add(self, result: Finding) -> None: ...
+
+
 @dataclass
 class GuardResult:
     ok: bool
@@ -67,7 +84,7 @@ class GuardResult:
                                "problems": self.problems, "overridden": self.overridden}}
 
 
-def apply_guard(step: Step, act: ActionRecorder, result: GuardResult,
+def apply_guard(step: GuardedStep, act: Recorder, result: GuardResult,
                 finding: Callable[[GuardResult, str, str], Finding]) -> bool:
     """Record a load guard's verdict on an action: True to go ahead; a busy target is recorded
     skipped plus the area's warning ``finding`` (an override is recorded as a warning too)."""
@@ -82,7 +99,7 @@ def apply_guard(step: Step, act: ActionRecorder, result: GuardResult,
     return False
 
 
-def wait_until_quiet(step: Step, sample: Callable[[], tuple[dict[str, Any], list[str]]], *, wait_s: float,
+def wait_until_quiet(step: GuardedStep, sample: Callable[[], tuple[dict[str, Any], list[str]]], *, wait_s: float,
                      recheck_s: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> GuardResult:
     """The load guards' loop: ``sample()`` (figures, problems) until it finds no problem, the run
     overrides the guard (``Step.load_guard_override``, recorded), or waiting ``recheck_s`` more would

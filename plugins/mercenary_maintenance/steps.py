@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
@@ -28,6 +28,9 @@ from mercenary_maintenance.redact import first_line, register_config
 from mercenary_maintenance.runinfo import RunInfo, from_context
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.windows.rules import UTC
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.clients import Clients, Clock
 
 log = logging.getLogger("mercenary_maintenance.audit")
 
@@ -82,11 +85,26 @@ class Step:
     sections: list[dict[str, Any]] = field(default_factory=list)
     # Set by an emergency critical request that overrides the load guard (recorded in the report).
     load_guard_override: str | None = None
-    # Optional report keys (DESIGN §6: "plan", "approvals", …): lists concatenated over the run's parts.
+    # Optional report keys (docs/report.md: "plan", "approvals", …): lists concatenated over the run's parts.
     report_keys: dict[str, list[Any]] = field(default_factory=dict)
     # How a host's transport is made (tests inject their own); one transport per host and task.
     host_transports: Callable[[MaintenanceConfig, str], Transport] = transport_for
     _hosts: dict[str, Transport] = field(default_factory=dict)
+    # The task instance's Execution API client (what a body may ask Airflow: other runs' states);
+    # None outside a task. Set from the context by :func:`execute_step`: no body asks for the context.
+    ti: Any = None
+    # Client factories bound to cfg.timeouts, and the clock: tests pass fakes (Step(cfg, run, clients=…)).
+    clients: Clients = None  # type: ignore[assignment]  # set from cfg in __post_init__ when not given
+    clock: Clock = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        # Imported here: the adapters and pg modules are not needed to parse a DAG file (steps is).
+        from mercenary_maintenance.clients import Clients, Clock
+
+        if self.clients is None:
+            self.clients = Clients(self.cfg.timeouts)
+        if self.clock is None:
+            self.clock = Clock()
 
     def host(self, name: str) -> Transport:
         """The transport of host ``name`` (targets.hosts, or the implicit ``local``), kept for the
@@ -234,7 +252,7 @@ def execute_step(
         from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(reason)
-    step = Step(cfg, run)
+    step = Step(cfg, run, ti=context.get("ti"))
     from mercenary_maintenance.deadlines import alarm
 
     result: Any = None

@@ -21,7 +21,7 @@ COMPOSE = ROOT / "docker-compose.yaml"
 AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
                     "airflow-worker", "airflow-init"}
 TARGET_SERVICES = {"app-postgres", "app-redis", "minio", "minio-init"}
-CONNECTIONS = {"MAINTENANCE_POSTGRES", "MAINTENANCE_REDIS", "MAINTENANCE_S3", "MAINTENANCE_SLACK"}
+CONNECTIONS = {"MAINTENANCE_POSTGRES", "MAINTENANCE_REDIS", "MAINTENANCE_S3", "MAINTENANCE_SLACK", "AIRFLOW_METADATA"}
 
 
 def interpolate(value: str) -> str:
@@ -99,6 +99,9 @@ def test_maintenance_connections_point_at_the_target_services(services: dict[str
     env = env_of(services["airflow-worker"])
     assert {k.removeprefix("AIRFLOW_CONN_") for k in env if k.startswith("AIRFLOW_CONN_")} == CONNECTIONS
     assert "@app-postgres:5432/" in env["AIRFLOW_CONN_MAINTENANCE_POSTGRES"]
+    # airflow_db.conn_id: the metadata database Airflow itself uses (same host, user and database).
+    metadata = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("://", 1)[1]
+    assert env["AIRFLOW_CONN_AIRFLOW_METADATA"] == "postgresql://" + metadata.replace("@postgres/", "@postgres:5432/")
     assert env["AIRFLOW_CONN_MAINTENANCE_REDIS"].startswith("redis://app-redis:6379")
     s3 = json.loads(env["AIRFLOW_CONN_MAINTENANCE_S3"])
     assert s3["conn_type"] == "aws"

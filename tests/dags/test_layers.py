@@ -17,7 +17,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "mercenary_maintenance"
 AREAS = {"postgres", "redis", "backups", "alerts", "health", "logs", "emergency", "reviews", "security", "preview",
-         "approvals", "console"}
+         "approvals", "console", "airflow_db"}
 # Above the areas: they wire areas together, or wire the package into Airflow (setup step, scheduler listener).
 WIRING = {"dagkit", "callbacks", "registry", "service_probes", "setup", "pool_guard", "doctor"}
 def _unit(path: Path) -> str:
@@ -125,3 +125,152 @@ def test_declarations_are_a_unit_of_their_own() -> None:
     assert "registry" in graph["emergency.tasks"]
     assert "emergency.tasks" not in graph["registry"]
     assert "dagkit" in graph["postgres.tasks"]
+
+
+# The Step is the only door (docs/architecture.md): the config file is read, and Airflow asked for
+# the task's context, only where a Step (or a callback's notice door) is built and by the entry
+# points; everything below gets them from the Step or as arguments.
+CONFIG_READERS = {"config.py", "steps.py", "dagkit.py", "callbacks.py", "approvals/operator.py",
+                  "report/__main__.py", "doctor/__main__.py", "console/app.py"}
+CONTEXT_READERS = {"steps.py", "dagkit.py"}
+
+
+def uses(name: str, root: Path = PACKAGE) -> set[str]:
+    """Package files (relative paths) that import or call ``name`` (an import, ``x.name``, ``name(...)``)."""
+    found = set()
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("include/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if ((isinstance(node, ast.ImportFrom) and any(a.name == name for a in node.names))
+                    or (isinstance(node, ast.Attribute) and node.attr == name)
+                    or (isinstance(node, ast.Name) and node.id == name)):
+                found.add(rel)
+    return found
+
+
+def test_only_the_doors_read_the_config_file() -> None:
+    assert uses("load_config") - CONFIG_READERS == set(), "read the config from step.cfg (or take it as an argument)"
+
+
+def test_no_body_asks_airflow_for_the_context() -> None:
+    assert uses("get_current_context") - CONTEXT_READERS == set(), \
+        "take the run's facts from step.run / step.ti (execute_step builds them from the context)"
+
+
+def test_the_door_checker_sees_a_reader(tmp_path: Path) -> None:
+    (tmp_path / "area").mkdir()
+    (tmp_path / "area" / "body.py").write_text(
+        "def body(step):\n    from mercenary_maintenance import config\n    return config.load_config()\n")
+    (tmp_path / "area" / "other.py").write_text(
+        "from airflow.sdk import get_current_context\n\ndef body(step):\n    return get_current_context()\n")
+    (tmp_path / "area" / "clean.py").write_text("def body(step):\n    return step.cfg.timeouts\n")
+    assert uses("load_config", tmp_path) == {"area/body.py"}
+    assert uses("get_current_context", tmp_path) == {"area/other.py"}
+
+
+def module_graph() -> dict[str, set[str]]:
+    """module → the package's modules it imports, per module (not per package) and type-only
+    imports (``if TYPE_CHECKING:``) included: a cycle there is still two modules that need each other."""
+    modules = {p.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+               for p in PACKAGE.rglob("*.py") if "include" not in p.relative_to(PACKAGE).parts}
+    edges: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "include" in path.relative_to(PACKAGE).parts:
+            continue
+        source = path.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mercenary_maintenance"):
+                base = node.module.removeprefix("mercenary_maintenance").lstrip(".")
+                names = [f"{base}.{a.name}".lstrip(".") for a in node.names]
+                targets = [n if n in modules else base for n in names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name.removeprefix("mercenary_maintenance.") for a in node.names
+                           if a.name.startswith("mercenary_maintenance.")]
+            else:
+                continue
+            edges.setdefault(source, set()).update(t for t in targets if t and t != source and t in modules)
+    return edges
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+    on_stack: list[str] = []
+    done: set[str] = set()
+
+    def visit(node: str) -> None:
+        if node in on_stack:
+            found.append([*on_stack[on_stack.index(node):], node])
+            return
+        if node in done:
+            return
+        on_stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            visit(nxt)
+        on_stack.pop()
+        done.add(node)
+
+    for node in sorted(graph):
+        visit(node)
+    return found
+
+
+def test_no_module_cycle_type_only_imports_included() -> None:
+    assert cycles(module_graph()) == [], "two modules import each other: move what both need below them"
+
+
+def test_the_module_checker_sees_a_type_only_cycle() -> None:
+    graph = module_graph()
+    assert "steps" in graph["backups.actions"]
+    assert "pg.lock" in graph["backups.lock"]
+    assert cycles({**graph, "runinfo": {*graph.get("runinfo", set()), "skips"}}) != []
+
+
+def front_door(area: str) -> set[str]:
+    """The modules an area's ``__init__.py`` lists in ``__all__``."""
+    tree = ast.parse((PACKAGE / area / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def back_door_imports() -> set[tuple[str, str]]:
+    """(importing file, area.module) for every import of an area's module from outside the area
+    (other areas never do: the wiring, the DAG files and the Airflow plugin) that its front door does not list."""
+    files = [*PACKAGE.rglob("*.py"), *(PACKAGE.parents[1] / "dags").glob("*.py"), *PACKAGE.parent.glob("*.py")]
+    bad = set()
+    for path in files:
+        rel = path.relative_to(PACKAGE).parts if PACKAGE in path.parents else ("",)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mercenary_maintenance."):
+                parts = node.module.split(".")
+                wanted = ([(parts[1], a.name) for a in node.names] if len(parts) == 2
+                          else [(parts[1], parts[2])])
+            elif isinstance(node, ast.Import):
+                wanted = [(p[1], p[2]) for p in (a.name.split(".") for a in node.names)
+                          if len(p) >= 3 and p[0] == "mercenary_maintenance"]
+            else:
+                continue
+            for area, module in wanted:
+                if area in AREAS and rel[0] != area and module not in front_door(area):
+                    bad.add((path.name if rel == ("",) else "/".join(rel), f"{area}.{module}"))
+    return bad
+
+
+def test_other_layers_enter_an_area_by_its_front_door() -> None:
+    assert back_door_imports() == set(), "import the area's front-door modules (its __init__'s __all__), or add one"
+
+
+def test_every_area_has_a_front_door() -> None:
+    for area in AREAS:
+        assert front_door(area), f"{area}/__init__.py lists no __all__"
+        assert all((PACKAGE / area / f"{m}.py").exists() for m in front_door(area)), area
+
+
+def test_the_front_door_checker_sees_a_back_door(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = front_door
+    monkeypatch.setattr(sys.modules[__name__], "front_door",
+                        lambda area: real(area) - {"checks"} if area == "postgres" else real(area))
+    assert ("registry.py", "postgres.checks") in back_door_imports()

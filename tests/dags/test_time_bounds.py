@@ -1,4 +1,4 @@
-"""Time bounds as policy (DESIGN §8, issue 13): every task of every DAG has an
+"""Time bounds as policy (docs/reliability.md, issue 13): every task of every DAG has an
 ``execution_timeout`` (a window DAG's: the window's length), and network clients are made only
 by the adapters (``mercenary_maintenance.adapters``), which apply the ``timeouts`` section."""
 

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from mercenary_dev import servers
+from mercenary_dev import servers, synthetic
 
-from mercenary_maintenance.console import synthetic
 from mercenary_maintenance.report.store import open_store
 from mercenary_maintenance.windows.rules import UTC
 
@@ -47,6 +46,11 @@ class AirflowUI:
     dag_files: tuple[str, ...] = ("emergency_maintenance", "maintenance_daily")
     # An already migrated SQLite metadata DB to copy instead of running `airflow db migrate` again.
     migrated_db: Path | None = None
+    # SimpleAuthManager users (name → role); each gets a password of its own.
+    users: dict[str, str] = field(default_factory=lambda: {USER: "admin"})
+    # More settings for the api-server (e.g. another auth manager).
+    extra_env: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -76,7 +80,8 @@ class AirflowUI:
             "console": {"cache_dir": str(self.home / "console-cache"), "refresh_seconds": 0},
         }))
         passwords = self.home / "passwords.json"
-        passwords.write_text(json.dumps({USER: self.password}))
+        self.passwords = {name: self.password if name == USER else secrets.token_urlsafe(12) for name in self.users}
+        passwords.write_text(json.dumps(self.passwords))
         airflow_home = self.home / "airflow"
         airflow_home.mkdir()
         dags = self.home / "dags"
@@ -88,14 +93,14 @@ class AirflowUI:
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "MAINTENANCE_CONFIG": str(config),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{n}:{r}" for n, r in self.users.items()),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "MAINTENANCE_DEADLINE_ALERTS": "off",
-        }
+        } | self.extra_env
         if self.migrated_db is not None:
             shutil.copyfile(self.migrated_db, airflow_home / "airflow.db")
         else:
@@ -135,8 +140,8 @@ class AirflowUI:
 
     # ------------------------------------------------------------------ REST
 
-    def token(self) -> str:
-        body = json.dumps({"username": USER, "password": self.password}).encode()
+    def token(self, user: str = USER) -> str:
+        body = json.dumps({"username": user, "password": self.passwords.get(user, self.password)}).encode()
         request = urllib.request.Request(f"{self.url}/auth/token", data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:

@@ -334,14 +334,31 @@ def test_table_held_exclusively_fails_the_backup_within_lock_timeout_and_leaves_
     assert set(objects(s3, directory)) == backup_files(good_dir(s3, directory))
 
 
+def _release_after_the_count_gave_up(pg: Any, migration: Any) -> None:
+    waiting = ("SELECT count(*) FROM pg_stat_activity"
+               " WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT count(*) FROM%orders%'")
+    deadline, seen = time.monotonic() + 60, False
+    try:
+        with pg.connect(SOURCE_DB) as watcher:
+            while time.monotonic() < deadline:
+                now_waiting = watcher.execute(waiting).fetchone()[0] > 0
+                if seen and not now_waiting:
+                    break
+                seen = seen or now_waiting
+                time.sleep(0.05)
+    finally:
+        migration.rollback()
+
+
 def test_a_count_that_cannot_take_its_lock_never_fails_the_dump(env, s3, pg, tmp_path):
-    # A migration holds orders for 3 s; pg_dump may wait for it (a wrapper gives it 600 s), the row
-    # count of orders gives up at its 1 s lock_timeout: that table goes uncounted, the backup lands.
+    # A migration holds orders until the row count of orders gave up at its 1 s lock_timeout (seen
+    # waiting, then gone; at most 60 s); pg_dump may wait for it (a wrapper gives it 600 s): that
+    # table goes uncounted, the backup lands.
     env(postgres={"lock_timeout_seconds": 1},
         bin_dir=str(_wrapper_bin(tmp_path, 'exec REAL "$@" --lock-wait-timeout=600000\n')))
     with pg.connect(SOURCE_DB, autocommit=False) as migration:
         migration.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
-        threading.Timer(3, migration.rollback).start()
+        threading.Thread(target=_release_after_the_count_gave_up, args=(pg, migration), daemon=True).start()
         step = make_step()
         actions.backup_full(step, "main")
     assert step.actions[-1].status is ActionStatus.DONE, step.actions
@@ -373,7 +390,8 @@ def test_stream_outgrowing_the_part_limit_is_aborted_with_a_clear_error(env, s3)
             write(os.urandom(1 << 20))
 
     with pytest.raises(stream.TooManyParts, match=r"more than 2 parts of 5 MB .*raise backups.part_size_mb"):
-        stream.upload_stream(s3.client(), bucket_of(), "too/big.zst", feed, level=1, part_size=5 << 20, max_parts=2)
+        stream.upload_stream(s3.client(), bucket_of(), "too/big.zst", feed, level=1, part_size=5 << 20, max_parts=2,
+                             stall_s=60)
     assert objects(s3) == {}
     assert _no_uploads(s3.client()) == []
 

@@ -109,7 +109,7 @@ def test_restore_that_does_not_fit_is_refused_with_both_numbers(env, s3, monkeyp
 
 def test_daily_run_reads_checksum_failures(env, pg):
     step = make_step("maintenance_daily")
-    checks.run_checks(step, "main", {"postgres.checksum_failures": checks.checksum_failures}, "daily checks")
+    checks.run_checks(step, "main", [checks.BY_NAME["postgres.checksum_failures"]], "daily checks")
     [finding] = [f for f in step.findings if f.check == "postgres.checksum_failures"]
     assert finding.severity is Severity.OK
     assert finding.value == 0

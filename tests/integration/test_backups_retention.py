@@ -36,6 +36,10 @@ def test_a_month_without_backups_keeps_the_newest_verified_fulls_and_the_newest_
     db = pg18.create_database(f"ret_{uuid.uuid4().hex[:6]}")
     pg18.execute("CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 100)", db)
     env = backup_env(pg18, s3, db, write_config, connections, "ret")
+    # Retention is this test's subject, not checkpoint pacing (test_backups_incremental covers spread):
+    # an immediate checkpoint keeps each of the four base backups to seconds.
+    fast = {"checkpoint": "fast"}
+    env(incremental=fast)
     bucket = load_config().backups.bucket
     client = s3.client()
     for day in range(3):
@@ -58,7 +62,7 @@ def test_a_month_without_backups_keeps_the_newest_verified_fulls_and_the_newest_
     failed = keys.backup_dir("postgres", keys.INCREMENTAL, "main", "20260301T160000Z", f"a01-dead00-{tag}")
     client.put_object(Bucket=bucket, Key=failed + keys.BASE_TAR, Body=b"partial")
 
-    env(delete_expired=True)  # min_redundancy 2, full 30 days, incremental 7 days (defaults)
+    env(delete_expired=True, incremental=fast)  # min_redundancy 2, full 30 days, incremental 7 days (defaults)
     start = datetime.now(UTC)
     for day in range(1, 32):  # every step the project runs, once a day, with no new backup
         lifecycle.ensure_lifecycle(step_at(T0, "backup_full"), registry.LIFECYCLE_RULES)

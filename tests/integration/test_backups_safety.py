@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from mercenary_dev import servers
 
-from mercenary_maintenance.backups import actions, catalog, keys, pgconn, restore, sample, verify
+from mercenary_maintenance.backups import actions, catalog, keys, restore, sample, verify
+from mercenary_maintenance.clients import Clients
 from mercenary_maintenance.config import ConfigError, load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from tests.integration.backup_helpers import backup_env
@@ -130,16 +131,17 @@ def test_retry_dying_before_its_manifest_keeps_the_good_backup_and_a_good_retry_
     assert {f.details["key"] for f in found} == {first + keys.DUMP, first + keys.GLOBALS}
 
     watching: dict[str, WatchingClient] = {}
-    real_client = pgconn.s3_client
 
-    def watched(conn_id: str) -> Any:
-        watching["client"] = WatchingClient(real_client(conn_id), s3)
-        return watching["client"]
+    class WatchedClients(Clients):
+        """The step's S3 client, watched (injected through the Step, not patched)."""
+
+        def s3(self, conn_id: str | None) -> Any:
+            watching["client"] = WatchingClient(super().s3(conn_id), s3)
+            return watching["client"]
 
     retry = make_step(try_number=3)
-    with monkeypatch.context() as patch:
-        patch.setattr(pgconn, "s3_client", watched)
-        actions.backup_full(retry, "main", force=True)
+    retry.clients = WatchedClients(retry.cfg.timeouts)
+    actions.backup_full(retry, "main", force=True)
     assert retry.actions[-1].status is ActionStatus.DONE, retry.actions[-1]
     third = good_dir(s3)  # exactly one good backup for the date ...
     assert third.startswith(DATE_DIR + "a03-")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mercenary_maintenance.backups import binaries, scratch
+from mercenary_maintenance.config import TimeoutsConfig
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_scratch_server_is_always_removed_and_a_killed_workers_server_is_swept(w
     seen: list[scratch.FreshServer] = []
 
     def restore_that_fails() -> None:
-        with scratch.fresh_server(bin15(), 15, str(work)) as srv:
+        with scratch.fresh_server(bin15(), 15, TimeoutsConfig(), str(work)) as srv:
             seen.append(srv)
             with srv.pg.connect() as conn:
                 assert conn.execute("SHOW server_version_num").fetchone()[0].startswith("15")
@@ -67,11 +68,11 @@ def test_scratch_server_is_always_removed_and_a_killed_workers_server_is_swept(w
     assert (st.st_uid, st.st_mode & 0o777) == (scratch.server_uid()[0], 0o700)
 
     # a worker killed with SIGKILL never runs its finally: the next scratch server sweeps its server
-    orphan_cm = scratch.fresh_server(bin15(), 15, str(work))
+    orphan_cm = scratch.fresh_server(bin15(), 15, TimeoutsConfig(), str(work))
     orphan = orphan_cm.__enter__()
     owner = orphan.base_dir / scratch.OWNER_FILE
     owner.write_text(json.dumps({"worker_pid": dead_pid(), "worker_started": "1"}))
-    with scratch.fresh_server(bin15(), 15, str(work)) as second:
+    with scratch.fresh_server(bin15(), 15, TimeoutsConfig(), str(work)) as second:
         assert second.swept == (str(orphan.base_dir),)
         assert not orphan.base_dir.exists()
         assert refused(orphan.pg.port)
@@ -110,7 +111,7 @@ def test_planted_owner_files_are_never_executed_nor_signalled(work: Path) -> Non
         (elsewhere / scratch.OWNER_FILE).write_text(json.dumps({"worker_pid": dead_pid(), "worker_started": "1"}))
         (root / "restore-server-link").symlink_to(elsewhere)
 
-        with scratch.fresh_server(bin15(), 15, str(work)) as srv:
+        with scratch.fresh_server(bin15(), 15, TimeoutsConfig(), str(work)) as srv:
             assert srv.swept == (str(evil),)
         assert not marker.exists()
         assert victim.poll() is None  # not the server it claims to be: never signalled
@@ -130,7 +131,7 @@ def test_a_root_not_private_to_the_worker_is_refused(work: Path) -> None:
     uid, gid = scratch.server_uid()
     os.chown(root, uid, gid)
     with pytest.raises(scratch.UnsafeScratchRoot, match="mode 0777, not 0700"), \
-            scratch.fresh_server(bin15(), 15, str(work)):
+            scratch.fresh_server(bin15(), 15, TimeoutsConfig(), str(work)):
         pass
     if os.geteuid() == 0:  # someone else's directory, private or not, is never trusted
         root.chmod(0o700)
@@ -156,7 +157,7 @@ def test_copy_of_a_cluster_with_ssl_and_huge_pages_starts(work: Path, layout: st
                             "archive_mode = on\narchive_command = 'false'\n")
         (data_dir / "postgresql.auto.conf").write_text("ssl = on\nhuge_pages = on\n")
         with scratch.scratch_server(bin15(), data_dir, 120) as server:
-            with server.connect(scratch.FRESH_USER, "postgres") as conn:  # type: ignore[attr-defined]
+            with server.connect(scratch.FRESH_USER, "postgres", TimeoutsConfig()) as conn:  # type: ignore[attr-defined]
                 settings = dict(conn.execute(
                     "SELECT name, setting FROM pg_settings WHERE name IN ('ssl', 'huge_pages', "
                     "'listen_addresses', 'archive_mode')").fetchall())

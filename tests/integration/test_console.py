@@ -1,5 +1,5 @@
 """The console app over a real report store: every route, auth (Airflow's own JWTs), the JSON
-shape of DESIGN §10, the metrics exposition, the incremental index — and a real Prometheus
+shape of docs/ui.md, the metrics exposition, the incremental index — and a real Prometheus
 scraping ``/maintenance/metrics`` with a bearer token."""
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from mercenary_dev import servers
+from mercenary_dev import servers, synthetic
 from prometheus_client.parser import text_string_to_metric_families
 
-from mercenary_maintenance.console import synthetic
 from mercenary_maintenance.console.app import Console, create_app
 from mercenary_maintenance.report.build import render_markdown
 from mercenary_maintenance.report.store import open_store
@@ -318,3 +317,58 @@ def test_inert_plan_items_show_as_not_configured_never_green(client: TestClient,
     assert count >= 10
     overview = client.get("/", headers=headers).text
     assert f"{count} plan item(s) not configured" in overview
+
+
+def test_a_scoped_index_sees_only_its_dags(client: TestClient, token: str, config: Path) -> None:
+    from mercenary_maintenance.console.auth import DagScope
+
+    client.get("/api/status", headers={"Authorization": f"Bearer {token}"})  # fills the cache
+    index = client.app.state.console.load()[1]  # type: ignore[attr-defined]
+    assert {"maintenance_daily", "backup_full"} <= set(index.dag_ids())
+    daily = index.scoped({"maintenance_daily"})
+    assert {r["dag_id"] for r in daily.last_runs()} == {"maintenance_daily"}
+    assert {f["dag_id"] for f in daily.latest_findings()} == {"maintenance_daily"}
+    assert {d for d, _, _ in daily.last_by_status()} == {"maintenance_daily"}
+    assert daily.event_targets("backup.full") == []
+    assert daily.last_event("backup.full", "main", ok_only=True) is None
+    assert index.last_event("backup.full", "main", ok_only=True) is not None
+    assert 0 < daily.run_count() < index.run_count()
+    assert index.scoped(()).run_count() == 0
+    assert index.dags is None  # the shared index itself stays unscoped
+
+    class OnlyDaily:  # the two auth manager calls the console makes
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def filter_authorized_dag_ids(self, *, dag_ids: set[str], user: object, method: str) -> set[str]:
+            return {d for d in dag_ids if d != "backup_full"}
+
+        def is_authorized_dag(self, *, method: str, user: object, access_entity: object, details: object) -> bool:
+            self.asked.append(getattr(details, "id", ""))
+            return getattr(details, "id", "") == "maintenance_daily"
+
+    manager = OnlyDaily()
+    scope = DagScope(user=object(), manager=manager, multi_team=False)
+    assert scope.readable(index.dag_ids()) == {"maintenance_daily"}
+    assert "backup_full" not in manager.asked  # refused by the batch call already
+    assert scope.allows("maintenance_daily")
+    assert not scope.allows("backup_full")
+
+
+def test_in_multi_team_mode_only_the_team_aware_dag_list_qualifies() -> None:
+    from mercenary_maintenance.console.auth import DagScope
+
+    class TeamBlind:  # per-DAG answers that know no team; the DAG list knows them
+        def get_authorized_dag_ids(self, *, user: object, method: str) -> set[str]:
+            return {"maintenance_daily"}
+
+        def filter_authorized_dag_ids(self, *, dag_ids: set[str], user: object, method: str) -> set[str]:
+            return set(dag_ids)
+
+        def is_authorized_dag(self, *, method: str, user: object, access_entity: object, details: object) -> bool:
+            return True
+
+    scope = DagScope(user=object(), manager=TeamBlind(), multi_team=True)
+    assert scope.readable({"maintenance_daily", "backup_full"}) == {"maintenance_daily"}
+    assert not scope.allows("backup_full")
+    assert DagScope(user=object(), manager=TeamBlind(), multi_team=False).allows("backup_full")

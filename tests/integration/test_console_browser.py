@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mercenary_dev import synthetic
 
-from mercenary_maintenance.console import synthetic
 from mercenary_maintenance.report.build import render_markdown
 from mercenary_maintenance.report.store import open_store
 from mercenary_maintenance.windows.rules import UTC

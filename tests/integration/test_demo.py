@@ -83,6 +83,12 @@ def test_demo_runs_dags_prints_summary_and_leaves_nothing(tmp_path: Path) -> Non
     severities = {(f["check"], f["target"]): f["severity"] for f in daily["findings"]}
     assert severities.get(("redis.hit_ratio", "cache")) == "critical", severities
     assert daily["status"] in ("critical", "failed")
+    if os.geteuid() == 0:  # two simulated hosts: the server lines ran on them
+        assert "Hosts: app1, app2" in out
+        assert severities.get(("services.status", "app1:sshd")) == "ok", severities
+        assert severities.get(("config.backup", "app2")) == "ok", severities
+    else:
+        assert "simulated hosts app1, app2 need root" in out
 
     # Nothing left running: servers stopped, their directories gone, no Airflow process.
     servers = summary["servers"]

@@ -1,4 +1,4 @@
-"""The doctor against real servers (DESIGN §13): each misconfiguration is a ``fix`` naming the remedy
+"""The doctor against real servers (docs/doctor.md): each misconfiguration is a ``fix`` naming the remedy
 and exit 1; a configured deployment exits 0; the shipped config lists the inert plan items ``off``;
 the doctor changes nothing (database, bucket, Slack receiver) and prints no secret."""
 

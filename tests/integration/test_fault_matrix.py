@@ -250,10 +250,10 @@ def test_pg_dump_stopped_mid_stream_is_killed_at_its_deadline_and_leaves_nothing
                                        logical_date=logical))
     # The one-off provider imports (seconds on a loaded machine) are not what is measured.
     from mercenary_maintenance.adapters import s3 as s3_adapter
-    from mercenary_maintenance.backups.pgconn import params
+    from mercenary_maintenance.pg.params import params
 
-    s3_adapter.client("maintenance_s3").list_buckets()
-    params("maintenance_postgres").connect().close()
+    s3_adapter.client("maintenance_s3", timeouts=step.cfg.timeouts).list_buckets()
+    params("maintenance_postgres", step.cfg.timeouts).connect().close()
     started = time.monotonic()
     actions.backup_full(step, "main")
     took = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""Run guards across mapped targets with dag.test() and real PostgreSQL servers (DESIGN §15):
+"""Run guards across mapped targets with dag.test() and real PostgreSQL servers (docs/configuration.md):
 ``max_errors`` stops a run acting after the first failed target, a firing P1 alert on a target
 stops its heavy actions, a change freeze holds every heavy action back — each target held back
 is a ``maintenance.skipped`` warning naming the guard, and nothing is done there."""

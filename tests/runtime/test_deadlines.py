@@ -7,7 +7,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from mercenary_maintenance.dagkit import HEAVY_POOL
-from mercenary_maintenance.windows.rules import MONTHLY, WEEKLY
+from mercenary_maintenance.windows.rules import MONTHLY_WINDOW, WEEKLY_WINDOW
 from tests.runtime.conftest import slack_texts_about, wait_for
 
 LEAD = timedelta(seconds=40)  # the deadline falls this long after the trigger
@@ -29,6 +29,14 @@ def _grep_home(runtime, needle: str) -> bool:
     return False
 
 
+def _only_run_active(api, dag_id: str, run_id: str) -> bool:
+    """Fail every other queued/running run of ``dag_id``; true once ``run_id`` is running."""
+    for run in api.runs(dag_id):
+        if run["dag_run_id"] != run_id and run["state"] in ("running", "queued"):
+            api.set_run_state(dag_id, run["dag_run_id"], "failed")
+    return api.run(dag_id, run_id)["state"] == "running"
+
+
 def test_overrun_alert_names_the_run_and_a_failed_run_gets_none(airflow_runtime, api, runtime_slack):
     # Heavy tasks cannot start (0 slots): the weekly run is still running when its window ends.
     api.set_pool_slots(HEAVY_POOL, 0)
@@ -36,10 +44,13 @@ def test_overrun_alert_names_the_run_and_a_failed_run_gets_none(airflow_runtime,
         for dag_id in ("maintenance_weekly", "maintenance_monthly"):
             api.unpause(dag_id)
         soon = _logical_date_with_deadline_in
-        weekly = api.trigger("maintenance_weekly", logical_date=soon(airflow_runtime, WEEKLY.duration))
-        monthly = api.trigger("maintenance_monthly", logical_date=soon(airflow_runtime, MONTHLY.duration))
+        weekly = api.trigger("maintenance_weekly", logical_date=soon(airflow_runtime, WEEKLY_WINDOW.duration))
+        monthly = api.trigger("maintenance_monthly", logical_date=soon(airflow_runtime, MONTHLY_WINDOW.duration))
+        # Inside a real window (CI on a first Sunday morning) unpausing also creates that window's
+        # scheduled run, which holds max_active_runs=1: end it so the manual runs start.
+        for dag_id, run in (("maintenance_weekly", weekly), ("maintenance_monthly", monthly)):
+            wait_for(lambda d=dag_id, r=run: _only_run_active(api, d, r["dag_run_id"]), 90, f"{dag_id} run to start")
         # The monthly run fails well before its deadline (here: marked failed over the API).
-        api.wait_run("maintenance_monthly", monthly["dag_run_id"], states=frozenset({"running"}), timeout=60)
         api.set_run_state("maintenance_monthly", monthly["dag_run_id"], "failed")
 
         weekly_id = weekly["dag_run_id"]

@@ -13,16 +13,16 @@ import pytest
 import yaml
 
 from mercenary_maintenance.approvals.operator import MaintenanceApproval
-from mercenary_maintenance.windows.rules import MONTHLY
+from mercenary_maintenance.windows.rules import MONTHLY_WINDOW
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 
 def context(start: datetime) -> dict[str, Any]:
     dag_run = SimpleNamespace(dag_id="maintenance_monthly", run_id="scheduled__x", run_type="scheduled",
-                              data_interval_start=start, data_interval_end=start + MONTHLY.duration,
+                              data_interval_start=start, data_interval_end=start + MONTHLY_WINDOW.duration,
                               logical_date=start, triggering_user_name=None)
     ti = SimpleNamespace(task_id="postgres.approve_vacuum_full", map_index=-1, try_number=1)
-    dag = SimpleNamespace(timetable=MaintenanceWindowTimetable.from_rule(MONTHLY))
+    dag = SimpleNamespace(timetable=MaintenanceWindowTimetable.from_rule(MONTHLY_WINDOW))
     return {"dag_run": dag_run, "ti": ti, "dag": dag, "params": {}}
 
 

@@ -1,4 +1,8 @@
-"""docs/checks.md names every check and action the package can emit, and nothing else."""
+"""docs/checks.md names every check and action the package can emit, and nothing else.
+
+The PostgreSQL and Redis checks come from their check tables (``postgres.checks.CHECKS``,
+``redis.checks.CHECKS``), and docs/checks.md's table of them is generated from those tables;
+the other areas' names are found in the code."""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = "postgres|redis|backup|host|app|tls|http|services|security|logs|tmp|alerts|window|reviews|emergency|monitoring"
+AREAS = ("postgres|redis|backup|host|app|tls|http|services|security|logs|tmp|alerts|window|reviews|emergency|monitoring"
+         "|airflow_db")
 NAME = re.compile(rf'"((?:{AREAS})\.[a-z][a-z0-9_]*)"')
 NOT_CHECKS = {"app.log", "redis.log"}  # logger names, not findings
 # The doctor's lines and the plan's switches name preflight items and config keys, not findings
@@ -18,12 +23,69 @@ def _emitting(path: Path) -> bool:
     return not str(path.relative_to(ROOT / "plugins" / "mercenary_maintenance")).startswith(NOT_EMITTING)
 
 
+def table_names() -> set[str]:
+    """The checks of the PostgreSQL and Redis check tables."""
+    from mercenary_maintenance.postgres import checks as pg_checks
+    from mercenary_maintenance.redis import checks as redis_checks
+
+    return set(pg_checks.NAMES | redis_checks.NAMES)
+
+
 def emitted_names() -> set[str]:
-    names: set[str] = set()
+    names: set[str] = set(table_names())
     for path in (ROOT / "plugins" / "mercenary_maintenance").rglob("*.py"):
         if _emitting(path):
             names.update(NAME.findall(path.read_text()))
     return names - NOT_CHECKS
+
+
+TABLES_HEADER = "## PostgreSQL and Redis checks"
+
+
+def check_tables() -> str:
+    """docs/checks.md's check table, generated from the check tables: a check's SQL (or what it
+    reads), its rule, its threshold key, its cadence and the task that runs it."""
+    from mercenary_maintenance.postgres import checks as pg_checks
+    from mercenary_maintenance.redis import checks as redis_checks
+
+    def rule(fn: object) -> str:
+        module = str(getattr(fn, "__module__", "")).removeprefix("mercenary_maintenance.").replace(".", "/")
+        return f"`{module}.py` `{getattr(fn, '__name__', fn)}`"
+
+    rows = [f"| `{c.name}` | {c.cadence} | `{pg_checks.TASK_OF_CADENCE[c.cadence]}` | "
+            f"`include/sql/postgres/{c.sql}.sql` | {rule(c.rule)} | `thresholds.{c.threshold}` |"
+            for c in pg_checks.CHECKS]
+    rows += [f"| `{c.name}` | {c.cadence} | `{redis_checks.TASK_OF_CADENCE[c.cadence]}` | {c.reads} | "
+             f"{rule(c.rule)} | {f'`thresholds.{c.threshold}`' if c.threshold else '—'} |"
+             for c in redis_checks.CHECKS]
+    return "\n".join([TABLES_HEADER, "", "Generated from `postgres/checks.py` and `redis/checks.py` (`CHECKS`) by "
+                      "`tests/unit/test_catalogue.py`: one row per check, declared once there.", "",
+                      "| check | cadence | task (in its area's group) | SQL / reads | rule | threshold |",
+                      "|---|---|---|---|---|---|",
+                      *rows, ""])
+
+
+def test_the_check_table_matches_the_check_tables() -> None:
+    catalogue = (ROOT / "docs" / "checks.md").read_text()
+    assert TABLES_HEADER in catalogue, "docs/checks.md lacks the generated check table"
+    written = TABLES_HEADER + catalogue.split(TABLES_HEADER, 1)[1].split("\n## ", 1)[0]
+    assert written.strip() == check_tables().strip(), (
+        "docs/checks.md's check table is stale; regenerate: python -c 'import tests.unit.test_catalogue as t; "
+        "print(t.check_tables())'")
+
+
+def test_every_postgres_check_has_its_sql_file_and_its_threshold_key() -> None:
+    from mercenary_maintenance.config import Thresholds
+    from mercenary_maintenance.postgres import checks as pg_checks
+    from mercenary_maintenance.redis import checks as redis_checks
+
+    for c in pg_checks.CHECKS:
+        sql = ROOT / "include" / "sql" / "postgres" / f"{c.sql}.sql"
+        assert sql.exists(), c.name
+        assert sql.read_text().startswith(f"-- {c.name}:"), f"{sql}: first comment line names {c.name}"
+        assert c.threshold in Thresholds.model_fields, c.name
+    for r in redis_checks.CHECKS:
+        assert r.threshold is None or r.threshold in Thresholds.model_fields, r.name
 
 
 def test_catalogue_lists_every_emitted_name() -> None:

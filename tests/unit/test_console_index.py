@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from mercenary_dev import synthetic
 
 from mercenary_maintenance import packaged
-from mercenary_maintenance.console import synthetic
 from mercenary_maintenance.console.index import OVERLAP, RunIndex
 from mercenary_maintenance.console.plan import REF, due_since, parse_plan
 from mercenary_maintenance.report.build import render_markdown

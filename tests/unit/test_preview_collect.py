@@ -10,7 +10,7 @@ from mercenary_maintenance.plan import PostgresProbe, Probes, RedisProbe
 from mercenary_maintenance.preview.collect import build_plan
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
-from mercenary_maintenance.windows.rules import UTC, WEEKLY
+from mercenary_maintenance.windows.rules import UTC, WEEKLY_WINDOW
 
 CFG = parse_config({
     "targets": {"postgres": [{"name": "main", "conn_id": "pg_main"}],
@@ -36,7 +36,7 @@ PROBES = Probes(
 
 def test_the_weekly_plan_comes_from_the_given_probes() -> None:
     step = Step(CFG, RunInfo(dag_id="maintenance_preview", run_id="r"))
-    window = WEEKLY.first_starting_at_or_after(datetime(2026, 12, 2, tzinfo=UTC))
+    window = WEEKLY_WINDOW.first_starting_at_or_after(datetime(2026, 12, 2, tzinfo=UTC))
     items = build_plan(step, [("maintenance_weekly", window)], lambda dag_id: [], PROBES)
     by_action = {(i.target, i.action): i for i in items}
     assert set(by_action) == {("main", "postgres.vacuum_analyze"), ("main", "backup.restore_test"),

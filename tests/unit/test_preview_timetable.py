@@ -10,7 +10,7 @@ from airflow.timetables.base import DataInterval, TimeRestriction
 
 from mercenary_maintenance.preview import timetable as tt_module
 from mercenary_maintenance.preview.timetable import PreviewTimetable, starting_at
-from mercenary_maintenance.windows.rules import WEEKLY, WINDOW_DAGS
+from mercenary_maintenance.windows.rules import WEEKLY_WINDOW, WINDOW_DAGS
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 
@@ -107,5 +107,5 @@ def test_manual_runs_get_a_point_interval_and_bad_leads_are_refused() -> None:
     assert PreviewTimetable().infer_manual_data_interval(run_after=moment) == DataInterval(moment, moment)
     with pytest.raises(ValueError, match="lead_hours"):
         PreviewTimetable(lead_hours=0)
-    assert PreviewTimetable(rules={"w": WEEKLY}) != PreviewTimetable()
+    assert PreviewTimetable(rules={"w": WEEKLY_WINDOW}) != PreviewTimetable()
     assert PreviewTimetable().summary == "24 h before each maintenance window"

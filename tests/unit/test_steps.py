@@ -13,7 +13,7 @@ import pytest
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.findings import Action, Finding, Severity
 from mercenary_maintenance.steps import Step, StepFailed, execute_step
-from mercenary_maintenance.windows.rules import WEEKLY
+from mercenary_maintenance.windows.rules import WEEKLY_WINDOW
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 UTC = UTC
@@ -23,7 +23,7 @@ UTC = UTC
 def make_context(run_type: str = "scheduled", start: datetime | None = None, try_number: int = 1,
                  map_index: int = -1, run_id: str = "") -> dict[str, Any]:
     start = start or datetime.now(UTC) - timedelta(minutes=30)
-    dag = SimpleNamespace(timetable=MaintenanceWindowTimetable.from_rule(WEEKLY))
+    dag = SimpleNamespace(timetable=MaintenanceWindowTimetable.from_rule(WEEKLY_WINDOW))
     dag_run = SimpleNamespace(
         dag_id="maintenance_weekly", run_id=run_id or f"{run_type}__x", run_type=run_type,
         data_interval_start=start, data_interval_end=start + timedelta(hours=2), logical_date=start,
@@ -157,3 +157,17 @@ def test_a_body_that_returns_a_value_hands_it_back_beside_the_summary(cfg: Any) 
     summary = execute_step(lambda step: {"accepted": True}, context=make_context(), cfg=cfg)
     assert summary["result"] == {"accepted": True}
     assert (summary["findings"], summary["actions"]) == (0, 0)
+
+
+def test_the_step_carries_client_factories_bound_to_the_validated_timeouts():
+    from mercenary_maintenance.clients import Clients
+    from mercenary_maintenance.config import TimeoutsConfig
+    from mercenary_maintenance.runinfo import RunInfo
+
+    cfg = parse_config({"timeouts": {"s3": {"connect_s": 1.5}}})
+    run = RunInfo(dag_id="d", run_id="r", task_id="t")
+    step = Step(cfg, run)
+    assert step.clients.timeouts is cfg.timeouts
+    assert step.clients.timeouts.s3.connect_s == 1.5
+    fake = Clients(TimeoutsConfig())
+    assert Step(cfg, run, clients=fake).clients is fake  # injected, not patched

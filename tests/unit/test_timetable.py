@@ -10,7 +10,7 @@ import pytest
 from airflow.timetables.base import DataInterval, TimeRestriction
 
 from mercenary_maintenance.windows import timetable as tt_module
-from mercenary_maintenance.windows.rules import MONTHLY, QUARTERLY, WEEKLY, WindowRule
+from mercenary_maintenance.windows.rules import MONTHLY_WINDOW, QUARTERLY_WINDOW, WEEKLY_WINDOW, WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
 UTC = UTC
@@ -31,7 +31,7 @@ def oracle_windows(kind: str, first: date, last: date) -> list[tuple[datetime, d
     return out
 
 
-RULES = {"weekly": WEEKLY, "monthly": MONTHLY, "quarterly": QUARTERLY}
+RULES = {"weekly": WEEKLY_WINDOW, "monthly": MONTHLY_WINDOW, "quarterly": QUARTERLY_WINDOW}
 
 
 def serialized(rule: WindowRule) -> MaintenanceWindowTimetable:
@@ -82,7 +82,7 @@ def test_first_run_from_arbitrary_start_dates(kind: str) -> None:
 
 
 def test_no_catchup_skips_past_windows_but_runs_the_one_in_progress(monkeypatch: pytest.MonkeyPatch) -> None:
-    timetable = serialized(WEEKLY)
+    timetable = serialized(WEEKLY_WINDOW)
     restriction = TimeRestriction(earliest=datetime(2026, 1, 1, tzinfo=UTC), latest=None, catchup=False)
     # Sunday 2026-11-29 03:00 is inside the 02:00–04:00 window.
     monkeypatch.setattr(tt_module, "_now", lambda: datetime(2026, 11, 29, 3, 0, tzinfo=UTC))
@@ -100,7 +100,7 @@ def test_no_catchup_skips_past_windows_but_runs_the_one_in_progress(monkeypatch:
 
 
 def test_catchup_resumes_after_the_last_window() -> None:
-    timetable = serialized(MONTHLY)
+    timetable = serialized(MONTHLY_WINDOW)
     last = DataInterval(datetime(2026, 2, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, 5, tzinfo=UTC))
     info = timetable.next_dagrun_info(
         last_automated_data_interval=last,
@@ -111,7 +111,7 @@ def test_catchup_resumes_after_the_last_window() -> None:
 
 
 def test_end_date_stops_scheduling() -> None:
-    timetable = serialized(QUARTERLY)
+    timetable = serialized(QUARTERLY_WINDOW)
     restriction = TimeRestriction(
         earliest=datetime(2027, 1, 1, tzinfo=UTC), latest=datetime(2027, 1, 1, 23, tzinfo=UTC), catchup=True
     )
@@ -131,7 +131,7 @@ def test_end_date_stops_scheduling() -> None:
     ],
 )
 def test_quarter_edge_days(first_day: date, expected: date) -> None:
-    timetable = serialized(QUARTERLY)
+    timetable = serialized(QUARTERLY_WINDOW)
     info = timetable.next_dagrun_info(
         last_automated_data_interval=None,
         restriction=TimeRestriction(
@@ -144,7 +144,7 @@ def test_quarter_edge_days(first_day: date, expected: date) -> None:
 
 def test_leap_day_weekly_window() -> None:
     # 2032-02-29 is a Sunday.
-    info = serialized(WEEKLY).next_dagrun_info(
+    info = serialized(WEEKLY_WINDOW).next_dagrun_info(
         last_automated_data_interval=None,
         restriction=TimeRestriction(earliest=datetime(2032, 2, 28, tzinfo=UTC), latest=None, catchup=True),
     )
@@ -154,14 +154,14 @@ def test_leap_day_weekly_window() -> None:
 
 def test_manual_runs_get_a_point_interval() -> None:
     moment = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
-    interval = serialized(WEEKLY).infer_manual_data_interval(run_after=moment)
+    interval = serialized(WEEKLY_WINDOW).infer_manual_data_interval(run_after=moment)
     assert interval.start == interval.end == moment
 
 
 def test_summary_is_human_readable() -> None:
-    assert serialized(WEEKLY).summary == "every Sunday 02:00–04:00 UTC"
-    assert serialized(MONTHLY).summary == "first Sunday of each month 01:00–05:00 UTC"
-    assert serialized(QUARTERLY).summary == "first Saturday of Jan/Apr/Jul/Oct 00:00–06:00 UTC"
+    assert serialized(WEEKLY_WINDOW).summary == "every Sunday 02:00–04:00 UTC"
+    assert serialized(MONTHLY_WINDOW).summary == "first Sunday of each month 01:00–05:00 UTC"
+    assert serialized(QUARTERLY_WINDOW).summary == "first Saturday of Jan/Apr/Jul/Oct 00:00–06:00 UTC"
 
 
 def test_weekly_and_monthly_overlap_on_first_sundays() -> None:

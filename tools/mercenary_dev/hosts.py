@@ -10,9 +10,11 @@ the host's namespace (``nsenter``) to plant files or fill a filesystem. Stand-in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import textwrap
@@ -51,6 +53,7 @@ class Host:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     host_key_line: str = ""
+    inner_pid: int = 0
 
     def start(self) -> Host:
         self.port = self.port or free_port()
@@ -79,18 +82,33 @@ class Host:
                   f"&& exec {SSHD} -D -f {config} -E /var/log/auth.log")
         Path("/run/sshd").mkdir(exist_ok=True)
         log = (self.base / "start.log").open("wb")
-        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        # Its own PID namespace too (a real machine sees only its own processes in /proc: the open-file
+        # check reads every /proc/*/fd there).
+        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--pid", "--fork",
+                                      "--kill-child", "--mount-proc", "sh", "-c", script],
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.port, timeout=20, proc=self.proc)
+        self.inner_pid = self._child_pid()
         if not shutil.which("nft"):
             self.write("/usr/local/sbin/nft", NFT_STANDIN, mode="755")
             self.write("/etc/mercenary/nft.rules", "table inet filter {\n}\n")
         return self
 
-    def sh(self, command: str, check: bool = True, stdin: str | None = None) -> str:
-        """Run ``command`` (sh -c) inside this host's mount namespace; its stdout."""
+    def _child_pid(self) -> int:
+        """The host's first process (sshd, pid 1 inside), child of ``unshare --fork``."""
         assert self.proc is not None
-        done = subprocess.run(["nsenter", "-t", str(self.proc.pid), "-m", "sh", "-c", command],
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            if children:
+                return int(children[0])
+            time.sleep(0.05)
+        raise ServerError(f"{self.name}: the host's first process never appeared")
+
+    def sh(self, command: str, check: bool = True, stdin: str | None = None) -> str:
+        """Run ``command`` (sh -c) inside this host's mount and PID namespaces; its stdout."""
+        assert self.proc is not None
+        done = subprocess.run(["nsenter", "-t", str(self.inner_pid), "-m", "-p", "sh", "-c", command],
                               capture_output=True, text=True, timeout=60, input=stdin or "")
         if check and done.returncode != 0:
             raise ServerError(f"{self.name}: {command!r} failed: {done.stderr.strip()}")
@@ -113,6 +131,9 @@ class Host:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            if self.inner_pid:  # unshare --fork waits for its child: stop sshd (the namespace's init) first
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.inner_pid, signal.SIGTERM)
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)

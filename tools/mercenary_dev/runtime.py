@@ -366,7 +366,17 @@ class RestClient:
         return dict(self.get(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"))
 
     def set_run_state(self, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
-        return dict(self.patch(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}", {"state": state}))
+        """PATCH the run's state; a 500 (the api-server's UPDATE of dag_run racing the scheduler's on
+        the metadata DB, seen on PostgreSQL) is retried twice — setting a state is idempotent."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+        for attempt in range(3):
+            try:
+                return dict(self.patch(path, {"state": state}))
+            except ApiError as exc:
+                if exc.status != 500 or attempt == 2:
+                    raise
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 240.0,
                  states: frozenset[str] = FINISHED) -> dict[str, Any]:

@@ -11,15 +11,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from mercenary_maintenance.adapters import current_timeouts
 from mercenary_maintenance.config import TimeoutsConfig
 
 
 class Alertmanager:
-    def __init__(self, conn_id: str, timeouts: TimeoutsConfig | None = None) -> None:
+    def __init__(self, conn_id: str, timeouts: TimeoutsConfig) -> None:
         from airflow.providers.http.hooks.http import HttpHook
 
-        t = current_timeouts(timeouts).http
+        t = timeouts.http
         self.bound = (t.connect_s, t.read_s)
         self.conn_id = conn_id
         self._post = HttpHook(method="POST", http_conn_id=conn_id)

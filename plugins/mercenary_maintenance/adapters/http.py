@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mercenary_maintenance.adapters import current_timeouts
 from mercenary_maintenance.config import TimeoutsConfig
 
 USER_AGENT = "mercenary-maintenance"
@@ -33,12 +32,12 @@ def ssl_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 def get(url: str, *, ca_file: str | None = None, read_s: float | None = None,
-        timeouts: TimeoutsConfig | None = None) -> HttpAnswer:
+        timeouts: TimeoutsConfig) -> HttpAnswer:
     """GET ``url``; an HTTP error status is an answer, a transport error (or a timeout) raises.
 
     urllib has one socket timeout, bounding the connect and every read: the target's own
     ``read_s`` or ``timeouts.http.read_s``. At most ``MAX_BODY`` bytes are read."""
-    timeout = read_s if read_s is not None else current_timeouts(timeouts).http.read_s
+    timeout = read_s if read_s is not None else timeouts.http.read_s
     request = urllib.request.Request(url, method="GET", headers={"User-Agent": USER_AGENT})
     context = ssl_context(ca_file) if url.startswith("https://") else None
     started = time.monotonic()
@@ -51,12 +50,12 @@ def get(url: str, *, ca_file: str | None = None, read_s: float | None = None,
     return HttpAnswer(status, headers, time.monotonic() - started)
 
 
-def prometheus_query(conn_id: str, read_s: float | None = None,
-                     timeouts: TimeoutsConfig | None = None) -> Callable[[str], Mapping[str, Any]]:
+def prometheus_query(conn_id: str, read_s: float | None = None, *,
+                     timeouts: TimeoutsConfig) -> Callable[[str], Mapping[str, Any]]:
     """``GET /api/v1/query`` through ``HttpHook`` on ``conn_id``, with (connect, read) timeouts."""
     from airflow.providers.http.hooks.http import HttpHook
 
-    t = current_timeouts(timeouts).http
+    t = timeouts.http
     hook = HttpHook(method="GET", http_conn_id=conn_id)
     bound = (t.connect_s, read_s or t.read_s)
 
@@ -68,11 +67,11 @@ def prometheus_query(conn_id: str, read_s: float | None = None,
     return query
 
 
-def connection_get(conn_id: str, path: str, timeouts: TimeoutsConfig | None = None) -> int:
+def connection_get(conn_id: str, path: str, *, timeouts: TimeoutsConfig) -> int:
     """``GET <connection's base URL>/<path>`` through ``HttpHook``; the status (an error status is an answer)."""
     from airflow.providers.http.hooks.http import HttpHook
 
-    t = current_timeouts(timeouts).http
+    t = timeouts.http
     response = HttpHook(method="GET", http_conn_id=conn_id).run(
         path, extra_options={"timeout": (t.connect_s, t.read_s), "check_response": False})
     return int(response.status_code)

@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.adapters import current_timeouts
-
 if TYPE_CHECKING:
     import psycopg
 
@@ -76,10 +74,10 @@ def hook_class() -> type[Any]:
     return BoundedPostgresHook
 
 
-def connect(conn_id: str, *, purpose: str = "", timeouts: TimeoutsConfig | None = None,
+def connect(conn_id: str, *, purpose: str = "", timeouts: TimeoutsConfig,
             dbname: str | None = None, autocommit: bool = True) -> psycopg.Connection[Any]:
     """An autocommit connection of the Airflow connection ``conn_id`` (credentials stay in the hook)."""
-    t = current_timeouts(timeouts).postgres
+    t = timeouts.postgres
     name = f"{APP_PREFIX}:{purpose}" if purpose else APP_PREFIX
     kwargs: dict[str, Any] = {"postgres_conn_id": conn_id, "bounds": bounds(t, name)}
     if dbname:
@@ -89,12 +87,12 @@ def connect(conn_id: str, *, purpose: str = "", timeouts: TimeoutsConfig | None 
     return conn  # type: ignore[no-any-return]
 
 
-def connect_params(*, timeouts: TimeoutsConfig | None = None, application_name: str = APP_PREFIX,
+def connect_params(*, timeouts: TimeoutsConfig, application_name: str = APP_PREFIX,
                    **params: Any) -> psycopg.Connection[Any]:
     """A connection from explicit libpq parameters (a scratch server, a backup's own session)."""
     import psycopg
 
-    t = current_timeouts(timeouts).postgres
+    t = timeouts.postgres
     return psycopg.connect(**{**bounds(t, application_name), **params})
 
 
@@ -144,9 +142,9 @@ class ProbeError(RuntimeError):
 PROBE_SQL = "SELECT 1, current_setting('server_version')"
 
 
-def probe(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> str:
+def probe(conn_id: str, *, timeouts: TimeoutsConfig) -> str:
     """Connect + ``SELECT 1`` on ``conn_id`` through psycopg under :func:`read_deadline`; the version."""
-    t = current_timeouts(timeouts).postgres
+    t = timeouts.postgres
     conn: Any = connect(conn_id, purpose="probe", timeouts=timeouts)
     try:
         with read_deadline(conn, t.read_grace_s, "probe"):
@@ -156,7 +154,7 @@ def probe(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> str:
     return str(row[1]) if row else "?"
 
 
-def program_env(conn_id: str, *, purpose: str, timeouts: TimeoutsConfig | None = None) -> tuple[dict[str, str], float]:
+def program_env(conn_id: str, *, purpose: str, timeouts: TimeoutsConfig) -> tuple[dict[str, str], float]:
     """The libpq environment for a program (``psql``) on ``conn_id``, and its deadline in seconds.
 
     ``PGCONNECT_TIMEOUT`` and a ``statement_timeout`` (``PGOPTIONS``) bound it on the server side;
@@ -164,7 +162,7 @@ def program_env(conn_id: str, *, purpose: str, timeouts: TimeoutsConfig | None =
     travels in ``PGPASSWORD`` (never on a command line; the runner does not log environments)."""
     from airflow.sdk import BaseHook
 
-    t = current_timeouts(timeouts).postgres
+    t = timeouts.postgres
     c = BaseHook.get_connection(conn_id)
     extra = c.extra_dejson or {}
     connect_s = bounds(t)["connect_timeout"]

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mercenary_maintenance.adapters import current_timeouts
 from mercenary_maintenance.config import TimeoutsConfig
 
 
-def bound(client: Any, timeouts: TimeoutsConfig | None = None) -> Any:
+def bound(client: Any, timeouts: TimeoutsConfig) -> Any:
     """Apply connect/read timeouts and one quick retry to a not yet connected client."""
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    t = current_timeouts(timeouts).redis
+    t = timeouts.redis
     kwargs = client.connection_pool.connection_kwargs
     kwargs["socket_connect_timeout"] = t.connect_s
     kwargs["socket_timeout"] = t.read_s
@@ -31,7 +30,7 @@ def bound(client: Any, timeouts: TimeoutsConfig | None = None) -> Any:
     return client
 
 
-def connect(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
+def connect(conn_id: str, *, timeouts: TimeoutsConfig) -> Any:
     """A redis-py client of the Airflow connection ``conn_id`` (bytes replies, as the hook builds it)."""
     from airflow.providers.redis.hooks.redis import RedisHook
 
@@ -60,7 +59,7 @@ def _reply(stream: Any) -> str:
     return line[1:]
 
 
-def ping(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> str:
+def ping(conn_id: str, *, timeouts: TimeoutsConfig) -> str:
     """``PING`` (after ``AUTH`` when the connection has a password) over a plain socket; returns the
     server version (``INFO server``), raises when Redis does not answer PONG.
 
@@ -75,7 +74,7 @@ def ping(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> str:
 
     c = BaseHook.get_connection(conn_id)
     extra = c.extra_dejson or {}
-    t = current_timeouts(timeouts).redis
+    t = timeouts.redis
     host = c.host or "localhost"
     sock: Any = socket.create_connection((host, int(c.port or 6379)), timeout=t.connect_s)
     try:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mercenary_maintenance.adapters import current_timeouts
 from mercenary_maintenance.config import BackupsConfig, TimeoutsConfig
 
 
-def botocore_config(conn_id: str | None, timeouts: TimeoutsConfig | None = None) -> Any:
+def botocore_config(conn_id: str | None, timeouts: TimeoutsConfig) -> Any:
     from botocore.config import Config
 
-    t = current_timeouts(timeouts).s3
+    t = timeouts.s3
     ours: dict[str, Any] = {"connect_timeout": t.connect_s, "read_timeout": t.read_s,
                             "retries": {"mode": "standard", "max_attempts": t.max_attempts}}
     theirs: dict[str, Any] = {}
@@ -29,21 +28,21 @@ def botocore_config(conn_id: str | None, timeouts: TimeoutsConfig | None = None)
     return Config(**{**ours, **theirs})
 
 
-def hook(conn_id: str | None, *, timeouts: TimeoutsConfig | None = None) -> Any:
+def hook(conn_id: str | None, *, timeouts: TimeoutsConfig) -> Any:
     """An ``S3Hook`` whose clients carry the bounds (for code that wants the hook's helpers)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     return S3Hook(aws_conn_id=conn_id, config=botocore_config(conn_id, timeouts))
 
 
-def ec2_client(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
+def ec2_client(conn_id: str, *, timeouts: TimeoutsConfig) -> Any:
     """A boto3 EC2 client (security-group review) with the same bounds as S3's."""
     from airflow.providers.amazon.aws.hooks.ec2 import EC2Hook
 
     return EC2Hook(aws_conn_id=conn_id, api_type="client_type", config=botocore_config(conn_id, timeouts)).conn
 
 
-def security_groups(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> tuple[str, list[dict[str, Any]]]:
+def security_groups(conn_id: str, *, timeouts: TimeoutsConfig) -> tuple[str, list[dict[str, Any]]]:
     """(region, every security group) of the account, page by page (health's audit, security's review)."""
     client = ec2_client(conn_id, timeouts=timeouts)
     groups: list[dict[str, Any]] = []
@@ -52,14 +51,14 @@ def security_groups(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> 
     return str(client.meta.region_name), groups
 
 
-def iam_client(conn_id: str, *, timeouts: TimeoutsConfig | None = None) -> Any:
+def iam_client(conn_id: str, *, timeouts: TimeoutsConfig) -> Any:
     """A boto3 IAM client (credential-age review) with the same bounds as S3's."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     return AwsBaseHook(aws_conn_id=conn_id, client_type="iam", config=botocore_config(conn_id, timeouts)).get_conn()
 
 
-def client(conn_id: str | None, *, timeouts: TimeoutsConfig | None = None) -> Any:
+def client(conn_id: str | None, *, timeouts: TimeoutsConfig) -> Any:
     """A boto3 S3 client of the ``aws`` connection ``conn_id`` (endpoint/region from its extras;
     ``None``: boto3's default credential chain, as ``S3Hook`` does)."""
     return hook(conn_id, timeouts=timeouts).get_conn()

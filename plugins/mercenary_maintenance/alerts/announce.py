@@ -75,7 +75,7 @@ def announce_run(cfg: MaintenanceConfig, report: dict[str, Any]) -> None:
             except delivery.NotDelivered as exc:
                 log.warning("%s (the report lists the same items)", exc)
             return
-        if inert and text is not None:  # (text is None returned above; this says so to mypy)
+        if inert and text is not None:
             text = "\n".join([text, *inert])
     if text is None:
         return

@@ -42,7 +42,7 @@ from mercenary_maintenance.alerts.state import (
     with_undelivered,
 )
 from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
-from mercenary_maintenance.config import MaintenanceConfig
+from mercenary_maintenance.config import MaintenanceConfig, TimeoutsConfig
 from mercenary_maintenance.delivery import deliver
 from mercenary_maintenance.findings import Finding, Severity, Threshold
 from mercenary_maintenance.guards import FiringAlert
@@ -81,11 +81,11 @@ def thresholds_of(cfg: MaintenanceConfig) -> dict[str, Threshold]:
     return {r.threshold: getattr(cfg.thresholds, r.threshold).as_threshold() for r in metrics.RULES}
 
 
-def prometheus_query(conn_id: str, timeout_s: float) -> Query:
+def prometheus_query(conn_id: str, timeout_s: float, timeouts: TimeoutsConfig) -> Query:
     """``GET /api/v1/query`` through the http provider's hook on ``conn_id`` (bounded: adapters.http)."""
     from mercenary_maintenance.adapters.http import prometheus_query as bounded_query
 
-    return bounded_query(conn_id, timeout_s)
+    return bounded_query(conn_id, timeout_s, timeouts=timeouts)
 
 
 def measure(cfg: MaintenanceConfig, query: Query | None = None,
@@ -106,7 +106,7 @@ def measure(cfg: MaintenanceConfig, query: Query | None = None,
     else:
         if query is None:
             assert conn_id is not None
-            query = prometheus_query(conn_id, cfg.alerts.prometheus_timeout_seconds)
+            query = prometheus_query(conn_id, cfg.alerts.prometheus_timeout_seconds, cfg.timeouts)
         found = metrics.prometheus_findings(thresholds, metrics.queries(cfg.alerts.queries), query)
         if cfg.targets.hosts:  # the implicit host has no instance: every series stays as Prometheus names it
             found = metrics.by_host(found, {h.name: h.prometheus_instance for h in cfg.targets.hosts}, thresholds)
@@ -124,31 +124,27 @@ def _annotate(pairs: list[tuple[Finding, Threshold | None]], state: AlertState) 
                 finding.details[f"alert_{level}"] = status
 
 
-def slack_sender(conn_id: str, timeout_s: float | None = None) -> Callable[[str], None]:
+def slack_sender(conn_id: str, timeouts: TimeoutsConfig, timeout_s: float | None = None) -> Callable[[str], None]:
     from mercenary_maintenance.notify import post_to_slack
 
-    return lambda text: post_to_slack(conn_id, text, timeout_s)
+    return lambda text: post_to_slack(conn_id, text, timeouts, timeout_s)
 
 
 # Runs during which maintenance may be under way: the window DAGs and emergency runs.
 MAINTENANCE_DAGS = (*rules.WINDOW_DAGS, "emergency_maintenance")
 
 
-def running_windows(acting: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+def running_windows(ti: Any, acting: Mapping[str, Sequence[str]] | None = None) -> list[str]:
     """Maintenance DAGs with a run that is acting now: one of its acting tasks (``acting``: the
     DAG's tasks in the heavy/critical pools, from the registry) is running. A run that merely
     exists — an emergency run waiting out its notice, a dry run, a window still checking — is not
     a maintenance window: alerts then are not downgraded or muted.
 
-    Asked through the task's Execution API client. Outside a task (direct calls) there is no run
-    to ask about: no window. If the question fails, alerting goes on unannotated (logged): an
-    alert matters more than its annotation.
+    Asked through the task's Execution API client (``ti``: ``step.ti``, handed over by the task's
+    wiring). Outside a task (direct calls) there is no run to ask about: no window. If the question
+    fails, alerting goes on unannotated (logged): an alert matters more than its annotation.
     """
-    from airflow.sdk import get_current_context
-
-    try:
-        ti = get_current_context()["ti"]
-    except RuntimeError:
+    if ti is None:
         return []
     try:
         if acting is None:  # no registry handed in: every running run counts (the old rule)
@@ -246,7 +242,7 @@ def run_evaluation(
     # open, the Execution API is not asked (one question per maintenance DAG, 288 runs a day).
     running: list[str] = []
     if loaded.alerts or any(f.severity in (Severity.WARNING, Severity.CRITICAL) for f, _ in pairs):
-        running = windows() if windows is not None else running_windows(acting)
+        running = windows() if windows is not None else running_windows(step.ti, acting)
     observed = excuse_outage(observe(pairs, running, cfg), pairs, probes_down(probed))
     state, blind = blindness(loaded, observed, now, timedelta(minutes=cfg.alerts.blind_after_minutes))
     step.add(blind_findings(blind))
@@ -333,7 +329,7 @@ def send_notes(
         return
     pending = list(notes)
     save(with_undelivered(state, pending))
-    send = send or slack_sender(cfg.alerts.slack_conn_id, cfg.alerts.slack_timeout_seconds)
+    send = send or slack_sender(cfg.alerts.slack_conn_id, cfg.timeouts, cfg.alerts.slack_timeout_seconds)
     link = run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id)
     deadline = clock() + cfg.alerts.slack_send_budget_seconds
     for note in notes:

@@ -78,7 +78,7 @@ def announce_findings(
     store.save(with_undelivered(state, notes))  # state before send
     if not notes:
         return []
-    send = send or slack_sender(cfg.alerts.slack_conn_id, cfg.alerts.slack_timeout_seconds)
+    send = send or slack_sender(cfg.alerts.slack_conn_id, cfg.timeouts, cfg.alerts.slack_timeout_seconds)
     text = digest(report, notes, link)
     result = deliver(text, send, attempts=cfg.alerts.slack_attempts, delay_s=cfg.alerts.slack_retry_delay_seconds,
                      sleep=sleep, deadline=time.monotonic() + cfg.alerts.slack_send_budget_seconds)

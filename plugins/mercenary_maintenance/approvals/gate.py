@@ -76,7 +76,7 @@ def subject_body(kind: str, items: list[dict[str, Any]], deadline: datetime) -> 
 
 def entries(task_id: str, items: list[dict[str, Any]], *, chosen: str, user: str | None, at: str,
             timed_out: bool, note: str | None = None) -> list[dict[str, Any]]:
-    """The report's ``approvals`` entries (DESIGN §6), one per item."""
+    """The report's ``approvals`` entries (docs/report.md), one per item."""
     return [{"task_id": task_id, "action": i["action"], "target": i["target"], "objects": i.get("objects", []),
              "chosen": chosen, "user": user, "at": at, "timed_out": timed_out,
              **({"note": note} if note else {})} for i in items]

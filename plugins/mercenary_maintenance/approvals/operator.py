@@ -97,6 +97,9 @@ class MaintenanceApproval(ApprovalOperator):  # type: ignore[misc]
         self.assigned_users = assigned  # type: ignore[assignment]  # HITLUser is this TypedDict
         self.response_timeout = wait
         context["ti"].xcom_push(key=ITEMS_XCOM, value=found)
+        for notifier in self.notifiers:
+            if isinstance(notifier, ApprovalSlackNotifier):
+                notifier.use_config(cfg)  # the config this run loaded: the notifier reads none
         self.log.info("asking for approval of %s (%d item(s)), timeout %s", self.kind, len(found), wait)
         return super().execute(context)
 

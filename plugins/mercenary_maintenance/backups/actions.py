@@ -1,4 +1,4 @@
-"""Backup actions shared by the scheduled DAGs and the emergency DAG (interfaces.md).
+"""Backup actions shared by the scheduled DAGs and the emergency DAG (docs/architecture.md).
 
 ``backup_full`` takes the daily logical backup of one target; ``restore_test`` restores
 the latest good full backup into a scratch database (on a scratch server by default) and
@@ -9,33 +9,16 @@ backup on one database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from mercenary_maintenance.backups import catalog, encryption, keys
+from mercenary_maintenance.backups.lock import locked
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.steps import Step
 
-FULL = "backup.full"
+FULL_ACTION = "backup.full"
 RESTORE = "backup.restore_test"
-
-
-def lock_wait_s(step: Step) -> float:
-    return min(step.cfg.backups.lock_wait_seconds, step.statement_timeout_s())
-
-
-@contextmanager
-def locked(step: Step, pg: Any) -> Iterator[None]:
-    """Hold the target's maintenance lock on a session of its own, waiting as a backup: heavy
-    maintenance yields to it at its next relation (``pg.lock``), and while it does the wait may
-    last ``backups.lock_wait_max_seconds``."""
-    from mercenary_maintenance.pg.lock import target_lock
-
-    max_wait = min(step.cfg.backups.lock_wait_max_seconds, step.statement_timeout_s())
-    with pg.connect() as lock_conn, target_lock(lock_conn, lock_wait_s(step), as_backup=True, max_wait_s=max_wait):
-        yield
 
 
 # What a hot standby may be the source of, per method (issue 27). pg_dump: yes — its exported snapshot
@@ -82,7 +65,6 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
     """
     from mercenary_maintenance.backups import attempts, source
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
-    from mercenary_maintenance.backups.pgconn import params, s3_client
     from mercenary_maintenance.backups.stream import MB
 
     cfg = step.cfg.backups
@@ -90,14 +72,14 @@ def backup_full(step: Step, target: str, dry_run: bool = False, force: bool | No
     stamp = keys.stamp(step.run.logical_date, step.run.run_id)
     date_dir = keys.backup_dir(cfg.prefix, keys.FULL, target, stamp)
     force = bool(step.run.params.get("force_new_backup")) if force is None else force
-    with step.action(FULL, target, why="daily full backup (plan: Backup Procedures)",
+    with step.action(FULL_ACTION, target, why="daily full backup (plan: Backup Procedures)",
                      key=f"s3://{cfg.bucket}/{date_dir}") as act:
         if dry_run:
             message = f"would dump {target} to s3://{cfg.bucket}/{date_dir}<attempt>/{keys.DUMP}"
             act.dry_run(message)
             return
-        client = s3_client(cfg.conn_id)
-        pg = params(tcfg.conn_id)
+        client = step.clients.s3(cfg.conn_id)
+        pg = step.clients.pg_params(tcfg.conn_id)
         with pg.connect() as conn:
             me = source.of(conn)
         listing = attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.FULL, target, stamp)
@@ -137,16 +119,15 @@ def restore_test(step: Step, target: str, dry_run: bool = False) -> None:
 
     (on a scratch server unless ``backups.restore_on: target_server``, see :mod:`.destination`)."""
     from mercenary_maintenance.backups import destination, restore, source
-    from mercenary_maintenance.backups.pgconn import s3_client
     from mercenary_maintenance.pg.session import millis
 
     cfg = step.cfg.backups
     scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number)
     with step.action(RESTORE, target, why="restore verification (plan: test restore procedure)",
                      scratch_database=scratch, restore_on=cfg.restore_on) as act:
-        client = s3_client(cfg.conn_id)
+        client = step.clients.s3(cfg.conn_id)
         listed = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
-        me, why = source.identify(step.cfg.postgres_target(target).conn_id)
+        me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
         mine = source.readable(listed, me)
         if mine is None:
             step.add(Finding(RESTORE, target, Severity.UNKNOWN, source.ambiguous(listed, why),

@@ -117,10 +117,6 @@ def superseded(backups: list[Backup]) -> list[Backup]:
     return [b for b in backups if b.good and id(b) not in keep]
 
 
-def attempts_of(backups: list[Backup], stamp: str) -> list[Backup]:
-    return [b for b in backups if b.stamp == stamp]
-
-
 def read_manifest(client: Any, bucket: str, backup: Backup) -> Manifest:
     body = client.get_object(Bucket=bucket, Key=backup.files[keys.MANIFEST].key)["Body"].read()
     return Manifest.from_json(body)

@@ -22,7 +22,7 @@ from typing import Any
 
 from mercenary_maintenance.backups import binaries, restore, scratch
 from mercenary_maintenance.backups.manifest import Manifest
-from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.pg.params import PgParams
 from mercenary_maintenance.steps import Step
 
 SCRATCH_SERVER = "scratch_server"
@@ -121,7 +121,8 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
         bin_dir = binaries.client_dir(major, cfg.bin_dir, "initdb")
         server_major = binaries.major_of(bin_dir, "initdb")
         jobs = local_copy_jobs(scratch.scratch_root(cfg.scratch_dir), manifest, cfg.restore_jobs)
-        with scratch.fresh_server(bin_dir, server_major, cfg.scratch_dir, cfg.scratch_server_timeout_seconds) as srv:
+        with scratch.fresh_server(bin_dir, server_major, step.cfg.timeouts, cfg.scratch_dir,
+                                  cfg.scratch_server_timeout_seconds) as srv:
             yield Destination(srv.pg, server_major, SCRATCH_SERVER, scratch_dir=srv.base_dir, jobs=jobs, details={
                 "restore_on": SCRATCH_SERVER, "dropped_leftovers": [],
                 "scratch_server": {"major": server_major, "port": srv.pg.port, "start_s": srv.start_s,
@@ -135,10 +136,9 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
 
 
 def _on_target(step: Step, target: str) -> Iterator[Destination]:
-    from mercenary_maintenance.backups.actions import locked
-    from mercenary_maintenance.backups.pgconn import params
+    from mercenary_maintenance.backups.lock import locked
 
-    pg = params(step.cfg.postgres_target(target).conn_id)
+    pg = step.clients.pg_params(step.cfg.postgres_target(target).conn_id)
     with locked(step, pg), pg.connect() as conn:
         server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
         stale = restore.leftovers(conn, target, source=pg.dbname)

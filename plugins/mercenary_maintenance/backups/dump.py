@@ -33,9 +33,9 @@ from mercenary_maintenance.backups.manifest import (
     qualified,
     sql_text,
 )
-from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.backups.source import Source
 from mercenary_maintenance.backups.stream import MB, abort_stale_uploads, copy_reader, part_size_for, upload_stream
+from mercenary_maintenance.pg.params import PgParams
 from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.windows.rules import UTC
 
@@ -80,8 +80,8 @@ def size_estimate(conn: Any) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def client_version(path: str) -> str:
-    return runner.run([path, "--version"]).stdout.strip()
+def client_version(path: str, timeout_s: float) -> str:
+    return runner.run([path, "--version"], timeout=timeout_s).stdout.strip()
 
 
 class _Background:
@@ -119,7 +119,7 @@ def dump_globals(pg: PgParams, major: int, bin_dir: str | None) -> bytes:
     """Roles, memberships, role settings and tablespaces as SQL (small; no password hashes)."""
     pg_dumpall = binaries.program(major, "pg_dumpall", bin_dir)
     return runner.run([pg_dumpall, "--globals-only", "--no-role-passwords", "--no-password",
-                       f"--database={pg.dbname}"], env=pg.env(), timeout=runner.backup_timeout()).stdout.encode()
+                       f"--database={pg.dbname}"], env=pg.env(), timeout=pg.backup_s).stdout.encode()
 
 
 def store_small(client: Any, bucket: str, key: str, data: bytes, level: int,
@@ -167,11 +167,11 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         database_bytes = size_estimate(snap)[0]
         part_size = part_size_for(database_bytes, req.part_size)
         pg_dump = binaries.program(version_num // 10000, "pg_dump", req.bin_dir)
-        dump_version = client_version(pg_dump)
+        dump_version = client_version(pg_dump, pg.timeouts.subprocess.default_s)
         cluster_globals = dump_globals(pg, version_num // 10000, req.bin_dir)  # fails before the dump starts
         argv = [pg_dump, "--format=custom", "--compress=0", f"--snapshot={snapshot}", "--no-password",
                 f"--lock-wait-timeout={millis(req.lock_timeout_s)}"]
-        proc = runner.spawn(argv, env=pg.env())
+        proc = runner.spawn(argv, env=pg.env(), timeout=pg.backup_s, kill_grace_s=pg.kill_grace_s)
         assert proc.stdout is not None
         assert proc.stderr is not None
         stderr = _collect(proc.stderr)
@@ -183,7 +183,7 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
             from mercenary_maintenance.adapters.postgres import read_deadline
 
             try:  # statement_timeout bounds each count; this all of them, like the pg_dump they go with
-                with read_deadline(snap, runner.backup_timeout(), "row counts"):
+                with read_deadline(snap, pg.backup_s, "row counts"):
                     exact, uncounted = count_in_snapshot(snap, tables, dumped.is_set)
                     large = None if dumped.is_set() else count_large_objects(snap)
                     return exact, uncounted, large
@@ -205,7 +205,8 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         key = req.directory + keys.DUMP
         uploaded = upload_stream(client, req.bucket, key, copy_reader(proc.stdout), level=req.level,
                                  part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
-                                 label=f"pg_dump {req.target}", extra_args=req.extra_args)
+                                 label=f"pg_dump {req.target}", extra_args=req.extra_args,
+                                 stall_s=pg.timeouts.subprocess.stall_s)
         row_counts, uncounted, large_objects = counts.result()
         roles = store_small(client, req.bucket, req.directory + keys.GLOBALS, cluster_globals, req.level,
                             req.extra_args)

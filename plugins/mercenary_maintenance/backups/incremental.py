@@ -44,7 +44,6 @@ from mercenary_maintenance.backups.manifest import (
     qualified,
     sql_text,
 )
-from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.backups.source import Source
 from mercenary_maintenance.backups.stream import (
     MB,
@@ -55,6 +54,7 @@ from mercenary_maintenance.backups.stream import (
     upload_stream,
 )
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.pg.params import PgParams
 from mercenary_maintenance.pg.session import millis
 from mercenary_maintenance.redact import mask
 from mercenary_maintenance.steps import Step
@@ -150,7 +150,7 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
             previous = Path(tmp) / "parent_backup_manifest"
             previous.write_bytes(parent_manifest)
             argv.append(f"--incremental={previous}")
-        proc = runner.spawn(argv, env=pg.env())
+        proc = runner.spawn(argv, env=pg.env(), timeout=pg.backup_s, kill_grace_s=pg.kill_grace_s)
         assert proc.stdout is not None
         assert proc.stderr is not None
         stderr = _collect(proc.stderr)
@@ -176,7 +176,8 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
 
         uploaded = upload_stream(client, bucket, directory + keys.BASE_TAR, feed_or_why,
                                  level=level, part_size=part_size, finish=finish, on_failure=lambda: _stop(proc),
-                                 label=f"pg_basebackup {label}", extra_args=extra_args)
+                                 label=f"pg_basebackup {label}", extra_args=extra_args,
+                                 stall_s=pg.timeouts.subprocess.stall_s)
     resp = client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST],
                              ChecksumAlgorithm="SHA256", **extra_args)
     return uploaded, found[keys.PG_MANIFEST], (resp.get("ETag"), resp.get("ChecksumSHA256"))
@@ -285,7 +286,8 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     # Relations that existed before and after the backup exist at its consistent point; one created or
     # dropped meanwhile may or may not, so the oracle does not ask for it.
     kept = sorted(set(before) & set(after))
-    tool = runner.run([binaries.program(version_num // 10000, "pg_basebackup", cfg.bin_dir), "--version"])
+    tool = runner.run([binaries.program(version_num // 10000, "pg_basebackup", cfg.bin_dir), "--version"],
+                      timeout=pg.timeouts.subprocess.default_s)
     chain_id = parent.chain if parent is not None and parent.chain else stamp
     chain_started = parent.details.get("chain_started_at") if parent is not None else started.isoformat()
     objects = [StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag,
@@ -315,9 +317,9 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
 def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
     """backup.incremental: pg_basebackup --incremental (17+) or an honest logical snapshot, for one target."""
     from mercenary_maintenance.backups import attempts
-    from mercenary_maintenance.backups.actions import locked, source_role, standby_note
+    from mercenary_maintenance.backups.actions import source_role, standby_note
     from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
-    from mercenary_maintenance.backups.pgconn import params, s3_client
+    from mercenary_maintenance.backups.lock import locked
     from mercenary_maintenance.skips import skipped_finding
 
     cfg = step.cfg.backups
@@ -326,7 +328,7 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
     date_dir = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp)
     with step.action(ACTION, target, why="4-hourly incremental backup (plan: Backup Procedures)",
                      key=f"s3://{cfg.bucket}/{date_dir}") as act:
-        pg = params(tcfg.conn_id)
+        pg = step.clients.pg_params(tcfg.conn_id)
         with pg.connect() as conn:
             _, version_num, _ = server_info(conn)
             me = source.of(conn)
@@ -339,7 +341,7 @@ def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
             message = f"would take {what} of {target} into s3://{cfg.bucket}/{date_dir}<attempt>/"
             act.dry_run(message)
             return
-        client = s3_client(cfg.conn_id)
+        client = step.clients.s3(cfg.conn_id)
         # a date with a good backup is never taken again: a later increment may build on it
         same_date = source.own(
             attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target, stamp), me)
@@ -411,10 +413,11 @@ def download_and_extract(client: Any, bucket: str, manifest: Manifest, dest: Pat
 
 
 def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, major: int,
-                  bin_dir: str | None, user: str) -> dict[str, Any]:
+                  bin_dir: str | None, pg: PgParams) -> dict[str, Any]:
     """Download, combine, verify, start and count; returns durations and counts."""
     from mercenary_maintenance.backups import proof, scratch
 
+    user, backup_s = pg.user, pg.backup_s
     times: dict[str, float] = {}
     t0 = time.monotonic()
     dirs = []
@@ -425,12 +428,13 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
     out = work / "combined"
     t0 = time.monotonic()
     runner.run([binaries.program(major, "pg_combinebackup", bin_dir), *map(str, dirs), "-o", str(out)],
-               timeout=runner.backup_timeout())
+               timeout=backup_s, kill_grace_s=pg.kill_grace_s)
     times["combine_s"] = time.monotonic() - t0
     for d in dirs:  # the inputs are no longer needed; free the disk before starting the server
         shutil.rmtree(d)
     t0 = time.monotonic()
-    runner.run([binaries.program(major, "pg_verifybackup", bin_dir), str(out)], timeout=runner.backup_timeout())
+    runner.run([binaries.program(major, "pg_verifybackup", bin_dir), str(out)], timeout=backup_s,
+               kill_grace_s=pg.kill_grace_s)
     times["verify_s"] = time.monotonic() - t0
     t0 = time.monotonic()
     server_bin = binaries.client_dir(major, bin_dir, "postgres")
@@ -438,10 +442,10 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
     with scratch.scratch_server(server_bin, out) as server:
         times["start_s"] = time.monotonic() - t0
         t0 = time.monotonic()
-        with server.connect(user, latest.database) as conn:  # type: ignore[attr-defined]
+        with server.connect(user, latest.database, pg.timeouts) as conn:  # type: ignore[attr-defined]
             # Bounded like the restore that produced them (the counts scan every table of the copy).
             conn.execute("SELECT set_config('statement_timeout', %s, false)",
-                         [f"{round(runner.backup_timeout() * 1000)}ms"])
+                         [f"{round(backup_s * 1000)}ms"])
             end_lsn = latest.details.get("wal_end_lsn")
             point = None
             if end_lsn:
@@ -451,10 +455,11 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
             present = set(relations(conn))
             counts = count_rows(conn, list_tables(conn))  # reported (what the copy holds), never compared
         times["oracle_s"] = time.monotonic() - t0
-        env = proof.socket_env(str(server.socket_dir), server.port, user, latest.database)  # type: ignore[attr-defined]
-        checked = proof.amcheck(env, latest.database, major, bin_dir, runner.backup_timeout())
+        env = proof.socket_env(str(server.socket_dir), server.port, user, latest.database,  # type: ignore[attr-defined]
+                               pg.timeouts)
+        checked = proof.amcheck(env, latest.database, major, bin_dir, backup_s)
         times["amcheck_s"] = checked.seconds
-        roles = compare_roles(client, bucket, latest, env, major, bin_dir)
+        roles = compare_roles(client, bucket, latest, env, major, bin_dir, backup_s)
     expected = latest.details.get("relations")
     missing = sorted(set(expected) - present) if expected is not None else None
     return {"times": {k: round(v, 3) for k, v in times.items()}, "row_counts": counts, "consistent_point": point,
@@ -462,7 +467,7 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
 
 
 def compare_roles(client: Any, bucket: str, latest: Manifest, env: dict[str, str], major: int,
-                  bin_dir: str | None) -> dict[str, Any]:
+                  bin_dir: str | None, timeout_s: float) -> dict[str, Any]:
     """The started copy's roles (``pg_dumpall --globals-only --no-role-passwords``) vs those stored with the
     backup: a physical copy carries the cluster's roles, so they must be the same."""
     import zstandard
@@ -474,7 +479,7 @@ def compare_roles(client: Any, bucket: str, latest: Manifest, env: dict[str, str
         return {"skipped": "this backup has no globals object (taken before roles were stored with the chain)"}
     expected = zstandard.ZstdDecompressor().decompressobj().decompress(
         client.get_object(Bucket=bucket, Key=key)["Body"].read()).decode()
-    restored = proof.dump_globals(env, major, bin_dir, runner.backup_timeout())
+    restored = proof.dump_globals(env, major, bin_dir, timeout_s)
     diff = proof.compare_globals(expected, restored, ())
     roles = len([line for line in proof.globals_lines(expected) if line.startswith("CREATE ROLE")])
     if latest.details.get("globals_changed_during_backup"):
@@ -529,12 +534,11 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
     """backup.restore_test of the incremental chain (monthly, PG 17+): combine, pg_verifybackup, start a
     scratch server, prove it reached the backup's consistent point and holds the catalog of backup time."""
     from mercenary_maintenance.backups import proof, scratch
-    from mercenary_maintenance.backups.pgconn import params, s3_client
 
     cfg = step.cfg.backups
     with step.action(RESTORE, target, why="monthly restore test of the incremental chain") as act:
-        client = s3_client(cfg.conn_id)
-        pg = params(step.cfg.postgres_target(target).conn_id)
+        client = step.clients.s3(cfg.conn_id)
+        pg = step.clients.pg_params(step.cfg.postgres_target(target).conn_id)
         with pg.connect() as conn:
             me = source.of(conn)
         backups = source.own(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target), me)
@@ -559,7 +563,7 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
                 "latest": chain[-1][0].prefix}
         try:
             with scratch.workspace(cfg.scratch_dir, "chain") as tmp:  # its server never outlives the worker
-                result = restore_chain(client, cfg.bucket, manifests, tmp, major, cfg.bin_dir, pg.user)
+                result = restore_chain(client, cfg.bucket, manifests, tmp, major, cfg.bin_dir, pg)
         except Exception as exc:  # a corrupt or missing link, pg_combinebackup/pg_verifybackup, a start that fails
             reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
             step.add(Finding(RESTORE, target, Severity.CRITICAL, f"chain restore failed: {reason}", details=base))

@@ -152,13 +152,13 @@ def ensure_lifecycle(step: Step, lifecycle_rules: Sequence[RuleSource]) -> None:
     document holds every area's rules: ``lifecycle_rules`` are their sources
     (``registry.LIFECYCLE_RULES``, given by the task declaration)."""
     from mercenary_maintenance import bucket_lifecycle
-    from mercenary_maintenance.backups.pgconn import s3_client
     from mercenary_maintenance.redact import mask
 
     cfg = step.cfg.backups
     with step.action("backup.lifecycle", cfg.bucket, why="Glacier transition and upload clean-up rules") as act:
         try:
-            changes = bucket_lifecycle.ensure(s3_client(cfg.conn_id), step.cfg, lifecycle_rules)
+            client = step.clients.s3(cfg.conn_id)
+            changes = bucket_lifecycle.ensure(client, step.cfg, lifecycle_rules)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
             step.add(Finding(CHECK, cfg.bucket, Severity.WARNING,

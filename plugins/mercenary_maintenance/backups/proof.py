@@ -1,4 +1,4 @@
-"""What a restore test proves beyond "pg_restore exited 0" (DESIGN §14).
+"""What a restore test proves beyond "pg_restore exited 0" (docs/areas/backups.md).
 
 - :func:`amcheck`: PostgreSQL's own ``pg_amcheck`` (heap tables and B-tree indexes) on the
   restored copy; every relation it reports is named.
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mercenary_maintenance import runner
 from mercenary_maintenance.backups import binaries
+from mercenary_maintenance.config import TimeoutsConfig
 
 _REPORTED = re.compile(r'^(heap table|btree index|relation) "([^"]+)"', re.M)
 
@@ -59,16 +60,16 @@ def amcheck(env: dict[str, str], dbname: str, major: int, bin_dir: str | None, t
                          proc.returncode)
 
 
-def socket_env(socket_dir: str, port: int, any_user: str, dbname: str) -> dict[str, str]:
+def socket_env(socket_dir: str, port: int, any_user: str, dbname: str, timeouts: TimeoutsConfig) -> dict[str, str]:
     """libpq's environment for a scratch server reached over its private Unix socket (a restored copy of a
     whole cluster), as the copy's bootstrap superuser (found through ``any_user``'s session)."""
     from mercenary_maintenance.adapters.postgres import connect_params
 
-    with connect_params(host=socket_dir, port=port, user=any_user, dbname=dbname, autocommit=True) as conn:
+    with connect_params(timeouts=timeouts, host=socket_dir, port=port, user=any_user, dbname=dbname,
+                        autocommit=True) as conn:
         row = conn.execute("SELECT rolname FROM pg_catalog.pg_roles WHERE oid = 10").fetchone()
     superuser = str(row[0]) if row else any_user
     return {"PGHOST": socket_dir, "PGPORT": str(port), "PGUSER": superuser, "PGDATABASE": dbname}
-
 
 
 def amcheck_details(result: AmcheckResult) -> dict[str, object]:

@@ -38,8 +38,8 @@ from mercenary_maintenance.backups.manifest import (
     list_tables,
     sql_text,
 )
-from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.backups.stream import MB, HashingReader
+from mercenary_maintenance.pg.params import PgParams
 
 log = logging.getLogger(__name__)
 SCRATCH_PREFIX = "mm_restore_"
@@ -160,25 +160,26 @@ def pg_restore_into(pg: PgParams, body: Any, scratch_db: str, server_major: int,
         argv[2:2] = ["--no-owner", "--no-privileges"]
     if list_file is not None:
         argv.append(f"--use-list={list_file}")
-    reader, _ = _pipe_into(argv, pg.env(scratch_db), body, reads_all=list_file is None)
+    reader, _ = _pipe_into(argv, pg.env(scratch_db), body, reads_all=list_file is None, pg=pg)
     return reader
 
 
 def pg_restore_list(pg: PgParams, body: Any, server_major: int, bin_dir: str | None) -> str:
     """The archive's table of contents (``pg_restore --list``), streamed like a restore."""
     pg_restore = binaries.program(server_major, "pg_restore", bin_dir)
-    _, toc = _pipe_into([pg_restore, "--list"], pg.env(), body, reads_all=False)
+    _, toc = _pipe_into([pg_restore, "--list"], pg.env(), body, reads_all=False, pg=pg)
     return toc
 
 
-def _pipe_into(argv: list[str], env: dict[str, str], body: Any, *, reads_all: bool) -> tuple[HashingReader, str]:
+def _pipe_into(argv: list[str], env: dict[str, str], body: Any, *, reads_all: bool,
+               pg: PgParams) -> tuple[HashingReader, str]:
     """Decompress ``body`` into ``argv``'s stdin; returns the reader and the program's stdout.
 
     ``reads_all=False``: the program may exit (successfully) before the end of the stream.
     """
     import zstandard
 
-    proc = runner.spawn(argv, env=env, stdin=subprocess.PIPE,
+    proc = runner.spawn(argv, env=env, timeout=pg.backup_s, kill_grace_s=pg.kill_grace_s, stdin=subprocess.PIPE,
                         stdout=subprocess.DEVNULL if reads_all else subprocess.PIPE)
     assert proc.stdin is not None
     assert proc.stderr is not None
@@ -330,7 +331,7 @@ def pg_restore_file(pg: PgParams, path: Path, scratch_db: str, server_major: int
             "--exit-on-error", "--no-password", f"--jobs={jobs}", *(f"--section={s}" for s in sections)]
     if not owners_and_grants:
         argv += ["--no-owner", "--no-privileges"]
-    runner.run([*argv, str(path)], env=pg.env(scratch_db), timeout=runner.backup_timeout())
+    runner.run([*argv, str(path)], env=pg.env(scratch_db), timeout=pg.backup_s)
 
 
 def _restore_parallel(pg: PgParams, client: Any, bucket: str, manifest: Manifest, scratch_db: str,
@@ -356,7 +357,7 @@ def _restore_parallel(pg: PgParams, client: Any, bucket: str, manifest: Manifest
 def _amcheck(pg: PgParams, scratch_db: str, server_major: int, bin_dir: str | None, result: RestoreResult) -> None:
     from mercenary_maintenance.backups import proof
 
-    checked = proof.amcheck(pg.env(scratch_db), scratch_db, server_major, bin_dir, runner.backup_timeout())
+    checked = proof.amcheck(pg.env(scratch_db), scratch_db, server_major, bin_dir, pg.backup_s)
     result.amcheck = proof.amcheck_details(checked)
     problem = proof.amcheck_problem(checked)
     if problem is not None:
@@ -385,7 +386,7 @@ def _amcheck_on_target(pg: PgParams, scratch_db: str, server_major: int, bin_dir
         result.warnings.append(f"pg_amcheck not run on the restored copy: {why} and {pg.user} is not a superuser "
                                f"({AMCHECK_FIX})")
         return
-    checked = proof.amcheck(pg.env(scratch_db), scratch_db, server_major, bin_dir, runner.backup_timeout(),
+    checked = proof.amcheck(pg.env(scratch_db), scratch_db, server_major, bin_dir, pg.backup_s,
                             install=bool(superuser))
     result.amcheck = proof.amcheck_details(checked)
     problem = proof.amcheck_problem(checked)
@@ -409,7 +410,7 @@ def _restore_globals(pg: PgParams, client: Any, bucket: str, manifest: Manifest,
         return
     expected = zstandard.ZstdDecompressor().decompressobj().decompress(
         client.get_object(Bucket=bucket, Key=key)["Body"].read()).decode()
-    env, timeout_s = pg.env(), runner.backup_timeout()
+    env, timeout_s = pg.env(), pg.backup_s
     errors = proof.apply_globals(env, expected, scratch_dir, server_major, bin_dir, timeout_s)
     diff = proof.compare_globals(expected, proof.dump_globals(env, server_major, bin_dir, timeout_s), (FRESH_USER,))
     result.globals = {"applied": True, "key": key, "roles": len([line for line in proof.globals_lines(

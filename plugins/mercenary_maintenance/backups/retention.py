@@ -168,14 +168,13 @@ def expire(step: Step, target: str, now: datetime | None = None) -> None:
     """backup.expire: delete expired backups of one target, both kinds (dry-run unless
     backups.delete_expired)."""
     from mercenary_maintenance.backups import source
-    from mercenary_maintenance.backups.pgconn import params, s3_client
 
     cfg = step.cfg.backups
     moment = now or datetime.now(UTC)
     with step.action(ACTION, target, why="retention (plan: full 30 days, incremental 7 days)",
                      delete_expired=cfg.delete_expired) as act:
-        client = s3_client(cfg.conn_id)
-        with params(step.cfg.postgres_target(target).conn_id).connect() as conn:
+        client = step.clients.s3(cfg.conn_id)
+        with step.clients.pg_params(step.cfg.postgres_target(target).conn_id).connect() as conn:
             me = source.of(conn)
         listed = {kind: catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target) for kind in keys.KINDS}
         where = f"s3://{cfg.bucket}/{cfg.prefix.strip('/')}/*/{target}/"

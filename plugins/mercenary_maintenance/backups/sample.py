@@ -21,8 +21,8 @@ from typing import Any
 
 from mercenary_maintenance.backups import catalog, keys, restore
 from mercenary_maintenance.backups.manifest import Manifest, compare_counts, count_rows, list_tables, qualified
-from mercenary_maintenance.backups.pgconn import PgParams
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.pg.params import PgParams
 from mercenary_maintenance.runner import mask
 from mercenary_maintenance.steps import Step
 
@@ -184,7 +184,6 @@ def sample_restore(step: Step, target: str) -> None:
     """backup.sample_restore: schema + the smallest tables of the latest full backup, counts vs manifest
     (a check: findings only, no action)."""
     from mercenary_maintenance.backups import destination, source
-    from mercenary_maintenance.backups.pgconn import s3_client
     from mercenary_maintenance.pg.session import millis
 
     cfg = step.cfg.backups
@@ -193,9 +192,9 @@ def sample_restore(step: Step, target: str) -> None:
         k = cfg.sample_restore_tables
         if k == 0:
             return Finding(SAMPLE_RESTORE, target, Severity.OK, "disabled (backups.sample_restore_tables = 0)")
-        client = s3_client(cfg.conn_id)
+        client = step.clients.s3(cfg.conn_id)
         listed = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
-        me, why = source.identify(step.cfg.postgres_target(target).conn_id)
+        me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
         mine = source.readable(listed, me)
         if mine is None:
             return Finding(SAMPLE_RESTORE, target, Severity.UNKNOWN, source.ambiguous(listed, why),

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mercenary_maintenance import runner
-from mercenary_maintenance.backups.pgconn import PgParams
+from mercenary_maintenance.config import TimeoutsConfig
+from mercenary_maintenance.pg.params import PgParams
 
 log = logging.getLogger(__name__)
 SOCKET_PORT = 5432  # only names the socket file; the socket directory is private
@@ -281,10 +282,11 @@ class ScratchServer:
     socket_dir: Path
     port: int = SOCKET_PORT
 
-    def connect(self, user: str, dbname: str) -> object:
+    def connect(self, user: str, dbname: str, timeouts: TimeoutsConfig) -> object:
         from mercenary_maintenance.adapters.postgres import connect_params
 
-        return connect_params(host=str(self.socket_dir), port=self.port, user=user, dbname=dbname, autocommit=True)
+        return connect_params(timeouts=timeouts, host=str(self.socket_dir), port=self.port, user=user, dbname=dbname,
+                              autocommit=True)
 
 
 def prepare(data_dir: Path) -> None:
@@ -396,7 +398,7 @@ def _stop(bin_dir: Path, data_dir: Path, timeout_s: float) -> None:
 
 
 @contextmanager
-def fresh_server(bin_dir: Path, major: int, work_dir: str | None = None,
+def fresh_server(bin_dir: Path, major: int, timeouts: TimeoutsConfig, work_dir: str | None = None,
                  timeout_s: float = 120) -> Iterator[FreshServer]:
     """An empty server of ``bin_dir``'s version on a free loopback port; always stopped and removed."""
     import secrets
@@ -423,7 +425,8 @@ def fresh_server(bin_dir: Path, major: int, work_dir: str | None = None,
                     _stop(bin_dir, data_dir, min(timeout_s, 60))
                     raise RuntimeError(f"scratch restore server did not start: {exc}; log: {tail}") from None
         try:
-            pg = PgParams(host="127.0.0.1", port=port, user=FRESH_USER, password=password, dbname="postgres")
+            pg = PgParams(host="127.0.0.1", port=port, user=FRESH_USER, password=password, dbname="postgres",
+                          timeouts=timeouts)
             yield FreshServer(pg, major, bin_dir, base, round(time.monotonic() - started, 3), tuple(swept))
         finally:
             _stop(bin_dir, data_dir, min(timeout_s, 60))

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.backups.catalog import Backup
 from mercenary_maintenance.backups.manifest import sql_text
 from mercenary_maintenance.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import TimeoutsConfig
 
 CHECK = "backup.source"
 
@@ -62,13 +65,13 @@ def own(backups: list[Backup], me: Source) -> list[Backup]:
     return [b for b in backups if tag_of(b) == me.tag]
 
 
-def identify(conn_id: str) -> tuple[Source | None, str]:
+def identify(conn_id: str, timeouts: TimeoutsConfig) -> tuple[Source | None, str]:
     """The target's identity, asked of its server (one bounded session), or (None, why not)."""
-    from mercenary_maintenance.backups.pgconn import params
+    from mercenary_maintenance.pg.params import params
     from mercenary_maintenance.redact import first_line
 
     try:
-        with params(conn_id).connect() as conn:
+        with params(conn_id, timeouts).connect() as conn:
             return of(conn), ""
     except Exception as exc:  # the caller decides from the listing alone, and says so
         return None, first_line(exc)

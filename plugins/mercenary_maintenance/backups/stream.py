@@ -175,12 +175,12 @@ def upload_stream(
     label: str = "backup",
     max_parts: int = MAX_PARTS,
     extra_args: dict[str, str] | None = None,
-    stall_s: float | None = None,
+    stall_s: float,
 ) -> Uploaded:
     """Run ``feed`` in a thread, upload its compressed output to ``s3://bucket/key``
     (``extra_args``: e.g. server-side encryption, see :mod:`.encryption`).
 
-    When the producer reads no byte for ``stall_s`` (default ``timeouts.subprocess.stall_s``) the
+    When the producer reads no byte for ``stall_s`` (the caller's ``timeouts.subprocess.stall_s``) the
     upload fails with :class:`Stalled`, naming ``label``; the spawned program's own deadline
     (:func:`runner.spawn`) bounds it as a whole."""
     started = time.monotonic()
@@ -208,7 +208,7 @@ def upload_stream(
     try:
         worker.start()
         last_log = started
-        stall = stall_s if stall_s is not None else _default_stall()
+        stall = stall_s
         while (part := _next_part(parts_q, compressor, stall, label)) is not _END:
             sha.update(part)  # exactly the bytes stored, in order
             stored += len(part)
@@ -278,12 +278,6 @@ def stored_checksum(client: Any, bucket: str, key: str, expected: str) -> str | 
     if got is not None and got.split("-")[0] != expected.split("-")[0]:
         raise RuntimeError(f"{key}: S3's SHA-256 checksum {got} is not the composite of the parts sent ({expected})")
     return got
-
-
-def _default_stall() -> float:
-    from mercenary_maintenance.adapters import current_timeouts
-
-    return float(current_timeouts().subprocess.stall_s)
 
 
 def _next_part(parts_q: queue.Queue[Any], compressor: _Compressor, stall_s: float, label: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from mercenary_maintenance import registry
-from mercenary_maintenance.backups import actions, lifecycle, retention, sample, uploads, verify
+from mercenary_maintenance.backups import actions, config_files, lifecycle, retention, sample, uploads, verify
 from mercenary_maintenance.backups import incremental as chain
 from mercenary_maintenance.dagkit import Gate, Group, TaskSpec
 
@@ -24,6 +24,7 @@ CHECK_RETENTION = TaskSpec("check_retention", verify.run_bucket_checks)
 COPY_UPLOADS = TaskSpec("copy_uploads", uploads.copy_uploads)
 CHECK_UPLOADS = TaskSpec("check_uploads", uploads.check_daily)
 REREAD = TaskSpec("reread_backups", verify.reread, over="postgres")
+CONFIG_FILES = TaskSpec("backup_config_files", config_files.backup_config, over="hosts")
 RESTORE_TEST = TaskSpec("restore_test", actions.restore_test, over="postgres", heavy=True)
 RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="postgres", heavy=True)
 
@@ -31,9 +32,9 @@ RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="p
 # Expire only after every backup succeeded, and (backups.delete_expired) after an approval when
 # approvals.required_for lists retention_delete. The lifecycle write is on its own: its failure
 # (a role without lifecycle permissions) is a finding, never a missing backup.
-FULL = Group("backups", ENSURE_LIFECYCLE, (BACKUP_FULL, Gate("retention_delete"), EXPIRE))
+FULL_BACKUP_GROUP = Group("backups", ENSURE_LIFECYCLE, (BACKUP_FULL, Gate("retention_delete"), EXPIRE))
 INCREMENTAL = Group("backups", BACKUP_INCREMENTAL, COPY_UPLOADS)
 # Independent: one failing must not skip another.
-DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION, CHECK_UPLOADS, REREAD)
+DAILY_VERIFICATION = Group("backups", VERIFY, SAMPLE_RESTORE, CHECK_RETENTION, CHECK_UPLOADS, REREAD, CONFIG_FILES)
 WEEKLY_RESTORE_TEST = Group("backups", RESTORE_TEST)
 MONTHLY_RESTORE_TEST = Group("backups", RESTORE_TEST, RESTORE_CHAIN)

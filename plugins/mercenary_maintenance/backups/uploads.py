@@ -1,4 +1,4 @@
-"""User uploads (``backups.uploads``, DESIGN §14): kept on their bucket, copied to the backup bucket.
+"""User uploads (``backups.uploads``, docs/areas/backups.md): kept on their bucket, copied to the backup bucket.
 
 On the uploads bucket, versioning and a rule expiring noncurrent versions after
 ``retention_days`` (90) are enforced (:func:`ensure_bucket`: written only when they differ; other
@@ -160,17 +160,16 @@ def copy_uploads(step: Step, dry_run: bool = False) -> None:
     """backup.uploads_copy: enforce versioning + noncurrent expiry on the uploads bucket, then copy every
     new version server-side to the backup bucket (sha256 verified). Off when ``backups.uploads`` is unset."""
     from mercenary_maintenance.backups import encryption
-    from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
     ucfg = cfg.uploads
     if ucfg is None:
-        with step.action(COPY, "uploads", why="user uploads copy (DESIGN §14)") as act:
+        with step.action(COPY, "uploads", why="user uploads copy (docs/areas/backups.md)") as act:
             act.skipped("not configured: backups.uploads is unset (off)", not_configured=True)
         return
     with step.action(COPY, ucfg.bucket, why="copy new upload versions to the backup bucket",
                      destination=f"s3://{cfg.bucket}/{ROOT}{ucfg.bucket}/") as act:
-        client = s3_client(cfg.conn_id)
+        client = step.clients.s3(cfg.conn_id)
         now = datetime.now(UTC)
         last = _last_copy(client, cfg.bucket, ucfg.bucket)
         if last is not None and (now - last).total_seconds() < ucfg.copy_every_hours * 3600 * 0.9:
@@ -231,9 +230,11 @@ def uncopied_finding(bucket: str, waiting: list[Version], now: datetime, thresho
 def check_daily(step: Step) -> None:
     """backup.uploads_versioning and backup.uploads_copy: the uploads bucket keeps versions, and how old the
     oldest version not yet copied to the backup bucket is (both ``not configured`` when unset)."""
-    from mercenary_maintenance.backups.pgconn import s3_client
+    from mercenary_maintenance.adapters import s3
 
-    daily_checks(step, None if step.cfg.backups.uploads is None else s3_client(step.cfg.backups.conn_id))
+    cfg = step.cfg
+    client = None if cfg.backups.uploads is None else s3.client(cfg.backups.conn_id, timeouts=cfg.timeouts)
+    daily_checks(step, client)
 
 
 def daily_checks(step: Step, client: Any) -> None:

@@ -205,6 +205,15 @@ def _integrity_of_backup(client: Any, bucket: str, target: str, backup: Backup) 
     return stored_integrity_of(client, bucket, target, catalog.read_manifest(client, bucket, backup))
 
 
+def _verified(client: Any, bucket: str, backup: Backup) -> bool:
+    """For backup.redundancy: the backup's objects are there as uploaded (HEAD: size and ETag); one
+    in Glacier, whose manifest cannot be read, counts by its listing."""
+    if backup.archived:
+        return backup.good
+    manifest = catalog.read_manifest(client, bucket, backup)
+    return all(f.severity.label == "ok" for f in stored_integrity_of(client, bucket, backup.target, manifest))
+
+
 def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup) -> Finding:
     data = backup.files.get(keys.DUMP) or backup.files.get(keys.BASE_TAR)
     if data is None:  # backup.integrity reports the missing object
@@ -216,12 +225,11 @@ def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup)
 def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
     """backup.freshness, backup.integrity (HEAD: size and upload-time ETag), backup.capacity, backup.redundancy
     for one target, over this source's backups only (:func:`.source.readable`)."""
-    from mercenary_maintenance.backups import retention, source
-    from mercenary_maintenance.backups.pgconn import s3_client
+    from mercenary_maintenance.backups import source
 
     cfg = step.cfg.backups
     th = step.cfg.thresholds
-    client = s3_client(cfg.conn_id)
+    client = step.clients.s3(cfg.conn_id)
     moment = now or datetime.now(UTC)
     listing: dict[str, list[Backup]] = {}
 
@@ -233,7 +241,7 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
     if len(listing) != len(keys.KINDS):
         return
     everything = listing[keys.FULL] + listing[keys.INCREMENTAL]
-    me, why = source.identify(step.cfg.postgres_target(target).conn_id)
+    me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
     mine = source.readable(everything, me)
     whose = source.describe(me, why)
     if mine is None:
@@ -253,17 +261,16 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
             step.check(encryption.CHECK, target, partial(_encryption_of, client, cfg, target, latest))
     step.check(CAPACITY, target, lambda: capacity(target, mine, th.backup_growth_percent.as_threshold()))
     step.check(REDUNDANCY, target, lambda: redundancy(target, mine, cfg.min_redundancy,
-                                                      partial(retention.verifies, client, cfg.bucket), whose))
+                                                      partial(_verified, client, cfg.bucket), whose))
 
 
 def run_bucket_checks(step: Step) -> None:
     """backup.retention (lifecycle vs config); the uploads checks are :func:`.uploads.daily_checks`."""
     from mercenary_maintenance import bucket_lifecycle
     from mercenary_maintenance.backups import lifecycle
-    from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
-    client = s3_client(cfg.conn_id)
+    client = step.clients.s3(cfg.conn_id)
     step.check(lifecycle.CHECK, cfg.bucket,
                lambda: lifecycle.check(cfg.bucket, cfg, bucket_lifecycle.current_rules(client, cfg.bucket)))
 
@@ -298,10 +305,9 @@ def reread(step: Step, target: str) -> None:
 
     from botocore.exceptions import ClientError
 
-    from mercenary_maintenance.backups.pgconn import s3_client
 
     cfg = step.cfg.backups
-    client = s3_client(cfg.conn_id)
+    client = step.clients.s3(cfg.conn_id)
     state_key = reread_state_key(cfg.prefix, target)
     backups = [b for kind in keys.KINDS for b in catalog.current(
         catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target)) if not b.archived]

@@ -6,20 +6,21 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from mercenary_maintenance.config import ConfigError, MaintenanceConfig, config_path, load_config
-from mercenary_maintenance.console.auth import require_user
+from mercenary_maintenance.console.auth import DagScope, dag_scope, require_user
 from mercenary_maintenance.console.index import RunIndex
 from mercenary_maintenance.windows.rules import UTC
 
 URL_PREFIX = "/maintenance"
 TEMPLATES = Path(__file__).with_name("templates")
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+Scope = Annotated[DagScope, Depends(dag_scope)]
 
 
 class Console:
@@ -48,9 +49,12 @@ class Console:
                 self._cfg, self._key = cfg, key
             return self._cfg, self._index
 
-    def fresh(self) -> tuple[MaintenanceConfig, RunIndex]:
+    def fresh(self, scope: DagScope | None = None) -> tuple[MaintenanceConfig, RunIndex]:
+        """Config and the refreshed index — limited to the DAGs ``scope`` may read."""
         cfg, index = self.load()
         index.refresh()
+        if scope is not None:
+            index = index.scoped(scope.readable(index.dag_ids()))
         return cfg, index
 
 
@@ -81,6 +85,13 @@ def human_age(seconds: float | None) -> str:
     return f"{s // 60} min"
 
 
+def scoped_status(status: dict[str, Any], scope: DagScope) -> dict[str, Any]:
+    """The coming windows of the DAGs the user may read (the runs and findings come from a scoped index)."""
+    for key in ("next_windows", "_windows"):
+        status[key] = [w for w in status[key] if scope.allows(w["dag_id"])]
+    return status
+
+
 def create_app(console: Console | None = None) -> FastAPI:
     state = console or Console()
     env = _templates()
@@ -101,45 +112,48 @@ def create_app(console: Console | None = None) -> FastAPI:
         return page(request, "error.html", status_code=503, title="Configuration error", message=str(exc))
 
     @app.get("/", response_class=HTMLResponse)
-    def overview(request: Request) -> HTMLResponse:
+    def overview(request: Request, scope: Scope) -> HTMLResponse:
         from mercenary_maintenance.console.plan import load_plan, mark_not_configured
         from mercenary_maintenance.console.status import build_status
 
-        cfg, index = state.fresh()
+        cfg, index = state.fresh(scope)
         off = sum(i.off for i in mark_not_configured(load_plan(cfg), cfg))
-        return page(request, "overview.html", title="Maintenance", status=build_status(index, cfg, state.clock()),
+        status = scoped_status(build_status(index, cfg, state.clock()), scope)
+        return page(request, "overview.html", title="Maintenance", status=status,
                     runs=index.run_count(), not_configured=off)
 
     @app.get("/api/status")
-    def api_status() -> dict[str, Any]:
+    def api_status(scope: Scope) -> dict[str, Any]:
         from mercenary_maintenance.console.status import build_status, public
 
-        cfg, index = state.fresh()
-        return public(build_status(index, cfg, state.clock()))
+        cfg, index = state.fresh(scope)
+        return public(scoped_status(build_status(index, cfg, state.clock()), scope))
 
     @app.get("/trends", response_class=HTMLResponse)
-    def trends(request: Request, days: int | None = Query(None, ge=1, le=3660)) -> HTMLResponse:
+    def trends(request: Request, scope: Scope, days: int | None = Query(None, ge=1, le=3660)) -> HTMLResponse:
         from mercenary_maintenance.console.charts import trend_charts
 
-        cfg, index = state.fresh()
+        cfg, index = state.fresh(scope)
         period = days or cfg.console.trend_days
         charts = trend_charts(index, state.clock() - timedelta(days=period))
         return page(request, "trends.html", title="Trends", charts=charts, days=period)
 
     @app.get("/plan", response_class=HTMLResponse)
-    def plan(request: Request) -> HTMLResponse:
-        from mercenary_maintenance.console.plan import compliance
+    def plan(request: Request, scope: Scope) -> HTMLResponse:
+        from mercenary_maintenance.console.plan import compliance, readable_items
 
-        cfg, index = state.fresh()
-        items = compliance(index, cfg, state.clock())
+        cfg, index = state.fresh(scope)
+        items = readable_items(compliance(index, cfg, state.clock()), scope.allows)
         return page(request, "plan.html", title="Plan compliance", items=items,
                     overdue=sum(i.overdue for i in items), manual=sum(i.manual for i in items),
                     off=sum(i.off for i in items))
 
     @app.get("/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
-    def run_report(request: Request, dag_id: str, run_id: str) -> HTMLResponse:
+    def run_report(request: Request, scope: Scope, dag_id: str, run_id: str) -> HTMLResponse:
         from mercenary_maintenance.console.report_html import markdown_html, sorted_findings
 
+        if not scope.allows(dag_id):  # before the read: a refused user does not learn whether the run exists
+            raise HTTPException(status_code=403, detail=f"Not allowed to read the runs of DAG {dag_id}")
         _, index = state.load()
         report = index.store.read_report(dag_id, run_id)
         if report is None:
@@ -152,11 +166,12 @@ def create_app(console: Console | None = None) -> FastAPI:
                     findings=sorted_findings(report), sections=sections)
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics(scope: Scope) -> Response:
         from mercenary_maintenance.console.metrics import exposition
 
-        _, index = state.fresh()
-        return Response(exposition(index, state.clock()), media_type=METRICS_CONTENT_TYPE)
+        _, index = state.fresh(scope)
+        hidden = len(set(index.dag_ids()) - (index.dags or frozenset()))
+        return Response(exposition(index, state.clock(), hidden), media_type=METRICS_CONTENT_TYPE)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -168,6 +183,8 @@ def create_app(console: Console | None = None) -> FastAPI:
                 base=base, airflow=base.removesuffix(URL_PREFIX), now=state.clock(), title="Not logged in",
                 message=str(exc.detail), login=login)
             return HTMLResponse(html, status_code=401, headers=exc.headers)
+        if exc.status_code == 403 and accepts_html:
+            return page(request, "error.html", status_code=403, title="Not allowed", message=str(exc.detail))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     return app

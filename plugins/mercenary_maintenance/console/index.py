@@ -13,13 +13,14 @@ report.json) once.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -110,6 +111,8 @@ class RunIndex:
                  refresh_seconds: float = 5.0) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
+        # The DAGs whose runs the queries see (None: all); see :meth:`scoped`.
+        self.dags: frozenset[str] | None = None
         folder = cache_dir or default_cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(source.encode()).hexdigest()[:16]
@@ -233,13 +236,33 @@ class RunIndex:
 
     # ------------------------------------------------------------------ queries
 
+    def scoped(self, dags: Iterable[str]) -> RunIndex:
+        """The same cache, every query limited to the runs of ``dags`` (what one user may read)."""
+        view = copy.copy(self)
+        view.dags = frozenset(dags)
+        return view
+
+    def _only(self, column: str = "dag_id") -> tuple[str, tuple[str, ...]]:
+        """An SQL condition (and its parameters) limiting rows to the scope's DAGs; always true unscoped."""
+        if self.dags is None:
+            return "1=1", ()
+        if not self.dags:
+            return "1=0", ()
+        return f"{column} IN ({','.join('?' * len(self.dags))})", tuple(sorted(self.dags))
+
+    def dag_ids(self) -> list[str]:
+        """Every DAG with a run in the cache (unscoped: the candidates an authorization filters)."""
+        with self.connect() as db:
+            return [d for (d,) in db.execute("SELECT DISTINCT dag_id FROM runs ORDER BY dag_id")]
+
     def last_runs(self) -> list[dict[str, Any]]:
         """The newest run of each DAG."""
+        only, args = self._only()
         with self.connect() as db:
             rows = db.execute(
                 "SELECT r.dag_id, r.run_id, r.run_type, r.status, r.finished_at, r.ts FROM runs r "
-                "JOIN (SELECT dag_id, MAX(ts) AS ts FROM runs GROUP BY dag_id) m ON r.dag_id=m.dag_id AND r.ts=m.ts "
-                "ORDER BY r.dag_id, r.run_id DESC").fetchall()
+                f"JOIN (SELECT dag_id, MAX(ts) AS ts FROM runs WHERE {only} GROUP BY dag_id) m "
+                "ON r.dag_id=m.dag_id AND r.ts=m.ts ORDER BY r.dag_id, r.run_id DESC", args).fetchall()
         out: dict[str, dict[str, Any]] = {}
         for dag_id, run_id, run_type, status, finished_at, ts in rows:
             out.setdefault(dag_id, {"dag_id": dag_id, "run_id": run_id, "run_type": run_type, "status": status,
@@ -247,59 +270,70 @@ class RunIndex:
         return list(out.values())
 
     def last_by_status(self) -> list[tuple[str, str, float]]:
+        only, args = self._only()
         with self.connect() as db:
             return [(d, s, t) for d, s, t in
-                    db.execute("SELECT dag_id, status, MAX(ts) FROM runs GROUP BY dag_id, status")]
+                    db.execute(f"SELECT dag_id, status, MAX(ts) FROM runs WHERE {only} GROUP BY dag_id, status", args)]
 
     def recent_runs(self, dag_id: str, limit: int = 5) -> list[dict[str, Any]]:
+        only, args = self._only()
         with self.connect() as db:
-            rows = db.execute("SELECT run_id, status, finished_at FROM runs WHERE dag_id=? ORDER BY ts DESC LIMIT ?",
-                              (dag_id, limit)).fetchall()
+            rows = db.execute(f"SELECT run_id, status, finished_at FROM runs WHERE dag_id=? AND {only} "
+                              "ORDER BY ts DESC LIMIT ?", (dag_id, *args, limit)).fetchall()
         return [{"dag_id": dag_id, "run_id": r, "status": s, "finished_at": f} for r, s, f in rows]
 
     def latest_findings(self) -> list[dict[str, Any]]:
+        only, args = self._only()
         with self.connect() as db:
             rows = db.execute("SELECT check_name, target, kind, severity, message, value, dag_id, run_id, ts "
-                              "FROM latest").fetchall()
+                              f"FROM latest WHERE {only}", args).fetchall()
         keys = ("check", "target", "kind", "severity", "message", "value", "dag_id", "run_id", "ts")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def last_event(self, action: str, target: str, ok_only: bool) -> dict[str, Any] | None:
+        only, args = self._only()
         with self.connect() as db:
             row = db.execute(
-                "SELECT ok, duration_s, dag_id, run_id, ts FROM events WHERE action=? AND target=?"
-                + (" AND ok=1" if ok_only else "") + " ORDER BY ts DESC LIMIT 1", (action, target)).fetchone()
+                f"SELECT ok, duration_s, dag_id, run_id, ts FROM events WHERE action=? AND target=? AND {only}"
+                + (" AND ok=1" if ok_only else "") + " ORDER BY ts DESC LIMIT 1", (action, target, *args)).fetchone()
         if row is None:
             return None
         return dict(zip(("ok", "duration_s", "dag_id", "run_id", "ts"), row, strict=True))
 
     def event_targets(self, action: str) -> list[str]:
+        only, args = self._only()
         with self.connect() as db:
-            return [t for (t,) in db.execute("SELECT DISTINCT target FROM events WHERE action=?", (action,))]
+            return [t for (t,) in db.execute(f"SELECT DISTINCT target FROM events WHERE action=? AND {only}",
+                                             (action, *args))]
 
     def task_last(self) -> dict[tuple[str, str], dict[str, Any]]:
+        only, args = self._only()
         with self.connect() as db:
-            rows = db.execute("SELECT dag_id, task_id, run_id, state, ts FROM task_last").fetchall()
+            rows = db.execute(f"SELECT dag_id, task_id, run_id, state, ts FROM task_last WHERE {only}", args).fetchall()
         return {(d, t): {"run_id": r, "state": s, "ts": ts} for d, t, r, s, ts in rows}
 
     def points(self, series: str, since_ts: float) -> list[dict[str, Any]]:
+        only, args = self._only()
         with self.connect() as db:
-            rows = db.execute("SELECT target, label, value, ts FROM points WHERE series=? AND ts>=? ORDER BY ts",
-                              (series, since_ts)).fetchall()
+            rows = db.execute(f"SELECT target, label, value, ts FROM points WHERE series=? AND ts>=? AND {only} "
+                              "ORDER BY ts", (series, since_ts, *args)).fetchall()
         return [{"target": t, "label": lab, "value": v, "ts": ts} for t, lab, v, ts in rows]
 
     def latest_points(self, series: str) -> list[dict[str, Any]]:
         """The newest point of ``series`` per (target, label)."""
+        only, args = self._only()
         with self.connect() as db:
             rows = db.execute(
                 "SELECT p.target, p.label, p.value, p.ts FROM points p JOIN (SELECT target, MAX(ts) AS ts FROM points "
-                "WHERE series=? GROUP BY target) m ON p.target=m.target AND p.ts=m.ts WHERE p.series=? "
-                "ORDER BY p.target, p.label", (series, series)).fetchall()
+                f"WHERE series=? AND {only} GROUP BY target) m ON p.target=m.target AND p.ts=m.ts "
+                f"WHERE p.series=? AND {self._only('p.dag_id')[0]} ORDER BY p.target, p.label",
+                (series, *args, series, *args)).fetchall()
         return [{"target": t, "label": lab, "value": v, "ts": ts} for t, lab, v, ts in rows]
 
     def run_count(self) -> int:
+        only, args = self._only()
         with self.connect() as db:
-            return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+            return int(db.execute(f"SELECT COUNT(*) FROM runs WHERE {only}", args).fetchone()[0])
 
 
 def _rank(severity: Any) -> int:

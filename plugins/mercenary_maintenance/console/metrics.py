@@ -1,4 +1,4 @@
-"""``/maintenance/metrics``: the index as Prometheus gauges (names fixed in DESIGN §10)."""
+"""``/maintenance/metrics``: the index as Prometheus gauges (names fixed in docs/ui.md)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from prometheus_client.registry import Collector
 
 from mercenary_maintenance.console.index import RunIndex
 
-# DESIGN §10's scale (not the ordering of findings.Severity, where unknown ranks below critical).
+# docs/ui.md's scale (not the ordering of findings.Severity, where unknown ranks below critical).
 SEVERITY_VALUE = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
 _WORSE = {"ok": 0, "warning": 1, "unknown": 2, "critical": 3}
 BACKUP_KINDS = {"backup.full": "full", "backup.incremental": "incremental"}
 
 
 class IndexCollector(Collector):
-    def __init__(self, index: RunIndex, now: datetime) -> None:
-        self.index, self.now = index, now
+    def __init__(self, index: RunIndex, now: datetime, hidden_dags: int = 0) -> None:
+        self.index, self.now, self.hidden_dags = index, now, hidden_dags
 
     def collect(self) -> Iterator[Any]:
         severity = GaugeMetricFamily("mercenary_finding_severity",
@@ -79,8 +79,16 @@ class IndexCollector(Collector):
             last.add_metric([dag_id, str(status)], ts)
         yield last
 
+        # Every series above is limited to the DAGs the scraping user may read: a Prometheus
+        # whose service user lost a permission would otherwise just stop seeing a backup's age,
+        # and the rules over it go quiet. This says so (deploy/prometheus/rules.yml alerts on it).
+        hidden = GaugeMetricFamily("mercenary_metrics_hidden_dags",
+                                   "DAGs with maintenance runs whose series this user may not read (left out)")
+        hidden.add_metric([], float(self.hidden_dags))
+        yield hidden
 
-def exposition(index: RunIndex, now: datetime) -> bytes:
+
+def exposition(index: RunIndex, now: datetime, hidden_dags: int = 0) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(IndexCollector(index, now))
+    registry.register(IndexCollector(index, now, hidden_dags))
     return bytes(generate_latest(registry))

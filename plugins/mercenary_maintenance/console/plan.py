@@ -4,6 +4,7 @@ last ran, their outcome, and whether they are overdue for their DAG's cadence (+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from mercenary_maintenance.console.status import iso
 from mercenary_maintenance.windows.rules import UTC, WINDOW_DAGS
 
 REF = re.compile(r"`([a-z][a-z0-9_]*)\.([a-z][a-z0-9_.]*)`")
-# Fixed-interval DAGs (DESIGN §4); the window DAGs are due once per window.
+# Fixed-interval DAGs (docs/windows.md); the window DAGs are due once per window.
 INTERVALS = {
     "maintenance_daily": timedelta(days=1),
     "backup_full": timedelta(days=1),
@@ -160,3 +161,15 @@ def compliance(index: RunIndex, cfg: MaintenanceConfig, now: datetime) -> list[P
                 t.due_since = since.astimezone(UTC).isoformat()
                 t.overdue = last is None or last["ts"] < since.timestamp()
     return items
+
+
+def readable_items(items: list[PlanItem], allows: Callable[[str], bool]) -> list[PlanItem]:
+    """The plan as one user may see it: tasks of DAGs they may not read left out, and the items
+    executed only by such tasks (manual items, which belong to no DAG, stay)."""
+    out = []
+    for item in items:
+        tasks = [t for t in item.tasks if allows(t.dag_id)]
+        if tasks or not item.tasks:
+            item.tasks = tasks
+            out.append(item)
+    return out

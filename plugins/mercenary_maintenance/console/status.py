@@ -1,4 +1,4 @@
-"""The overview's data (DESIGN §10 ``/maintenance/api/status``), built from the run index.
+"""The overview's data (docs/ui.md ``/maintenance/api/status``), built from the run index.
 
 One row per configured target (PostgreSQL, Redis, HTTP): the worst open finding per area
 (the latest result of each check on that target, the worst of an area's checks), the age
@@ -106,14 +106,14 @@ def build_status(index: RunIndex, cfg: MaintenanceConfig, now: datetime) -> dict
         "targets": rows,
         "runs": runs,
         "next_windows": [{"dag_id": w["dag_id"], "start": w["start"], "end": w["end"]} for w in windows],
-        # For the HTML page only (the JSON keeps DESIGN §10's keys).
+        # For the HTML page only (the JSON keeps docs/ui.md's keys).
         "_windows": windows,
         "_other": {area: _area_entry(fs) for area, fs in sorted(unowned.items())},
     }
 
 
 def public(status: dict[str, Any]) -> dict[str, Any]:
-    """The JSON of ``/maintenance/api/status``: DESIGN §10's keys."""
+    """The JSON of ``/maintenance/api/status``: docs/ui.md's keys."""
     keys = ("kind", "name", "worst", "areas", "last_full_backup_age_s", "last_restore_test")
     return {"targets": [{k: t[k] for k in keys} for t in status["targets"]],
             "runs": status["runs"], "next_windows": status["next_windows"]}

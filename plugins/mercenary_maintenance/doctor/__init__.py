@@ -1,6 +1,6 @@
 """The doctor: ``python -m mercenary_maintenance.doctor [--config FILE] [--json]`` (``make doctor``).
 
-A preflight in the manner of ``pgbackrest check`` and ``barman check`` (DESIGN §13): it reads the
+A preflight in the manner of ``pgbackrest check`` and ``barman check`` (docs/doctor.md): it reads the
 config and looks at every connection, target, privilege, setting and plan item **without changing
 anything**, and prints one line per item — ``ok``, ``fix`` (with the exact fix: the GRANT, the
 ``ALTER SYSTEM``, the config key) or ``off`` (a plan item nothing is configured for, with the key

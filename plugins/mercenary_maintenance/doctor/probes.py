@@ -439,6 +439,171 @@ def pool_probe(ctx: Context) -> Iterator[Item]:
         yield ok("airflow.pool", HEAVY_POOL, f"{slots} slot(s): at most {slots} target(s) maintained at once")
 
 
+# ------------------------------------------------------------------------------------------ hosts
+
+SUDOERS_HINT = ("connect as a user that may run it, e.g. the `maintenance` user with the sudoers lines of "
+                "docs/areas/hosts.md (`maintenance ALL=(root) NOPASSWD: MM_READ, MM_CLEAN`)")
+
+
+def _hosts_bound(cfg: MaintenanceConfig) -> float:
+    """Every host connects (3 × connect_s at most) and runs three short commands, one after another."""
+    ssh = cfg.timeouts.ssh
+    return max(1, len(cfg.targets.hosts)) * (3 * ssh.connect_s + 3 * min(ssh.command_s, 30.0)) + 5
+
+
+def _keyscan(conn: Any) -> str:
+    port = f" -p {conn.port}" if conn.port and int(conn.port) != 22 else ""
+    return (f"`ssh-keyscan -t ed25519{port} {conn.host}` and set the connection's extra host_key to the "
+            "\"ssh-ed25519 AAAA…\" part (or add the line to the worker's ~/.ssh/known_hosts)")
+
+
+def host_key_item(name: str, conn: Any, allow_unknown: bool) -> Item:
+    """Is the host key of an SSH connection pinned (pure over the connection)?"""
+    import base64
+    import binascii
+
+    extra = conn.extra_dejson or {}
+    loose = str(extra.get("no_host_key_check", "false")).lower() == "true"
+    if loose and not allow_unknown:
+        return fix("hosts.host_key", name, "host-key checking is off on the connection: the host is refused",
+                   f"pin the key: {_keyscan(conn)}; then drop no_host_key_check")
+    if loose:
+        return fix("hosts.host_key", name, "host-key checking is off and allow_unknown_host_key is true: a "
+                   "man in the middle would not be noticed", f"pin the key: {_keyscan(conn)}")
+    key = str(extra.get("host_key") or "").split()
+    if key:
+        try:
+            base64.b64decode(key[-1], validate=True)
+        except (binascii.Error, ValueError):
+            return fix("hosts.host_key", name, "the connection's host_key extra is not a valid key",
+                       f"replace it: {_keyscan(conn)}")
+        return ok("hosts.host_key", name, f"host key pinned in the connection ({key[0] if len(key) > 1 else 'key'})")
+    known = Path.home() / ".ssh" / "known_hosts"
+    wanted = {str(conn.host), f"[{conn.host}]:{conn.port}"}
+    if known.exists() and any(line.split(" ", 1)[0] in wanted or any(w in line.split(" ", 1)[0].split(",")
+                              for w in wanted) for line in known.read_text().splitlines()):
+        return ok("hosts.host_key", name, f"host key pinned in {known}")
+    return fix("hosts.host_key", name, "no host key pinned (no host_key extra, no known_hosts entry): the "
+               "connection is refused", f"pin the key: {_keyscan(conn)}")
+
+
+def _denied(text: str) -> bool:
+    return "Permission denied" in text or "Operation not permitted" in text
+
+
+@probe("hosts", bound_s=_hosts_bound)
+def hosts_probe(ctx: Context) -> Iterator[Item]:
+    """Each host target: its SSH connection defined, its host key pinned, reachable, and the privileged
+    commands (open files, firewall ruleset, sshd journal) allowed."""
+    from mercenary_maintenance.hosts import transport_for
+
+    if not ctx.cfg.targets.hosts:
+        yield off("hosts.configured", "local", "targets.hosts is empty: the server lines of the plan run on the "
+                  "Airflow worker itself (reported as host 'local')", "targets.hosts")
+        return
+    for host in ctx.cfg.targets.hosts:
+        if host.transport == "ssh":
+            assert host.ssh_conn_id is not None
+            try:
+                conn = ctx.connection(host.ssh_conn_id)
+            except MissingConnection:
+                yield _missing("hosts.reachable", host.name, host.ssh_conn_id, "ssh",
+                               "host, port, login, extra private_key and host_key")
+                continue
+            key_item = host_key_item(host.name, conn, host.allow_unknown_host_key)
+            yield key_item
+            if key_item.status == "fix" and not host.allow_unknown_host_key:
+                continue
+        transport = transport_for(ctx.cfg, host.name)
+        try:
+            try:
+                transport.run("file_ids", "/")
+            except Exception as exc:
+                yield fix("hosts.reachable", host.name, f"unreachable: {redact.first_line(exc)}",
+                          f"check connection {host.ssh_conn_id}: host, port, login, private_key; the host's sshd")
+                continue
+            yield ok("hosts.reachable", host.name, f"reachable over {host.transport}")
+            yield from _host_privileges(transport, host.name)
+        finally:
+            transport.close()
+
+
+def _host_privileges(transport: Any, name: str) -> Iterator[Item]:
+    found = transport.run("open_files", check=False)
+    fd_errors = [line for line in found.stderr.splitlines() if "/fd" in line and _denied(line)]
+    if fd_errors:
+        yield fix("hosts.sudo", name, f"the open files of {len(fd_errors)} descriptor(s) cannot be read "
+                  f"({fd_errors[0][:80]}): no log or temp file is deleted on this host", SUDOERS_HINT)
+    else:
+        yield ok("hosts.sudo", name, "every process's open files are readable (/proc/*/fd)")
+    nft = transport.run("nft_ruleset", check=False)
+    ipt = transport.run("iptables_save", check=False) if nft.returncode != 0 else nft
+    if nft.returncode != 0 and ipt.returncode != 0:
+        reason = (nft.stderr or ipt.stderr).strip().splitlines()[-1:] or [f"exit {nft.returncode}"]
+        remedy = SUDOERS_HINT if _denied(nft.stderr + ipt.stderr) else "install nftables (or iptables) on the host"
+        yield fix("hosts.firewall", name, f"the firewall ruleset cannot be read: {reason[0][:120]}", remedy)
+    else:
+        yield ok("hosts.firewall", name, "the firewall ruleset is readable")
+# ------------------------------------------------------------------------------------------ Airflow's metadata
+
+
+def _airflow_db_rows(ctx: Context, conn_id: str, tables: list[str]) -> list[dict[str, Any]]:
+    from psycopg.rows import dict_row
+
+    from mercenary_maintenance.adapters import postgres as adapter
+
+    t = ctx.cfg.timeouts
+    conn = adapter.connect(conn_id, purpose="doctor", timeouts=t)
+    try:
+        with adapter.read_deadline(conn, t.postgres.connect_s + t.postgres.read_grace_s, "doctor airflow_db"):
+            conn.execute("SELECT set_config('default_transaction_read_only', 'on', false), "
+                         "set_config('statement_timeout', %s, false)", [f"{int(t.postgres.connect_s * 1000)}ms"])
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(packaged.sql_text("airflow_db", "privileges"), {"tables": tables})
+                rows = [dict(r) for r in cur.fetchall()]
+                role = cur.execute("SELECT current_user AS role").fetchone()
+    finally:
+        conn.close()
+    return [{**r, "role": (role or {}).get("role", "?")} for r in rows]
+
+
+@probe("airflow_db")
+def airflow_db_probe(ctx: Context) -> Iterator[Item]:
+    """Airflow's metadata database for ``airflow db clean``: connection, migrated, DELETE on each table."""
+    cfg = ctx.cfg.airflow_db
+    item, target = "airflow_db.clean", "airflow_db"
+    if cfg.conn_id is None:
+        yield off(item, target, "Airflow's metadata database is not cleaned (its tables grow without bound)",
+                  "airflow_db.conn_id")
+        return
+    try:
+        ctx.connection(cfg.conn_id)
+    except MissingConnection:
+        yield _missing(item, target, cfg.conn_id, "postgres", "the database of [database] sql_alchemy_conn")
+        return
+    try:
+        rows = _airflow_db_rows(ctx, cfg.conn_id, cfg.tables)
+    except Exception as exc:
+        yield fix(item, target, f"cannot connect or query: {redact.first_line(exc)}",
+                  f"check connection {cfg.conn_id}: host, port, credentials, pg_hba.conf")
+        return
+    if not rows or not rows[0]["migrated"]:
+        yield fix(item, target, f"connection {cfg.conn_id} is not an Airflow metadata database (no alembic_version)",
+                  "point airflow_db.conn_id at the database of [database] sql_alchemy_conn")
+        return
+    missing = [r["table_name"] for r in rows if not r["present"]]
+    denied = [r["table_name"] for r in rows if r["present"] and not r["can_delete"]]
+    if missing:
+        yield fix(item, target, f"tables missing: {', '.join(missing)}", "run `airflow db migrate`, or drop them "
+                  "from airflow_db.tables")
+    elif denied:
+        yield fix(item, target, f"role {rows[0]['role']} may not DELETE from {', '.join(denied)}",
+                  f"GRANT DELETE ON {', '.join(denied)} TO \"{rows[0]['role']}\";")
+    else:
+        yield ok(item, target, f"connection {cfg.conn_id}: Airflow's metadata, DELETE on {len(rows)} table(s); "
+                 f"rows older than {cfg.retention_days} days are cleaned weekly")
+
+
 # ------------------------------------------------------------------------------------------ the plan
 
 

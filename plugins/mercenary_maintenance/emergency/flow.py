@@ -53,7 +53,8 @@ def notice_body(step: Step, request: dict[str, Any]) -> str:
             return when.isoformat()
         try:
             if req.critical:
-                post_to_slack(step.cfg.alerts.slack_conn_id, text)  # one attempt: a critical run does not wait
+                # one attempt: a critical run does not wait
+                post_to_slack(step.cfg.alerts.slack_conn_id, text, step.cfg.timeouts)
             else:
                 delivery.post(step.cfg, text, "the emergency notice")  # retried within alerts.slack_send_budget_seconds
         except Exception as exc:

@@ -76,7 +76,7 @@ def headers_body(step: Step) -> None:
     if not step.cfg.targets.http:
         step.add(not_configured(headers.CHECK, "all", "targets.http is empty"))
     for target in step.cfg.targets.http:
-        step.check(headers.CHECK, target.name, partial(headers.check_target, target, threshold))
+        step.check(headers.CHECK, target.name, partial(headers.check_target, target, threshold, step.cfg.timeouts))
 
 
 def failed_logins_body(step: Step) -> None:
@@ -106,3 +106,27 @@ def closed_ports_body(step: Step) -> None:
     for spec in step.cfg.security.closed_ports:
         step.check(security.OPEN_PORTS, spec,
                    partial(security.check_port, spec, step.cfg.security.port_timeout_seconds))
+
+
+def host_logins_body(step: Step, host: str) -> None:
+    """security.failed_logins on one host: failed SSH logins since the last run, from the host's journal or
+    auth.log (through its transport; the PostgreSQL logs are check_failed_logins')."""
+    from datetime import datetime
+
+    from mercenary_maintenance.health import host_logins
+    from mercenary_maintenance.report.state import keeper
+    from mercenary_maintenance.windows.rules import UTC
+
+    sec = step.cfg.security
+    if not sec.host_logins:
+        step.add(not_configured(host_logins.CHECK, f"{host}:sshd", "security.host_logins is off: failed SSH logins "
+                                "on the hosts are not counted"))
+        return
+
+    def look() -> object:
+        state = keeper(step.cfg, f"host_logins.{host.lower()}")
+        finding, new = host_logins.check_host(step.host(host), sec, state.load(), datetime.now(UTC))
+        state.save(new)
+        return finding
+
+    step.check(host_logins.CHECK, f"{host}:sshd", look)  # type: ignore[arg-type]

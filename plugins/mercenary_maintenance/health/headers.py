@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from mercenary_maintenance.config import HttpTarget
+from mercenary_maintenance.config import HttpTarget, TimeoutsConfig
 from mercenary_maintenance.findings import Finding, Threshold, measured
 
 CHECK = "http.security_headers"
@@ -129,7 +129,7 @@ def headers_finding(name: str, url: str, headers: Mapping[str, str], threshold: 
                     {"url": url, "grade": a.grade, "missing": a.missing, "wrong": a.wrong})
 
 
-def check_target(target: HttpTarget, threshold: Threshold) -> Finding:
+def check_target(target: HttpTarget, threshold: Threshold, timeouts: TimeoutsConfig) -> Finding:
     from mercenary_maintenance.health.http import fetch
 
-    return headers_finding(target.name, target.url, fetch(target).headers, threshold)
+    return headers_finding(target.name, target.url, fetch(target, timeouts).headers, threshold)

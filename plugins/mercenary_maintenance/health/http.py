@@ -5,13 +5,13 @@ The request itself is made by :mod:`mercenary_maintenance.adapters.http` (bounde
 from __future__ import annotations
 
 from mercenary_maintenance.adapters.http import USER_AGENT, HttpAnswer, ssl_context
-from mercenary_maintenance.config import HttpTarget
+from mercenary_maintenance.config import HttpTarget, TimeoutsConfig
 
 __all__ = ["USER_AGENT", "HttpAnswer", "fetch", "ssl_context"]
 
 
-def fetch(target: HttpTarget) -> HttpAnswer:
+def fetch(target: HttpTarget, timeouts: TimeoutsConfig) -> HttpAnswer:
     """GET the target; an HTTP error status is an answer, a transport error raises."""
     from mercenary_maintenance.adapters.http import get
 
-    return get(target.url, ca_file=target.ca_file, read_s=target.timeout_seconds)
+    return get(target.url, ca_file=target.ca_file, read_s=target.timeout_seconds, timeouts=timeouts)

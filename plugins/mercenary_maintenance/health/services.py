@@ -1,4 +1,4 @@
-"""``services.status``: is every configured PostgreSQL, Redis and HTTP target answering?
+"""``services.status``: is every configured PostgreSQL, Redis, HTTP and host target answering?
 
 PostgreSQL and Redis: reachable is ok, unreachable critical. HTTP: the expected status
 is required (another status or no answer is critical), and the response time of the
@@ -10,7 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mercenary_maintenance.config import HttpTarget, MaintenanceConfig, PostgresTarget, RedisTarget, TimeoutsConfig
+from mercenary_maintenance.config import (
+    HostTarget,
+    HttpTarget,
+    MaintenanceConfig,
+    PostgresTarget,
+    RedisTarget,
+    TimeoutsConfig,
+)
 from mercenary_maintenance.findings import Finding, Severity, Threshold, evaluate, limit_for
 from mercenary_maintenance.redact import first_line
 
@@ -87,11 +94,11 @@ def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
     return f"Redis {adapter.ping(target.conn_id, timeouts=timeouts)}"
 
 
-def check_http(target: HttpTarget, latency: Threshold) -> Finding:
+def check_http(target: HttpTarget, latency: Threshold, timeouts: TimeoutsConfig) -> Finding:
     from mercenary_maintenance.health.http import fetch
 
     try:
-        answer = fetch(target)
+        answer = fetch(target, timeouts)
     except Exception as exc:
         return http_result(target.name, target.url, None, target.expect_status, None, first_line(exc), latency)
     return http_result(target.name, target.url, answer.status, target.expect_status, answer.latency_s, None, latency)
@@ -108,9 +115,38 @@ def probe_redis(cfg: MaintenanceConfig, target: RedisTarget) -> Finding:
 
 
 def probe_http(cfg: MaintenanceConfig, target: HttpTarget) -> Finding:
-    return check_http(target, cfg.thresholds.latency_p95_seconds.as_threshold())
+    return check_http(target, cfg.thresholds.latency_p95_seconds.as_threshold(), cfg.timeouts)
 
 
 def check_all(cfg: MaintenanceConfig) -> list[Finding]:
     return ([probe_postgres(cfg, t) for t in cfg.targets.postgres] + [probe_redis(cfg, t) for t in cfg.targets.redis]
             + [probe_http(cfg, t) for t in cfg.targets.http])
+
+
+def probe_host(cfg: MaintenanceConfig, target: HostTarget) -> Finding:
+    """``services.status`` of a host (target ``host:<name>``): its transport reachable (SSH connect, key pinned)
+    and each of its services running; critical when unreachable or a service is down."""
+    from mercenary_maintenance.health import host as host_checks
+    from mercenary_maintenance.hosts import transport_for
+
+    name = f"host:{target.name}"
+    started = time.monotonic()
+    transport = transport_for(cfg, target.name)
+    try:
+        try:
+            transport.run("file_ids", "/")
+        except Exception as exc:
+            return Finding(CHECK, name, Severity.CRITICAL, f"host target {target.name!r} is unreachable: "
+                           f"{first_line(exc)}", details={"kind": "host"})
+        latency = time.monotonic() - started
+        found = [host_checks.check_service(transport, s) for s in target.services]
+    finally:
+        transport.close()
+    down = [f for f in found if f.severity is not Severity.OK]
+    details = {"kind": "host", "services": {f.target: f.severity.label for f in found}}
+    if down:
+        return Finding(CHECK, name, max(f.severity for f in down),
+                       f"host target {target.name!r} is reachable but {len(down)} service(s) are not running: "
+                       + "; ".join(f.message for f in down[:5]), details=details)
+    return Finding(CHECK, name, Severity.OK, f"host target {target.name!r} is up ({latency:.3f}s; "
+                   f"{len(found)} service(s) running)", value=round(latency, 4), details=details)

@@ -11,6 +11,7 @@ TLS = TaskSpec("check_tls_certificates", bodies.tls_body)
 HEADERS = TaskSpec("check_security_headers", bodies.headers_body)
 FAILED_LOGINS = TaskSpec("check_failed_logins", bodies.failed_logins_body)
 CLOSED_PORTS = TaskSpec("check_closed_ports", bodies.closed_ports_body)
+HOST_LOGINS = TaskSpec("check_host_logins", bodies.host_logins_body, over="hosts")
 
 
-DAILY = Group("health", SERVICES, HOST, TLS, HEADERS, FAILED_LOGINS, CLOSED_PORTS)
+DAILY_GROUP = Group("health", SERVICES, HOST, TLS, HEADERS, FAILED_LOGINS, HOST_LOGINS, CLOSED_PORTS)

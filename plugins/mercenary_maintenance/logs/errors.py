@@ -32,6 +32,7 @@ from mercenary_maintenance.runner import mask
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import ErrorScanSet
+    from mercenary_maintenance.hosts import Transport
     from mercenary_maintenance.steps import Step
 
 CHECK = "logs.errors"
@@ -191,23 +192,108 @@ def errors_finding(name: str, scan: Scan | None, threshold: Threshold, files: in
         "bytes_skipped": scan.bytes_skipped, "events": scan.events[:20]})
 
 
-def scan_errors(step: Step) -> None:
-    """logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets since the last run (state
-    kept beside the reports)."""
+def _file_ids(t: Transport, paths: list[str]) -> dict[str, str]:
+    """path → ``dev:inode`` on the host (``stat -c``), to tell a rotated file from one that grew."""
+    if not paths:
+        return {}
+    result = t.run("file_ids", *paths, check=False)
+    ids: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) == 4:
+            ids[parts[3]] = parts[0]
+    return ids
+
+
+def scan_host_set(t: Transport, paths: Iterable[str], state: dict[str, Any] | None,
+                  max_bytes: int) -> tuple[Scan, dict[str, Any]]:
+    """The files of one set on a host, each read from where the last run stopped (offset and inode per path);
+    a new inode or a shorter file is read from its start. The first run takes a baseline."""
+    from mercenary_maintenance.hosts import expand as host_expand
+
+    scan = Scan()
+    entries = {e.path: e for pattern in paths for e in host_expand(t, pattern)[1]}
+    ids = _file_ids(t, sorted(entries))
+    old: dict[str, Any] = (state or {}).get("files", {})
+    new: dict[str, Any] = {}
+    for path, entry in sorted(entries.items()):
+        inode = ids.get(path, "?")
+        saved = old.get(path)
+        start = 0
+        if state is None:
+            start = entry.size
+        elif saved and saved.get("inode") == inode and entry.size >= int(saved["offset"]):
+            start = int(saved["offset"])
+        elif saved and saved.get("inode") == inode:
+            scan.events.append(f"{path}: truncated (size {entry.size} < offset {saved['offset']}), read from the start")
+        elif saved:
+            scan.events.append(f"{path}: new file since the last run (rotated), read from the start")
+        offset = start
+        if entry.size > start and state is not None:
+            offset = _read_host(t, path, start, entry.size, max_bytes, scan)
+        new[path] = {"inode": inode, "offset": offset}
+    return scan, {"files": new}
+
+
+def _read_host(t: Transport, path: str, start: int, end: int, max_bytes: int, scan: Scan) -> int:
+    """Feed the complete lines between ``start`` and ``end``; the offset after the last complete line."""
+    if end - start > max_bytes:
+        scan.bytes_skipped += end - start - max_bytes
+        scan.events.append(f"{path}: {end - start - max_bytes} bytes skipped (more than {max_bytes} since last run)")
+        start = end - max_bytes
+    with t.open(path) as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    cut = data.rfind(b"\n")
+    if cut < 0:
+        return start  # no complete line yet: read whole next time
+    data = data[:cut + 1]
+    scan.bytes_read += len(data)
+    scan.feed(data.decode("utf-8", "replace").splitlines())
+    return start + len(data)
+
+
+def _state_name(set_name: str, host: str, implicit: bool) -> str:
+    base = f"logs_errors_{set_name}"
+    return base if implicit else f"{base}.{re.sub(r'[^a-z0-9_.-]', '-', host.lower())}"
+
+
+def scan_errors(step: Step, host: str | None = None) -> None:
+    """logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets on the host since the last run
+    (each line counted once: offsets kept beside the reports, per host)."""
+    from mercenary_maintenance.hosts import LocalTransport
     from mercenary_maintenance.report.state import keeper
 
     sets = step.cfg.logs.error_scan
+    names = [host] if host is not None else [h.name for h in step.cfg.hosts()]
     if not sets:
-        step.add(Finding(CHECK, "all", Severity.OK, "no log set configured for error review (logs.error_scan)",
-                         details={"not_configured": True}))
+        for name in names:
+            step.add(Finding(CHECK, "all" if step.cfg.host_target(name).implicit else f"{name}:*", Severity.OK,
+                             "no log set configured for error review (logs.error_scan)",
+                             details={"not_configured": True}))
         return
-    for item in sets:
-        def one(item: ErrorScanSet = item) -> Finding:
-            state = keeper(step.cfg, f"logs_errors_{item.name}")
-            previous = state.load()
-            scan, new = scan_set(item.paths, previous, item.max_bytes)
-            state.save(new)
-            threshold = Threshold(item.warning, item.critical)
-            return errors_finding(item.name, None if previous is None else scan, threshold, len(new["files"]))
+    for name in names:
+        implicit = step.cfg.host_target(name).implicit
+        mine = [s for s in sets if s.hosts is None or name in s.hosts]
+        if not mine:
+            step.add(Finding(CHECK, f"{name}:*", Severity.OK, f"not configured: no logs.error_scan set names host "
+                             f"{name}", details={"not_configured": True}))
+        for item in mine:
+            target = item.name if implicit else f"{name}:{item.name}"
 
-        step.check(CHECK, item.name, one)
+            def one(item: ErrorScanSet = item, name: str = name, target: str = target,
+                    implicit: bool = implicit) -> Finding:
+                state = keeper(step.cfg, _state_name(item.name, name, implicit))
+                previous = state.load()
+                t = step.host(name)
+                if isinstance(t, LocalTransport):
+                    scan, new = scan_set(item.paths, previous, item.max_bytes)
+                else:
+                    scan, new = scan_host_set(t, item.paths, previous, item.max_bytes)
+                state.save(new)
+                threshold = Threshold(item.warning, item.critical)
+                found = errors_finding(target, None if previous is None else scan, threshold, len(new["files"]))
+                found.details["host"] = name
+                return found
+
+            step.check(CHECK, target, one)

@@ -6,30 +6,37 @@ import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import TimeoutsConfig
 
 CHUNK = 1 << 20
 
 
-def client_for(conn_id: str) -> Any:
+def client_for(conn_id: str, timeouts: TimeoutsConfig) -> Any:
     from mercenary_maintenance.adapters import s3
 
-    return s3.client(conn_id)
+    return s3.client(conn_id, timeouts=timeouts)
 
 
 def set_prefix(set_name: str) -> str:
     return f"logs/{set_name}/"
 
 
-def object_key(set_name: str, base: str, path: str, mtime: float, source_sha256: str) -> str:
+def object_key(set_name: str, base: str, path: str, mtime: float, source_sha256: str, host: str | None = None) -> str:
     """The same file always gets the same key (retries never duplicate); the source hash in
     the name keeps a rotated file that reuses a name apart from the earlier one.
 
     >>> object_key("app", "/var/log/app", "/var/log/app/a/x.log", 0, "ab" * 32)
     'logs/app/1970-01-01/a/x.log.ababababab.zst'
+    >>> object_key("app", "/var/log", "/var/log/x.log", 0, "ab" * 32, host="app1")
+    'logs/app/1970-01-01/app1/x.log.ababababab.zst'
     """
     day = datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d")
     rel = os.path.relpath(path, base).replace(os.sep, "/")
+    if host is not None:  # a host target's file: under the host's name (the implicit local keeps the old keys)
+        rel = f"{host}/{rel}"
     return f"{set_prefix(set_name)}{day}/{rel}.{source_sha256[:10]}.zst"
 
 
@@ -50,6 +57,12 @@ class Packed:
 
 def compress(source: str, dest: str, level: int) -> Packed:
     """zstd-compress ``source`` into ``dest``, hashing both sides in one pass."""
+    with open(source, "rb") as src:
+        return compress_stream(src, dest, level)
+
+
+def compress_stream(src: IO[bytes], dest: str, level: int) -> Packed:
+    """zstd-compress what ``src`` yields (a local file or one read over SFTP) into ``dest``, hashing both sides."""
     import zstandard
 
     src_hash, out_hash = hashlib.sha256(), hashlib.sha256()
@@ -64,7 +77,7 @@ def compress(source: str, dest: str, level: int) -> Packed:
             self.size += len(data)
             return int(self.fh.write(data))
 
-    with open(source, "rb") as src, open(dest, "wb") as raw:
+    with open(dest, "wb") as raw:
         tee = _Tee(raw)
         with zstandard.ZstdCompressor(level=level).stream_writer(tee, closefd=False) as writer:  # type: ignore[arg-type]
             while chunk := src.read(CHUNK):

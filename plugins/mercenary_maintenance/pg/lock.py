@@ -21,9 +21,12 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.pg.session import millis
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.pg.params import PgParams
 
 # A fixed bigint: b"mercmnt\0" read as a big-endian integer. Other tools are unlikely to use it.
 LOCK_KEY = int.from_bytes(b"mercmnt\0", "big")
@@ -145,6 +148,15 @@ _WAITING_BACKUP = (
     "AND l.classid::int8 = %s AND l.objid::int8 = %s AND a.application_name = %s "
     "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) LIMIT 1"
 )
+
+
+@contextmanager
+def holding_target_lock(pg: PgParams, wait_s: float, max_wait_s: float) -> Iterator[None]:
+    """Hold the target's maintenance lock on a session of its own (``pg``'s), waiting as a backup:
+    heavy maintenance yields to it at its next relation, and while it does the wait may last
+    ``max_wait_s``."""
+    with pg.connect() as lock_conn, target_lock(lock_conn, wait_s, as_backup=True, max_wait_s=max_wait_s):
+        yield
 
 
 def waiting_backup(conn: Any) -> int | None:

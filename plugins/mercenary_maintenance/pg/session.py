@@ -112,8 +112,7 @@ def server_version(conn: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
-def connect(target: PostgresTarget, purpose: str = "", timeouts: TimeoutsConfig | None = None
-            ) -> psycopg.Connection[Any]:
+def connect(target: PostgresTarget, purpose: str, timeouts: TimeoutsConfig) -> psycopg.Connection[Any]:
     """A raw autocommit connection of a configured target, bounded by ``timeouts.postgres``
     (credentials stay in the hook)."""
     from mercenary_maintenance.adapters import postgres as adapter
@@ -124,14 +123,13 @@ def connect(target: PostgresTarget, purpose: str = "", timeouts: TimeoutsConfig 
 @contextmanager
 def open_session(
     target: PostgresTarget, *, purpose: str, lock_timeout_s: float, statement_timeout_s: float,
-    budget: Callable[[], float] | None = None, timeouts: TimeoutsConfig | None = None,
+    timeouts: TimeoutsConfig, budget: Callable[[], float] | None = None,
 ) -> Iterator[Session]:
     """A session; ``statement_timeout_s`` is the ceiling, ``budget`` (when given) re-derives the
     timeout before each statement (the time left in the window)."""
-    from mercenary_maintenance.adapters import current_timeouts
     from mercenary_maintenance.adapters.postgres import read_deadline
 
-    bounds = current_timeouts(timeouts)
+    bounds = timeouts
     conn = connect(target, purpose, bounds)
     try:
         session = Session(conn, 0, budget=budget, read_grace_s=bounds.postgres.read_grace_s)

@@ -1,6 +1,6 @@
 """PostgreSQL maintenance actions: VACUUM (ANALYZE), ANALYZE, REINDEX INDEX CONCURRENTLY, VACUUM FULL.
 
-Safety (DESIGN §7): every statement runs in autocommit under ``statement_timeout`` =
+Safety (docs/reliability.md): every statement runs in autocommit under ``statement_timeout`` =
 ``step.statement_timeout_s()`` (≤ time left in the window). Lock-taking statements go through
 short lock attempts (:mod:`.lockretry`, ``postgres.lock_attempt_ms``), so application queries
 queue behind maintenance for at most one attempt; a statement that never gets its lock within

@@ -1,20 +1,26 @@
-"""Fetch rows for the PostgreSQL checks and record their findings into a :class:`Step`.
+"""Every PostgreSQL check, declared once, and the bodies that run them on a target.
 
-``run_daily``, ``run_weekly`` and ``run_monthly`` are the interface the cadence DAGs and the
-emergency DAG share. They open one read-only-in-practice session per target (autocommit, with
-``lock_timeout`` and a ``statement_timeout``), run each check through ``step.check`` (so an error
-becomes an ``unknown`` finding and fails the task after recording), and never change the server.
-When the target cannot be reached, every check of the cadence is recorded ``unknown``.
+:data:`CHECKS` is the table: one :class:`PgCheck` per check — its name, its SQL file
+(``include/sql/postgres/<sql>.sql``), its pure rule (:mod:`.rules`), its threshold key
+(``thresholds.<threshold>``) and its cadence. The cadence sets (:data:`DAILY_CHECKS`, …), the name
+constant :data:`NAMES`, the task that runs each check and the check table of ``docs/checks.md``
+are all derived from it (``tests/unit/test_catalogue.py`` fails when the docs are stale).
+
+The bodies open one session per target (autocommit, ``lock_timeout`` and a ``statement_timeout``),
+run each check through ``step.check`` (an error becomes an ``unknown`` finding and fails the task
+after recording), and never change the server. When the target cannot be reached, every check of
+the cadence is recorded ``unknown``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
-from mercenary_maintenance.findings import Finding
+from mercenary_maintenance.findings import ActionStatus, Finding
 from mercenary_maintenance.pg.session import Session, open_session
 from mercenary_maintenance.postgres import rules
 
@@ -22,111 +28,79 @@ if TYPE_CHECKING:
     from mercenary_maintenance.config import MaintenanceConfig
     from mercenary_maintenance.steps import Step
 
-CheckFn = Callable[[Session, "MaintenanceConfig", str], Finding]
+Cadence = Literal["daily", "weekly", "monthly"]
+CADENCES: tuple[Cadence, ...] = ("daily", "weekly", "monthly")
+# The task (in postgres/tasks.py) that runs a cadence's checks on every target.
+TASK_OF_CADENCE: dict[Cadence, str] = {"daily": "check_daily", "weekly": "check_weekly", "monthly": "check_monthly"}
 
 
-def blocked_locks(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.blocked_locks(target, s.rows("blocked_locks"), cfg.thresholds.blocked_locks.as_threshold())
+@dataclass(frozen=True)
+class PgCheck:
+    """One PostgreSQL check: ``rule(name, target, rows, threshold, *extra(cfg))`` over the rows of
+    ``sql`` (bound to ``params(cfg)``), or over what ``fetch`` returns when one query is not enough."""
+
+    name: str
+    sql: str
+    rule: Callable[..., Finding]
+    threshold: str
+    cadence: Cadence
+    params: Callable[[MaintenanceConfig], dict[str, Any]] | None = None
+    extra: Callable[[MaintenanceConfig], tuple[Any, ...]] | None = None
+    fetch: Callable[[Session, MaintenanceConfig], Any] | None = None
+
+    def measure(self, session: Session, cfg: MaintenanceConfig, target: str) -> Finding:
+        if self.fetch is not None:
+            rows = self.fetch(session, cfg)
+        else:
+            rows = session.rows(self.sql, self.params(cfg) if self.params else None)
+        threshold = getattr(cfg.thresholds, self.threshold).as_threshold()
+        return self.rule(self.name, target, rows, threshold, *(self.extra(cfg) if self.extra else ()))
 
 
-def long_running_transactions(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    limit = float(cfg.postgres.long_transaction_seconds)
-    rows = s.rows("long_running_transactions", {"seconds": limit})
-    return rules.long_running_transactions(target, rows, cfg.thresholds.long_transactions.as_threshold(), limit)
-
-
-def connections(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.connections(target, s.rows("connections"), cfg.thresholds.connections_percent.as_threshold())
-
-
-def txid_wraparound(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.txid_wraparound(target, s.rows("txid_wraparound"), cfg.thresholds.txid_wraparound_age.as_threshold())
-
-
-def sequence_exhaustion(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    rows = s.rows("sequence_exhaustion")
-    return rules.sequence_exhaustion(target, rows, cfg.thresholds.sequence_used_percent.as_threshold())
-
-
-def replication(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.replication(target, s.rows("replication"), cfg.thresholds.replication_lag_bytes.as_threshold())
-
-
-def dead_tuples(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.dead_tuples(
-        target, s.rows("dead_tuples"), cfg.thresholds.dead_tuple_percent.as_threshold(), cfg.postgres.min_dead_tuples
-    )
-
-
-def long_running_queries(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    limit = float(cfg.postgres.long_query_seconds)
-    rows = s.rows("long_running_queries", {"seconds": limit})
-    return rules.long_running_queries(target, rows, cfg.thresholds.long_queries.as_threshold(), limit)
-
-
-def slow_queries(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    from psycopg import sql
+def _slow_queries(s: Session, cfg: MaintenanceConfig) -> list[dict[str, Any]] | None:
+    """pg_stat_statements' rows, from the schema the extension lives in; None when it is absent."""
+    from psycopg import sql  # heavy: not at DAG parse time
 
     ext = s.rows("slow_queries_extension")
-    rows = None
-    if ext:
-        rows = s.rows(
-            "slow_queries", {"min_calls": cfg.postgres.slow_query_min_calls}, schema=sql.Identifier(ext[0]["schema"])
-        )
-    return rules.slow_queries(target, rows, cfg.thresholds.slow_query_mean_ms.as_threshold())
+    if not ext:
+        return None
+    return s.rows("slow_queries", {"min_calls": cfg.postgres.slow_query_min_calls},
+                  schema=sql.Identifier(ext[0]["schema"]))
 
 
-def cache_hit_ratio(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.cache_hit_ratio(
-        target, s.rows("cache_hit_ratio"), cfg.thresholds.cache_hit_ratio_percent.as_threshold()
-    )
-
-
-def unused_indexes(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    rows = s.rows("unused_indexes", {"min_bytes": cfg.postgres.unused_index_min_bytes})
-    return rules.unused_indexes(target, rows, cfg.thresholds.unused_indexes.as_threshold())
-
-
-def invalid_indexes(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.invalid_indexes(target, s.rows("invalid_indexes"), cfg.thresholds.invalid_indexes.as_threshold())
-
-
-def bloat(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    rows = s.rows("bloat", {"min_bytes": cfg.postgres.bloat_min_bytes})
-    return rules.bloat(target, rows, cfg.thresholds.bloat_percent.as_threshold())
-
-
-def role_audit(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.role_audit(
-        target, s.rows("role_audit"), cfg.thresholds.role_audit_flagged.as_threshold(), cfg.postgres.role_audit_allow
-    )
-
-
-def checksum_failures(s: Session, cfg: MaintenanceConfig, target: str) -> Finding:
-    return rules.checksum_failures(target, s.rows("checksum_failures"), cfg.thresholds.checksum_failures.as_threshold())
-
-
-DAILY: dict[str, CheckFn] = {
-    "postgres.blocked_locks": blocked_locks,
-    "postgres.long_running_transactions": long_running_transactions,
-    "postgres.connections": connections,
-    "postgres.txid_wraparound": txid_wraparound,
-    "postgres.sequence_exhaustion": sequence_exhaustion,
-    "postgres.replication": replication,
-    "postgres.checksum_failures": checksum_failures,
-}
-WEEKLY: dict[str, CheckFn] = {
-    "postgres.dead_tuples": dead_tuples,
-    "postgres.long_running_queries": long_running_queries,
-}
-MONTHLY: dict[str, CheckFn] = {
-    "postgres.slow_queries": slow_queries,
-    "postgres.cache_hit_ratio": cache_hit_ratio,
-    "postgres.unused_indexes": unused_indexes,
-    "postgres.invalid_indexes": invalid_indexes,
-    "postgres.bloat": bloat,
-    "postgres.role_audit": role_audit,
-}
+CHECKS: tuple[PgCheck, ...] = (
+    PgCheck("postgres.blocked_locks", "blocked_locks", rules.blocked_locks, "blocked_locks", "daily"),
+    PgCheck("postgres.long_running_transactions", "long_running_transactions", rules.long_running_transactions,
+            "long_transactions", "daily", params=lambda c: {"seconds": float(c.postgres.long_transaction_seconds)},
+            extra=lambda c: (float(c.postgres.long_transaction_seconds),)),
+    PgCheck("postgres.connections", "connections", rules.connections, "connections_percent", "daily"),
+    PgCheck("postgres.txid_wraparound", "txid_wraparound", rules.txid_wraparound, "txid_wraparound_age", "daily"),
+    PgCheck("postgres.sequence_exhaustion", "sequence_exhaustion", rules.sequence_exhaustion,
+            "sequence_used_percent", "daily"),
+    PgCheck("postgres.replication", "replication", rules.replication, "replication_lag_bytes", "daily"),
+    PgCheck("postgres.checksum_failures", "checksum_failures", rules.checksum_failures, "checksum_failures", "daily"),
+    PgCheck("postgres.dead_tuples", "dead_tuples", rules.dead_tuples, "dead_tuple_percent", "weekly",
+            extra=lambda c: (c.postgres.min_dead_tuples,)),
+    PgCheck("postgres.long_running_queries", "long_running_queries", rules.long_running_queries, "long_queries",
+            "weekly", params=lambda c: {"seconds": float(c.postgres.long_query_seconds)},
+            extra=lambda c: (float(c.postgres.long_query_seconds),)),
+    PgCheck("postgres.slow_queries", "slow_queries", rules.slow_queries, "slow_query_mean_ms", "monthly",
+            fetch=_slow_queries),
+    PgCheck("postgres.cache_hit_ratio", "cache_hit_ratio", rules.cache_hit_ratio, "cache_hit_ratio_percent",
+            "monthly"),
+    PgCheck("postgres.unused_indexes", "unused_indexes", rules.unused_indexes, "unused_indexes", "monthly",
+            params=lambda c: {"min_bytes": c.postgres.unused_index_min_bytes}),
+    PgCheck("postgres.invalid_indexes", "invalid_indexes", rules.invalid_indexes, "invalid_indexes", "monthly"),
+    PgCheck("postgres.bloat", "bloat", rules.bloat, "bloat_percent", "monthly",
+            params=lambda c: {"min_bytes": c.postgres.bloat_min_bytes}),
+    PgCheck("postgres.role_audit", "role_audit", rules.role_audit, "role_audit_flagged", "monthly",
+            extra=lambda c: (c.postgres.role_audit_allow,)),
+)
+BY_NAME: dict[str, PgCheck] = {c.name: c for c in CHECKS}
+NAMES: frozenset[str] = frozenset(BY_NAME)
+DAILY_CHECKS: tuple[PgCheck, ...] = tuple(c for c in CHECKS if c.cadence == "daily")
+WEEKLY_CHECKS: tuple[PgCheck, ...] = tuple(c for c in CHECKS if c.cadence == "weekly")
+MONTHLY_CHECKS: tuple[PgCheck, ...] = tuple(c for c in CHECKS if c.cadence == "monthly")
 
 
 def _raise(exc: Exception) -> Callable[[], Finding]:
@@ -136,9 +110,10 @@ def _raise(exc: Exception) -> Callable[[], Finding]:
     return fail
 
 
-def run_checks(step: Step, target: str, checks: dict[str, CheckFn], purpose: str) -> None:
+def run_checks(step: Step, target: str, checks: Iterable[PgCheck], purpose: str) -> None:
     """Run ``checks`` on one target; an unreachable target makes each of them ``unknown``."""
     cfg = step.cfg
+    selected: Sequence[PgCheck] = tuple(checks)
     with ExitStack() as stack:
         try:
             session = stack.enter_context(
@@ -152,41 +127,39 @@ def run_checks(step: Step, target: str, checks: dict[str, CheckFn], purpose: str
                 )
             )
         except Exception as exc:
-            for name in checks:
-                step.check(name, target, _raise(exc))
+            for check in selected:
+                step.check(check.name, target, _raise(exc))
             return
-        for name, fn in checks.items():
-            step.check(name, target, partial(fn, session, cfg, target))
+        for check in selected:
+            step.check(check.name, target, partial(check.measure, session, cfg, target))
 
 
 def run_daily(step: Step, target: str) -> None:
     """Blocked locks, long transactions, connections, wraparound, sequences, replication, checksum failures."""
-    run_checks(step, target, DAILY, "daily checks")
+    run_checks(step, target, DAILY_CHECKS, "daily checks")
 
 
 def run_weekly(step: Step, target: str) -> None:
     """Dead tuples per table and long-running queries."""
-    run_checks(step, target, WEEKLY, "weekly checks")
+    run_checks(step, target, WEEKLY_CHECKS, "weekly checks")
 
 
 def run_monthly(step: Step, target: str) -> None:
     """Slow queries, cache hit ratio, unused/invalid indexes, bloat, role audit."""
-    run_checks(step, target, MONTHLY, "monthly checks")
+    run_checks(step, target, MONTHLY_CHECKS, "monthly checks")
 
 
-# Re-measured after the action of the same run that should have fixed it (DESIGN §6 resolved_by).
+# Re-measured after the action of the same run that should have fixed it (the report's ``resolved_by``).
 AFTER_ACTION = "after_action"
 
 
-def remeasure(step: Step, target: str, checks: dict[str, CheckFn], action: str) -> None:
+def remeasure(step: Step, target: str, checks: Iterable[PgCheck], action: str) -> None:
     """Measure ``checks`` again when ``action`` was done on ``target`` in this step.
 
     The new findings carry ``details.after_action``; the report builder turns them into the
     ``resolved_by`` of the findings the run's checks made before the action, and the run's
     status into the state after maintenance (``report.resolution``).
     """
-    from mercenary_maintenance.findings import ActionStatus
-
     if not any(a.action == action and a.target == target and a.status is ActionStatus.DONE for a in step.actions):
         return
     first = len(step.findings)
@@ -196,9 +169,9 @@ def remeasure(step: Step, target: str, checks: dict[str, CheckFn], action: str) 
 
 
 def remeasure_dead_tuples(step: Step, target: str) -> None:
-    remeasure(step, target, {"postgres.dead_tuples": dead_tuples}, "postgres.vacuum_analyze")
+    remeasure(step, target, [BY_NAME["postgres.dead_tuples"]], "postgres.vacuum_analyze")
 
 
 def remeasure_bloat(step: Step, target: str) -> None:
     """Bloat, and the invalid indexes the REINDEX dropped (leftovers of earlier runs), measured again."""
-    remeasure(step, target, {"postgres.bloat": bloat, "postgres.invalid_indexes": invalid_indexes}, "postgres.reindex")
+    remeasure(step, target, [BY_NAME["postgres.bloat"], BY_NAME["postgres.invalid_indexes"]], "postgres.reindex")

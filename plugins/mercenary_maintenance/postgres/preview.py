@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 
 def _load_limits(step: Step) -> tuple[int, float]:
-    # postgres.load_guard (DESIGN §9) when this build has it; the contract's defaults otherwise.
-    guard = getattr(step.cfg.postgres, "load_guard", None)
-    return int(getattr(guard, "max_active_sessions", 20)), float(step.cfg.thresholds.replication_lag_bytes.warning)
+    # postgres.load_guard's session limit; replication lag: the threshold's warning level.
+    guard = step.cfg.postgres.load_guard
+    return guard.max_active_sessions, float(step.cfg.thresholds.replication_lag_bytes.warning)
 
 
 def probe(step: Step, target: str) -> PostgresProbe:
@@ -32,7 +32,7 @@ def probe(step: Step, target: str) -> PostgresProbe:
     cfg = step.cfg
     out = PostgresProbe()
     with open_session(cfg.postgres_target(target), purpose="preview", lock_timeout_s=cfg.postgres.lock_timeout_seconds,
-                      statement_timeout_s=cfg.postgres.check_statement_timeout_seconds) as s:
+                      statement_timeout_s=cfg.postgres.check_statement_timeout_seconds, timeouts=cfg.timeouts) as s:
         s.conn.execute("SELECT set_config('default_transaction_read_only', 'on', false)")
         dead = {f"{r['schema']}.{r['table_name']}": r for r in s.rows("dead_tuples")}
         vac = actions.select_dead_tuple_tables(s, step)

@@ -58,7 +58,7 @@ def _names(rows: Sequence[Row], *keys: str) -> list[str]:
     return [".".join(str(r[k]) for k in keys if r.get(k) is not None) for r in rows]
 
 
-def blocked_locks(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def blocked_locks(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     """Value: number of distinct blocked sessions."""
     blocked = sorted({int(r["blocked_pid"]) for r in rows})
     pairs = []
@@ -76,7 +76,7 @@ def blocked_locks(target: str, rows: Sequence[Row], threshold: Threshold) -> Fin
     else:
         message = "no session is waiting for a lock"
     return measured(
-        "postgres.blocked_locks",
+        check,
         target,
         len(blocked),
         threshold,
@@ -94,7 +94,8 @@ def _sessions(rows: Sequence[Row]) -> list[Row]:
     return listed
 
 
-def long_running_transactions(target: str, rows: Sequence[Row], threshold: Threshold, limit_s: float) -> Finding:
+def long_running_transactions(check: str, target: str, rows: Sequence[Row], threshold: Threshold, limit_s: float
+                              ) -> Finding:
     idle = [r for r in rows if str(r.get("state") or "").startswith("idle in transaction")]
     if rows:
         message = (
@@ -104,7 +105,7 @@ def long_running_transactions(target: str, rows: Sequence[Row], threshold: Thres
     else:
         message = f"no transaction open longer than {limit_s:g}s"
     return measured(
-        "postgres.long_running_transactions",
+        check,
         target,
         len(rows),
         threshold,
@@ -113,13 +114,13 @@ def long_running_transactions(target: str, rows: Sequence[Row], threshold: Thres
     )
 
 
-def long_running_queries(target: str, rows: Sequence[Row], threshold: Threshold, limit_s: float) -> Finding:
+def long_running_queries(check: str, target: str, rows: Sequence[Row], threshold: Threshold, limit_s: float) -> Finding:
     if rows:
         message = f"{len(rows)} statement(s) running longer than {limit_s:g}s: pids {[r['pid'] for r in rows][:10]}"
     else:
         message = f"no statement running longer than {limit_s:g}s"
     return measured(
-        "postgres.long_running_queries",
+        check,
         target,
         len(rows),
         threshold,
@@ -128,7 +129,7 @@ def long_running_queries(target: str, rows: Sequence[Row], threshold: Threshold,
     )
 
 
-def connections(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def connections(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     """Client sessions as a percentage of ``max_connections`` (as check_postgres ``backends``)."""
     maximum = int(rows[0]["max_connections"]) if rows else 0
     groups = [r for r in rows if r.get("database") is not None]
@@ -139,7 +140,7 @@ def connections(target: str, rows: Sequence[Row], threshold: Threshold) -> Findi
         by_db[r["database"]] = by_db.get(r["database"], 0) + int(r["sessions"])
     top = sorted(groups, key=lambda r: -int(r["sessions"]))[:MAX_LISTED]
     return measured(
-        "postgres.connections",
+        check,
         target,
         percent,
         threshold,
@@ -154,7 +155,7 @@ def connections(target: str, rows: Sequence[Row], threshold: Threshold) -> Findi
     )
 
 
-def txid_wraparound(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def txid_wraparound(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     worst = max(rows, key=lambda r: int(r["xid_age"]), default=None)
     age = int(worst["xid_age"]) if worst else None
     message = (
@@ -163,7 +164,7 @@ def txid_wraparound(target: str, rows: Sequence[Row], threshold: Threshold) -> F
         else "no database visible"
     )
     return measured(
-        "postgres.txid_wraparound",
+        check,
         target,
         age,
         threshold,
@@ -198,7 +199,7 @@ def sequence_used_percent(row: Row) -> float | None:
     return round(100.0 * used / span, 2)
 
 
-def sequence_exhaustion(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def sequence_exhaustion(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     scored = []
     for r in rows:
         used = sequence_used_percent(r)
@@ -218,7 +219,7 @@ def sequence_exhaustion(target: str, rows: Sequence[Row], threshold: Threshold) 
     else:
         message = "no non-cycling sequences"
     return measured(
-        "postgres.sequence_exhaustion",
+        check,
         target,
         worst["used_percent"] if worst else 0.0,
         threshold,
@@ -227,11 +228,11 @@ def sequence_exhaustion(target: str, rows: Sequence[Row], threshold: Threshold) 
     )
 
 
-def replication(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def replication(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     """Worst WAL distance (bytes) of a slot's restart point or a replica's replay position."""
     if not rows:
         return Finding(
-            "postgres.replication",
+            check,
             target,
             Severity.OK,
             "no replication slots or replicas",
@@ -243,7 +244,7 @@ def replication(target: str, rows: Sequence[Row], threshold: Threshold) -> Findi
     inactive = [r["name"] for r in rows if r["kind"] == "slot" and not r["active"]]
     lost = [r["name"] for r in rows if r["kind"] == "slot" and r.get("status") == "lost"]
     finding = measured(
-        "postgres.replication",
+        check,
         target,
         worst,
         threshold,
@@ -261,7 +262,7 @@ def replication(target: str, rows: Sequence[Row], threshold: Threshold) -> Findi
     return finding
 
 
-def dead_tuples(target: str, rows: Sequence[Row], threshold: Threshold, min_dead: int) -> Finding:
+def dead_tuples(check: str, target: str, rows: Sequence[Row], threshold: Threshold, min_dead: int) -> Finding:
     """Worst dead-tuple ratio among tables with at least ``min_dead`` dead tuples."""
     eligible = [r for r in rows if int(r["dead_tuples"] or 0) >= min_dead and r.get("dead_percent") is not None]
     eligible.sort(key=lambda r: -float(r["dead_percent"]))
@@ -280,7 +281,7 @@ def dead_tuples(target: str, rows: Sequence[Row], threshold: Threshold, min_dead
     else:
         message = f"no table has {min_dead} or more dead tuples"
     return measured(
-        "postgres.dead_tuples",
+        check,
         target,
         value,
         threshold,
@@ -293,11 +294,11 @@ def dead_tuples(target: str, rows: Sequence[Row], threshold: Threshold, min_dead
     )
 
 
-def slow_queries(target: str, rows: Sequence[Row] | None, threshold: Threshold) -> Finding:
+def slow_queries(check: str, target: str, rows: Sequence[Row] | None, threshold: Threshold) -> Finding:
     """``rows is None``: pg_stat_statements is absent (an ``unknown`` finding saying how to enable it)."""
     if rows is None:
         return Finding(
-            "postgres.slow_queries",
+            check,
             target,
             Severity.UNKNOWN,
             SLOW_QUERIES_HOWTO,
@@ -315,10 +316,10 @@ def slow_queries(target: str, rows: Sequence[Row] | None, threshold: Threshold) 
         if worst
         else "no statements recorded yet"
     )
-    return measured("postgres.slow_queries", target, value, threshold, message, {"queries": listed})
+    return measured(check, target, value, threshold, message, {"queries": listed})
 
 
-def cache_hit_ratio(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def cache_hit_ratio(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     db = next((r for r in rows if r.get("table_name") is None), None)
     hits, reads = (float(db["hits"]), float(db["reads"])) if db else (0.0, 0.0)
     ratio = round(100.0 * hits / (hits + reads), 2) if hits + reads else None
@@ -329,10 +330,10 @@ def cache_hit_ratio(target: str, rows: Sequence[Row], threshold: Threshold) -> F
     ]
     if ratio is None:
         return Finding(
-            "postgres.cache_hit_ratio", target, Severity.OK, "no block reads recorded yet", details={"tables": tables}
+            check, target, Severity.OK, "no block reads recorded yet", details={"tables": tables}
         )
     return measured(
-        "postgres.cache_hit_ratio",
+        check,
         target,
         ratio,
         threshold,
@@ -341,7 +342,7 @@ def cache_hit_ratio(target: str, rows: Sequence[Row], threshold: Threshold) -> F
     )
 
 
-def unused_indexes(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def unused_indexes(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     names = _names(rows, "schema", "index_name")
     wasted = sum(int(r["size_bytes"]) for r in rows)
     message = (
@@ -350,7 +351,7 @@ def unused_indexes(target: str, rows: Sequence[Row], threshold: Threshold) -> Fi
         else "every index has been used"
     )
     return measured(
-        "postgres.unused_indexes",
+        check,
         target,
         len(rows),
         threshold,
@@ -359,7 +360,7 @@ def unused_indexes(target: str, rows: Sequence[Row], threshold: Threshold) -> Fi
     )
 
 
-def invalid_indexes(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def invalid_indexes(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     names = _names(rows, "schema", "index_name")
     message = (
         f"{len(rows)} invalid index(es) (failed CREATE INDEX/REINDEX CONCURRENTLY; drop or rebuild): {names[:10]}"
@@ -367,7 +368,7 @@ def invalid_indexes(target: str, rows: Sequence[Row], threshold: Threshold) -> F
         else "no invalid indexes"
     )
     return measured(
-        "postgres.invalid_indexes",
+        check,
         target,
         len(rows),
         threshold,
@@ -376,7 +377,7 @@ def invalid_indexes(target: str, rows: Sequence[Row], threshold: Threshold) -> F
     )
 
 
-def bloat(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def bloat(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     estimated = [r for r in rows if r.get("bloat_percent") is not None]
     estimated.sort(key=lambda r: -float(r["bloat_percent"]))
     worst = estimated[0] if estimated else None
@@ -393,7 +394,7 @@ def bloat(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
         else "no relation large enough to estimate"
     )
     return measured(
-        "postgres.bloat",
+        check,
         target,
         value,
         threshold,
@@ -425,7 +426,7 @@ def role_flags(row: Row) -> list[str]:
     return flags
 
 
-def role_audit(target: str, rows: Sequence[Row], threshold: Threshold, allow: Sequence[str]) -> Finding:
+def role_audit(check: str, target: str, rows: Sequence[Row], threshold: Threshold, allow: Sequence[str]) -> Finding:
     """Value: roles with a flag, not counting the allow-listed ones (still listed)."""
     reviewed = []
     for r in rows:
@@ -440,7 +441,7 @@ def role_audit(target: str, rows: Sequence[Row], threshold: Threshold, allow: Se
         else f"no role to review (superusers {supers}, allow-listed {sorted(allow)})"
     )
     return measured(
-        "postgres.role_audit",
+        check,
         target,
         len(counted),
         threshold,
@@ -449,16 +450,17 @@ def role_audit(target: str, rows: Sequence[Row], threshold: Threshold, allow: Se
     )
 
 
-def checksum_failures(target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
+def checksum_failures(check: str, target: str, rows: Sequence[Row], threshold: Threshold) -> Finding:
     """Checksum failures per database; with data checksums off nothing can be seen, and it says so.
 
     >>> from mercenary_maintenance.findings import Threshold
-    >>> f = checksum_failures("main", [{"database": "app", "failures": 2, "last_failure": "2026-12-01",
-    ...                                 "checksums_enabled": True}], Threshold(0, 0))
+    >>> name = "postgres.checksum_failures"
+    >>> f = checksum_failures(name, "main", [{"database": "app", "failures": 2, "last_failure": "2026-12-01",
+    ...                                       "checksums_enabled": True}], Threshold(0, 0))
     >>> f.severity.label, f.message
     ('critical', '2 data-page checksum failure(s) (corruption read from disk) in app; last 2026-12-01')
-    >>> checksum_failures("main", [{"database": "app", "failures": 0, "last_failure": None,
-    ...                             "checksums_enabled": False}], Threshold(0, 0)).message
+    >>> checksum_failures(name, "main", [{"database": "app", "failures": 0, "last_failure": None,
+    ...                                   "checksums_enabled": False}], Threshold(0, 0)).message
     'data checksums are off: page corruption is not detected (initdb --data-checksums, or pg_checksums --enable)'
     """
     failing = [r for r in rows if int(r["failures"] or 0) > 0]
@@ -474,5 +476,5 @@ def checksum_failures(target: str, rows: Sequence[Row], threshold: Threshold) ->
                    "pg_checksums --enable)")
     else:
         message = "no data-page checksum failures"
-    return measured("postgres.checksum_failures", target, total, threshold, message,
+    return measured(check, target, total, threshold, message,
                     {"checksums_enabled": enabled, "databases": [_clean(r) for r in failing[:MAX_LISTED]]})

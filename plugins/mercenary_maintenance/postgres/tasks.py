@@ -24,10 +24,10 @@ VACUUM_FULL = TaskSpec("vacuum_full_tables", actions.vacuum_full, over="postgres
                        guarded_action=actions.VACUUM_FULL)
 
 
-DAILY = Group("postgres", CHECK_DAILY)
+DAILY_GROUP = Group("postgres", CHECK_DAILY)
 # Checks first, so the report's dead-tuple figures are those before the VACUUM.
-WEEKLY = Group("postgres", (CHECK_WEEKLY, VACUUM_ANALYZE))
+WEEKLY_GROUP = Group("postgres", (CHECK_WEEKLY, VACUUM_ANALYZE))
 # REINDEX and VACUUM FULL serialize on the target's lock; checks see the state before them.
 # Reject, timeout or a failed gate skip VACUUM FULL (ACCESS EXCLUSIVE).
-MONTHLY = Group("postgres", (CHECK_MONTHLY, REINDEX),
+MONTHLY_GROUP = Group("postgres", (CHECK_MONTHLY, REINDEX),
                 (CHECK_MONTHLY, Gate("vacuum_full", trigger_rule=TriggerRule.ALL_DONE), VACUUM_FULL))

@@ -47,15 +47,8 @@ def run_preview(step: Step, interval: tuple[datetime | None, datetime | None], n
 def preview_body(step: Step, probes: Probes) -> None:
     """Read-only: what the coming window(s) will do on each target, with estimates, risk and rollback.
 
-    The run's data interval and the timetable's lead time come from Airflow, the areas' probes from
-    the task declaration (``registry.PROBES``)."""
-    from airflow.sdk import get_current_context
-
+    The run's data interval and the timetable's lead time come from the step (``step.run``), the
+    areas' probes from the task declaration (``registry.PROBES``)."""
     from mercenary_maintenance.windows.rules import UTC
 
-    context = get_current_context()
-    dag_run = context["dag_run"]
-    timetable = getattr(context.get("dag"), "timetable", None)
-    lead = getattr(timetable, "lead_hours", None)
-    run_preview(step, (dag_run.data_interval_start, dag_run.data_interval_end), datetime.now(UTC), probes,
-                lead_hours=float(lead) if lead is not None else None)
+    run_preview(step, step.run.data_interval, datetime.now(UTC), probes, lead_hours=step.run.lead_hours)

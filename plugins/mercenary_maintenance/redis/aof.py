@@ -1,5 +1,6 @@
 """``redis.aof_growth`` (weekly): how much the append-only file grew since its last rewrite,
-measured before ``BGREWRITEAOF`` and again after it (the report's ``resolved_by``).
+measured before ``BGREWRITEAOF`` and again after it (the report's ``resolved_by``; the body is
+``redis.bodies.weekly_rewrite``, the check's row ``redis.checks.CHECKS``).
 
 Growth is ``(aof_current_size − aof_base_size) / max(aof_base_size, redis.aof_min_bytes)``
 in percent — Redis's own auto-rewrite rule (``auto-aof-rewrite-percentage`` over
@@ -8,14 +9,10 @@ in percent — Redis's own auto-rewrite rule (``auto-aof-rewrite-percentage`` ov
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mercenary_maintenance.findings import ActionStatus, Finding, Severity, Threshold, measured
+from mercenary_maintenance.findings import Finding, Severity, Threshold, measured
 from mercenary_maintenance.redis.info import num
-from mercenary_maintenance.report.resolution import AFTER_ACTION
-
-if TYPE_CHECKING:
-    from mercenary_maintenance.steps import Step
 
 CHECK = "redis.aof_growth"
 ACTION = "redis.bgrewriteaof"
@@ -38,32 +35,3 @@ def aof_growth(target: str, info: dict[str, Any], threshold: Threshold, min_byte
     return measured(CHECK, target, growth, threshold,
                     f"AOF grew {growth}% since its last rewrite ({current} bytes, base {base})",
                     {"aof_enabled": True, "aof_current_size": current, "aof_base_size": base, "min_bytes": min_bytes})
-
-
-def _measure(step: Step, target: str) -> Finding:
-    from mercenary_maintenance.redis import client as rclient
-
-    cfg = step.cfg
-    client = rclient.connect(cfg, target)
-    try:
-        info = rclient.info(client, "persistence")
-    finally:
-        client.close()
-    return aof_growth(target, info, cfg.thresholds.redis_aof_growth_percent.as_threshold(), cfg.redis.aof_min_bytes)
-
-
-def check_before(step: Step, target: str) -> None:
-    step.check(CHECK, target, lambda: _measure(step, target))
-
-
-def remeasure(step: Step, target: str) -> None:
-    """After a BGREWRITEAOF done in this step, measure again (``details.after_action``)."""
-    if not any(a.action == ACTION and a.target == target and a.status is ActionStatus.DONE for a in step.actions):
-        return
-
-    def after() -> Finding:
-        finding = _measure(step, target)
-        finding.details[AFTER_ACTION] = ACTION
-        return finding
-
-    step.check(CHECK, target, after)

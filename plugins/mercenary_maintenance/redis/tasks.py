@@ -18,6 +18,6 @@ REWRITE = TaskSpec("rewrite_aof", bodies.weekly_rewrite, over="redis", heavy=Tru
                    guarded_action="redis.bgrewriteaof")
 
 
-DAILY = Group("redis", CHECK)
+DAILY_GROUP = Group("redis", CHECK)
 # One after the other: both take the target's lock; a failed purge does not stop the rewrite.
-WEEKLY = Group("redis", (PURGE, REWRITE))
+WEEKLY_GROUP = Group("redis", (PURGE, REWRITE))

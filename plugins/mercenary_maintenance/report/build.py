@@ -1,4 +1,4 @@
-"""Build the DESIGN §6 report from the parts the tasks recorded, and render it as markdown."""
+"""Build the docs/report.md report from the parts the tasks recorded, and render it as markdown."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def build_report(
         "failed_tasks": failed,
         "task_states": task_states,
     }
-    # Optional keys of DESIGN §6 ("plan", "approvals", …) recorded by the tasks where they apply.
+    # Optional keys of docs/report.md ("plan", "approvals", …) recorded by the tasks where they apply.
     for part in kept:
         for key, items in (part.get("report_keys") or {}).items():
             report.setdefault(key, []).extend(items)

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from mercenary_maintenance.config import MaintenanceConfig, load_config
+from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.redact import register_config
 from mercenary_maintenance.report.build import build_report, render_markdown
 from mercenary_maintenance.report.store import store_for
@@ -49,13 +49,12 @@ def _attach_planned(store: Any, report: dict[str, Any]) -> None:
 Announce = Callable[[MaintenanceConfig, dict[str, Any]], None]
 
 
-def finalize(context: Any, announce: Announce, own_state: str | None = None) -> str:
+def finalize(context: Any, cfg: MaintenanceConfig, announce: Announce, own_state: str | None = None) -> str:
     """Write the run's report from its parts and task states; announce it; fail if the run failed.
 
     ``own_state``: the calling task's own outcome, when it is the task that did the work (a DAG
     whose one task writes the report itself); otherwise the caller is ``write_report`` and only
-    the other tasks count."""
-    cfg = load_config()
+    the other tasks count. ``cfg``: the config the wiring loaded (nothing here reads the file)."""
     register_config(cfg)
     run = from_context(context, cfg.windows.cutoff_minutes.get(context["dag_run"].dag_id))
     store = store_for(cfg)

@@ -1,4 +1,4 @@
-"""Findings fixed by the run itself (DESIGN §6 ``resolved_by``).
+"""Findings fixed by the run itself (docs/report.md ``resolved_by``).
 
 A check that measures a problem (dead tuples, index bloat) runs before the action that fixes
 it (VACUUM, REINDEX); the action's task measures the same check again and records that

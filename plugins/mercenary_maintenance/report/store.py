@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
-    from mercenary_maintenance.config import MaintenanceConfig
+    from mercenary_maintenance.config import MaintenanceConfig, TimeoutsConfig
 
 from mercenary_maintenance.redact import mask, mask_value
 from mercenary_maintenance.safepath import safe_component
@@ -261,8 +261,9 @@ class ReportStore:
 
 
 def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,
-               extra_args: dict[str, str] | None = None) -> ReportStore:
-    """A store for ``url``; S3 uses the amazon provider's hook on ``s3_conn_id``."""
+               extra_args: dict[str, str] | None = None, timeouts: TimeoutsConfig | None = None) -> ReportStore:
+    """A store for ``url``; S3 uses ``client``, or the amazon provider's hook on ``s3_conn_id``
+    bounded by ``timeouts`` (the caller's validated config: nothing here reads the config file)."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return ReportStore(FileBackend(Path(parsed.path)))
@@ -270,7 +271,9 @@ def open_store(url: str, s3_conn_id: str | None = None, client: Any = None,
         if client is None:
             from mercenary_maintenance.adapters import s3
 
-            client = s3.client(s3_conn_id)
+            if timeouts is None:
+                raise ValueError("an s3:// report store needs a client or the config's timeouts")
+            client = s3.client(s3_conn_id, timeouts=timeouts)
         return ReportStore(S3Backend(client, parsed.netloc, parsed.path, extra_args))
     raise ValueError(f"reports.url: unsupported scheme {parsed.scheme!r}")
 
@@ -280,4 +283,5 @@ def store_for(cfg: MaintenanceConfig, url: str | None = None) -> ReportStore:
     encryption at rest (reports quote queries and object names)."""
     from mercenary_maintenance.adapters.s3 import upload_args
 
-    return open_store(url or cfg.reports.url, cfg.backups.conn_id, extra_args=upload_args(cfg.backups))
+    return open_store(url or cfg.reports.url, cfg.backups.conn_id, extra_args=upload_args(cfg.backups),
+                      timeouts=cfg.timeouts)

@@ -90,7 +90,7 @@ def task_outcomes(report: dict[str, Any]) -> dict[str, str]:
 
 
 def summarize(report: dict[str, Any]) -> dict[str, Any]:
-    """The compact summary of one report (DESIGN §6 shape in, a few KB out)."""
+    """The compact summary of one report (docs/report.md shape in, a few KB out)."""
     return {
         "v": SUMMARY_VERSION,
         "dag_id": report["dag_id"],

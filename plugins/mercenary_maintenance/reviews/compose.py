@@ -19,7 +19,7 @@ from mercenary_maintenance.reviews.analysis import (
 )
 
 TITLES = {"monthly": "Monthly performance review", "quarterly": "Quarterly capacity and access review"}
-# Scheduled checks whose history the review summarises (names from DESIGN §6).
+# Scheduled checks whose history the review summarises (names from docs/report.md).
 TREND_CHECKS = ("postgres.connections", "postgres.cache_hit_ratio", "postgres.dead_tuples", "postgres.slow_queries",
                 "redis.memory", "redis.hit_ratio", "host.disk_usage", "host.inode_usage", "backup.freshness",
                 "app.error_rate", "app.latency_p95")

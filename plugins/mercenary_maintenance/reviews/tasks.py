@@ -9,5 +9,5 @@ PERFORMANCE = TaskSpec("performance_review", run.monthly_review)
 CAPACITY_ACCESS = TaskSpec("capacity_access_review", run.quarterly_review)
 
 
-MONTHLY = Group("reviews", PERFORMANCE)
-QUARTERLY = Group("reviews", CAPACITY_ACCESS)
+MONTHLY_GROUP = Group("reviews", PERFORMANCE)
+QUARTERLY_GROUP = Group("reviews", CAPACITY_ACCESS)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def _aws_keys(step: Step, now: datetime) -> Finding:
     conn_id = step.cfg.security.aws_conn_id
     assert conn_id is not None
-    region, client = credentials.iam_client(conn_id)
+    region, client = credentials.iam_client(conn_id, step.cfg.timeouts)
     keys = credentials.iam_access_keys(client)
     max_age = step.cfg.security.credential_max_age_days
     return credentials.aws_finding(f"aws:{region}", sum(1 for k in keys if k.get("Status") == "Active"),
@@ -31,7 +31,7 @@ def _pg_roles(step: Step, target: str) -> Finding:
     cfg = step.cfg
     with open_session(cfg.postgres_target(target), purpose="credential age",
                       lock_timeout_s=cfg.postgres.lock_timeout_seconds,
-                      statement_timeout_s=cfg.postgres.check_statement_timeout_seconds) as s:
+                      statement_timeout_s=cfg.postgres.check_statement_timeout_seconds, timeouts=cfg.timeouts) as s:
         rows = s.rows("credential_age")
     return credentials.role_finding(f"postgres:{target}", rows, cfg.postgres.role_audit_allow)
 
@@ -67,7 +67,7 @@ def firewall_changes_body(step: Step) -> None:
     def review() -> Finding:
         region, groups = "none", list[dict[str, Any]]()
         if sec.aws_conn_id is not None:
-            region, groups = security_groups(sec.aws_conn_id)
+            region, groups = security_groups(sec.aws_conn_id, timeouts=step.cfg.timeouts)
         ports: dict[str, bool] = {}
         for spec in sec.closed_ports:
             host, port = tcp.parse_host_port(spec)
@@ -90,4 +90,5 @@ def security_groups_body(step: Step) -> None:
     if conn_id is None:
         step.add(not_configured(groups.AWS_GROUPS, "aws", "security.aws_conn_id is not set: no AWS account to audit"))
         return
-    step.check(groups.AWS_GROUPS, "aws", partial(groups.audit_groups, conn_id, step.cfg.security.web_ports))
+    audit = partial(groups.audit_groups, conn_id, step.cfg.security.web_ports, step.cfg.timeouts)
+    step.check(groups.AWS_GROUPS, "aws", audit)

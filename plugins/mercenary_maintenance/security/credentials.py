@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mercenary_maintenance.config import TimeoutsConfig
 from mercenary_maintenance.findings import Finding, Severity
 
 CHECK = "security.credential_age"
@@ -77,11 +78,11 @@ def iam_access_keys(client: Any) -> list[dict[str, Any]]:
     return keys
 
 
-def iam_client(conn_id: str) -> tuple[str, Any]:
+def iam_client(conn_id: str, timeouts: TimeoutsConfig) -> tuple[str, Any]:
     """(region, IAM client) of ``conn_id``, from the AWS adapter (bounded like S3)."""
     from mercenary_maintenance.adapters import s3
 
-    client: Any = s3.iam_client(conn_id)
+    client: Any = s3.iam_client(conn_id, timeouts=timeouts)
     return str(client.meta.region_name), client
 
 

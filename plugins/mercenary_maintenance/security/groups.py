@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from mercenary_maintenance.config import TimeoutsConfig
 from mercenary_maintenance.findings import Finding, Severity
 
 AWS_GROUPS = "security.aws_security_groups"
@@ -48,8 +49,8 @@ def security_groups_finding(target: str, groups: int, violations: list[dict[str,
                    value=len(violations), threshold=0, details={"groups": groups, "open": violations})
 
 
-def audit_groups(conn_id: str, web_ports: list[int]) -> Finding:
+def audit_groups(conn_id: str, web_ports: list[int], timeouts: TimeoutsConfig) -> Finding:
     from mercenary_maintenance.adapters.s3 import security_groups
 
-    region, groups = security_groups(conn_id)
+    region, groups = security_groups(conn_id, timeouts=timeouts)
     return security_groups_finding(f"aws:{region}", len(groups), open_ingress(groups, web_ports))

@@ -24,7 +24,6 @@ from packaging.version import InvalidVersion, Version
 from mercenary_maintenance.security.cvss import base_score, rating
 from mercenary_maintenance.security.semver import SemVer
 
-ECOSYSTEMS = ("PyPI", "npm")
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 _GHSA_LEVELS = {"CRITICAL": "critical", "HIGH": "high", "MODERATE": "medium", "MEDIUM": "medium", "LOW": "low"}
 

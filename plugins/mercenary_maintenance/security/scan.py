@@ -42,7 +42,7 @@ def load_advisories(cfg: MaintenanceConfig) -> osv.Advisories:
     def s3() -> Any:
         from mercenary_maintenance.adapters import s3 as s3_adapter
 
-        return s3_adapter.client(cfg.backups.conn_id)
+        return s3_adapter.client(cfg.backups.conn_id, timeouts=cfg.timeouts)
 
     return osv.load(url, s3)
 

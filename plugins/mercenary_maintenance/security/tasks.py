@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from mercenary_maintenance.dagkit import Group, TaskSpec
-from mercenary_maintenance.security import bodies, scan
+from mercenary_maintenance.security import bodies, hosts, scan
 
 SCAN_VULNERABILITIES = TaskSpec("scan_vulnerabilities", scan.run_scan)
 CREDENTIAL_AGE = TaskSpec("check_credential_age", bodies.credential_age_body)
 SECURITY_GROUPS = TaskSpec("audit_security_groups", bodies.security_groups_body)
 FIREWALL_CHANGES = TaskSpec("review_firewall_changes", bodies.firewall_changes_body)
+HOST_PACKAGES = TaskSpec("check_host_packages", hosts.packages_body, over="hosts")
+HOST_FIREWALL = TaskSpec("review_host_firewall", hosts.firewall_body, over="hosts")
 
 
-WEEKLY = Group("security", SCAN_VULNERABILITIES)
-MONTHLY = Group("security", SECURITY_GROUPS, CREDENTIAL_AGE, FIREWALL_CHANGES)
+WEEKLY_GROUP = Group("security", SCAN_VULNERABILITIES, HOST_PACKAGES)
+MONTHLY_GROUP = Group("security", SECURITY_GROUPS, CREDENTIAL_AGE, FIREWALL_CHANGES, HOST_FIREWALL)

@@ -17,7 +17,7 @@ from typing import Any
 
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.security.osv import Match, count_by_severity
-from mercenary_maintenance.windows.rules import MONTHLY, UTC  # noqa: F401  (UTC: doctests)
+from mercenary_maintenance.windows.rules import MONTHLY_WINDOW, UTC  # noqa: F401  (UTC: doctests)
 
 MAX_LISTED = 50
 
@@ -27,7 +27,7 @@ class SlaPolicy:
     """Hours per severity; severities without one are due at the next monthly window's start."""
 
     hours: Mapping[str, float]
-    next_window: Callable[[datetime], datetime] = lambda t: MONTHLY.first_starting_at_or_after(t).start
+    next_window: Callable[[datetime], datetime] = lambda t: MONTHLY_WINDOW.first_starting_at_or_after(t).start
 
     def due(self, severity: str, first_seen: datetime) -> datetime:
         if severity in self.hours:

@@ -112,15 +112,15 @@ def _utc(moment: datetime) -> datetime:
 
 
 # The plan's three windows.
-WEEKLY = WindowRule(weekday=6, start=time(2, 0), duration=timedelta(hours=2))
-MONTHLY = WindowRule(weekday=6, start=time(1, 0), duration=timedelta(hours=4), first_in_month=True)
-QUARTERLY = WindowRule(
+WEEKLY_WINDOW = WindowRule(weekday=6, start=time(2, 0), duration=timedelta(hours=2))
+MONTHLY_WINDOW = WindowRule(weekday=6, start=time(1, 0), duration=timedelta(hours=4), first_in_month=True)
+QUARTERLY_WINDOW = WindowRule(
     weekday=5, start=time(0, 0), duration=timedelta(hours=6), first_in_month=True, months=(1, 4, 7, 10)
 )
-# The window DAGs (DESIGN §4), in this order: the preview looks ahead for them, planned vs done
+# The window DAGs (docs/windows.md), in this order: the preview looks ahead for them, planned vs done
 # compares their runs with it.
 WINDOW_DAGS: dict[str, WindowRule] = {
-    "maintenance_weekly": WEEKLY,
-    "maintenance_monthly": MONTHLY,
-    "maintenance_quarterly": QUARTERLY,
+    "maintenance_weekly": WEEKLY_WINDOW,
+    "maintenance_monthly": MONTHLY_WINDOW,
+    "maintenance_quarterly": QUARTERLY_WINDOW,
 }

@@ -16,7 +16,7 @@ def test_bloat_found_then_reindexed_is_resolved_by_the_reindex(server, db, make_
     server.execute("VACUUM ANALYZE events", db)
     sections = {"postgres": {"reindex_min_bytes": 65536, "bloat_min_bytes": 65536}}
     check = make_step(**sections)
-    checks.run_checks(check, "main", {"postgres.bloat": checks.bloat}, "test")
+    checks.run_checks(check, "main", [checks.BY_NAME["postgres.bloat"]], "test")
     before = pgh.finding(check, "postgres.bloat")
     assert before.severity.label in ("warning", "critical"), before.to_dict()
 

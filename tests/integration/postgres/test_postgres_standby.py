@@ -57,7 +57,7 @@ def test_a_standby_gets_checks_and_no_maintenance_naming_its_primary(pair, monke
     step = _step(pair, monkeypatch)
     checks.run_daily(step, "main")
     checks.run_weekly(step, "main")
-    assert len(step.findings) == len(checks.DAILY) + len(checks.WEEKLY)
+    assert len(step.findings) == len(checks.DAILY_CHECKS) + len(checks.WEEKLY_CHECKS)
     assert not [f.to_dict() for f in step.findings if f.severity is Severity.UNKNOWN]
 
     actions.vacuum_analyze(step, "main", objects=["events"])

@@ -89,9 +89,10 @@ def dag_ids(dags_dir: Path, only: Sequence[str] | None = None) -> list[str]:
     return ordered
 
 
-def demo_config(workdir: Path) -> dict[str, Any]:
-    """The demo's maintenance config: local reports, sample files, small thresholds."""
-    return {
+def demo_config(workdir: Path, hosts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The demo's maintenance config: local reports, sample files, small thresholds; with simulated
+    hosts, the server lines run on them (their logs, temp files and config files)."""
+    config: dict[str, Any] = {
         "reports": {"url": f"file://{workdir / 'reports'}"},
         "targets": {"postgres": [{"name": "main"}], "redis": [{"name": "cache"}]},
         "backups": {"bucket": BUCKET, "server_side_encryption": "AES256"},
@@ -102,6 +103,13 @@ def demo_config(workdir: Path) -> dict[str, Any]:
         "cleanup": {"roots": [str(workdir / "tmp")], "older_than_days": 7, "dry_run": True},
         "host": {"paths": ["/"]},
     }
+    if hosts:
+        config["targets"]["hosts"] = hosts
+        config["logs"] = {"sets": [{"name": "app", "paths": ["/var/log/mercenary/*.log"], "archive_after_days": 7}],
+                          "error_scan": [{"name": "app", "paths": ["/var/log/mercenary/*.log"]}]}
+        config["cleanup"] = {"roots": ["/tmp/mercenary"], "older_than_days": 7, "dry_run": True}
+        config["timeouts"] = {"ssh": {"connect_s": 5, "command_s": 60}}
+    return config
 
 
 def airflow_env(workdir: Path, config_path: Path, connections: dict[str, str]) -> dict[str, str]:
@@ -130,6 +138,8 @@ class Demo:
         self.state = DemoState(demo=Proc.of(os.getpid()))
         self.stack: LocalStack | None = None
         self.problems: sample.Problems | None = None
+        self.fleet: Any = None
+        self.hosts_note = ""
         self.env: dict[str, str] = {}
         self.children: list[subprocess.Popen[bytes]] = []
         self.t0 = time.monotonic()
@@ -178,13 +188,37 @@ class Demo:
         sample.load_redis(stack.redis)
         sample.create_buckets(stack.s3, BUCKET)
         sample.make_files(self.workdir / "applogs", self.workdir / "tmp")
+        self.start_hosts()
+
+    def start_hosts(self) -> None:
+        """Two simulated hosts (real sshd, each its own mount and PID namespace) when root; else say why not."""
+        from mercenary_dev.hosts import Fleet
+
+        if os.geteuid() != 0:
+            self.hosts_note = ("Hosts: local only (the worker itself) — simulated hosts app1, app2 need root "
+                               "(unshare --mount, sshd): run `sudo make demo` to see two hosts")
+            return
+        self.fleet = Fleet().start()
+        # Each host is its own process group: a killed demo's next run stops them (clean_stale).
+        self.state.groups += [Proc.of(host.proc.pid) for host in self.fleet.hosts.values() if host.proc is not None]
+        self.state.save(self.workdir)
+        for index, name in enumerate(self.fleet.names):
+            sample.make_host_files(self.fleet[name], index)
+        self.hosts_note = (f"Hosts: {', '.join(self.fleet.names)} — simulated machines (real sshd on loopback, each "
+                           "with its own /var/log, /tmp, apt state); every server line ran on them over SSH")
 
     def write_config(self) -> None:
         assert self.stack is not None
         assert self.stack.postgres is not None
         config_path = self.workdir / "maintenance.yaml"
-        config_path.write_text(yaml.safe_dump(demo_config(self.workdir), sort_keys=False))
+        hosts = None
+        if self.fleet is not None:
+            hosts = self.fleet.host_entries(paths=["/var/log", "/tmp"], services=[{"name": "sshd", "process": "sshd"}],
+                                            config_files=["/etc/mercenary/*.conf"])
+        config_path.write_text(yaml.safe_dump(demo_config(self.workdir, hosts), sort_keys=False))
         connections = self.stack.connection_env()
+        if self.fleet is not None:
+            connections.update({k: v for k, v in self.fleet.connection_env().items() if "DEAD" not in k})
         connections.update(self.stack.postgres.connection_env("maintenance_postgres", sample.DATABASE))
         self.env = airflow_env(self.workdir, config_path, connections)
         (self.workdir / "airflow").mkdir(parents=True, exist_ok=True)
@@ -282,6 +316,9 @@ class Demo:
         print(f"[{self.step_no:>2}/{self.steps_total}] summary", flush=True)
         slack = len(self.stack.slack.messages) if self.stack and self.stack.slack else 0
         print(render(results, self.workdir / "reports", slack, time.monotonic() - self.t0), flush=True)
+        if self.hosts_note:
+            print(self.hosts_note, flush=True)
+            print(host_lines(results, list(self.fleet.names) if self.fleet is not None else ["local"]), flush=True)
         (self.workdir / "summary.json").write_text(json.dumps(
             {"dags": {r.dag_id: {"status": r.status, "returncode": r.returncode, "report": str(r.report_path)}
                       for r in results},
@@ -301,6 +338,8 @@ class Demo:
             kill_group(Proc(proc.pid, 0)) if proc.poll() is None else None
         if self.problems is not None:
             self.problems.close()
+        if self.fleet is not None:
+            self.fleet.stop()
         if self.stack is not None:
             self.stack.cleanup()
         self.state = DemoState()
@@ -308,6 +347,19 @@ class Demo:
         if state_file.exists():
             state_file.unlink()
         print(f" done ({time.monotonic() - started:.1f} s)", flush=True)
+
+
+def host_lines(results: list[DagResult], hosts: list[str]) -> str:
+    """Per host: how many findings and actions name it, and the worst severity."""
+    order = ["ok", "unknown", "warning", "critical"]
+    lines = []
+    for name in hosts:
+        items = [item for r in results for key in ("findings", "actions") for item in (r.report or {}).get(key, [])
+                 if item.get("target") == name or str(item.get("target", "")).startswith(f"{name}:")
+                 or item.get("target") == f"host:{name}"]
+        worst = max((f.get("severity", "ok") for f in items if "severity" in f), key=order.index, default="-")
+        lines.append(f"  {name:<8} {len(items):>3} findings/actions, worst {worst}")
+    return "\n".join(lines)
 
 
 def _port_free(port: int) -> bool:

@@ -107,3 +107,15 @@ def make_files(app_logs: Path, tmp_root: Path) -> None:
         path = tmp_root / f"upload-{i}.part"
         path.write_bytes(b"\0" * 4096)
         os.utime(path, (old, old))
+
+
+def make_host_files(host: Any, index: int) -> None:
+    """On a simulated host: old and fresh app logs, an error line, stale temp files, a config file."""
+    old = time.time() - 10 * 86400
+    for day in range(2):
+        body = "".join(f"2026-01-0{day + 1}T00:00:{i % 60:02d}Z INFO {host.name} request {i}\n" for i in range(300))
+        host.write(f"/var/log/mercenary/app-2026-01-0{day + 1}.log", body, mtime=old)
+    host.write("/var/log/mercenary/app.log", f"{host.name} current log\n2026-01-05T00:00:00Z ERROR payment timeout\n")
+    for i in range(2):
+        host.write(f"/tmp/mercenary/upload-{i}.part", "x" * 4096, mtime=old)
+    host.write("/etc/mercenary/api.conf", f"listen = 80{index}0\nworkers = {2 + index}\n")

@@ -1,4 +1,5 @@
-"""Connection details of a PostgreSQL target, for psycopg and for libpq programs.
+"""Connection parameters of a PostgreSQL target, for libpq programs (pg_dump, pg_basebackup, …)
+and for sessions of their own (a backup's snapshot, its lock, a scratch server).
 
 The Airflow connection (``PostgresHook``) is the only source. Programs get the
 password through ``PGPASSWORD`` in their environment, never on the command line, and
@@ -7,8 +8,12 @@ the environment is never logged (``runner`` masks it).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mercenary_maintenance.config import TimeoutsConfig
 
 
 @dataclass(frozen=True)
@@ -18,8 +23,8 @@ class PgParams:
     user: str
     password: str | None
     dbname: str
+    timeouts: TimeoutsConfig
     sslmode: str | None = None
-    connect_timeout_s: int = 5
 
     def env(self, dbname: str | None = None) -> dict[str, str]:
         env = {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user,
@@ -32,6 +37,21 @@ class PgParams:
             env["PGSSLMODE"] = self.sslmode
         return env
 
+    @property
+    def connect_timeout_s(self) -> int:
+        """``timeouts.postgres.connect_s`` in whole seconds (libpq's ``PGCONNECT_TIMEOUT``), at least 2."""
+        return max(2, math.ceil(self.timeouts.postgres.connect_s))
+
+    @property
+    def backup_s(self) -> float:
+        """``timeouts.subprocess.backup_s``: the bound of pg_dump/pg_restore/pg_basebackup/… ."""
+        return float(self.timeouts.subprocess.backup_s)
+
+    @property
+    def kill_grace_s(self) -> float:
+        """``timeouts.subprocess.kill_grace_s``: SIGTERM to SIGKILL of a program past its deadline."""
+        return float(self.timeouts.subprocess.kill_grace_s)
+
     def connect(self, dbname: str | None = None, autocommit: bool = True) -> Any:
         """A session bounded by ``timeouts.postgres`` (connect timeout, keepalives): adapters.postgres."""
         from mercenary_maintenance.adapters.postgres import connect_params
@@ -42,16 +62,13 @@ class PgParams:
             kwargs["password"] = self.password
         if self.sslmode:
             kwargs["sslmode"] = self.sslmode
-        return connect_params(application_name="mercenary_maintenance_backup", **kwargs)
+        return connect_params(timeouts=self.timeouts, application_name="mercenary_maintenance_backup", **kwargs)
 
 
-def params(conn_id: str) -> PgParams:
-    """Read the Airflow connection ``conn_id`` through the provider hook."""
-    import math
-
+def params(conn_id: str, timeouts: TimeoutsConfig) -> PgParams:
+    """Read the Airflow connection ``conn_id`` through the provider hook; sessions and programs
+    are bounded by ``timeouts`` (the task's validated config)."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    from mercenary_maintenance.adapters import current_timeouts
 
     conn = PostgresHook.get_connection(conn_id)
     extra = conn.extra_dejson or {}
@@ -62,12 +79,6 @@ def params(conn_id: str) -> PgParams:
         password=conn.password or None,
         dbname=conn.schema or extra.get("dbname") or "postgres",
         sslmode=extra.get("sslmode"),
-        connect_timeout_s=max(2, math.ceil(current_timeouts().postgres.connect_s)),
+        timeouts=timeouts,
     )
 
-
-def s3_client(conn_id: str) -> Any:
-    """A boto3 S3 client from the ``aws`` connection (endpoint/region from its extras)."""
-    from mercenary_maintenance.adapters import s3
-
-    return s3.client(conn_id)

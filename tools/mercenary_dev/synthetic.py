@@ -1,6 +1,6 @@
 """Plausible run reports for a year of every DAG: the console's tests, benchmark and screenshots.
 
-Each report has the DESIGN §6 shape and the findings/actions the real tasks write (names,
+Each report has the shape `report.build.build_report` writes and the findings/actions the real tasks write (names,
 targets, the details the trend charts read), with values that drift over time. Written
 through :meth:`ReportStore.write_report`, so the summaries and the journal are the real ones.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from mercenary_maintenance.report.build import render_markdown
 from mercenary_maintenance.report.store import ReportStore
-from mercenary_maintenance.windows.rules import MONTHLY, QUARTERLY, UTC, WEEKLY
+from mercenary_maintenance.windows.rules import MONTHLY_WINDOW, QUARTERLY_WINDOW, UTC, WEEKLY_WINDOW
 
 PG, REDIS, HTTP = "main", "cache", "api"
 TABLES = ["demo.orders", "demo.events", "public.sessions", "public.audit_log", "demo.carts", "public.jobs"]
@@ -108,8 +108,8 @@ def schedule(now: datetime, days: int = 365) -> Iterator[tuple[str, datetime]]:
         yield "maintenance_daily", day.replace(hour=0, minute=30)
         for h in range(0, 24, 4):
             yield "backup_incremental", day.replace(hour=h)
-    for dag_id, rule in (("maintenance_weekly", WEEKLY), ("maintenance_monthly", MONTHLY),
-                         ("maintenance_quarterly", QUARTERLY)):
+    for dag_id, rule in (("maintenance_weekly", WEEKLY_WINDOW), ("maintenance_monthly", MONTHLY_WINDOW),
+                         ("maintenance_quarterly", QUARTERLY_WINDOW)):
         moment = start
         while True:
             window = rule.first_starting_at_or_after(moment)
