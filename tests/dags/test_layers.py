@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "mercenary_maintenan
 AREAS = {"postgres", "redis", "backups", "alerts", "health", "logs", "emergency", "reviews", "security", "preview",
          "approvals", "console", "airflow_db"}
 # Above the areas: they wire areas together, or wire the package into Airflow (setup step, scheduler listener).
-WIRING = {"dagkit", "callbacks", "registry", "setup", "pool_guard", "doctor"}
+WIRING = {"dagkit", "callbacks", "registry", "service_probes", "setup", "pool_guard", "doctor"}
 def _unit(path: Path) -> str:
     parts = path.relative_to(PACKAGE).parts
     if len(parts) == 2 and parts[0] in AREAS and parts[1] == "tasks.py":
