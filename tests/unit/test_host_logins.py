@@ -36,8 +36,10 @@ def test_the_implicit_worker_host_without_login_sources_is_not_configured() -> N
     cfg = parse_config({})
     [local] = cfg.hosts()
     finding, state = host_logins.check_host(NoLoginSources(local), cfg.security, None, NOW)
-    assert finding.severity.label == "ok" and finding.details == {"not_configured": True}, finding
-    assert "targets.hosts" in finding.message and state == {}
+    assert finding.severity.label == "ok", finding
+    assert finding.details == {"not_configured": True}
+    assert "targets.hosts" in finding.message
+    assert state == {}
 
 
 def test_a_backend_host_without_login_sources_could_not_run() -> None:
