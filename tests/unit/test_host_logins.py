@@ -45,5 +45,5 @@ def test_the_implicit_worker_host_without_login_sources_is_not_configured() -> N
 def test_a_backend_host_without_login_sources_could_not_run() -> None:
     cfg = parse_config({"targets": {"hosts": [{"name": "app1", "ssh_conn_id": "ssh_app1"}]}})
     [app1] = cfg.hosts()
-    with pytest.raises(FileNotFoundError, match="none of security.auth_logs .* is readable on app1"):
+    with pytest.raises(FileNotFoundError, match=r"none of security\.auth_logs .* is readable on app1"):
         host_logins.check_host(NoLoginSources(app1), cfg.security, None, NOW)
