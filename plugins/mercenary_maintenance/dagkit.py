@@ -261,6 +261,8 @@ def _airflow_task(spec: TaskSpec) -> Any:
     run.__name__ = run.__qualname__ = spec.task_id
     run.__doc__ = spec.doc
     options: dict[str, Any] = {"task_id": spec.task_id, "trigger_rule": spec.trigger_rule}
+    if spec.writes_report:  # its summary is in the report it writes; no task reads it: no XCom round trip
+        options["do_xcom_push"] = False
     if spec.heavy:
         options["pool"] = HEAVY_POOL
     if spec.retries is not None:

@@ -7,7 +7,7 @@ resolved at run time:
   lifecycle document;
 * the areas' read-only probes the preview plans from (``PROBES``);
 * the service probe of each target kind that ``alert_evaluation`` runs every 5 minutes
-  (``SERVICE_PROBES``, keyed by kind: a new kind of target is one more entry).
+  (``SERVICE_PROBES``, defined in :mod:`.service_probes` so that its task process stays light).
 
 It sits above the areas (like the DAG files): an area receives it from its task declarations
 (``<area>/tasks.py``) and never imports another area.
@@ -19,11 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mercenary_maintenance.alerts.probes import ServiceProbe
+from mercenary_maintenance import service_probes
 from mercenary_maintenance.backups import actions as backups
 from mercenary_maintenance.backups import lifecycle as backups_lifecycle
 from mercenary_maintenance.bucket_lifecycle import RuleSource
-from mercenary_maintenance.health import services
 from mercenary_maintenance.logs import retention as logs_retention
 from mercenary_maintenance.plan import Probes
 from mercenary_maintenance.postgres import actions as postgres
@@ -67,12 +66,5 @@ CHECK_SETS: dict[str, Route] = {
 LIFECYCLE_RULES: tuple[RuleSource, ...] = (backups_lifecycle.bucket_rules, logs_retention.bucket_rules)
 # What the preview learns of each target: each area's own look at what its actions would do.
 PROBES = Probes(postgres=postgres_preview.probe, redis=redis_preview.probe, log_bytes=logs_retention.local_bytes)
-# alert_evaluation's service probes, by target kind (targets.<kind>): each probe is bounded by its
-# client's timeouts and returns one services.status finding for its target.
-SERVICE_PROBES: dict[str, ServiceProbe] = {
-    "postgres": ServiceProbe(lambda cfg: cfg.targets.postgres, services.probe_postgres),
-    "redis": ServiceProbe(lambda cfg: cfg.targets.redis, services.probe_redis),
-    "http": ServiceProbe(lambda cfg: cfg.targets.http, services.probe_http),
-    # targets.hosts only: the implicit host "local" is the worker running the probe itself.
-    "host": ServiceProbe(lambda cfg: cfg.targets.hosts, services.probe_host),
-}
+# alert_evaluation's service probes live in their own light module (its task process imports only them).
+SERVICE_PROBES = service_probes.SERVICE_PROBES

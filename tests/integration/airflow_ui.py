@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -102,7 +103,7 @@ class AirflowUI:
             "MAINTENANCE_DEADLINE_ALERTS": "off",
         } | self.extra_env
         if self.migrated_db is not None:
-            shutil.copyfile(self.migrated_db, airflow_home / "airflow.db")
+            _copy_sqlite(self.migrated_db, airflow_home / "airflow.db")
         else:
             self._run("db", "migrate", timeout=600)
         self._run("dags", "reserialize", timeout=600)
@@ -167,3 +168,16 @@ def chrome(user_data_dir: Path) -> Any:
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(30)
     return driver
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite database the test session is using through SQLite's backup API, never by reading
+    the file: closing a plain file descriptor on it would drop the POSIX locks this process's own
+    SQLite connections hold (fcntl locks are per process), letting another process write under them."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()

@@ -112,7 +112,9 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
     assert manifest["size"] == len(data)
     assert data[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame
     head = s3.client().head_object(Bucket=bucket_of(), Key=directory + keys.DUMP, ChecksumMode="ENABLED")
-    assert head.get("ChecksumCRC32"), head  # S3 checked each part's CRC32 on receipt and keeps the composite
+    # S3 checked each part's SHA-256 on receipt and keeps their composite, recorded in the manifest at upload
+    assert head.get("ChecksumSHA256"), head
+    assert manifest["objects"][0]["checksum_sha256"] == head["ChecksumSHA256"]
     assert manifest["row_counts"] == {"public.orders": 5000, 'sales."Line Items"': 1234, "public.empty_one": 0}
     assert manifest["large_objects"] == 2
     assert manifest["server_version"].startswith("15")
@@ -206,6 +208,38 @@ def test_objects_are_stored_encrypted_as_configured_and_checked_daily(env, s3):
     verify.run_daily(plain, "main")
     assert [s for s, _ in _encryption(plain)] == [Severity.WARNING]
     assert "without server-side encryption" in _encryption(plain)[0][1]
+
+
+def test_the_daily_check_compares_s3s_own_sha256_part_checksums(env, s3):
+    env(part_size_mb=5)
+    actions.backup_full(make_step(), "main")
+    client = s3.client()
+    directory = good_dir(s3)
+    manifest = manifest_of(s3, directory)
+    dump = manifest["objects"][0]
+    # the composite S3 keeps: SHA-256 over the SHA-256 of each part sent (5 MB parts)
+    data = client.get_object(Bucket=bucket_of(), Key=dump["key"])["Body"].read()
+    part = 5 * 1024 * 1024
+    digests = [hashlib.sha256(data[i:i + part]).digest() for i in range(0, len(data), part)] or [
+        hashlib.sha256(b"").digest()]
+    assert dump["checksum_sha256"].split("-")[0] == stream.composite_sha256(digests).split("-")[0]
+    assert all(o["checksum_sha256"] for o in manifest["objects"])  # the globals object's too (one PUT)
+
+    ok = make_step("maintenance_daily")
+    verify.run_daily(ok, "main")
+    found = [f for f in ok.findings if f.check == "backup.integrity" and f.details.get("key") == dump["key"]]
+    assert [(f.severity, f.message) for f in found] == [
+        (Severity.OK, f"{dump['key']}: size, S3 ETag and S3 SHA-256 checksum match the upload")]
+    assert found[0].details["checksum_sha256"] == dump["checksum_sha256"]  # read by HEAD, not by reading the data
+
+    # what S3 reports must equal what the upload recorded: a manifest that recorded another checksum fails
+    manifest["objects"][0]["checksum_sha256"] = stream.composite_sha256([hashlib.sha256(b"other").digest()])
+    client.put_object(Bucket=bucket_of(), Key=directory + keys.MANIFEST, Body=json.dumps(manifest).encode())
+    bad = make_step("maintenance_daily")
+    verify.run_daily(bad, "main")
+    found = [f for f in bad.findings if f.check == "backup.integrity" and f.details.get("key") == dump["key"]]
+    assert [f.severity for f in found] == [Severity.CRITICAL]
+    assert "S3 SHA-256 checksum" in found[0].message
 
 
 def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_critical(env, s3):

@@ -74,7 +74,8 @@ def test_chain_taken_while_pgbench_writes_restores_to_its_consistent_point(pg18,
     assert methods == [incremental.PHYSICAL_FULL, incremental.PHYSICAL_INCREMENTAL, incremental.PHYSICAL_INCREMENTAL]
     assert step.actions[-1].details["chain"] == keys.stamp(T0, "x")
     stored = s3.client().list_objects_v2(Bucket=bucket)["Contents"]
-    assert {o["Key"].rsplit("/", 1)[1] for o in stored} == {keys.BASE_TAR, keys.PG_MANIFEST, keys.MANIFEST}
+    assert {o["Key"].rsplit("/", 1)[1] for o in stored} == {keys.BASE_TAR, keys.PG_MANIFEST, keys.MANIFEST,
+                                                            keys.GLOBALS}
     for obj in stored:  # encrypted at rest as configured, physical backups too
         assert s3.client().head_object(Bucket=bucket, Key=obj["Key"])["ServerSideEncryption"] == "AES256"
     latest = [o["Key"] for o in stored if o["Key"].endswith(keys.MANIFEST)]
@@ -93,6 +94,8 @@ def test_chain_taken_while_pgbench_writes_restores_to_its_consistent_point(pg18,
     assert details["missing_relations"] == []
     assert details["relations"] >= 6  # pgbench's 4 tables, events, later (and their indexes)
     assert {"download_s", "combine_s", "verify_s", "start_s", "oracle_s"} <= set(details)
+    assert details["globals"]["compared"] is True  # the roles of the copy are the source's
+    assert details["globals"]["missing"] == details["globals"]["unexpected"] == []
 
     # one flipped byte in the middle increment: critical, naming why
     middle = sorted(k for k in (o["Key"] for o in stored) if k.endswith(keys.BASE_TAR))[1]
@@ -137,3 +140,43 @@ def test_below_17_takes_a_logical_snapshot_and_says_it_is_not_incremental(pg, s3
     monthly = step_at(T0, "maintenance_monthly")
     incremental.restore_chain_test(monthly, "main")
     assert monthly.actions[-1].status is ActionStatus.SKIPPED
+
+
+def test_chain_restore_compares_roles_and_grants_with_the_source(pg18, s3, write_config, connections, monkeypatch):
+    from mercenary_maintenance.backups import proof
+
+    db = pg18.create_database(f"inc_{uuid.uuid4().hex[:6]}")
+    role = f"chain_reader_{uuid.uuid4().hex[:6]}"
+    pg18.execute(f"CREATE TABLE t (x int); CREATE ROLE {role} LOGIN PASSWORD 'never-stored'; "
+                 f"GRANT pg_read_all_data TO {role}", db)
+    configure(pg18, s3, write_config, connections, db)
+    data = load_config().model_dump(mode="json")
+    data["backups"]["incremental"] = {"checkpoint": "fast"}  # seconds, not a spread checkpoint
+    write_config(data)
+    step = step_at(T0)
+    incremental.backup_incremental(step, "main")
+    assert step.actions[-1].status is ActionStatus.DONE, step.actions
+
+    monthly = step_at(T0 + timedelta(hours=1), "maintenance_monthly")
+    incremental.restore_chain_test(monthly, "main")
+    [verdict] = [f for f in monthly.findings if f.check == "backup.restore_test"]
+    assert verdict.severity is Severity.OK, (verdict, monthly.actions)
+    assert "roles and grants match" in verdict.message
+    roles = verdict.details["globals"]
+    assert roles["compared"] is True
+    assert roles["roles"] >= 2  # the superuser and chain_reader
+    assert (roles["missing"], roles["unexpected"]) == ([], [])
+
+    real = proof.dump_globals  # a copy that lost a role and its membership
+
+    def without_role(*args: Any) -> str:
+        return "\n".join(line for line in real(*args).splitlines() if role not in line)
+
+    monkeypatch.setattr(proof, "dump_globals", without_role)
+    lost = step_at(T0 + timedelta(hours=2), "maintenance_monthly")
+    incremental.restore_chain_test(lost, "main")
+    [verdict] = [f for f in lost.findings if f.check == "backup.restore_test"]
+    assert verdict.severity is Severity.CRITICAL, verdict
+    assert "roles/grants differ from the source's (3 missing, 0 unexpected" in verdict.message, verdict.message
+    assert f"CREATE ROLE {role}" in verdict.message
+    assert "never-stored" not in str(verdict.details)  # no password left the source

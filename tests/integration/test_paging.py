@@ -278,3 +278,42 @@ def test_probes_of_black_holed_targets_cost_their_bounds_not_the_run(slack, writ
     assert "timed out" in probed["redis:hung"]["message"].lower()
     # Three 2-s bounds in parallel, plus the run itself (imports, psutil) on a loaded machine.
     assert took < 20, f"the run took {took:.1f} s"
+
+
+def test_the_watchdog_is_firing_after_each_run_and_expires_when_runs_stop(sink, write_config, connections):
+    """The dead-man's switch: every run re-posts MercenaryWatchdog with endsAt = now + alertmanager_ttl_seconds;
+    when runs stop, Alertmanager resolves it at that endsAt and tells the heartbeat receiver (the sink).
+    The runs are dated 48 s in the past (ttl 60 s), so the expiry comes in seconds rather than a minute."""
+    am = servers.AlertmanagerServer(webhook_url=f"{sink.url}/hook").start()  # its own: no older watchdog in it
+    try:
+        wait_for("Alertmanager answers", lambda: _answers(am))
+        connections({**am.connection_env("watch_am"), **dead_port_pg("unused")})
+        write_config({"targets": {"postgres": [], "redis": []}, "host": {"paths": []},
+                      "alerts": {"routes": ["alertmanager"], "alertmanager_conn_id": "watch_am",
+                                 "alertmanager_ttl_seconds": 60}})
+        store = MemoryStateStore()
+        ends = []
+        for run in ("w1", "w2"):
+            now = datetime.now(UTC) - timedelta(seconds=48)
+            evaluate(store, run, now)
+            [watchdog] = held(am, "MercenaryWatchdog")  # present, active, after each run
+            assert watchdog["status"]["state"] == "active"
+            ends.append(datetime.fromisoformat(watchdog["endsAt"].replace("Z", "+00:00")))
+            time.sleep(1)
+        assert ends[1] > ends[0]  # each run pushed the expiry further
+        # runs stop: no longer active once its endsAt has passed, and the heartbeat receiver hears it resolve
+        wait_for("the watchdog expires", lambda: not held(am, "MercenaryWatchdog"), seconds=20)
+        assert datetime.now(UTC) >= ends[1]
+        wait_for("the sink gets the resolved watchdog", lambda: [
+            a for a in sink.alerts() if a["labels"].get("alertname") == "MercenaryWatchdog"
+            and a["status"] == "resolved"], seconds=15)
+    finally:
+        am.cleanup()
+
+
+def _answers(am: servers.AlertmanagerServer) -> bool:
+    try:
+        am.alerts()
+    except OSError:
+        return False
+    return True

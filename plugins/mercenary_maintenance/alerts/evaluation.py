@@ -230,10 +230,15 @@ def run_evaluation(
     step.add(f for f, _ in pairs)
     step.add(probed)
     pairs += [(f, None) for f in probed]
-    running = windows() if windows is not None else running_windows(step.ti, acting)
-    observed = excuse_outage(observe(pairs, running, cfg), pairs, probes_down(probed))
     store = store or VariableStateStore(cfg.alerts.state_variable)
-    state, blind = blindness(store.load(), observed, now, timedelta(minutes=cfg.alerts.blind_after_minutes))
+    loaded = store.load()
+    # A running window only changes what is wrong or what resolves: when all is well and nothing is
+    # open, the Execution API is not asked (one question per maintenance DAG, 288 runs a day).
+    running: list[str] = []
+    if loaded.alerts or any(f.severity in (Severity.WARNING, Severity.CRITICAL) for f, _ in pairs):
+        running = windows() if windows is not None else running_windows(step.ti, acting)
+    observed = excuse_outage(observe(pairs, running, cfg), pairs, probes_down(probed))
+    state, blind = blindness(loaded, observed, now, timedelta(minutes=cfg.alerts.blind_after_minutes))
     step.add(blind_findings(blind))
     client = None
     if "alertmanager" in cfg.alerts.routes:
@@ -243,7 +248,7 @@ def run_evaluation(
     _annotate(pairs, state)
     if client is not None:
         post_alertmanager(step, client, state, notes, now, policy)
-    send_notes(step, store, state, notes, send=send, sleep=sleep)
+    send_notes(step, store, state, notes, send=send, sleep=sleep, saved=loaded)
 
 
 def start_probes(cfg: MaintenanceConfig, kinds: Mapping[str, probes.ServiceProbe] | None,
@@ -301,16 +306,23 @@ def send_notes(
     send: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    saved: AlertState | None = None,
 ) -> None:
-    """Save ``state`` with ``notes`` as its outbox, then deliver them one by one (state before send)."""
+    """Save ``state`` with ``notes`` as its outbox, then deliver them one by one (state before send).
+    ``saved``: the state as loaded; when nothing changed it is not written again."""
     from mercenary_maintenance.notify import run_link
 
     cfg = step.cfg
+
+    def save(new: AlertState) -> None:
+        if saved is None or new.to_dict() != saved.to_dict():
+            store.save(new)
+
     if "slack" not in cfg.alerts.routes:
-        store.save(with_undelivered(state, []))
+        save(with_undelivered(state, []))
         return
     pending = list(notes)
-    store.save(with_undelivered(state, pending))
+    save(with_undelivered(state, pending))
     link = run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id)
     deadline = clock() + cfg.alerts.slack_send_budget_seconds
     for note in notes:

@@ -1,13 +1,15 @@
-"""The task of the alerts area, declared as data (the service probes come from the registry)."""
+"""The task of the alerts area, declared as data (the service probes come from the wiring's
+:mod:`~mercenary_maintenance.service_probes`, not the whole registry: this task runs 288 times a day)."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from mercenary_maintenance import registry
+from mercenary_maintenance import service_probes
 from mercenary_maintenance.alerts.evaluation import run_evaluation
 from mercenary_maintenance.dagkit import ACTING_TASKS, TaskSpec
 
 # Every 5 minutes: the one task also writes the run's report (no second task process per run).
-EVALUATE = TaskSpec("evaluate_alerts", partial(run_evaluation, probes=registry.SERVICE_PROBES, acting=ACTING_TASKS),
+EVALUATE = TaskSpec("evaluate_alerts",
+                    partial(run_evaluation, probes=service_probes.SERVICE_PROBES, acting=ACTING_TASKS),
                     writes_report=True)

@@ -130,8 +130,10 @@ def store_small(client: Any, bucket: str, key: str, data: bytes, level: int,
     import zstandard
 
     body = zstandard.ZstdCompressor(level=level).compress(data)
-    resp = client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zstd", **(extra_args or {}))
-    return StoredObject(key, len(body), hashlib.sha256(body).hexdigest(), len(data), etag=resp.get("ETag"))
+    resp = client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zstd",
+                             ChecksumAlgorithm="SHA256", **(extra_args or {}))
+    return StoredObject(key, len(body), hashlib.sha256(body).hexdigest(), len(data), etag=resp.get("ETag"),
+                        checksum_sha256=resp.get("ChecksumSHA256"))
 
 
 def _collect(stream: Any) -> _Background:
@@ -217,7 +219,8 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
         target=req.target, kind=req.kind, method=req.method, key=uploaded.key, size=uploaded.size,
         sha256=uploaded.sha256, server_version=version, client_version=dump_version, database=database,
         started_at=started.isoformat(), finished_at=datetime.now(UTC).isoformat(),
-        objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag), roles],
+        objects=[StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag,
+                              uploaded.checksum_sha256), roles],
         row_counts=row_counts, large_objects=large_objects,
         row_counts_exact=not uncounted and not estimates,
         system_identifier=req.source.system_identifier if req.source else None,

@@ -35,7 +35,7 @@ from typing import Any
 from mercenary_maintenance import runner
 from mercenary_maintenance.backups import binaries, catalog, encryption, keys, source
 from mercenary_maintenance.backups.catalog import Backup
-from mercenary_maintenance.backups.dump import _collect, _stop, server_info, size_estimate
+from mercenary_maintenance.backups.dump import _collect, _stop, dump_globals, server_info, size_estimate, store_small
 from mercenary_maintenance.backups.manifest import (
     Manifest,
     StoredObject,
@@ -138,8 +138,10 @@ def tar_feed(source: Any, found: dict[str, bytes]) -> Callable[[Write], None]:
 
 def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, major: int, bin_dir: str | None,
                      parent_manifest: bytes | None, level: int, part_size: int, label: str,
-                     extra_args: dict[str, str], checkpoint: str = "spread") -> tuple[Any, bytes, str | None]:
-    """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest`` (and its ETag)."""
+                     extra_args: dict[str, str], checkpoint: str = "spread",
+                     ) -> tuple[Any, bytes, tuple[str | None, str | None]]:
+    """One pg_basebackup (full or incremental) as ``base.tar.zst`` + ``backup_manifest`` (and its ETag and
+    S3 SHA-256 checksum)."""
     pg_basebackup = binaries.program(major, "pg_basebackup", bin_dir)
     with tempfile.TemporaryDirectory(prefix="mm-incr-") as tmp:
         argv = [pg_basebackup, "-D", "-", "-Ft", "-X", "fetch", f"--checkpoint={checkpoint}", "--no-password",
@@ -177,8 +179,8 @@ def basebackup_to_s3(pg: PgParams, client: Any, *, bucket: str, directory: str, 
                                  label=f"pg_basebackup {label}", extra_args=extra_args,
                                  stall_s=pg.timeouts.subprocess.stall_s)
     resp = client.put_object(Bucket=bucket, Key=directory + keys.PG_MANIFEST, Body=found[keys.PG_MANIFEST],
-                             **extra_args)
-    return uploaded, found[keys.PG_MANIFEST], resp.get("ETag")
+                             ChecksumAlgorithm="SHA256", **extra_args)
+    return uploaded, found[keys.PG_MANIFEST], (resp.get("ETag"), resp.get("ChecksumSHA256"))
 
 
 def bounded(conn: Any, step: Step) -> Any:
@@ -215,6 +217,14 @@ def wal_range(pg_manifest: bytes) -> dict[str, Any]:
     sysid = data.get("System-Identifier")
     return {"wal_start_lsn": ranges[0]["Start-LSN"], "wal_end_lsn": ranges[-1]["End-LSN"],
             "timeline": ranges[-1]["Timeline"], "system_identifier": None if sysid is None else str(sysid)}
+
+
+def proof_globals_differ(before: bytes, after: bytes) -> bool:
+    """Did the roles (as the restore test compares them) change between two globals dumps?"""
+    from mercenary_maintenance.backups import proof
+
+    diff = proof.compare_globals(before.decode(errors="replace"), after.decode(errors="replace"), ())
+    return bool(diff["missing"] or diff["unexpected"])
 
 
 def _stamp_of(prefix: str, key: str) -> str:
@@ -256,12 +266,19 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     with pg.connect() as guard:  # held for the backup's duration: the slot lives as long as this session
         bounded(guard, step)
         before = relations(guard)
+        roles_before = dump_globals(pg, version_num // 10000, cfg.bin_dir)
         hold_wal(guard, slot)
-        uploaded, pg_manifest, pg_manifest_etag = basebackup_to_s3(
+        uploaded, pg_manifest, pg_manifest_stored = basebackup_to_s3(
             pg, client, bucket=cfg.bucket, directory=directory, major=version_num // 10000, bin_dir=cfg.bin_dir,
             parent_manifest=parent_pg_manifest, level=cfg.full.zstd_level, part_size=part_size,
             label=f"{target} {stamp}", extra_args=encryption.upload_args(cfg), checkpoint=cfg.incremental.checkpoint)
         after = relations(guard)
+        roles_after = dump_globals(pg, version_num // 10000, cfg.bin_dir)
+    # The roles the copy must hold (globals without passwords), when they did not change during the backup
+    # (then the consistent point's roles are not known: the restore test reports them, uncompared).
+    roles = store_small(client, cfg.bucket, directory + keys.GLOBALS, roles_after, cfg.full.zstd_level,
+                        encryption.upload_args(cfg))
+    roles_changed = proof_globals_differ(roles_before, roles_after)
     wal = wal_range(pg_manifest)
     if wal["system_identifier"] not in (None, me.system_identifier):
         raise RuntimeError(f"backup_manifest names system {wal['system_identifier']}, the server said "
@@ -273,9 +290,10 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
                       timeout=pg.timeouts.subprocess.default_s)
     chain_id = parent.chain if parent is not None and parent.chain else stamp
     chain_started = parent.details.get("chain_started_at") if parent is not None else started.isoformat()
-    objects = [StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag),
+    objects = [StoredObject(uploaded.key, uploaded.size, uploaded.sha256, uploaded.raw_size, uploaded.etag,
+                            uploaded.checksum_sha256),
                StoredObject(directory + keys.PG_MANIFEST, len(pg_manifest), hashlib.sha256(pg_manifest).hexdigest(),
-                            etag=pg_manifest_etag)]
+                            etag=pg_manifest_stored[0], checksum_sha256=pg_manifest_stored[1]), roles]
     manifest = Manifest(
         target=target, kind=keys.INCREMENTAL, method=PHYSICAL_INCREMENTAL if parent else PHYSICAL_FULL,
         key=uploaded.key, size=uploaded.size, sha256=uploaded.sha256, server_version=version,
@@ -286,9 +304,11 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
         details={"chain_started_at": chain_started, "raw_size": uploaded.raw_size,
                  "seconds": round(uploaded.seconds, 3), "mb_per_s": round(uploaded.mb_per_s, 1),
                  "checkpoint": cfg.incremental.checkpoint, "wal_slot": slot, **wal, "relations": kept,
+                 "globals": roles.key, "globals_changed_during_backup": roles_changed,
                  "oracle": "the restore must reach wal_end_lsn (the consistent point), hold every relation "
-                           "listed, and pass pg_verifybackup; row counts are not compared (the database "
-                           "is written during the backup)"},
+                           "listed and the roles of the globals object (unless they changed during the backup), "
+                           "and pass pg_verifybackup; row counts are not compared (the database is written "
+                           "during the backup)"},
     )
     catalog.put_manifest(client, cfg.bucket, directory, manifest, encryption.upload_args(cfg))
     return manifest
@@ -435,13 +455,51 @@ def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, m
             present = set(relations(conn))
             counts = count_rows(conn, list_tables(conn))  # reported (what the copy holds), never compared
         times["oracle_s"] = time.monotonic() - t0
-        checked = proof.amcheck_socket_server(str(server.socket_dir), server.port, user,  # type: ignore[attr-defined]
-                                              chain[-1].database, major, bin_dir, backup_s, pg.timeouts)
+        env = proof.socket_env(str(server.socket_dir), server.port, user, latest.database,  # type: ignore[attr-defined]
+                               pg.timeouts)
+        checked = proof.amcheck(env, latest.database, major, bin_dir, backup_s)
         times["amcheck_s"] = checked.seconds
+        roles = compare_roles(client, bucket, latest, env, major, bin_dir, backup_s)
     expected = latest.details.get("relations")
     missing = sorted(set(expected) - present) if expected is not None else None
     return {"times": {k: round(v, 3) for k, v in times.items()}, "row_counts": counts, "consistent_point": point,
-            "missing_relations": missing, "amcheck": checked}
+            "missing_relations": missing, "amcheck": checked, "globals": roles}
+
+
+def compare_roles(client: Any, bucket: str, latest: Manifest, env: dict[str, str], major: int,
+                  bin_dir: str | None, timeout_s: float) -> dict[str, Any]:
+    """The started copy's roles (``pg_dumpall --globals-only --no-role-passwords``) vs those stored with the
+    backup: a physical copy carries the cluster's roles, so they must be the same."""
+    import zstandard
+
+    from mercenary_maintenance.backups import proof
+
+    key = latest.details.get("globals")
+    if not key:
+        return {"skipped": "this backup has no globals object (taken before roles were stored with the chain)"}
+    expected = zstandard.ZstdDecompressor().decompressobj().decompress(
+        client.get_object(Bucket=bucket, Key=key)["Body"].read()).decode()
+    restored = proof.dump_globals(env, major, bin_dir, timeout_s)
+    diff = proof.compare_globals(expected, restored, ())
+    roles = len([line for line in proof.globals_lines(expected) if line.startswith("CREATE ROLE")])
+    if latest.details.get("globals_changed_during_backup"):
+        return {"key": key, "roles": roles, "compared": False, **diff,
+                "skipped": "the roles changed during the backup: the consistent point's roles are not known"}
+    return {"key": key, "roles": roles, "compared": True, **diff}
+
+
+def roles_problem(roles: dict[str, Any]) -> str | None:
+    """
+    >>> print(roles_problem({"compared": True, "missing": ["CREATE ROLE a"], "unexpected": []}))
+    roles/grants differ from the source's (1 missing, 0 unexpected: CREATE ROLE a)
+    >>> roles_problem({"compared": False, "missing": ["CREATE ROLE a"], "unexpected": []}) is None
+    True
+    """
+    if not roles.get("compared") or not (roles["missing"] or roles["unexpected"]):
+        return None
+    shown = (roles["missing"] + roles["unexpected"])[:5]
+    return (f"roles/grants differ from the source's ({len(roles['missing'])} missing, "
+            f"{len(roles['unexpected'])} unexpected: {'; '.join(shown)})")
 
 
 def oracle_problems(result: dict[str, Any]) -> list[str]:
@@ -515,11 +573,14 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
         corrupt = proof.amcheck_problem(result["amcheck"])
         if corrupt is not None:  # pg_amcheck on the started copy: heap and B-tree
             problems.append(corrupt)
+        differ = roles_problem(result["globals"])
+        if differ is not None:  # roles and grants (globals without passwords), as in the full restore test
+            problems.append(differ)
         details = {**base, **result["times"], "consistent_point": result["consistent_point"],
                    "missing_relations": result["missing_relations"], "rows": sum(result["row_counts"].values()),
                    "relations": len(manifests[-1].details.get("relations") or []),
                    "oracle": manifests[-1].details.get("oracle"),
-                   "amcheck": proof.amcheck_details(result["amcheck"])}
+                   "amcheck": proof.amcheck_details(result["amcheck"]), "globals": result["globals"]}
         total = sum(result["times"].values())
         if problems:
             message = "chain restore: " + "; ".join(problems)
@@ -530,6 +591,8 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
                          f"chain of {len(manifests)} backup(s) combined, verified (pg_verifybackup) and started in "
                          f"{total:.1f} s; it reached the backup's consistent point "
                          f"{result['consistent_point']['wal_end_lsn']} and holds all {details['relations']} "
-                         "relations of the catalog at backup time; amcheck clean", value=round(total, 3),
+                         "relations of the catalog at backup time; amcheck clean"
+                         + ("; roles and grants match" if result["globals"].get("compared") else
+                            f"; roles not compared ({result['globals'].get('skipped')})"), value=round(total, 3),
                          details=details))
         act.done(f"chain restore test of {target} passed in {total:.1f} s", **details)

@@ -30,6 +30,7 @@ class StoredObject:
     sha256: str
     raw_size: int | None = None
     etag: str | None = None  # S3's ETag at upload (None: older manifests)
+    checksum_sha256: str | None = None  # S3's own SHA-256 checksum at upload (None: older manifests, or none kept)
 
 
 @dataclass

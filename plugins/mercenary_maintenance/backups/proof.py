@@ -60,9 +60,8 @@ def amcheck(env: dict[str, str], dbname: str, major: int, bin_dir: str | None, t
                          proc.returncode)
 
 
-def amcheck_socket_server(socket_dir: str, port: int, any_user: str, dbname: str, major: int, bin_dir: str | None,
-                          timeout_s: float, timeouts: TimeoutsConfig) -> AmcheckResult:
-    """``pg_amcheck`` on a scratch server reached over its private Unix socket (a restored copy of a
+def socket_env(socket_dir: str, port: int, any_user: str, dbname: str, timeouts: TimeoutsConfig) -> dict[str, str]:
+    """libpq's environment for a scratch server reached over its private Unix socket (a restored copy of a
     whole cluster), as the copy's bootstrap superuser (found through ``any_user``'s session)."""
     from mercenary_maintenance.adapters.postgres import connect_params
 
@@ -70,8 +69,7 @@ def amcheck_socket_server(socket_dir: str, port: int, any_user: str, dbname: str
                         autocommit=True) as conn:
         row = conn.execute("SELECT rolname FROM pg_catalog.pg_roles WHERE oid = 10").fetchone()
     superuser = str(row[0]) if row else any_user
-    env = {"PGHOST": socket_dir, "PGPORT": str(port), "PGUSER": superuser, "PGDATABASE": dbname}
-    return amcheck(env, dbname, major, bin_dir, timeout_s)
+    return {"PGHOST": socket_dir, "PGPORT": str(port), "PGUSER": superuser, "PGDATABASE": dbname}
 
 
 def amcheck_details(result: AmcheckResult) -> dict[str, object]:

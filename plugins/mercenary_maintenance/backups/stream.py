@@ -21,6 +21,7 @@ to the lifecycle rule that aborts incomplete uploads after a day.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import logging
@@ -42,10 +43,12 @@ PROGRESS_EVERY_S = 10.0
 MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_PART_SIZE = 5 * 1024 * MB  # S3's limit per part
 PLANNED_PARTS = 8_000  # room for a dump that turns out bigger than the estimate
-CHECKSUM = "CRC32"
-"""Each part carries a CRC32 that S3 verifies on receipt (the in-transit check over HTTPS, where
-the payload is not signed); the object gets a composite checksum of its parts. Our sha256 of
-the whole object (in the manifest) is the end-to-end check that ``backup.integrity`` repeats."""
+CHECKSUM = "SHA256"
+"""Each part carries its SHA-256, which S3 verifies on receipt (the in-transit check over HTTPS, where
+the payload is not signed) and keeps: the completed object has a composite SHA-256 of its parts
+(``ChecksumSHA256``, "<base64>-<parts>"), read back by HEAD at upload and recorded in the manifest, so the
+daily ``backup.integrity`` compares S3's own checksum without reading the data. Our sha256 of the whole
+object (in the manifest) is the end-to-end check the rotating re-read repeats."""
 
 Buffer = bytes | bytearray | memoryview
 Write = Callable[[Buffer], None]
@@ -91,6 +94,9 @@ class Uploaded:
     etag: str | None = None
     """S3's ETag of the completed object (for multipart: over the parts' digests), kept in the manifest
     so the daily check can compare it with a HEAD instead of re-reading the object."""
+    checksum_sha256: str | None = None
+    """S3's composite SHA-256 of the parts as S3 reports it (HEAD right after completion; None: the store
+    keeps no checksums)."""
 
     @property
     def mb_per_s(self) -> float:
@@ -196,6 +202,7 @@ def upload_stream(
                                                ChecksumAlgorithm=CHECKSUM, **(extra_args or {}))["UploadId"]
     worker = threading.Thread(target=produce, name=f"compress-{label}", daemon=True)
     etags: list[dict[str, Any]] = []
+    digests: list[bytes] = []
     sha = hashlib.sha256()
     stored = 0
     try:
@@ -210,9 +217,11 @@ def upload_stream(
                 raise TooManyParts(
                     f"{label}: more than {max_parts} parts of {part_size / MB:.0f} MB ({stored / MB:.0f} MB "
                     f"so far, S3's limit); raise backups.part_size_mb")
+            digest = hashlib.sha256(part).digest()
+            digests.append(digest)
             resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part,
-                                      ChecksumAlgorithm=CHECKSUM)
-            etags.append({"PartNumber": number, "ETag": resp["ETag"]})
+                                      ChecksumAlgorithm=CHECKSUM, ChecksumSHA256=_b64(digest))
+            etags.append({"PartNumber": number, "ETag": resp["ETag"], "ChecksumSHA256": _b64(digest)})
             del part  # drop our reference before waiting for the next one (bounded memory)
             if time.monotonic() - last_log >= PROGRESS_EVERY_S:
                 last_log = time.monotonic()
@@ -223,13 +232,15 @@ def upload_stream(
         if finish is not None:
             finish()
         if not etags:  # an empty stream still needs one (empty) part
+            digests.append(hashlib.sha256(b"").digest())
             resp = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"",
-                                      ChecksumAlgorithm=CHECKSUM)
-            etags.append({"PartNumber": 1, "ETag": resp["ETag"]})
+                                      ChecksumAlgorithm=CHECKSUM, ChecksumSHA256=_b64(digests[0]))
+            etags.append({"PartNumber": 1, "ETag": resp["ETag"], "ChecksumSHA256": _b64(digests[0])})
         completing = time.monotonic()
         completed = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                      MultipartUpload={"Parts": etags})
         complete_s = time.monotonic() - completing
+        checksum = stored_checksum(client, bucket, key, composite_sha256(digests))
     except BaseException:
         cancel.set()
         if on_failure is not None:
@@ -242,7 +253,31 @@ def upload_stream(
     seconds = time.monotonic() - started
     _progress(label, compressor.raw, stored, started, done=True)
     return Uploaded(key=key, size=stored, sha256=sha.hexdigest(), raw_size=compressor.raw, parts=len(etags),
-                    seconds=seconds, complete_s=complete_s, etag=completed.get("ETag"))
+                    seconds=seconds, complete_s=complete_s, etag=completed.get("ETag"), checksum_sha256=checksum)
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def composite_sha256(part_digests: list[bytes]) -> str:
+    """S3's checksum of a multipart object: SHA-256 over the parts' SHA-256 digests, "-<parts>".
+
+    >>> composite_sha256([hashlib.sha256(b"a").digest(), hashlib.sha256(b"b").digest()])
+    '5aAf7hTg7VxIcU8iGA8lrYNltT+XefedxKPX6Tlj+Uo=-2'
+    """
+    return f"{_b64(hashlib.sha256(b''.join(part_digests)).digest())}-{len(part_digests)}"
+
+
+def stored_checksum(client: Any, bucket: str, key: str, expected: str) -> str | None:
+    """S3's SHA-256 checksum of the completed object, read back by HEAD (what the daily check will
+    compare); one that is not the parts' composite fails the upload. None: the store keeps none."""
+    head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    got: str | None = head.get("ChecksumSHA256")
+    # AWS reports "<base64>-<parts>", some S3-compatible stores the base64 alone (base64 has no "-").
+    if got is not None and got.split("-")[0] != expected.split("-")[0]:
+        raise RuntimeError(f"{key}: S3's SHA-256 checksum {got} is not the composite of the parts sent ({expected})")
+    return got
 
 
 def _next_part(parts_q: queue.Queue[Any], compressor: _Compressor, stall_s: float, label: str) -> Any:

@@ -145,22 +145,25 @@ def read_object(client: Any, bucket: str, key: str, deadline: float | None = Non
 
 
 def head_integrity(target: str, kind: str, expected: StoredObject, head: dict[str, Any] | None) -> Finding:
-    """The daily check without reading the data: S3's size and ETag (recorded at upload, beside the
-    sha256 computed on the bytes sent) must be unchanged.
+    """The daily check without reading the data: S3's size, ETag and its own SHA-256 checksum (recorded at
+    upload, beside the sha256 computed on the bytes sent) must be unchanged.
 
-    >>> obj = StoredObject("k", 3, "ab", etag='"e-2"')
-    >>> head_integrity("main", "full", obj, {"ContentLength": 3, "ETag": '"e-2"'}).severity.label
-    'ok'
-    >>> head_integrity("main", "full", obj, {"ContentLength": 3, "ETag": '"x-2"'}).message
+    >>> obj = StoredObject("k", 3, "ab", etag='"e-2"', checksum_sha256="Q0s=-2")
+    >>> head_integrity("main", "full", obj, {"ContentLength": 3, "ETag": '"e-2"', "ChecksumSHA256": "Q0s=-2"}).message
+    'k: size, S3 ETag and S3 SHA-256 checksum match the upload'
+    >>> head_integrity("main", "full", obj, {"ContentLength": 3, "ETag": '"x-2"', "ChecksumSHA256": "Q0s=-2"}).message
     'k: S3 ETag "x-2" differs from the one recorded at upload ("e-2")'
+    >>> head_integrity("main", "full", obj, {"ContentLength": 3, "ETag": '"e-2"', "ChecksumSHA256": "WFg=-2"}).message
+    'k: S3 SHA-256 checksum WFg=-2 differs from the one recorded at upload (Q0s=-2)'
     >>> head_integrity("main", "full", obj, None).message
     'k: object missing'
     """
     details = {"kind": kind, "key": expected.key, "expected_size": expected.size, "how": "head"}
     if head is None:
         return Finding(INTEGRITY, target, Severity.CRITICAL, f"{expected.key}: object missing", details=details)
-    size, etag = int(head["ContentLength"]), head.get("ETag")
-    details.update(size=size, etag=etag, expected_etag=expected.etag)
+    size, etag, checksum = int(head["ContentLength"]), head.get("ETag"), head.get("ChecksumSHA256")
+    details.update(size=size, etag=etag, expected_etag=expected.etag, checksum_sha256=checksum,
+                   expected_checksum_sha256=expected.checksum_sha256)
     if size != expected.size:
         return Finding(INTEGRITY, target, Severity.CRITICAL,
                        f"{expected.key}: size {size} does not match the manifest ({expected.size})", details=details)
@@ -168,7 +171,14 @@ def head_integrity(target: str, kind: str, expected: StoredObject, head: dict[st
         return Finding(INTEGRITY, target, Severity.CRITICAL,
                        f"{expected.key}: S3 ETag {etag} differs from the one recorded at upload ({expected.etag})",
                        details=details)
-    what = "size and S3 ETag match the upload" if expected.etag else "size matches the manifest (no ETag recorded)"
+    if expected.checksum_sha256 is not None and checksum != expected.checksum_sha256:
+        return Finding(INTEGRITY, target, Severity.CRITICAL,
+                       f"{expected.key}: S3 SHA-256 checksum {checksum} differs from the one recorded at upload "
+                       f"({expected.checksum_sha256})", details=details)
+    recorded = (("S3 ETag", expected.etag), ("S3 SHA-256 checksum", expected.checksum_sha256))
+    matched = [what for what, value in recorded if value is not None]
+    what = (f"size, {' and '.join(matched)} match the upload" if matched
+            else "size matches the manifest (no ETag or checksum recorded)")
     return Finding(INTEGRITY, target, Severity.OK, f"{expected.key}: {what}", details=details)
 
 
@@ -176,7 +186,7 @@ def _head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
     try:
-        return dict(client.head_object(Bucket=bucket, Key=key))
+        return dict(client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
             return None
