@@ -30,6 +30,10 @@ from mercenary_maintenance.callbacks import RunFailureNotifier, window_overrun
 from mercenary_maintenance.windows.rules import WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 
+# The modules a task needs only when it runs (steps, the report writer, the alert evaluation, the
+# approval operator, the config loader) are imported inside the task functions below: every DAG file
+# imports this module each time it is parsed, and parsing never runs a task (docs/architecture.md).
+
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 OWNER = "sre"
 # Pool for heavy maintenance (VACUUM, REINDEX, dumps, restores). Its slots bound the load
