@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         if has_metadata:
             # Connections kept in Airflow's metadata database are read as the CLI reads them (read-only).
             os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
+        # Imported here, after the process context is set: the import registers the built-in probes.
+        from mercenary_maintenance.doctor import probes  # noqa: F401
 
         ctx = Context(cfg=cfg, now=datetime.now(UTC), airflow_metadata=has_metadata)
         # Library log lines (Airflow's, the providers') go to stderr: stdout is the answer (--json parses).
