@@ -201,7 +201,16 @@ def firewall_body(step: Step, host: str) -> None:
     def look() -> Finding:
         state = keeper(step.cfg, f"host_firewall.{host.lower()}")
         previous = state.load()
-        tool, rules = ruleset(step.host(host))
+        transport = step.host(host)
+        try:
+            tool, rules = ruleset(transport)
+        except RuntimeError as exc:
+            if not transport.host.implicit:
+                raise  # a backend host whose ruleset cannot be read: the review could not run
+            # The implicit host is the Airflow worker (a container often has neither tool): not the
+            # backend's firewall, so not a failed review either.
+            return not_configured(FIREWALL, f"{host}:firewall", f"{exc} (the implicit host `local` is the Airflow "
+                                  "worker; list the backend's machines in targets.hosts)")
         finding = firewall_finding(host, tool, None if previous is None else list(previous["rules"]), rules)
         state.save({"tool": tool, "rules": rules})
         return finding
