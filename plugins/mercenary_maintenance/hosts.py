@@ -35,6 +35,7 @@ from mercenary_maintenance.adapters.host_commands import (
 )
 from mercenary_maintenance.adapters.ssh import SshTransport
 from mercenary_maintenance.config import HostTarget, MaintenanceConfig
+from mercenary_maintenance.findings import Finding, not_configured
 
 __all__ = ["COMMANDS", "Entry", "HostCommandError", "HostUnreachable", "LocalTransport", "Result", "Transport",
            "command_line", "describe", "expand", "listdir", "opened", "shell_line", "transport_for"]
@@ -226,3 +227,13 @@ def expand(t: Transport, pattern: str) -> tuple[str, list[Entry]]:
         return base, []
     found = {e.path: e for e in _match(t, base, rest)}
     return base, [found[p] for p in sorted(found)]
+
+
+def unread_on_the_worker(t: Transport, check: str, target: str, exc: Exception) -> Finding:
+    """A host check whose source could not be read: on the implicit host ``local`` (the Airflow worker,
+    often a container without a journal, auth log or firewall tool) that is not configured — it is not
+    the backend's machine — and anywhere else the check could not run (``exc`` is raised again)."""
+    if not t.host.implicit:
+        raise exc
+    return not_configured(check, target, f"{exc} (the implicit host `local` is the Airflow worker; list the "
+                          "backend's machines in targets.hosts)")

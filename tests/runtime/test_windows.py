@@ -87,9 +87,13 @@ def clock_config(clock_runtime: AirflowRuntime) -> Iterator[Callable[[dict[str, 
 def test_weekly_and_monthly_windows_start_on_time_and_heavy_actions_never_overlap(
         clock_runtime: AirflowRuntime, clock_config: Callable[[dict[str, Any]], None], pg: Any) -> None:
     airflow_runtime, runtime_config, reports = clock_runtime, clock_config, report_reader(clock_runtime)
-    # Work for both runs on target main: dead tuples (weekly VACUUM) and an opt-in VACUUM FULL (monthly).
+    # Work for both runs on target main: an opt-in VACUUM FULL of rt_bloat (monthly) and dead tuples in
+    # a table of their own (weekly VACUUM): the monthly run starts first and would leave rt_bloat clean.
     pg.execute("DROP TABLE IF EXISTS rt_bloat; CREATE TABLE rt_bloat AS SELECT g, repeat('x', 200) AS pad "
                "FROM generate_series(1, 300000) g; DELETE FROM rt_bloat WHERE g % 2 = 0;")
+    pg.execute("DROP TABLE IF EXISTS rt_dead; CREATE TABLE rt_dead WITH (autovacuum_enabled = off) AS "
+               "SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 300000) g; "
+               "DELETE FROM rt_dead WHERE g % 2 = 0;")
     # VACUUM FULL runs unattended here (approvals are tests/runtime/test_approvals.py's subject).
     runtime_config({"targets": {"postgres": [{"name": "main", "conn_id": "maintenance_postgres",
                                               "vacuum_full_tables": ["rt_bloat"]}],

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mercenary_maintenance.config import SecurityConfig
-from mercenary_maintenance.findings import Finding, measured, not_configured
-from mercenary_maintenance.hosts import Transport
+from mercenary_maintenance.findings import Finding, measured
+from mercenary_maintenance.hosts import Transport, unread_on_the_worker
 
 CHECK = "security.failed_logins"
 _FAILED = re.compile(r"Failed (?P<method>[\w/-]+) for (?:invalid user )?(?P<user>\S*) from (?P<ip>[\w.:]+)")
@@ -122,12 +122,7 @@ def check_host(t: Transport, sec: SecurityConfig, state: dict[str, Any] | None,
     try:
         path, lines, new = auth_log_lines(t, sec, previous.get("auth_log") or {})
     except FileNotFoundError as exc:
-        if not t.host.implicit:
-            raise  # a backend host without a readable login source: the check could not run
-        # The implicit host is the Airflow worker (often a container with neither): nothing to count
-        # there is not a failure of the backend's check, and not an ok either.
-        return (not_configured(CHECK, f"{host}:sshd", f"{exc} (the implicit host `local` is the Airflow worker; "
-                               "list the backend's machines in targets.hosts)"), previous)
+        return unread_on_the_worker(t, CHECK, f"{host}:sshd", exc), previous
     label = ("the last run" if previous.get("auth_log")
              else f"the first look (the file's last {sec.log_tail_bytes / 2**20:g} MiB at most)")
     return failures_finding(host, path, count_sshd_failures(lines), label, sec), {"auth_log": new}

@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance import bucket_lifecycle
@@ -204,21 +204,9 @@ def _clean_local(step: Step, host: str, dry: bool) -> None:
     cfg = step.cfg.cleanup
     disk_usage(step, cfg.roots, "before")
     open_paths = files.open_files()
-    for root in cfg.roots:
-        with step.action("tmp.cleanup", target_of(step, host, root),
-                         why=f"remove files older than {cfg.older_than_days} days") as act:
-            sweep = cleanup.scan(root, cfg.older_than_days * 86400.0, time.time(), open_paths)
-            if dry:
-                message = (f"would remove {len(sweep.candidates)} files, {sweep.candidate_bytes} bytes "
-                           "(cleanup.dry_run is true)")
-                act.dry_run(message, **sweep.details())
-                continue
-            cleanup.remove(sweep)
-            message = f"removed {sweep.deleted} files, {sweep.deleted_bytes} bytes; {len(sweep.skipped)} skipped"
-            if sweep.failed:
-                act.failed(f"{len(sweep.failed)} files could not be removed; {message}", **sweep.details())
-            else:
-                act.done(message, **sweep.details())
+    _sweep_roots(step, dry, lambda root: target_of(step, host, root), "",
+                 lambda root: cleanup.scan(root, cfg.older_than_days * 86400.0, time.time(), open_paths),
+                 cleanup.remove)
     if not dry:
         disk_usage(step, cfg.roots, "after")
 
@@ -228,19 +216,29 @@ def _clean_remote(step: Step, t: Transport, dry: bool) -> None:
     name = t.host.name
     remote_disk_usage(step, t, cfg.roots, "before")
     open_now = remote.open_paths(t)
+    _sweep_roots(step, dry, lambda root: f"{name}:{root}", f" on host {name}",
+                 lambda root: remote.sweep(t, root, cfg.older_than_days * 86400.0, time.time(), open_now),
+                 lambda swept: remote.remove(t, swept))
+    if not dry:
+        remote_disk_usage(step, t, cfg.roots, "after")
+
+
+def _sweep_roots(step: Step, dry: bool, target: Callable[[str], str], where: str,
+                 scan: Callable[[str], cleanup.Sweep], remove: Callable[[cleanup.Sweep], None]) -> None:
+    """One tmp.cleanup action per root, the same on the worker and on a host: scan, then (unless a
+    dry run) remove what is still old, closed and unchanged."""
+    cfg = step.cfg.cleanup
     for root in cfg.roots:
-        with step.action("tmp.cleanup", f"{name}:{root}",
-                         why=f"remove files older than {cfg.older_than_days} days on host {name}") as act:
-            swept = remote.sweep(t, root, cfg.older_than_days * 86400.0, time.time(), open_now)
+        with step.action("tmp.cleanup", target(root),
+                         why=f"remove files older than {cfg.older_than_days} days{where}") as act:
+            swept = scan(root)
             if dry:
                 act.dry_run(f"would remove {len(swept.candidates)} files, {swept.candidate_bytes} bytes "
                             "(cleanup.dry_run is true)", **swept.details())
                 continue
-            remote.remove(t, swept)
+            remove(swept)
             message = f"removed {swept.deleted} files, {swept.deleted_bytes} bytes; {len(swept.skipped)} skipped"
             if swept.failed:
                 act.failed(f"{len(swept.failed)} files could not be removed; {message}", **swept.details())
             else:
                 act.done(message, **swept.details())
-    if not dry:
-        remote_disk_usage(step, t, cfg.roots, "after")

@@ -19,8 +19,11 @@ MAX_LISTED = 100
 
 @dataclass
 class Sweep:
+    """One root's sweep, on the worker or a host: ``candidates`` are (path, size, state) where state is
+    what :func:`remove` (or :func:`.remote.remove`) re-checks before deleting (a ``FileState``, an ``Entry``)."""
+
     root: str
-    candidates: list[tuple[str, int, files.FileState]] = field(default_factory=list)
+    candidates: list[tuple[str, int, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     deleted: int = 0
     deleted_bytes: int = 0

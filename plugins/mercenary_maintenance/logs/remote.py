@@ -26,6 +26,7 @@ from mercenary_maintenance.config import LogSet
 from mercenary_maintenance.hosts import Transport, expand
 from mercenary_maintenance.hosts import listdir as _listdir
 from mercenary_maintenance.logs import archive, s3
+from mercenary_maintenance.logs.cleanup import Sweep
 
 log = logging.getLogger(__name__)
 UNREADABLE_OPEN_FILES = "the host's open files could not be read (its /proc/*/fd): nothing is deleted there"
@@ -143,29 +144,9 @@ def local_bytes(t: Transport, log_set: LogSet) -> int:
 # ------------------------------------------------------------------ tmp.cleanup
 
 
-@dataclass
-class HostSweep:
-    root: str
-    candidates: list[Entry] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    deleted: int = 0
-    deleted_bytes: int = 0
-    failed: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def candidate_bytes(self) -> int:
-        return sum(e.size for e in self.candidates)
-
-    def details(self) -> dict[str, Any]:
-        return {"root": self.root, "files": [{"path": e.path, "bytes": e.size} for e in self.candidates[:100]],
-                "file_count": len(self.candidates), "bytes": self.candidate_bytes, "deleted": self.deleted,
-                "deleted_bytes": self.deleted_bytes, "skipped": self.skipped[:100],
-                "skipped_count": len(self.skipped), "failed": self.failed[:100]}
-
-
-def sweep(t: Transport, root: str, older_than_s: float, now: float, open_now: set[str] | None) -> HostSweep:
+def sweep(t: Transport, root: str, older_than_s: float, now: float, open_now: set[str] | None) -> Sweep:
     """What would be removed under ``root`` on the host (nothing is changed); links are never followed."""
-    result = HostSweep(root)
+    result = Sweep(root)
     try:
         top = t.lstat(root.rstrip("/") or "/")
     except OSError:
@@ -187,13 +168,13 @@ def sweep(t: Transport, root: str, older_than_s: float, now: float, open_now: se
                 elif entry.path in open_now:
                     result.skipped.append({"path": entry.path, "reason": "open by a process"})
                 else:
-                    result.candidates.append(entry)
+                    result.candidates.append((entry.path, entry.size, entry))
     return result
 
 
-def remove(t: Transport, swept: HostSweep) -> None:
+def remove(t: Transport, swept: Sweep) -> None:
     still_open = open_paths(t)
-    for entry in swept.candidates:
+    for _, _, entry in swept.candidates:
         if still_open is None or entry.path in still_open or not unchanged(t, entry):
             swept.skipped.append({"path": entry.path, "reason": "open, changed since the scan, or open files "
                                   "unreadable; kept"})

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.findings import Finding, Severity, not_configured
-from mercenary_maintenance.hosts import Transport, listdir
+from mercenary_maintenance.hosts import Transport, listdir, unread_on_the_worker
 from mercenary_maintenance.report.state import keeper
 from mercenary_maintenance.security.vulns import (
     SlaPolicy,
@@ -205,12 +205,7 @@ def firewall_body(step: Step, host: str) -> None:
         try:
             tool, rules = ruleset(transport)
         except RuntimeError as exc:
-            if not transport.host.implicit:
-                raise  # a backend host whose ruleset cannot be read: the review could not run
-            # The implicit host is the Airflow worker (a container often has neither tool): not the
-            # backend's firewall, so not a failed review either.
-            return not_configured(FIREWALL, f"{host}:firewall", f"{exc} (the implicit host `local` is the Airflow "
-                                  "worker; list the backend's machines in targets.hosts)")
+            return unread_on_the_worker(transport, FIREWALL, f"{host}:firewall", exc)
         finding = firewall_finding(host, tool, None if previous is None else list(previous["rules"]), rules)
         state.save({"tool": tool, "rules": rules})
         return finding
