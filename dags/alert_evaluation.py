@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mercenary_maintenance.alerts import tasks as alerts
-from mercenary_maintenance.dagkit import Tag, maintenance_dag
+from mercenary_maintenance.wiring.dagkit import Tag, maintenance_dag
 
 with maintenance_dag(
     Path(__file__).stem,

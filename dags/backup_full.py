@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups
-from mercenary_maintenance.dagkit import Tag, maintenance_dag
+from mercenary_maintenance.wiring.dagkit import Tag, maintenance_dag
 
 with maintenance_dag(
     Path(__file__).stem,

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.emergency import tasks as emergency
+from mercenary_maintenance.wiring.dagkit import Tag, maintenance_dag
 
 with maintenance_dag(
     Path(__file__).stem,

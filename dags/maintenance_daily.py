@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups
-from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.health import tasks as health
 from mercenary_maintenance.logs import tasks as logs
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.redis import tasks as redis
+from mercenary_maintenance.wiring.dagkit import Tag, maintenance_dag
 
 with maintenance_dag(
     Path(__file__).stem,

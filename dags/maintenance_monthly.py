@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mercenary_maintenance.backups import tasks as backups
-from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.reviews import tasks as reviews
 from mercenary_maintenance.security import tasks as security
 from mercenary_maintenance.windows.rules import MONTHLY_WINDOW
+from mercenary_maintenance.wiring.dagkit import Tag, maintenance_dag
 
 with maintenance_dag(
     Path(__file__).stem,

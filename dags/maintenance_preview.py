@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.preview import tasks as preview
 from mercenary_maintenance.preview.timetable import PreviewTimetable
+from mercenary_maintenance.wiring.dagkit import Tag, maintenance_dag
 
 with maintenance_dag(
     Path(__file__).stem,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.reviews import tasks as reviews
 from mercenary_maintenance.windows.rules import QUARTERLY_WINDOW
+from mercenary_maintenance.wiring.dagkit import Tag, maintenance_dag
 
 with maintenance_dag(
     Path(__file__).stem,

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from mercenary_maintenance.airflow_db import tasks as airflow_db
 from mercenary_maintenance.backups import tasks as backups
-from mercenary_maintenance.dagkit import Tag, maintenance_dag
 from mercenary_maintenance.logs import tasks as logs
 from mercenary_maintenance.postgres import tasks as postgres
 from mercenary_maintenance.redis import tasks as redis
 from mercenary_maintenance.security import tasks as security
 from mercenary_maintenance.windows.rules import WEEKLY_WINDOW
+from mercenary_maintenance.wiring.dagkit import Tag, maintenance_dag
 
 with maintenance_dag(
     Path(__file__).stem,

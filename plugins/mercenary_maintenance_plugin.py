@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from mercenary_maintenance import pool_guard
 from mercenary_maintenance.console.app import URL_PREFIX, create_app
 from mercenary_maintenance.preview.timetable import PreviewTimetable
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
+from mercenary_maintenance.wiring import pool_guard
 
 
 class MercenaryMaintenancePlugin(AirflowPlugin):

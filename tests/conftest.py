@@ -103,7 +103,7 @@ def slack() -> Iterator[servers.SlackReceiver]:
 def airflow_db() -> Path:
     """Migrate the SQLite metadata DB once per session and run the project's setup step (pool)."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ)
-    subprocess.run([sys.executable, "-m", "mercenary_maintenance.setup"], check=True, capture_output=True,
+    subprocess.run([sys.executable, "-m", "mercenary_maintenance.wiring.setup"], check=True, capture_output=True,
                    env=os.environ)
     return _HOME
 

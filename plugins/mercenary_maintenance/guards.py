@@ -2,7 +2,7 @@
 stop after too many failed targets — what AWS Systems Manager maintenance windows and Rundeck give
 operators, for the heavy actions of the window DAGs.
 
-Before a guarded task (a :class:`~mercenary_maintenance.dagkit.TaskSpec` with ``guarded_action``)
+Before a guarded task (a :class:`~mercenary_maintenance.wiring.dagkit.TaskSpec` with ``guarded_action``)
 acts on a target, :func:`run_guarded` asks, in this order:
 
 * ``freeze``: is the run's window (or now) inside a change-freeze period?

@@ -1,5 +1,5 @@
 """Slack notices: links into the Airflow UI and the texts of the run-failure and findings notices.
-The DAG-level callbacks that send them live in :mod:`mercenary_maintenance.callbacks`; every
+The DAG-level callbacks that send them live in :mod:`mercenary_maintenance.wiring.callbacks`; every
 message is posted by :func:`mercenary_maintenance.delivery.to_slack`.
 """
 

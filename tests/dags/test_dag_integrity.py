@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance.dagkit import OWNER, Tag
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
+from mercenary_maintenance.wiring.dagkit import OWNER, Tag
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
@@ -83,7 +83,7 @@ def test_house_rules(dagbag: Any, dag_id: str) -> None:
 def test_window_dags_raise_a_deadline_alert_at_window_end(dag_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    from mercenary_maintenance.dagkit import DEADLINES_ENV
+    from mercenary_maintenance.wiring.dagkit import DEADLINES_ENV
 
     monkeypatch.setenv(DEADLINES_ENV, "on")  # the session's DagBag is parsed with deadlines off (dag.test bug)
     bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
@@ -112,7 +112,7 @@ NO_IO_PROBE = r"""
 import builtins, socket, subprocess, sys, runpy
 sys.path.insert(0, sys.argv[1])
 # Third-party modules may read files when first imported (croniter runs `file`); warm them.
-import airflow.sdk, airflow.sdk.definitions.timetables.trigger, croniter, mercenary_maintenance.dagkit
+import airflow.sdk, airflow.sdk.definitions.timetables.trigger, croniter, mercenary_maintenance.wiring.dagkit
 import mercenary_maintenance.config as config
 
 def forbidden(*a, **k):
@@ -140,7 +140,7 @@ def test_no_io_at_parse_time() -> None:
 
 def test_acting_tasks_are_exactly_the_tasks_in_the_heavy_and_critical_pools(dagbag: Any) -> None:
     # alert_evaluation counts a maintenance run as a window only while one of these runs
-    from mercenary_maintenance.dagkit import ACTING_TASKS, POOLS
+    from mercenary_maintenance.wiring.dagkit import ACTING_TASKS, POOLS
 
     for dag_id, acting in ACTING_TASKS.items():
         in_pools = sorted(t.task_id for t in dagbag.get_dag(dag_id).tasks if t.pool in POOLS)
@@ -148,7 +148,7 @@ def test_acting_tasks_are_exactly_the_tasks_in_the_heavy_and_critical_pools(dagb
 
 
 def test_a_critical_emergency_run_acts_in_a_pool_of_its_own(dagbag: Any) -> None:
-    from mercenary_maintenance.dagkit import CRITICAL_POOL, HEAVY_POOL, POOLS
+    from mercenary_maintenance.wiring.dagkit import CRITICAL_POOL, HEAVY_POOL, POOLS
 
     tasks = {t.task_id: t for t in dagbag.get_dag("emergency_maintenance").tasks}
     assert (tasks["act"].pool, tasks["act_critical"].pool) == (HEAVY_POOL, CRITICAL_POOL)

@@ -1,9 +1,10 @@
-"""The package's layers (docs/architecture.md): DAG files → task declarations (``<area>/tasks.py``,
-``dagkit``, ``registry``) → area bodies → core (config, findings, steps, report, adapters, …).
+"""The package's layers (docs/architecture.md): DAG files → task declarations (``<area>/tasks.py``)
+and the Airflow wiring (``wiring/``: ``dagkit``, ``registry``, …) → area bodies → core (config,
+findings, steps, report, adapters, …).
 
 No area imports another area and no core module imports an area. An area's declarations
 (``<area>/tasks.py``, unit ``<area>.tasks``) may import their own area's bodies and the wiring
-(``dagkit``, ``registry``), which reaches the other areas for them — never another area directly.
+(``wiring.dagkit``, ``wiring.registry``), which reaches the other areas for them — never another area directly.
 Nothing below the declarations imports the wiring or a declaration. The graph has no cycle.
 """
 
@@ -18,12 +19,24 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "mercenary_maintenance"
 AREAS = {"postgres", "redis", "backups", "alerts", "health", "logs", "emergency", "reviews", "security", "preview",
          "approvals", "console", "airflow_db"}
-# Above the areas: they wire areas together, or wire the package into Airflow (setup step, scheduler listener).
-WIRING = {"dagkit", "callbacks", "registry", "service_probes", "setup", "pool_guard", "doctor"}
+# Above the areas: the Airflow wiring (``wiring/``: the DAG and task factories, the registry that
+# wires areas together, the callbacks, the setup step, the scheduler listener), one unit per module,
+# and the doctor (an entry point that probes every area's configuration).
+WIRING_PACKAGE = "wiring"
+WIRING = {WIRING_PACKAGE, "doctor"}
+WIRING_MODULES = {p.stem for p in (PACKAGE / WIRING_PACKAGE).glob("*.py") if p.stem != "__init__"}
+
+
+def _is_wiring(unit: str) -> bool:
+    return unit.split(".")[0] in WIRING
+
+
 def _unit(path: Path) -> str:
     parts = path.relative_to(PACKAGE).parts
     if len(parts) == 2 and parts[0] in AREAS and parts[1] == "tasks.py":
         return f"{parts[0]}.tasks"  # the area's task declarations: a layer above its bodies
+    if len(parts) == 2 and parts[0] == WIRING_PACKAGE and parts[1] != "__init__.py":
+        return f"{WIRING_PACKAGE}.{parts[1].removesuffix('.py')}"  # each wiring module a unit of its own
     return parts[0].removesuffix(".py")
 
 
@@ -47,7 +60,8 @@ def import_graph() -> dict[str, set[str]]:
             if id(node) in typing_only:
                 continue
             if isinstance(node, ast.ImportFrom) and node.module:
-                names = ([f"{node.module}.{a.name}" for a in node.names] if node.module == "mercenary_maintenance"
+                names = ([f"{node.module}.{a.name}" for a in node.names]
+                         if node.module in ("mercenary_maintenance", f"mercenary_maintenance.{WIRING_PACKAGE}")
                          else [node.module])
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -57,7 +71,12 @@ def import_graph() -> dict[str, set[str]]:
                 parts = name.split(".")
                 if len(parts) < 2 or parts[0] != "mercenary_maintenance":
                     continue
-                target = f"{parts[1]}.tasks" if parts[1] in AREAS and parts[2:3] == ["tasks"] else parts[1]
+                if parts[1] in AREAS and parts[2:3] == ["tasks"]:
+                    target = f"{parts[1]}.tasks"
+                elif parts[1] == WIRING_PACKAGE and parts[2:3] and parts[2] in WIRING_MODULES:
+                    target = f"{WIRING_PACKAGE}.{parts[2]}"
+                else:
+                    target = parts[1]
                 if target != source:
                     edges.setdefault(source, set()).add(target)
     return edges
@@ -67,12 +86,12 @@ def _crossings() -> set[tuple[str, str]]:
     """(unit, imported unit) pairs that break the layering."""
     bad = set()
     for src, targets in import_graph().items():
-        if src in WIRING:
+        if _is_wiring(src):
             continue
         for dst in targets:
             if _area(dst) in AREAS and _area(dst) != _area(src):
                 bad.add((src, dst))  # an area (or core) importing another area
-            elif not src.endswith(".tasks") and (dst in WIRING or dst.endswith(".tasks")):
+            elif not src.endswith(".tasks") and (_is_wiring(dst) or dst.endswith(".tasks")):
                 bad.add((src, dst))  # a body or core module importing the wiring or a declaration
     return bad
 
@@ -85,10 +104,10 @@ def test_no_area_or_core_module_imports_an_area() -> None:
 def test_the_checker_flags_what_it_should(monkeypatch: pytest.MonkeyPatch) -> None:
     real = import_graph()
     fake = {**real, "backups": {*real["backups"], "postgres"}, "health.tasks": {*real["health.tasks"], "security"},
-            "report": {*real["report"], "alerts"}, "logs": {*real["logs"], "dagkit"}}
+            "report": {*real["report"], "alerts"}, "logs": {*real["logs"], "wiring.dagkit"}}
     monkeypatch.setattr(sys.modules[__name__], "import_graph", lambda: fake)
     assert _crossings() == {("backups", "postgres"), ("health.tasks", "security"), ("report", "alerts"),
-                            ("logs", "dagkit")}
+                            ("logs", "wiring.dagkit")}
 
 
 def test_the_graph_has_no_cycle() -> None:
@@ -113,26 +132,26 @@ def test_the_graph_has_no_cycle() -> None:
 
 def test_the_checker_sees_an_import_inside_a_function() -> None:
     # dagkit imports the report writer only inside write_report (when the task runs): the graph must still see it.
-    dagkit = ast.parse((PACKAGE / "dagkit.py").read_text(encoding="utf-8"))
+    dagkit = ast.parse((PACKAGE / "wiring" / "dagkit.py").read_text(encoding="utf-8"))
     module_level = {node.module for node in dagkit.body if isinstance(node, ast.ImportFrom)}
     assert not any(str(m).startswith("mercenary_maintenance.report") for m in module_level)
-    assert "report" in import_graph()["dagkit"]
+    assert "report" in import_graph()["wiring.dagkit"]
 
 
 def test_declarations_are_a_unit_of_their_own() -> None:
     # emergency/tasks.py takes the registry (wiring); the registry imports area bodies, not declarations.
     graph = import_graph()
-    assert "registry" in graph["emergency.tasks"]
-    assert "emergency.tasks" not in graph["registry"]
-    assert "dagkit" in graph["postgres.tasks"]
+    assert "wiring.registry" in graph["emergency.tasks"]
+    assert "emergency.tasks" not in graph["wiring.registry"]
+    assert "wiring.dagkit" in graph["postgres.tasks"]
 
 
 # The Step is the only door (docs/architecture.md): the config file is read, and Airflow asked for
 # the task's context, only where a Step (or a callback's notice door) is built and by the entry
 # points; everything below gets them from the Step or as arguments.
-CONFIG_READERS = {"config.py", "steps.py", "dagkit.py", "callbacks.py", "approvals/operator.py",
+CONFIG_READERS = {"config.py", "steps.py", "wiring/dagkit.py", "wiring/callbacks.py", "approvals/operator.py",
                   "report/__main__.py", "doctor/__main__.py", "console/app.py"}
-CONTEXT_READERS = {"steps.py", "dagkit.py"}
+CONTEXT_READERS = {"steps.py", "wiring/dagkit.py"}
 
 
 def uses(name: str, root: Path = PACKAGE) -> set[str]:
@@ -273,7 +292,7 @@ def test_the_front_door_checker_sees_a_back_door(monkeypatch: pytest.MonkeyPatch
     real = front_door
     monkeypatch.setattr(sys.modules[__name__], "front_door",
                         lambda area: real(area) - {"checks"} if area == "postgres" else real(area))
-    assert ("registry.py", "postgres.checks") in back_door_imports()
+    assert ("wiring/registry.py", "postgres.checks") in back_door_imports()
 
 
 # One Slack entry point (docs/architecture.md): ``delivery.to_slack`` masks the text, retries within

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, TriggerRule
 
-from mercenary_maintenance.dagkit import START_DATE, Gate, Group, TaskSpec
+from mercenary_maintenance.wiring.dagkit import START_DATE, Gate, Group, TaskSpec
 
 
 def check(step: Any, target: str) -> None:
@@ -85,7 +85,7 @@ def test_a_mapped_spec_cannot_be_added_unmapped() -> None:
 
 
 def test_a_task_that_writes_the_report_is_the_dags_only_task() -> None:
-    from mercenary_maintenance.dagkit import maintenance_dag
+    from mercenary_maintenance.wiring.dagkit import maintenance_dag
 
     reporting = TaskSpec("report_itself", bucket, writes_report=True)
     with maintenance_dag("factory_reporting", doc_md="x", tags=[], schedule=None) as dag:

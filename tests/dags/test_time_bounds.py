@@ -35,7 +35,7 @@ def test_every_task_of_every_dag_has_an_execution_timeout(dagbag: Any) -> None:
 
 
 def test_window_tasks_are_bounded_by_the_window_and_others_by_their_dag(dagbag: Any) -> None:
-    from mercenary_maintenance.dagkit import TASK_TIMEOUTS
+    from mercenary_maintenance.wiring.dagkit import TASK_TIMEOUTS
 
     for dag in dagbag.dags.values():
         if isinstance(dag.timetable, MaintenanceWindowTimetable):
@@ -47,7 +47,7 @@ def test_window_tasks_are_bounded_by_the_window_and_others_by_their_dag(dagbag: 
 
 
 def test_task_timeouts_can_be_overridden_per_dag(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mercenary_maintenance.dagkit import TASK_TIMEOUTS_ENV, task_timeout
+    from mercenary_maintenance.wiring.dagkit import TASK_TIMEOUTS_ENV, task_timeout
 
     assert task_timeout("backup_full") == timedelta(hours=8)
     monkeypatch.setenv(TASK_TIMEOUTS_ENV, '{"backup_full": 60}')

@@ -427,7 +427,8 @@ def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_pat
 
 
 def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
-    from mercenary_maintenance import bucket_lifecycle, registry
+    from mercenary_maintenance import bucket_lifecycle
+    from mercenary_maintenance.wiring import registry
 
     client = s3.client()
     client.put_bucket_lifecycle_configuration(Bucket=bucket_of(), LifecycleConfiguration={"Rules": [

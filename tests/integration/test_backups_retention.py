@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance import bucket_lifecycle, registry
+from mercenary_maintenance import bucket_lifecycle
 from mercenary_maintenance.backups import actions, catalog, incremental, keys, lifecycle, retention, source
 from mercenary_maintenance.config import load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
+from mercenary_maintenance.wiring import registry
 from tests.integration.backup_helpers import RefusingS3, backup_env
 
 pytestmark = pytest.mark.pg18

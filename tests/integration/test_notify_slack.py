@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance.callbacks import RunFailureNotifier, window_overrun
 from mercenary_maintenance.steps import StepFailed, execute_step
+from mercenary_maintenance.wiring.callbacks import RunFailureNotifier, window_overrun
 
 
 def context(task_id: str, run_id: str = "manual__r1", try_number: int = 1) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from mercenary_dev import servers
 
-from mercenary_maintenance import registry
 from mercenary_maintenance.alerts.evaluation import run_evaluation
 from mercenary_maintenance.alerts.store import MemoryStateStore
 from mercenary_maintenance.steps import execute_step
+from mercenary_maintenance.wiring import registry
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

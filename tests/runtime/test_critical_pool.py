@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("mercenary_dev.runtime", reason="the runtime tier (tests/runtime/conftest.py) is not here")
 
-from mercenary_maintenance.dagkit import CRITICAL_POOL, HEAVY_POOL
+from mercenary_maintenance.wiring.dagkit import CRITICAL_POOL, HEAVY_POOL
 from tests.runtime.conftest import wait_for
 
 EMERGENCY = "emergency_maintenance"

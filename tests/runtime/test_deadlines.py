@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import quote
 
-from mercenary_maintenance.dagkit import HEAVY_POOL
 from mercenary_maintenance.windows.rules import MONTHLY_WINDOW, WEEKLY_WINDOW
+from mercenary_maintenance.wiring.dagkit import HEAVY_POOL
 from tests.runtime.conftest import slack_texts_about, wait_for
 
 LEAD = timedelta(seconds=40)  # the deadline falls this long after the trigger

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from mercenary_dev.runtime import ApiError
 
-from mercenary_maintenance.dagkit import HEAVY_POOL
+from mercenary_maintenance.wiring.dagkit import HEAVY_POOL
 from tests.runtime.conftest import slack_texts_about, wait_for
 
 
@@ -26,6 +26,6 @@ def test_missing_heavy_pool_is_created_at_first_run_with_log_line_and_slack_noti
     [notice] = wait_for(lambda: slack_texts_about(runtime_slack, f"pool `{HEAVY_POOL}` was missing"), 30,
                         "the missing-pool notice")
     assert run_id in notice
-    assert "python -m mercenary_maintenance.setup" in notice
+    assert "python -m mercenary_maintenance.wiring.setup" in notice
     log = airflow_runtime.log_path("scheduler").read_text(errors="replace")
     assert f"pool {HEAVY_POOL} did not exist when emergency_maintenance run {run_id} started" in log

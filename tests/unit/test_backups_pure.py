@@ -115,9 +115,9 @@ def test_no_lifecycle_rule_expires_backup_prefixes_and_an_expiring_one_is_critic
 
 
 def test_both_lifecycle_writers_are_given_every_areas_rules():
-    from mercenary_maintenance import registry
     from mercenary_maintenance.backups.tasks import ENSURE_LIFECYCLE
     from mercenary_maintenance.logs.tasks import ARCHIVE
+    from mercenary_maintenance.wiring import registry
 
     # backup.lifecycle and logs.lifecycle write the one document: each from the rules of every area.
     for spec in (ENSURE_LIFECYCLE, ARCHIVE):

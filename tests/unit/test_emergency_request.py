@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance import registry
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.emergency import dispatch, notice
 from mercenary_maintenance.emergency.request import InvalidRequest
 from mercenary_maintenance.emergency.tasks import CATALOG, validate
 from mercenary_maintenance.emergency.tasks import form_params as params
+from mercenary_maintenance.wiring import registry
 
 CFG = parse_config({"targets": {"postgres": [{"name": "main"}], "redis": [{"name": "cache"}]}})
 

@@ -8,9 +8,9 @@ from typing import Any
 from mercenary_maintenance import guards
 from mercenary_maintenance.alerts.evaluation import acting_windows
 from mercenary_maintenance.config import parse_config
-from mercenary_maintenance.dagkit import ACTING_TASKS
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.windows.rules import Window
+from mercenary_maintenance.wiring.dagkit import ACTING_TASKS
 
 FIVE = {"targets": {"postgres": [{"name": f"db{i}"} for i in range(5)], "redis": []}}
 

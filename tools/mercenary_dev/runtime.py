@@ -202,10 +202,10 @@ class AirflowRuntime:
 
     def setup(self) -> None:
         """The project's setup step (pool ``maintenance_heavy``), as a deployment runs it."""
-        result = subprocess.run([sys.executable, "-m", "mercenary_maintenance.setup"],
+        result = subprocess.run([sys.executable, "-m", "mercenary_maintenance.wiring.setup"],
                                 env=self.env, capture_output=True, text=True, timeout=180, cwd=self.home)
         if result.returncode != 0:
-            raise ServerError(f"mercenary_maintenance.setup exited {result.returncode}: {result.stderr[-2000:]}")
+            raise ServerError(f"mercenary_maintenance.wiring.setup exited {result.returncode}: {result.stderr[-2000:]}")
 
     def spawn(self, name: str) -> subprocess.Popen[bytes]:
         if name.startswith("celery-worker"):

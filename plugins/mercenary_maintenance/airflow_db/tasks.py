@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mercenary_maintenance.airflow_db import clean
-from mercenary_maintenance.dagkit import Group, TaskSpec
+from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
 CLEAN = TaskSpec("clean_airflow_metadata", clean.clean_metadata)
 

@@ -2,7 +2,7 @@
 
 The probes themselves belong to the areas that know each target kind (PostgreSQL connect +
 ``SELECT 1``, Redis ``PING``, HTTP ``GET``); they reach this module from the registry as a
-mapping *kind → ServiceProbe* (:data:`mercenary_maintenance.service_probes.SERVICE_PROBES`), so a new
+mapping *kind → ServiceProbe* (:data:`mercenary_maintenance.wiring.service_probes.SERVICE_PROBES`), so a new
 kind of target (hosts) is one more entry there. Each probe is bounded by the ``timeouts`` of its
 client; all probes of one run go in parallel and the run waits for them at most
 ``alerts.probe_budget_seconds`` — a probe still running then is ``unknown``, never ``ok``.

@@ -1,13 +1,13 @@
 """The task of the alerts area, declared as data (the service probes come from the wiring's
-:mod:`~mercenary_maintenance.service_probes`, not the whole registry: this task runs 288 times a day)."""
+:mod:`~mercenary_maintenance.wiring.service_probes`, not the whole registry: this task runs 288 times a day)."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from mercenary_maintenance import service_probes
 from mercenary_maintenance.alerts.evaluation import run_evaluation
-from mercenary_maintenance.dagkit import ACTING_TASKS, TaskSpec
+from mercenary_maintenance.wiring import service_probes
+from mercenary_maintenance.wiring.dagkit import ACTING_TASKS, TaskSpec
 
 # Every 5 minutes: the one task also writes the run's report (no second task process per run).
 EVALUATE = TaskSpec("evaluate_alerts",

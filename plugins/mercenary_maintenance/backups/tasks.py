@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from mercenary_maintenance import registry
 from mercenary_maintenance.backups import actions, config_files, lifecycle, retention, sample, uploads, verify
 from mercenary_maintenance.backups import incremental as chain
-from mercenary_maintenance.dagkit import Gate, Group, TaskSpec
+from mercenary_maintenance.wiring import registry
+from mercenary_maintenance.wiring.dagkit import Gate, Group, TaskSpec
 
 ENSURE_LIFECYCLE = TaskSpec("ensure_lifecycle",
                             partial(lifecycle.ensure_lifecycle, lifecycle_rules=registry.LIFECYCLE_RULES))

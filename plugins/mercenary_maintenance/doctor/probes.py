@@ -19,9 +19,9 @@ from mercenary_maintenance import packaged, redact, switches
 from mercenary_maintenance.adapters.http import connection_get, prometheus_query
 from mercenary_maintenance.config import MaintenanceConfig, PostgresTarget
 from mercenary_maintenance.console.plan import load_plan
-from mercenary_maintenance.dagkit import HEAVY_POOL
 from mercenary_maintenance.doctor import Context, Item, MissingConnection, fix, off, ok, probe
 from mercenary_maintenance.hosts import transport_for
+from mercenary_maintenance.wiring.dagkit import HEAVY_POOL
 
 MIN_VERSION = 130000  # = pg.sql.MIN_VERSION: servers older than 13 are refused
 INCREMENTAL_MAJOR = 17  # pg_basebackup --incremental
@@ -419,7 +419,7 @@ def pool_probe(ctx: Context) -> Iterator[Item]:
 
     if not ctx.airflow_metadata:
         yield fix("airflow.pool", HEAVY_POOL, "Airflow's metadata database does not exist yet",
-                  "airflow db migrate && python -m mercenary_maintenance.setup")
+                  "airflow db migrate && python -m mercenary_maintenance.wiring.setup")
         return
     from airflow import settings
     from airflow.models.pool import Pool
@@ -431,11 +431,11 @@ def pool_probe(ctx: Context) -> Iterator[Item]:
             slots = None if pool is None else pool.slots
     except Exception as exc:
         yield fix("airflow.pool", HEAVY_POOL, f"cannot read Airflow's metadata: {redact.first_line(exc)}",
-                  "airflow db migrate && python -m mercenary_maintenance.setup")
+                  "airflow db migrate && python -m mercenary_maintenance.wiring.setup")
         return
     if slots is None:
         yield fix("airflow.pool", HEAVY_POOL, "pool missing: heavy tasks would create it at the first run",
-                  "python -m mercenary_maintenance.setup  (creates it with 2 slots)")
+                  "python -m mercenary_maintenance.wiring.setup  (creates it with 2 slots)")
     else:
         yield ok("airflow.pool", HEAVY_POOL, f"{slots} slot(s): at most {slots} target(s) maintained at once")
 

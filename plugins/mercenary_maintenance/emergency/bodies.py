@@ -1,7 +1,7 @@
 """Bodies of the emergency DAG's tasks: validate the form, post the notice, act.
 
 The catalog and the routes (what may be requested, and the functions that do it) are handed in
-by the task declarations from :mod:`mercenary_maintenance.registry`.
+by the task declarations from :mod:`mercenary_maintenance.wiring.registry`.
 """
 
 from __future__ import annotations

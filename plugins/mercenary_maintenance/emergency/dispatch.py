@@ -1,6 +1,6 @@
 """Dispatch an emergency request to the SAME functions the scheduled DAGs call.
 
-The routes are the typed registry (:mod:`mercenary_maintenance.registry`), handed in by the
+The routes are the typed registry (:mod:`mercenary_maintenance.wiring.registry`), handed in by the
 emergency task declarations: nothing is resolved by name at run time, and this area imports no
 other. The function records its findings and actions into the step, under its area's safety
 rules (lock attempts, load guard, statement_timeout, per-target lock, identifiers).

@@ -33,7 +33,7 @@ CHECK_SET = "check_set"
 class Catalog:
     """What may be requested: action → (target kind, takes objects), check set → target kind.
 
-    Built from :mod:`mercenary_maintenance.registry` by the emergency task declarations, so this
+    Built from :mod:`mercenary_maintenance.wiring.registry` by the emergency task declarations, so this
     module (and its validation) never imports another area."""
 
     actions: dict[str, tuple[str, bool]]

@@ -24,13 +24,13 @@ from typing import Any
 
 from airflow.sdk import task
 
-from mercenary_maintenance import registry
-from mercenary_maintenance.dagkit import CRITICAL_POOL, HEAVY_POOL, approval_gate
 from mercenary_maintenance.emergency import request as form
 from mercenary_maintenance.emergency.bodies import act_body, notice_body, validate_body
 from mercenary_maintenance.emergency.request import Catalog, EmergencyRequest
 from mercenary_maintenance.emergency.wait import NoticeWaitSensor
 from mercenary_maintenance.steps import execute_step
+from mercenary_maintenance.wiring import registry
+from mercenary_maintenance.wiring.dagkit import CRITICAL_POOL, HEAVY_POOL, approval_gate
 
 __all__ = ["CATALOG", "build", "form_params", "validate"]
 WAIT_TASK_ID = "wait_notice_period"

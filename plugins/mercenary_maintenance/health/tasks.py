@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mercenary_maintenance.dagkit import Group, TaskSpec
 from mercenary_maintenance.health import bodies
+from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
 SERVICES = TaskSpec("check_services", bodies.services_body)
 HOST = TaskSpec("check_host", bodies.host_body, over="hosts")

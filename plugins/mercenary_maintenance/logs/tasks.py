@@ -6,9 +6,9 @@ from functools import partial
 
 from airflow.sdk import TriggerRule
 
-from mercenary_maintenance import registry
-from mercenary_maintenance.dagkit import Group, TaskSpec
 from mercenary_maintenance.logs import bodies, errors
+from mercenary_maintenance.wiring import registry
+from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
 # Each mapped over the hosts (targets.hosts, or the implicit "local"): the files are on the host.
 ARCHIVE = TaskSpec("archive_logs", partial(bodies.archive_logs, lifecycle_rules=registry.LIFECYCLE_RULES), over="hosts")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from airflow.sdk import TriggerRule
 
-from mercenary_maintenance.dagkit import Gate, Group, TaskSpec
 from mercenary_maintenance.postgres import actions, bodies, checks
+from mercenary_maintenance.wiring.dagkit import Gate, Group, TaskSpec
 
 CHECK_DAILY = TaskSpec("check_daily", checks.run_daily, over="postgres")
 CHECK_WEEKLY = TaskSpec("check_weekly", checks.run_weekly, over="postgres")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from mercenary_maintenance import registry
-from mercenary_maintenance.dagkit import TaskSpec
 from mercenary_maintenance.preview.bodies import preview_body
+from mercenary_maintenance.wiring import registry
+from mercenary_maintenance.wiring.dagkit import TaskSpec
 
 PREVIEW = TaskSpec("preview_windows", partial(preview_body, probes=registry.PROBES))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from airflow.sdk import TriggerRule
 
-from mercenary_maintenance.dagkit import Group, TaskSpec
 from mercenary_maintenance.redis import actions, bodies, checks
+from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
 CHECK = TaskSpec("check_redis", checks.run_daily, over="redis")
 # Both under the run guards (guards: freeze, stop_on_alerts, max_errors).

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mercenary_maintenance.dagkit import Group, TaskSpec
 from mercenary_maintenance.reviews import bodies
+from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
 PERFORMANCE = TaskSpec("performance_review", bodies.monthly_review)
 CAPACITY_ACCESS = TaskSpec("capacity_access_review", bodies.quarterly_review)

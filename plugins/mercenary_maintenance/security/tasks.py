@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mercenary_maintenance.dagkit import Group, TaskSpec
 from mercenary_maintenance.security import bodies, hosts, scan
+from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
 SCAN_VULNERABILITIES = TaskSpec("scan_vulnerabilities", scan.run_scan)
 CREDENTIAL_AGE = TaskSpec("check_credential_age", bodies.credential_age_body)

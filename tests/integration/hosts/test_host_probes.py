@@ -10,7 +10,7 @@ from mercenary_maintenance.config import load_config
 from mercenary_maintenance.doctor import Context
 from mercenary_maintenance.doctor.probes import hosts_probe
 from mercenary_maintenance.health.services import probe_host
-from mercenary_maintenance.registry import SERVICE_PROBES
+from mercenary_maintenance.wiring.registry import SERVICE_PROBES
 
 CONNECT_S = 2.0
 

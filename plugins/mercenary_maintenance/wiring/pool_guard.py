@@ -3,7 +3,7 @@
 
 Airflow leaves a task whose pool does not exist in state ``scheduled`` forever, with only a
 scheduler warning. When a run of one of this project's DAGs starts and the pool is missing
-(a fresh deployment that skipped ``python -m mercenary_maintenance.setup``), this listener
+(a fresh deployment that skipped ``python -m mercenary_maintenance.wiring.setup``), this listener
 creates it with the default size, logs an ERROR line naming the pool and the setup step, and
 posts a Slack notice (in a thread, bounded by the webhook's timeouts: the scheduler loop
 never waits on Slack).
@@ -17,9 +17,9 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
-from mercenary_maintenance.callbacks import notice_door
-from mercenary_maintenance.dagkit import HEAVY_POOL, POOLS
-from mercenary_maintenance.setup import ensure_pool
+from mercenary_maintenance.wiring.callbacks import notice_door
+from mercenary_maintenance.wiring.dagkit import HEAVY_POOL, POOLS
+from mercenary_maintenance.wiring.setup import ensure_pool
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ def missing_pool_notice(dag_id: str, run_id: str, slots: int, pool: str = HEAVY_
 
     >>> print(missing_pool_notice("maintenance_weekly", "r1", 2))  # doctest: +NORMALIZE_WHITESPACE
     :warning: pool `maintenance_heavy` was missing when *maintenance_weekly* run `r1` started: created it with 2 slots.
-    Run `python -m mercenary_maintenance.setup` when deploying (docs/runbook.md).
+    Run `python -m mercenary_maintenance.wiring.setup` when deploying (docs/runbook.md).
     """
     return (f":warning: pool `{pool}` was missing when *{dag_id}* run `{run_id}` started: "
-            f"created it with {slots} slots.\nRun `python -m mercenary_maintenance.setup` when deploying "
+            f"created it with {slots} slots.\nRun `python -m mercenary_maintenance.wiring.setup` when deploying "
             "(docs/runbook.md).")
 
 
@@ -66,7 +66,7 @@ def on_dag_run_running(dag_run: Any, msg: str) -> None:
             continue
         if created:
             log.error("pool %s did not exist when %s run %s started: created it with %d slots; "
-                      "run `python -m mercenary_maintenance.setup` when deploying",
+                      "run `python -m mercenary_maintenance.wiring.setup` when deploying",
                       pool, dag_run.dag_id, dag_run.run_id, slots)
             text = missing_pool_notice(dag_run.dag_id, dag_run.run_id, slots, pool)
             threading.Thread(target=_post, args=(text,), name="pool-guard-slack", daemon=True).start()

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mercenary_maintenance import service_probes
 from mercenary_maintenance.backups import actions as backups
 from mercenary_maintenance.backups import lifecycle as backups_lifecycle
 from mercenary_maintenance.bucket_lifecycle import RuleSource
@@ -31,6 +30,7 @@ from mercenary_maintenance.postgres import preview as postgres_preview
 from mercenary_maintenance.redis import actions as redis
 from mercenary_maintenance.redis import checks as redis_checks
 from mercenary_maintenance.redis import preview as redis_preview
+from mercenary_maintenance.wiring import service_probes
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """alert_evaluation's service probes, by target kind (``targets.<kind>``): wiring like
-:mod:`~mercenary_maintenance.registry` (it hands the health area's probes to the alerts area), kept
+:mod:`~mercenary_maintenance.wiring.registry` (it hands the health area's probes to the alerts area), kept
 apart from it so that the task process of alert_evaluation — 288 runs a day — does not import every
 area's actions, checks and previews to find three probes. A new kind of target is one more entry.
 """

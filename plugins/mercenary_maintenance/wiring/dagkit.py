@@ -26,9 +26,9 @@ from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from airflow.timetables.base import Timetable
 
-from mercenary_maintenance.callbacks import RunFailureNotifier, window_overrun
 from mercenary_maintenance.windows.rules import WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
+from mercenary_maintenance.wiring.callbacks import RunFailureNotifier, window_overrun
 
 # The modules a task needs only when it runs (steps, the report writer, the alert evaluation, the
 # approval operator, the config loader) are imported inside the task functions below: every DAG file

@@ -1,9 +1,9 @@
-"""One-time setup of a deployment: ``python -m mercenary_maintenance.setup`` (after ``airflow db migrate``).
+"""One-time setup of a deployment: ``python -m mercenary_maintenance.wiring.setup`` (after ``airflow db migrate``).
 
 Creates the pool ``maintenance_heavy`` that every heavy task (VACUUM, REINDEX, dumps,
 restores) runs in, and ``maintenance_critical`` (1 slot) for critical emergency runs. An existing
 pool is left as the operator sized it. If a deployment skips this step,
-:mod:`mercenary_maintenance.pool_guard` creates the pools at the first run and says so in the
+:mod:`mercenary_maintenance.wiring.pool_guard` creates the pools at the first run and says so in the
 scheduler log and on Slack — heavy tasks never wait silently on a missing pool.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import sys
 
-from mercenary_maintenance.dagkit import POOLS
+from mercenary_maintenance.wiring.dagkit import POOLS
 
 log = logging.getLogger(__name__)
 
 
 def ensure_pools() -> list[str]:
-    """Create every missing pool of :data:`~mercenary_maintenance.dagkit.POOLS`; the names created."""
+    """Create every missing pool of :data:`~mercenary_maintenance.wiring.dagkit.POOLS`; the names created."""
     return [name for name, (slots, _) in POOLS.items() if ensure_pool(name, slots)]
 
 

@@ -1,4 +1,4 @@
-"""The DAG-level callbacks every maintenance DAG carries (set by :mod:`mercenary_maintenance.dagkit`).
+"""The DAG-level callbacks every maintenance DAG carries (set by :mod:`mercenary_maintenance.wiring.dagkit`).
 
 * :class:`RunFailureNotifier` — the ``on_failure_callback``: once per failed run (not per
   retry: task retries do not call it), with the first line of the first task error (taken
