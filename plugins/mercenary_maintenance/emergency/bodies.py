@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 
 def validate_body(step: Step, catalog: Catalog) -> dict[str, Any]:
-    """The accepted request (as a dict), or the action fails naming the field."""
+    """Validate the trigger form against the schema and the current config (names the field).
+
+    Returns the accepted request (as a dict); an invalid one fails the action, naming the field."""
     target = str(step.run.params.get("target") or "-")
     accepted: dict[str, Any] = {}
     with step.action("emergency.request", target, why=str(step.run.params.get("reason") or "")) as act:
@@ -71,3 +73,11 @@ def notice_body(step: Step, request: dict[str, Any]) -> str:
 def act_body(step: Step, request: dict[str, Any], actions: Mapping[str, Any], check_sets: Mapping[str, Any]) -> None:
     """Run the requested action with the scheduled DAGs' implementation."""
     dispatch.execute(step, EmergencyRequest.from_dict(request), actions, check_sets)
+
+
+def act_critical_body(step: Step, request: dict[str, Any], actions: Mapping[str, Any],
+                      check_sets: Mapping[str, Any]) -> None:
+    """Run a critical request's action, in a pool of its own (never behind a dump in the heavy pool).
+
+    The same action as :func:`act_body`; only the task (its pool) differs."""
+    act_body(step, request, actions, check_sets)

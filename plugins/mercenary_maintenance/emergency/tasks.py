@@ -20,17 +20,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from airflow.sdk import task
 
 from mercenary_maintenance.emergency import request as form
-from mercenary_maintenance.emergency.bodies import act_body, notice_body, validate_body
+from mercenary_maintenance.emergency.bodies import act_body, act_critical_body, notice_body, validate_body
 from mercenary_maintenance.emergency.request import Catalog, EmergencyRequest
 from mercenary_maintenance.emergency.wait import NoticeWaitSensor
-from mercenary_maintenance.steps import execute_step
 from mercenary_maintenance.wiring import registry
-from mercenary_maintenance.wiring.dagkit import CRITICAL_POOL, HEAVY_POOL, approval_gate
+from mercenary_maintenance.wiring.dagkit import CRITICAL_POOL, HEAVY_POOL, TaskSpec, approval_gate
 
 __all__ = ["CATALOG", "build", "form_params", "validate"]
 WAIT_TASK_ID = "wait_notice_period"
@@ -48,19 +48,14 @@ def validate(params: dict[str, Any], cfg: Any, now: datetime | None = None) -> E
     return form.validate(params, cfg, CATALOG, now)
 
 
-@task(task_id="validate_request", retries=0)
-def validate_request() -> dict[str, Any]:
-    """Validate the trigger form against the schema and the current config (names the field)."""
-
-    accepted: dict[str, Any] = execute_step(lambda step: validate_body(step, CATALOG))["result"]
-    return accepted
-
-
-@task(task_id="post_notice", retries=0)
-def post_notice(request: dict[str, Any]) -> str:
-    """Announce the run on Slack; return the ISO moment it may act."""
-
-    return str(execute_step(lambda step: notice_body(step, request))["result"])
+ACT_TASK_ID, CRITICAL_TASK_ID = "act", "act_critical"
+VALIDATE = TaskSpec("validate_request", partial(validate_body, catalog=CATALOG), retries=0, returns_result=True)
+NOTICE = TaskSpec("post_notice", notice_body, takes=True, retries=0, returns_result=True)
+ACT = TaskSpec(ACT_TASK_ID, partial(act_body, actions=registry.ACTIONS, check_sets=registry.CHECK_SETS),
+               takes=True, pool=HEAVY_POOL, retries=0)
+ACT_CRITICAL = TaskSpec(CRITICAL_TASK_ID, partial(act_critical_body, actions=registry.ACTIONS,
+                                                  check_sets=registry.CHECK_SETS),
+                        takes=True, pool=CRITICAL_POOL, retries=0)
 
 
 @task.branch(task_id="choose_pool", retries=0)
@@ -69,31 +64,11 @@ def choose_pool(request: dict[str, Any]) -> str:
     return CRITICAL_TASK_ID if request.get("severity") == "critical" else ACT_TASK_ID
 
 
-ACT_TASK_ID, CRITICAL_TASK_ID = "act", "act_critical"
-
-
-def _act(request: dict[str, Any]) -> dict[str, Any]:
-
-    return execute_step(lambda step: act_body(step, request, registry.ACTIONS, registry.CHECK_SETS))
-
-
-@task(task_id=ACT_TASK_ID, pool=HEAVY_POOL, retries=0)
-def act(request: dict[str, Any]) -> dict[str, Any]:
-    """Run the requested action with the scheduled DAGs' implementation."""
-    return _act(request)
-
-
-@task(task_id=CRITICAL_TASK_ID, pool=CRITICAL_POOL, retries=0)
-def act_critical(request: dict[str, Any]) -> dict[str, Any]:
-    """Run a critical request's action, in a pool of its own (never behind a dump in the heavy pool)."""
-    return _act(request)
-
-
 def build() -> None:
     """Wire the emergency DAG's tasks (the DAG file passes ``form_params()`` as params)."""
 
-    request: Any = validate_request()  # an XComArg: the accepted request as a dict
-    moment = post_notice(request)
+    request: Any = VALIDATE.add()  # an XComArg: the accepted request as a dict
+    moment = NOTICE.add(request)
     wait = NoticeWaitSensor(
         task_id=WAIT_TASK_ID,
         target_time="{{ ti.xcom_pull(task_ids='post_notice') }}",
@@ -107,4 +82,4 @@ def build() -> None:
     route = choose_pool(request)
     moment >> [wait, approval]
     [wait, approval] >> route
-    route >> [act(request), act_critical(request)]
+    route >> [ACT.add(request), ACT_CRITICAL.add(request)]

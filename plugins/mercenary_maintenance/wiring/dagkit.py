@@ -185,9 +185,12 @@ class TaskSpec:
     """One maintenance task declared as data; :meth:`add` / :meth:`expand` make the Airflow task.
 
     ``body`` is the area function the task runs under :func:`~mercenary_maintenance.steps.execute_step`:
-    ``body(step)``, or ``body(step, target)`` when the task is mapped ``over`` the configured targets
-    of one kind (read at run time). ``heavy`` tasks run in :data:`HEAVY_POOL`. The task's
-    documentation in the UI is the first paragraph of the body's docstring (what it checks or does).
+    ``body(step)``, ``body(step, target)`` when the task is mapped ``over`` the configured targets
+    of one kind (read at run time), or ``body(step, value)`` when it ``takes`` an upstream task's
+    result (``add(upstream)``). ``heavy`` tasks run in :data:`HEAVY_POOL`, or in ``pool`` when it is
+    named. A task that ``returns_result`` pushes its body's return value as its XCom (what the
+    downstream task takes) instead of the step's summary. The task's documentation in the UI is
+    the first paragraph of the body's docstring (what it checks or does).
     """
 
     task_id: str
@@ -204,6 +207,9 @@ class TaskSpec:
     # stop_on_alerts, max_errors): a guard that holds a target back records this action skipped and
     # a maintenance.skipped warning naming the guard; the body does not run for that target.
     guarded_action: str | None = None
+    pool: str | None = None
+    takes: bool = False
+    returns_result: bool = False
 
     @property
     def doc(self) -> str:
@@ -216,11 +222,15 @@ class TaskSpec:
             raise TypeError(f"task {self.task_id}: its body {body.__qualname__} has no docstring")
         return " ".join(text.split("\n\n")[0].split())
 
-    def add(self, **overrides: Any) -> Any:
-        """Add the (unmapped) task to the DAG being built."""
+    def add(self, *upstream: Any, **overrides: Any) -> Any:
+        """Add the (unmapped) task to the DAG being built; a task that ``takes`` an upstream
+        result is given it (an XComArg) as its one argument."""
         if self.over is not None:
             raise TypeError(f"{self.task_id} is mapped over {self.over} targets: use expand(targets)")
-        return _airflow_task(self).override(**overrides)() if overrides else _airflow_task(self)()
+        if len(upstream) != int(self.takes):
+            raise TypeError(f"{self.task_id} takes {int(self.takes)} upstream result(s), given {len(upstream)}")
+        made = _airflow_task(self).override(**overrides) if overrides else _airflow_task(self)
+        return made(*upstream)
 
     def expand(self, targets: Any, **overrides: Any) -> Any:
         """Add the task mapped over ``targets`` (the XComArg of :func:`targets`)."""
@@ -230,44 +240,51 @@ class TaskSpec:
         return made.expand(target=targets)
 
 
+def _execute(work: Callable[[Any], Any], returns_result: bool = False) -> Any:
+    """Run a body under :func:`~mercenary_maintenance.steps.execute_step` (imported when the task
+    runs, not when the DAG file is parsed); the step's summary, or the body's own return value."""
+    from mercenary_maintenance.steps import execute_step
+
+    summary = execute_step(work)
+    return summary["result"] if returns_result else summary
+
+
 @functools.cache
 def _airflow_task(spec: TaskSpec) -> Any:
     """The TaskFlow task of a spec (made once; the imports inside run when the task runs)."""
-    body = spec.body
+    body, returns_result = spec.body, spec.returns_result
+    if spec.over is not None and (spec.writes_report or spec.takes):
+        raise TypeError(f"{spec.task_id}: a task mapped over targets neither writes the report nor takes a result")
     if spec.writes_report:
-        if spec.over is not None:
-            raise TypeError(f"{spec.task_id}: a task that writes the run's report is not mapped")
         REPORTING_TASKS.add(spec.task_id)
 
-        def run() -> dict[str, Any]:
-            from mercenary_maintenance.steps import execute_step
-
-            return _reporting(lambda: execute_step(body))
+        def run() -> Any:
+            return _reporting(lambda: _execute(body))
+    elif spec.takes:
+        def run(value: Any) -> Any:  # type: ignore[misc]
+            return _execute(lambda step: body(step, value), returns_result)
     elif spec.over is None:
-        def run() -> dict[str, Any]:
-            from mercenary_maintenance.steps import execute_step
-
-            return execute_step(body)
+        def run() -> Any:  # type: ignore[misc]
+            return _execute(body, returns_result)
     elif spec.guarded_action is None:
-        def run(target: str) -> dict[str, Any]:  # type: ignore[misc]
-            from mercenary_maintenance.steps import execute_step
-
-            return execute_step(lambda step: body(step, target))
+        def run(target: str) -> Any:  # type: ignore[misc]
+            return _execute(lambda step: body(step, target))
     else:
         kind, action = spec.over, spec.guarded_action
 
-        def run(target: str) -> dict[str, Any]:  # type: ignore[misc]
+        def run(target: str) -> Any:  # type: ignore[misc]
             from mercenary_maintenance.alerts.evaluation import firing_alerts
             from mercenary_maintenance.guards import run_guarded
-            from mercenary_maintenance.steps import execute_step
 
-            return execute_step(lambda step: run_guarded(step, target, kind, action, body, firing=firing_alerts))
+            return _execute(lambda step: run_guarded(step, target, kind, action, body, firing=firing_alerts))
     run.__name__ = run.__qualname__ = spec.task_id
     run.__doc__ = spec.doc
     options: dict[str, Any] = {"task_id": spec.task_id, "trigger_rule": spec.trigger_rule}
     if spec.writes_report:  # its summary is in the report it writes; no task reads it: no XCom round trip
         options["do_xcom_push"] = False
-    if spec.heavy:
+    if spec.pool is not None:
+        options["pool"] = spec.pool
+    elif spec.heavy:
         options["pool"] = HEAVY_POOL
     if spec.retries is not None:
         options["retries"] = spec.retries
