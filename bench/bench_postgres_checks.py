@@ -3,7 +3,7 @@
 One PostgreSQL 15 server, a database with 10,000 tables (each with a primary key, analyzed)
 and 200 client sessions, 50 of them idle in transaction. Side by side on the same state:
 
-* ``checks.run_daily`` (blocked locks, long transactions incl. idle, connections, wraparound,
+* ``bodies.check_daily`` (blocked locks, long transactions incl. idle, connections, wraparound,
   sequences, replication — one session) vs ``check_postgres`` actions locks, txn_time,
   txn_idle, txn_wraparound, backends (one process each, summed). Target ≤ 0.5×.
 * our bloat estimate (``bloat.sql`` over every relation) vs ``check_postgres --action=bloat``.
@@ -84,7 +84,7 @@ def main() -> int:
 
     from mercenary_maintenance.config import parse_config
     from mercenary_maintenance.pg.session import open_session
-    from mercenary_maintenance.postgres import checks
+    from mercenary_maintenance.postgres import bodies
     from mercenary_maintenance.runinfo import RunInfo
     from mercenary_maintenance.steps import Step
 
@@ -104,7 +104,7 @@ def main() -> int:
         def ours_daily() -> tuple[float, Step]:
             step = Step(cfg, RunInfo(dag_id="bench", run_id="bench"))
             started = time.perf_counter()
-            checks.run_daily(step, "main")
+            bodies.check_daily(step, "main")
             return time.perf_counter() - started, step
 
         ours_daily()  # warm: imports of the hook and psycopg are not part of a check

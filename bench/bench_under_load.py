@@ -166,21 +166,21 @@ def old_reader(pg: Any, db: str, seconds: float) -> threading.Timer:
 def maintain(cfg: Any, reader: Any = None) -> tuple[list[Any], list[Any], float]:
     """The weekly, monthly and emergency actions on the target, as their tasks call them; ``reader()``
     opens an old transaction just before the REINDEX."""
-    from mercenary_maintenance.postgres import actions
+    from mercenary_maintenance.postgres import actions, bodies
     from mercenary_maintenance.runinfo import RunInfo
     from mercenary_maintenance.steps import Step
 
     started = time.monotonic()
     weekly = Step(cfg, RunInfo("maintenance_weekly", "bench__weekly", task_id="postgres.vacuum_analyze"))
-    _phase("weekly VACUUM (ANALYZE)", actions.vacuum_analyze, weekly, "main")
+    _phase("weekly VACUUM (ANALYZE)", bodies.vacuum_analyze, weekly, "main")
     _phase("weekly ANALYZE", actions.analyze, weekly, "main")
     monthly = Step(cfg, RunInfo("maintenance_monthly", "bench__monthly", task_id="postgres.reindex_indexes"))
     timer = reader() if reader else None
-    _phase("monthly REINDEX CONCURRENTLY", actions.reindex, monthly, "main")
+    _phase("monthly REINDEX CONCURRENTLY", bodies.reindex, monthly, "main")
     if timer is not None:
         timer.join()
     emergency = Step(cfg, RunInfo("emergency_maintenance", "bench__emergency", task_id="act"))
-    _phase("emergency VACUUM FULL (incl. load guard)", actions.vacuum_full, emergency, "main",
+    _phase("emergency VACUUM FULL (incl. load guard)", bodies.vacuum_full, emergency, "main",
            objects=["public.pgbench_accounts"])
     steps = [weekly, monthly, emergency]
     return ([a for s in steps for a in s.actions], [f for s in steps for f in s.findings],
@@ -280,7 +280,7 @@ def bench_redis() -> bool:
     from mercenary_dev import servers
 
     from mercenary_maintenance.config import parse_config
-    from mercenary_maintenance.redis import actions, loadguard
+    from mercenary_maintenance.redis import bodies, loadguard
     from mercenary_maintenance.runinfo import RunInfo
     from mercenary_maintenance.steps import Step
 
@@ -323,7 +323,7 @@ def bench_redis() -> bool:
             decisions.append(loadguard.check(Step(probe, RunInfo("bench", "bench")), rclient.connect(default, "cache")))
             while runner.is_alive():
                 step = Step(raised, RunInfo("maintenance_weekly", "bench__redis", task_id="redis.rewrite_aof"))
-                actions.bgrewriteaof(step, "cache")
+                bodies.bgrewriteaof(step, "cache")
                 rewrites.append((step.actions[0], [f for f in step.findings if f.check == "redis.fork_latency"]))
             runner.join()
             busies.append(result)

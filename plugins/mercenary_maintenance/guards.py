@@ -183,8 +183,6 @@ def run_guarded(step: Step, target: str, kind: str, action: str, body: Callable[
         return body(step, target)
     except Exception as exc:
         # The target failed: say so by name, so max_errors counts it in later tasks of the run.
-        from mercenary_maintenance.findings import Action
-
         if not any(a.target == target and a.status is ActionStatus.FAILED for a in step.actions):
             step.actions.append(Action(action, target, ActionStatus.FAILED, first_line(exc)))
         raise

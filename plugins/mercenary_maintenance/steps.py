@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance.clients import Clients, Clock
 from mercenary_maintenance.config import MaintenanceConfig, load_config
 from mercenary_maintenance.deadlines import alarm
 from mercenary_maintenance.findings import Action, ActionStatus, Finding, Severity, unknown
@@ -101,9 +102,6 @@ class Step:
     clock: Clock = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        # Imported here: the adapters and pg modules are not needed to parse a DAG file (steps is).
-        from mercenary_maintenance.clients import Clients, Clock
-
         if self.clients is None:
             self.clients = Clients(self.cfg.timeouts)
         if self.clock is None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from mercenary_dev import servers
 
-from mercenary_maintenance.airflow_db import clean
+from mercenary_maintenance.airflow_db import bodies, clean
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.runinfo import RunInfo
@@ -80,7 +80,7 @@ def test_clean_removes_old_rows_and_proves_it(metadata: servers.PostgresServer,
     seed(metadata)
     assert counts(metadata) == {t: (2, 3) for t in TABLES}
     step = step_for(metadata, monkeypatch)
-    clean.clean_metadata(step)
+    bodies.clean_metadata(step)
     after = counts(metadata)
     # The 10-day-old rows stay; `log` also has the CLI's own audit row of this clean.
     assert {t: after[t][0] for t in TABLES} == {t: 0 for t in TABLES}, step.actions
@@ -110,7 +110,7 @@ def test_a_clean_that_times_out_is_critical_and_the_old_rows_are_reported(
     try:
         holder.execute("LOCK TABLE log IN SHARE MODE")
         step = step_for(metadata, monkeypatch, statement_timeout_seconds=2, lock_timeout_seconds=60)
-        clean.clean_metadata(step)
+        bodies.clean_metadata(step)
     finally:
         holder.rollback()
         holder.close()
@@ -130,7 +130,7 @@ def test_a_clean_that_times_out_is_critical_and_the_old_rows_are_reported(
 
 def test_without_a_connection_the_clean_says_it_is_off() -> None:
     step = Step(parse_config({}), RunInfo(dag_id="maintenance_weekly", run_id="r"))
-    clean.clean_metadata(step)
+    bodies.clean_metadata(step)
     (only,) = step.findings
     assert only.check == clean.CLEAN
     assert only.details == {"not_configured": True}

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mercenary_dev import servers
 
-from mercenary_maintenance.alerts.evaluation import run_evaluation
+from mercenary_maintenance.alerts.bodies import evaluate_alerts
 from mercenary_maintenance.alerts.store import MemoryStateStore
 from mercenary_maintenance.steps import StepFailed, execute_step
 
@@ -98,7 +98,7 @@ def parts(tmp_path: Path, run_id: str) -> list[dict[str, Any]]:
 
 
 def evaluate(store: MemoryStateStore, now: datetime, run_id: str = "manual__test") -> dict[str, Any]:
-    return execute_step(lambda step: run_evaluation(step, store=store, now=now), context=context(run_id))
+    return execute_step(lambda step: evaluate_alerts(step, store=store, now=now), context=context(run_id))
 
 
 def cpu_messages(slack: servers.SlackReceiver) -> list[str]:
@@ -366,7 +366,7 @@ def test_state_is_saved_before_slack_is_called(metrics, slow_slack, slow_setup):
 
 
 def evaluate_in(store: MemoryStateStore, now: datetime, windows: list[str], run_id: str) -> None:
-    execute_step(lambda step: run_evaluation(step, store=store, now=now, windows=lambda: windows),
+    execute_step(lambda step: evaluate_alerts(step, store=store, now=now, windows=lambda: windows),
                  context=context(run_id))
 
 

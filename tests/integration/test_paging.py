@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from mercenary_dev import servers
 
-from mercenary_maintenance.alerts.evaluation import run_evaluation
+from mercenary_maintenance.alerts.bodies import evaluate_alerts
 from mercenary_maintenance.alerts.store import MemoryStateStore
 from mercenary_maintenance.steps import execute_step
 from mercenary_maintenance.wiring import registry
@@ -65,7 +65,7 @@ def context(run_id: str) -> dict[str, Any]:
 
 def evaluate(store: MemoryStateStore, run_id: str, now: datetime | None = None) -> dict[str, Any]:
     """One run of the task body as the DAG wires it (probes from the registry), no running windows."""
-    body = partial(run_evaluation, probes=registry.SERVICE_PROBES, store=store, now=now, windows=list)
+    body = partial(evaluate_alerts, probes=registry.SERVICE_PROBES, store=store, now=now, windows=list)
     return execute_step(body, context=context(run_id))
 
 

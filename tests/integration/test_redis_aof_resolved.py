@@ -5,7 +5,7 @@ from __future__ import annotations
 from mercenary_dev import servers
 
 from mercenary_maintenance.config import parse_config
-from mercenary_maintenance.redis import actions, bodies
+from mercenary_maintenance.redis import bodies
 from mercenary_maintenance.report.resolution import fold_remeasured
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
@@ -21,7 +21,7 @@ def test_aof_growth_is_resolved_by_the_rewrite(connections):
         cfg = parse_config({"targets": {"redis": [{"name": "cache"}]}, "redis": {"aof_min_bytes": 4096}})
         step = Step(cfg, RunInfo(dag_id="maintenance_weekly", run_id="r", task_id="redis.rewrite_aof"))
         bodies.aof_growth_before(step, "cache")
-        actions.bgrewriteaof(step, "cache")
+        bodies.bgrewriteaof(step, "cache")
         bodies.aof_growth_after(step, "cache")
         before, after = [f for f in step.findings if f.check == "redis.aof_growth"]
         assert before.severity.label == "critical", before.message
@@ -42,7 +42,7 @@ def test_aof_off_is_ok_and_not_remeasured(connections):
         cfg = parse_config({"targets": {"redis": [{"name": "cache"}]}})
         step = Step(cfg, RunInfo(dag_id="maintenance_weekly", run_id="r", task_id="redis.rewrite_aof"))
         bodies.aof_growth_before(step, "cache")
-        actions.bgrewriteaof(step, "cache")  # skipped: AOF off
+        bodies.bgrewriteaof(step, "cache")  # skipped: AOF off
         bodies.aof_growth_after(step, "cache")
         [found] = step.findings
         assert (found.severity.label, found.details["aof_enabled"]) == ("ok", False)

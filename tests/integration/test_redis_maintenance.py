@@ -14,7 +14,7 @@ from mercenary_dev import servers
 
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.findings import ActionStatus, Severity
-from mercenary_maintenance.redis import actions, checks
+from mercenary_maintenance.redis import bodies
 from mercenary_maintenance.redis.lock import LOCK_KEY
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
@@ -56,7 +56,7 @@ def test_memory_near_small_maxmemory_and_evictions(redis_factory, step_for):
     for i in range(400):
         client.set(f"key:{i}", "x" * 10_000)
     step = step_for(server)
-    checks.run_daily(step, "cache")
+    bodies.check_redis(step, "cache")
     found = _by_check(step)
     assert not step.errors
     memory = found["redis.memory"]
@@ -82,7 +82,7 @@ def test_counters_are_judged_as_deltas_since_the_previous_run(redis_factory, con
     def daily(day: int) -> Step:
         run_id = f"scheduled__2026-12-0{day}T00:30:00+00:00"
         step = Step(cfg, RunInfo(dag_id="maintenance_daily", run_id=run_id, task_id="redis.check_daily"))
-        checks.run_daily(step, "cache")
+        bodies.check_redis(step, "cache")
         assert not step.errors
         store_for(cfg).write_report({"dag_id": "maintenance_daily", "run_id": run_id,
                                      "findings": [f.to_dict() for f in step.findings]}, "")
@@ -114,7 +114,7 @@ def test_slow_commands_reported_without_secrets(redis_factory, step_for):
     client.set("big", "v" * 1000)
     client.config_set("requirepass", "")
     step = step_for(server)
-    checks.run_daily(step, "cache")
+    bodies.check_redis(step, "cache")
     slow = _by_check(step)["redis.slowlog"]
     assert slow.severity is Severity.WARNING
     assert slow.value >= 150
@@ -131,7 +131,7 @@ def test_healthy_server_daily_checks_ok_with_raw_info(redis_factory, step_for):
     for _ in range(1100):
         client.get("hit")
     step = step_for(server)
-    checks.run_daily(step, "cache")
+    bodies.check_redis(step, "cache")
     found = _by_check(step)
     assert {"redis.memory", "redis.slowlog", "redis.persistence", "redis.hit_ratio", "redis.info"} <= set(found)
     assert found["redis.persistence"].severity is Severity.OK
@@ -147,7 +147,7 @@ def test_low_hit_ratio_is_critical(redis_factory, step_for):
     for i in range(1200):
         client.get(f"missing:{i}")
     step = step_for(server)
-    checks.run_daily(step, "cache")
+    bodies.check_redis(step, "cache")
     assert _by_check(step)["redis.hit_ratio"].severity is Severity.CRITICAL
 
 
@@ -155,7 +155,7 @@ def test_server_down_gives_unknown_findings_and_fails_the_step(redis_factory, st
     server = redis_factory()
     server.stop()
     step = step_for(server)
-    checks.run_daily(step, "cache")
+    bodies.check_redis(step, "cache")
     assert step.findings
     assert all(f.severity is Severity.UNKNOWN for f in step.findings)
     assert step.errors
@@ -168,7 +168,7 @@ def test_memory_purge_with_jemalloc_records_before_and_after(redis_factory, step
     client.mset({f"k{i}": "x" * 2000 for i in range(3000)})
     client.flushall()
     step = step_for(server)
-    actions.memory_purge(step, "cache")
+    bodies.memory_purge(step, "cache")
     (action,) = step.actions
     assert action.status is ActionStatus.DONE, action
     assert action.details["before"]["used_memory_rss"]
@@ -179,7 +179,7 @@ def test_memory_purge_with_jemalloc_records_before_and_after(redis_factory, step
 def test_memory_purge_dry_run_changes_nothing(redis_factory, step_for):
     server = redis_factory()
     step = step_for(server)
-    actions.memory_purge(step, "cache", dry_run=True)
+    bodies.memory_purge(step, "cache", dry_run=True)
     assert step.actions[0].status is ActionStatus.DRY_RUN
 
 
@@ -190,7 +190,7 @@ def test_bgrewriteaof_with_aof_on_is_confirmed(redis_factory, step_for):
         client.set("counter", "1")
     rewrites_before = client.info("persistence")["aof_rewrites"]
     step = step_for(server)
-    actions.bgrewriteaof(step, "cache")
+    bodies.bgrewriteaof(step, "cache")
     (action,) = step.actions
     assert action.status is ActionStatus.DONE, action
     assert action.details["aof_last_bgrewrite_status"] == "ok"
@@ -208,7 +208,7 @@ def test_a_slow_fork_is_a_warning(redis_factory, step_for):
     server = redis_factory(appendonly=True)
     server.client().set("k", "v")
     step = step_for(server, redis={"max_fork_ms": 0.001})
-    actions.bgrewriteaof(step, "cache")
+    bodies.bgrewriteaof(step, "cache")
     assert step.actions[0].status is ActionStatus.DONE
     [fork] = [f for f in step.findings if f.check == "redis.fork_latency"]
     assert fork.severity is Severity.WARNING
@@ -236,7 +236,7 @@ def test_busy_server_makes_bgrewriteaof_wait_then_skip_with_the_figure(redis_fac
             time.sleep(0.1)
         step = step_for(server, redis={"load_guard": {"max_ops_per_sec": 200, "wait_seconds": 1,
                                                       "recheck_seconds": 0.4}})
-        actions.bgrewriteaof(step, "cache")
+        bodies.bgrewriteaof(step, "cache")
     finally:
         stop.set()
         for t in threads:
@@ -252,14 +252,14 @@ def test_busy_server_makes_bgrewriteaof_wait_then_skip_with_the_figure(redis_fac
     assert server.client().info("persistence")["aof_rewrites"] == 0
 
     quiet = step_for(server, redis={"load_guard": {"max_ops_per_sec": 200, "wait_seconds": 5}})
-    actions.bgrewriteaof(quiet, "cache")  # the loop has stopped: within a few seconds it runs
+    bodies.bgrewriteaof(quiet, "cache")  # the loop has stopped: within a few seconds it runs
     assert quiet.actions[0].status is ActionStatus.DONE, quiet.actions[0]
 
 
 def test_bgrewriteaof_with_aof_off_is_skipped(redis_factory, step_for):
     server = redis_factory(appendonly=False)
     step = step_for(server)
-    actions.bgrewriteaof(step, "cache")
+    bodies.bgrewriteaof(step, "cache")
     assert step.actions[0].status is ActionStatus.SKIPPED
     assert "disabled" in step.actions[0].message
     assert server.client().info("persistence")["aof_rewrites"] == 0
@@ -278,7 +278,7 @@ def test_bgrewriteaof_skipped_when_a_rewrite_is_running(redis_factory, step_for)
     client.bgrewriteaof()
     assert client.info("persistence")["aof_rewrite_in_progress"] == 1
     step = step_for(server)
-    actions.bgrewriteaof(step, "cache")
+    bodies.bgrewriteaof(step, "cache")
     assert step.actions[0].status is ActionStatus.SKIPPED
     assert "already in progress" in step.actions[0].message
 
@@ -287,7 +287,7 @@ def test_bgrewriteaof_that_outlasts_its_budget_fails(redis_factory, step_for):
     server = _slow_rewrite_server(redis_factory)
     step = step_for(server, redis={"rewrite_timeout_seconds": 0.5, "rewrite_poll_seconds": 0.1})
     started = time.monotonic()
-    actions.bgrewriteaof(step, "cache")
+    bodies.bgrewriteaof(step, "cache")
     assert time.monotonic() - started < 2.5
     assert step.actions[0].status is ActionStatus.FAILED
     assert "still running" in step.actions[0].message
@@ -298,7 +298,7 @@ def test_heavy_action_fails_when_the_target_lock_is_held(redis_factory, step_for
     client = server.client()
     client.set(LOCK_KEY, "other_dag/run/task", px=60_000)
     step = step_for(server, redis={"lock_wait_seconds": 0.3})
-    actions.memory_purge(step, "cache")
+    bodies.memory_purge(step, "cache")
     action = step.actions[0]
     assert action.status is ActionStatus.FAILED
     assert "other_dag/run/task" in action.message
@@ -310,7 +310,7 @@ def test_bgrewriteaof_without_memory_headroom_is_skipped_naming_the_numbers(redi
     rss = int(server.client().info("memory")["used_memory_rss"])
     rewrites = int(server.client().info("persistence")["aof_rewrites"])
     step = step_for(server, redis={"rewrite_memory_limit_bytes": rss, "rewrite_cow_fraction": 0.5})
-    actions.bgrewriteaof(step, "cache")
+    bodies.bgrewriteaof(step, "cache")
     [act] = [a for a in step.actions if a.action == "redis.bgrewriteaof"]
     assert act.status.value == "skipped"
     assert "not enough memory to fork" in act.message
@@ -321,5 +321,5 @@ def test_bgrewriteaof_without_memory_headroom_is_skipped_naming_the_numbers(redi
     assert int(server.client().info("persistence")["aof_rewrites"]) == rewrites, "no fork"
     # with room (the machine's memory): it rewrites
     roomy = step_for(server)
-    actions.bgrewriteaof(roomy, "cache")
+    bodies.bgrewriteaof(roomy, "cache")
     assert [a.status.value for a in roomy.actions if a.action == "redis.bgrewriteaof"] == ["done"]

@@ -82,7 +82,7 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
     from mercenary_maintenance.alerts.announce import announce_run
     from mercenary_maintenance.backups import actions
     from mercenary_maintenance.config import load_config
-    from mercenary_maintenance.postgres import checks
+    from mercenary_maintenance.postgres import bodies
     from mercenary_maintenance.report.build import build_report, render_markdown
     from mercenary_maintenance.report.store import store_for
     from mercenary_maintenance.reviews.bodies import run_review
@@ -146,7 +146,7 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
     try:
         for task_id, body in [
             ("backup_full", lambda step: actions.backup_full(step, "main")),
-            ("postgres.check_monthly", lambda step: checks.run_monthly(step, "main")),
+            ("postgres.check_monthly", lambda step: bodies.check_monthly(step, "main")),
         ]:
             try:
                 execute_step(body, context=_context(dag_id, run_id, task_id))

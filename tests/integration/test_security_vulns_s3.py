@@ -9,7 +9,8 @@ from mercenary_dev import servers
 
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.runinfo import RunInfo
-from mercenary_maintenance.security.scan import STATE_NAME, run_scan
+from mercenary_maintenance.security.bodies import vulnerabilities_body
+from mercenary_maintenance.security.scan import STATE_NAME
 from mercenary_maintenance.steps import Step
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -28,7 +29,7 @@ def test_advisories_and_first_seen_state_on_s3(s3: servers.S3Server, connections
         "dependency_manifests": [{"name": "web", "path": str(DATA / "manifests" / "package-lock.json"),
                                   "kind": "node"}]}})
     step = Step(cfg, RunInfo(dag_id="maintenance_weekly", run_id="manual__s3"))
-    run_scan(step, now=datetime(2026, 11, 10, tzinfo=UTC))
+    vulnerabilities_body(step, now=datetime(2026, 11, 10, tzinfo=UTC))
     vulns = next(f for f in step.findings if f.check == "security.vulnerabilities")
     assert vulns.severity.label == "critical"
     assert vulns.details["advisory_source"] == "s3://osv-mirror/exports/"
@@ -38,7 +39,7 @@ def test_advisories_and_first_seen_state_on_s3(s3: servers.S3Server, connections
     assert len(saved) == 1
     # The next week's run reads the first sightings back from S3: the criticals are now overdue.
     again = Step(cfg, RunInfo(dag_id="maintenance_weekly", run_id="manual__s3b"))
-    run_scan(again, now=datetime(2026, 11, 17, tzinfo=UTC))
+    vulnerabilities_body(again, now=datetime(2026, 11, 17, tzinfo=UTC))
     sla = next(f for f in again.findings if f.check == "security.patch_sla")
     assert sla.severity.label == "critical"
     ages = {i["id"]: i["age_hours"] for i in sla.details["items"]}

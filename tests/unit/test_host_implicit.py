@@ -13,7 +13,7 @@ import pytest
 from mercenary_maintenance.adapters.host_commands import Result
 from mercenary_maintenance.config import HostTarget, parse_config
 from mercenary_maintenance.health import host_logins
-from mercenary_maintenance.security import hosts as security_hosts
+from mercenary_maintenance.security import bodies as security_bodies
 from mercenary_maintenance.steps import RunInfo, Step
 
 
@@ -61,7 +61,7 @@ def _firewall_step(tmp_path: Path, hosts: list[dict[str, Any]]) -> Step:
 
 def test_the_implicit_worker_host_without_a_firewall_tool_is_not_configured(tmp_path: Path) -> None:
     step = _firewall_step(tmp_path, [])
-    security_hosts.firewall_body(step, "local")
+    security_bodies.host_firewall_body(step, "local")
     [finding] = step.findings
     assert finding.severity.label == "ok", finding
     assert finding.details == {"not_configured": True}
@@ -71,5 +71,5 @@ def test_the_implicit_worker_host_without_a_firewall_tool_is_not_configured(tmp_
 
 def test_a_backend_host_whose_ruleset_cannot_be_read_could_not_run(tmp_path: Path) -> None:
     step = _firewall_step(tmp_path, [{"name": "app1", "ssh_conn_id": "ssh_app1"}])
-    security_hosts.firewall_body(step, "app1")
+    security_bodies.host_firewall_body(step, "app1")
     assert step.errors, step.findings

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mercenary_maintenance.config import parse_config
-from mercenary_maintenance.logs.errors import scan_errors
+from mercenary_maintenance.logs.bodies import scan_errors
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
 

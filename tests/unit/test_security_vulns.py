@@ -13,8 +13,9 @@ from mercenary_maintenance.report.state import StateKeeper
 from mercenary_maintenance.report.store import open_store
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.security import osv
+from mercenary_maintenance.security.bodies import vulnerabilities_body
 from mercenary_maintenance.security.manifests import read_manifest
-from mercenary_maintenance.security.scan import STATE_NAME, run_scan
+from mercenary_maintenance.security.scan import STATE_NAME
 from mercenary_maintenance.security.vulns import SlaPolicy, patch_sla_finding
 from mercenary_maintenance.steps import Step
 
@@ -137,7 +138,7 @@ def test_scan_ages_vulnerabilities_from_the_first_sighting_across_runs(tmp_path:
     state.save({"first_seen": {"web|npm|lodash|GHSA-35jh-r3h4-6jhm": (T0 - timedelta(hours=100)).isoformat()}},
                T0 - timedelta(hours=100))
     step = make_step(tmp_path, security)
-    run_scan(step, now=T0, state=state)
+    vulnerabilities_body(step, now=T0, state=state)
     found = by_check(step)
     web = found[("security.vulnerabilities", "web")]
     assert web.severity.label == "critical"
@@ -156,7 +157,7 @@ def test_scan_ages_vulnerabilities_from_the_first_sighting_across_runs(tmp_path:
 
     # 25 hours later nothing was upgraded: the criticals are past their 24 h; the high one past 7 days.
     later = make_step(tmp_path, security)
-    run_scan(later, now=T0 + timedelta(hours=25), state=state)
+    vulnerabilities_body(later, now=T0 + timedelta(hours=25), state=state)
     sla2 = {i["id"]: i for i in by_check(later)[("security.patch_sla", "web")].details["items"]}
     assert sla2["GHSA-jf85-cpcp-j695"]["sla"] == "critical"
     assert sla2["GHSA-35jh-r3h4-6jhm"]["sla"] == "warning"  # 125 h: still under 168
@@ -167,23 +168,23 @@ def test_scan_ages_vulnerabilities_from_the_first_sighting_across_runs(tmp_path:
 def test_no_advisory_source_is_unknown_never_ok(tmp_path: Path) -> None:
     manifests = [{"name": "api", "path": str(DATA / "manifests" / "requirements.txt")}]
     step = make_step(tmp_path, {"dependency_manifests": manifests})
-    run_scan(step, now=T0)
+    vulnerabilities_body(step, now=T0)
     assert {(f.check, f.severity.label) for f in step.findings} == {
         ("security.vulnerabilities", "unknown"), ("security.patch_sla", "unknown")}
     assert "not 'none found'" in step.findings[0].message or "cannot be known" in step.findings[0].message
     empty = tmp_path / "empty"
     empty.mkdir()
     step = make_step(tmp_path, {"dependency_manifests": manifests, "advisories": f"file://{empty}"})
-    run_scan(step, now=T0)
+    vulnerabilities_body(step, now=T0)
     assert all(f.severity.label == "unknown" and "no OSV record" in f.message for f in step.findings)
     step = make_step(tmp_path, {"dependency_manifests": manifests, "advisories": f"file://{tmp_path}/missing"})
-    run_scan(step, now=T0)
+    vulnerabilities_body(step, now=T0)
     assert all(f.severity.label == "unknown" and "unreadable" in f.message for f in step.findings)
 
 
 def test_nothing_configured_says_so(tmp_path: Path) -> None:
     step = make_step(tmp_path, {})
-    run_scan(step, now=T0)
+    vulnerabilities_body(step, now=T0)
     [finding] = step.findings
     assert finding.severity.label == "ok"
     assert finding.details["not_configured"] is True
@@ -201,7 +202,7 @@ def test_pending_debian_security_upgrades_through_the_runner(tmp_path: Path) -> 
         return subprocess.CompletedProcess(args, 0, out, "")
 
     step = make_step(tmp_path, {"scan_os_packages": True})
-    run_scan(step, now=T0, runner=apt)
+    vulnerabilities_body(step, now=T0, runner=apt)
     assert seen
     assert seen[0][:3] == ["apt-get", "-s", "-o"]
     vulns = next(f for f in step.findings if f.check == "security.vulnerabilities")

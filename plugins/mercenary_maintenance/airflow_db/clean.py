@@ -1,4 +1,4 @@
-"""``airflow db clean`` of Airflow's metadata database, and the proof that it cleaned.
+"""``airflow db clean`` of Airflow's metadata database, and the proof that it cleaned (the task body: :mod:`.bodies`).
 
 Airflow 3 tasks may not use the ORM, so the clean runs as the ``airflow`` CLI in a subprocess
 (through :mod:`mercenary_maintenance.runner`) given the metadata database explicitly: libpq's
@@ -16,14 +16,13 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance import packaged, runner
 from mercenary_maintenance.adapters import postgres as adapter
 from mercenary_maintenance.adapters.postgres import program_env
-from mercenary_maintenance.findings import Finding, Severity, not_configured
-from mercenary_maintenance.redact import first_line
+from mercenary_maintenance.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import AirflowDbConfig, TimeoutsConfig
@@ -56,6 +55,7 @@ class CleanFailed(RuntimeError):
 def clean_argv(cutoff: datetime, tables: Sequence[str], batch_size: int) -> list[str]:
     """The command line (no secret on it).
 
+    >>> from datetime import UTC
     >>> clean_argv(datetime(2026, 9, 1, tzinfo=UTC), ["log", "job"], 500)[4:]
     ['clean', '--clean-before-timestamp', '2026-09-01T00:00:00+00:00', '--tables', 'log,job', '--batch-size', \
 '500', '--skip-archive', '--error-on-cleanup-failure', '--yes']
@@ -89,6 +89,7 @@ def retention_finding(rows: dict[str, dict[str, Any]], cutoff: datetime, retenti
                       clean_ok: bool) -> Finding:
     """``airflow_db.retention`` from the measured tables: rows older than the cutoff left behind are critical.
 
+    >>> from datetime import UTC
     >>> cut = datetime(2026, 9, 1, tzinfo=UTC)
     >>> f = retention_finding({"log": {"oldest_s": 86400.0 * 80, "stale": 0, "total": 5}}, cut, 90, True)
     >>> f.severity.label, f.value
@@ -159,45 +160,6 @@ def run_clean(step: Step, cfg: AirflowDbConfig, cutoff: datetime) -> str:
     if proc.returncode != 0:
         raise CleanFailed(proc.returncode, output)
     return "\n".join(output.strip().splitlines()[-OUTPUT_LINES:])
-
-
-def clean_metadata(step: Step) -> None:
-    """Airflow's metadata database: ``airflow db clean`` of rows older than ``airflow_db.retention_days``,
-    then the oldest row of each cleaned table measured.
-
-    Runs the ``airflow`` CLI in a subprocess against ``airflow_db.conn_id`` (never Airflow's ORM), each
-    statement under ``statement_timeout``/``lock_timeout``, the process under a deadline within the
-    window. A failing clean is a critical ``airflow_db.clean`` finding and fails the task; rows older
-    than the cutoff left behind (a clean that failed silently) make ``airflow_db.retention`` critical.
-    """
-    cfg = step.cfg.airflow_db
-    if cfg.conn_id is None:
-        step.add(not_configured(CLEAN, TARGET, "airflow_db.conn_id is not set: Airflow's metadata database "
-                                "is not cleaned (its tables grow without bound)"))
-        return
-    cutoff = datetime.now(UTC) - timedelta(days=cfg.retention_days)
-    clean_ok = False
-    with step.action(CLEAN, TARGET, why=f"remove metadata rows older than {cfg.retention_days} days "
-                     f"(before {cutoff:%Y-%m-%d %H:%M} UTC) from {', '.join(cfg.tables)}",
-                     tables=cfg.tables, cutoff=cutoff.isoformat()) as act:
-        try:
-            output = run_clean(step, cfg, cutoff)
-        except Exception as exc:
-
-            message = f"airflow db clean failed: {first_line(exc)}"
-            act.failed(message, error=type(exc).__name__)
-            step.add(Finding(CLEAN, TARGET, Severity.CRITICAL, message,
-                             details={"error": type(exc).__name__, "output": runner_output(exc)}))
-        else:
-            clean_ok = True
-            act.done(f"airflow db clean removed rows older than {cutoff:%Y-%m-%d} from {len(cfg.tables)} table(s)",
-                     output=output)
-            step.add(Finding(CLEAN, TARGET, Severity.OK, f"cleaned {len(cfg.tables)} table(s) to the "
-                             f"{cfg.retention_days}-day retention", details={"tables": cfg.tables}))
-    conn_id = cfg.conn_id
-    step.check(RETENTION, TARGET, lambda: retention_finding(
-        measure(conn_id, cfg.tables, cutoff, step.run.statement_timeout(cfg.statement_timeout_seconds),
-                step.cfg.timeouts), cutoff, cfg.retention_days, clean_ok))
 
 
 def failure_summary(output: str) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mercenary_maintenance.airflow_db import clean
+from mercenary_maintenance.airflow_db import bodies
 from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
-CLEAN = TaskSpec("clean_airflow_metadata", clean.clean_metadata)
+CLEAN = TaskSpec("clean_airflow_metadata", bodies.clean_metadata)
 
 
 WEEKLY_GROUP = Group("airflow_db", CLEAN)

@@ -29,6 +29,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from mercenary_maintenance.adapters.alertmanager import Alertmanager
+from mercenary_maintenance.adapters.http import prometheus_query as bounded_query
 from mercenary_maintenance.alerts import alertmanager, metrics, probes
 from mercenary_maintenance.alerts.message import format_notification
 from mercenary_maintenance.alerts.policy import Policy
@@ -37,8 +39,6 @@ from mercenary_maintenance.alerts.state import (
     AlertState,
     Notification,
     Observation,
-    advance,
-    blindness,
     with_undelivered,
 )
 from mercenary_maintenance.alerts.store import StateStore, VariableStateStore
@@ -46,9 +46,10 @@ from mercenary_maintenance.config import MaintenanceConfig, TimeoutsConfig
 from mercenary_maintenance.delivery import to_slack
 from mercenary_maintenance.findings import Finding, Severity, Threshold
 from mercenary_maintenance.guards import FiringAlert
+from mercenary_maintenance.hosts import transport_for
+from mercenary_maintenance.notify import run_link
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows import rules
-from mercenary_maintenance.windows.rules import UTC
 
 Query = Callable[[str], Mapping[str, Any]]
 log = logging.getLogger(__name__)
@@ -69,8 +70,6 @@ def policy_of(cfg: MaintenanceConfig) -> Policy:
 
 def firing_alerts(cfg: MaintenanceConfig, store: StateStore | None = None) -> list[FiringAlert]:
     """The alerts firing now in the saved alert state, with their incident levels (``guards.stop_on_alerts``)."""
-    from mercenary_maintenance.findings import Severity
-
     state = (store or VariableStateStore(cfg.alerts.state_variable)).load()
     policy = policy_of(cfg)
     return [FiringAlert(r.check, r.target, policy.incident_level(r.check, Severity.parse(r.level)).name)
@@ -83,8 +82,6 @@ def thresholds_of(cfg: MaintenanceConfig) -> dict[str, Threshold]:
 
 def prometheus_query(conn_id: str, timeout_s: float, timeouts: TimeoutsConfig) -> Query:
     """``GET /api/v1/query`` through the http provider's hook on ``conn_id`` (bounded: adapters.http)."""
-    from mercenary_maintenance.adapters.http import prometheus_query as bounded_query
-
     return bounded_query(conn_id, timeout_s, timeouts=timeouts)
 
 
@@ -98,8 +95,6 @@ def measure(cfg: MaintenanceConfig, query: Query | None = None,
     thresholds = thresholds_of(cfg)
     conn_id = cfg.alerts.prometheus_conn_id
     if conn_id is None and query is None:
-        from mercenary_maintenance.hosts import transport_for
-
         open_host = host or (lambda name: transport_for(cfg, name))
         found = [f for h in cfg.hosts() for f in metrics.transport_findings(thresholds, open_host(h.name), h.paths)]
         found += metrics.no_prometheus(thresholds)
@@ -114,7 +109,7 @@ def measure(cfg: MaintenanceConfig, query: Query | None = None,
     return [(f, by_check[f.check]) for f in found]
 
 
-def _annotate(pairs: list[tuple[Finding, Threshold | None]], state: AlertState) -> None:
+def annotate(pairs: list[tuple[Finding, Threshold | None]], state: AlertState) -> None:
     """Show in the report which alerts are pending or firing after this evaluation."""
     for finding, _ in pairs:
         for level in ("warning", "critical"):
@@ -206,51 +201,6 @@ def blind_findings(blind: list[Observation]) -> list[Finding]:
                     details={"blind_minutes": o.value}) for o in blind if o.severity is not Severity.OK]
 
 
-def run_evaluation(
-    step: Step,
-    *,
-    store: StateStore | None = None,
-    query: Query | None = None,
-    send: Callable[[str], None] | None = None,
-    now: datetime | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    windows: Callable[[], list[str]] | None = None,
-    acting: Mapping[str, Sequence[str]] | None = None,
-    probes: Mapping[str, probes.ServiceProbe] | None = None,
-    am_client: Callable[[], alertmanager.Client] | None = None,
-) -> None:
-    """host.cpu, host.memory, host.disk_usage, app.error_rate, app.latency_p95 against the plan's thresholds,
-    services.status of every target (probed every run), monitoring.blind, with `for`, dedup, inhibition,
-    escalation and resolved notices to Slack and Alertmanager."""
-    cfg = step.cfg
-    now = now or datetime.now(UTC)
-    probing = start_probes(cfg, probes)  # in parallel with the metrics (psutil samples 0.5 s)
-    pairs: list[tuple[Finding, Threshold | None]] = list(measure(cfg, query, host=step.host))
-    probed = probing()
-    step.add(f for f, _ in pairs)
-    step.add(probed)
-    pairs += [(f, None) for f in probed]
-    store = store or VariableStateStore(cfg.alerts.state_variable)
-    loaded = store.load()
-    # A running window only changes what is wrong or what resolves: when all is well and nothing is
-    # open, the Execution API is not asked (one question per maintenance DAG, 288 runs a day).
-    running: list[str] = []
-    if loaded.alerts or any(f.severity in (Severity.WARNING, Severity.CRITICAL) for f, _ in pairs):
-        running = windows() if windows is not None else running_windows(step.ti, acting)
-    observed = excuse_outage(observe(pairs, running, cfg), pairs, probes_down(probed))
-    state, blind = blindness(loaded, observed, now, timedelta(minutes=cfg.alerts.blind_after_minutes))
-    step.add(blind_findings(blind))
-    client = None
-    if "alertmanager" in cfg.alerts.routes:
-        client = (am_client or (lambda: default_am_client(cfg)))()
-    policy = policy_of(cfg)
-    state, notes = advance(state, observed + blind, now, policy, acknowledged_in(client))
-    _annotate(pairs, state)
-    if client is not None:
-        post_alertmanager(step, client, state, notes, now, policy)
-    send_notes(step, store, state, notes, send=send, sleep=sleep, saved=loaded)
-
-
 def start_probes(cfg: MaintenanceConfig, kinds: Mapping[str, probes.ServiceProbe] | None,
                  ) -> Callable[[], list[Finding]]:
     if not cfg.alerts.probe_services or not kinds:
@@ -263,8 +213,6 @@ def probes_down(found: list[Finding]) -> list[str]:
 
 
 def default_am_client(cfg: MaintenanceConfig) -> alertmanager.Client:
-    from mercenary_maintenance.adapters.alertmanager import Alertmanager
-
     return Alertmanager(cfg.alerts.alertmanager_conn_id, cfg.timeouts)
 
 
@@ -283,8 +231,6 @@ def acknowledged_in(client: alertmanager.Client | None) -> frozenset[str]:
 def post_alertmanager(step: Step, client: alertmanager.Client, state: AlertState, notes: list[Notification],
                       now: datetime, policy: Policy) -> None:
     """Post every firing alert, this run's resolved ones and the watchdog (idempotent: re-sent every run)."""
-    from mercenary_maintenance.notify import run_link
-
     cfg = step.cfg
     link = run_link(cfg.alerts.base_url, step.run.dag_id, step.run.run_id)
     alerts = alertmanager.payload(state, notes, policy, now, timedelta(seconds=cfg.alerts.alertmanager_ttl_seconds),
@@ -310,8 +256,6 @@ def send_notes(
 ) -> None:
     """Save ``state`` with ``notes`` as its outbox, then deliver them one by one (state before send).
     ``saved``: the state as loaded; when nothing changed it is not written again."""
-    from mercenary_maintenance.notify import run_link
-
     cfg = step.cfg
 
     def save(new: AlertState) -> None:

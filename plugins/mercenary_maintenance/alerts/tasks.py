@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from mercenary_maintenance.alerts.evaluation import run_evaluation
+from mercenary_maintenance.alerts.bodies import evaluate_alerts
 from mercenary_maintenance.wiring import service_probes
 from mercenary_maintenance.wiring.dagkit import ACTING_TASKS, TaskSpec
 
 # Every 5 minutes: the one task also writes the run's report (no second task process per run).
 EVALUATE = TaskSpec("evaluate_alerts",
-                    partial(run_evaluation, probes=service_probes.SERVICE_PROBES, acting=ACTING_TASKS),
+                    partial(evaluate_alerts, probes=service_probes.SERVICE_PROBES, acting=ACTING_TASKS),
                     writes_report=True)

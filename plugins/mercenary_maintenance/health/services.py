@@ -7,11 +7,14 @@ probe is evaluated against ``thresholds.latency_p95_seconds`` (the plan's 1 s / 
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 
 from mercenary_maintenance import runner
 from mercenary_maintenance.adapters import pgwire
+from mercenary_maintenance.adapters import postgres as pg_adapter
+from mercenary_maintenance.adapters import redis as redis_adapter
 from mercenary_maintenance.config import (
     HostTarget,
     HttpTarget,
@@ -70,31 +73,26 @@ def _postgres(target: PostgresTarget, timeouts: TimeoutsConfig) -> str:
     ``psql`` when it is installed (TLS, another authentication method): alert_evaluation probes every
     5 minutes, and importing psycopg costs a fresh task process more CPU than the rest of the run, a
     ``psql`` process about 40 ms. Without psql, through the adapter's psycopg connection."""
-    import shutil
-
-    from mercenary_maintenance.adapters import postgres as adapter
-
-    env, deadline = adapter.program_env(target.conn_id, purpose="services.status", timeouts=timeouts)
+    env, deadline = pg_adapter.program_env(target.conn_id, purpose="services.status", timeouts=timeouts)
     try:
         return f"PostgreSQL {pgwire.probe(env, deadline)}"
     except pgwire.Unsupported:
         pass  # libpq answers instead
     psql = shutil.which("psql")
     if psql is None:
-        return f"PostgreSQL {adapter.probe(target.conn_id, timeouts=timeouts)}"
-    done = runner.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", adapter.PROBE_SQL], env=env,
+        return f"PostgreSQL {pg_adapter.probe(target.conn_id, timeouts=timeouts)}"
+    done = runner.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", pg_adapter.PROBE_SQL], env=env,
                       timeout=deadline, check=False)
     out = (done.stdout or "").strip().split("|")
     if done.returncode != 0 or out[0] != "1":
         lines = [line for line in (done.stderr or "").splitlines() if line.strip()]
-        raise adapter.ProbeError(lines[0].removeprefix("psql: ").strip() if lines else f"psql exited {done.returncode}")
+        raise pg_adapter.ProbeError(lines[0].removeprefix("psql: ").strip() if lines
+                                    else f"psql exited {done.returncode}")
     return f"PostgreSQL {out[1] if len(out) > 1 else '?'}"
 
 
 def _redis(target: RedisTarget, timeouts: TimeoutsConfig) -> str:
-    from mercenary_maintenance.adapters import redis as adapter
-
-    return f"Redis {adapter.ping(target.conn_id, timeouts=timeouts)}"
+    return f"Redis {redis_adapter.ping(target.conn_id, timeouts=timeouts)}"
 
 
 def check_http(target: HttpTarget, latency: Threshold, timeouts: TimeoutsConfig) -> Finding:

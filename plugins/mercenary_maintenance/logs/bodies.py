@@ -1,6 +1,6 @@
 """The weekly logs/cleanup steps, recorded into a :class:`~mercenary_maintenance.steps.Step`:
 ``logs.archive`` (with ``logs.lifecycle``), ``logs.retention``, ``tmp.cleanup``, each with a
-``host.disk_usage`` finding before and after.
+``host.disk_usage`` finding before and after; and the daily ``logs.errors`` (:mod:`.errors` reads the files).
 
 Each task is mapped over the hosts (``targets.hosts``; the implicit ``local`` when none): a host
 reached over SSH is handled through its transport (:mod:`mercenary_maintenance.logs.remote`, targets
@@ -22,9 +22,9 @@ from mercenary_maintenance.adapters.s3 import upload_args
 from mercenary_maintenance.bucket_lifecycle import current_rules
 from mercenary_maintenance.config import LogSet
 from mercenary_maintenance.disk import check_paths, host_paths
-from mercenary_maintenance.findings import Finding, not_configured
+from mercenary_maintenance.findings import Finding, Severity, not_configured
 from mercenary_maintenance.hosts import LocalTransport, Transport
-from mercenary_maintenance.logs import archive, cleanup, files, remote, retention, s3
+from mercenary_maintenance.logs import archive, cleanup, errors, files, remote, retention, s3
 
 if TYPE_CHECKING:
     from mercenary_maintenance.steps import ActionRecorder, Step
@@ -242,3 +242,25 @@ def _sweep_roots(step: Step, dry: bool, target: Callable[[str], str], where: str
                 act.failed(f"{len(swept.failed)} files could not be removed; {message}", **swept.details())
             else:
                 act.done(message, **swept.details())
+
+
+def scan_errors(step: Step, host: str | None = None) -> None:
+    """logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets on the host since the last run
+    (each line counted once: offsets kept beside the reports, per host)."""
+    sets = step.cfg.logs.error_scan
+    names = [host] if host is not None else [h.name for h in step.cfg.hosts()]
+    if not sets:
+        for name in names:
+            step.add(Finding(errors.CHECK, "all" if step.cfg.host_target(name).implicit else f"{name}:*", Severity.OK,
+                             "no log set configured for error review (logs.error_scan)",
+                             details={"not_configured": True}))
+        return
+    for name in names:
+        implicit = step.cfg.host_target(name).implicit
+        mine = [s for s in sets if s.hosts is None or name in s.hosts]
+        if not mine:
+            step.add(Finding(errors.CHECK, f"{name}:*", Severity.OK, f"not configured: no logs.error_scan set names "
+                             f"host {name}", details={"not_configured": True}))
+        for item in mine:
+            target = item.name if implicit else f"{name}:{item.name}"
+            step.check(errors.CHECK, target, functools.partial(errors.scan_finding, step, item, name, target, implicit))

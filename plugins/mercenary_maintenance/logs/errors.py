@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.findings import Finding, Severity, Threshold, measured
+from mercenary_maintenance.findings import Finding, Threshold, measured
 from mercenary_maintenance.hosts import LocalTransport
 from mercenary_maintenance.hosts import expand as host_expand
 from mercenary_maintenance.logs.files import expand
@@ -260,40 +260,18 @@ def _state_name(set_name: str, host: str, implicit: bool) -> str:
     return base if implicit else f"{base}.{re.sub(r'[^a-z0-9_.-]', '-', host.lower())}"
 
 
-def scan_errors(step: Step, host: str | None = None) -> None:
-    """logs.errors: ERROR/FATAL/PANIC/tracebacks/5xx in the logs.error_scan sets on the host since the last run
-    (each line counted once: offsets kept beside the reports, per host)."""
-
-    sets = step.cfg.logs.error_scan
-    names = [host] if host is not None else [h.name for h in step.cfg.hosts()]
-    if not sets:
-        for name in names:
-            step.add(Finding(CHECK, "all" if step.cfg.host_target(name).implicit else f"{name}:*", Severity.OK,
-                             "no log set configured for error review (logs.error_scan)",
-                             details={"not_configured": True}))
-        return
-    for name in names:
-        implicit = step.cfg.host_target(name).implicit
-        mine = [s for s in sets if s.hosts is None or name in s.hosts]
-        if not mine:
-            step.add(Finding(CHECK, f"{name}:*", Severity.OK, f"not configured: no logs.error_scan set names host "
-                             f"{name}", details={"not_configured": True}))
-        for item in mine:
-            target = item.name if implicit else f"{name}:{item.name}"
-
-            def one(item: ErrorScanSet = item, name: str = name, target: str = target,
-                    implicit: bool = implicit) -> Finding:
-                state = keeper(step.cfg, _state_name(item.name, name, implicit))
-                previous = state.load()
-                t = step.host(name)
-                if isinstance(t, LocalTransport):
-                    scan, new = scan_set(item.paths, previous, item.max_bytes)
-                else:
-                    scan, new = scan_host_set(t, item.paths, previous, item.max_bytes)
-                state.save(new)
-                threshold = Threshold(item.warning, item.critical)
-                found = errors_finding(target, None if previous is None else scan, threshold, len(new["files"]))
-                found.details["host"] = name
-                return found
-
-            step.check(CHECK, target, one)
+def scan_finding(step: Step, item: ErrorScanSet, name: str, target: str, implicit: bool) -> Finding:
+    """``logs.errors`` of one set on host ``name``: its files read since the saved offsets (the worker's
+    through ``os``, another host's through its transport), the new offsets saved."""
+    state = keeper(step.cfg, _state_name(item.name, name, implicit))
+    previous = state.load()
+    t = step.host(name)
+    if isinstance(t, LocalTransport):
+        scan, new = scan_set(item.paths, previous, item.max_bytes)
+    else:
+        scan, new = scan_host_set(t, item.paths, previous, item.max_bytes)
+    state.save(new)
+    threshold = Threshold(item.warning, item.critical)
+    found = errors_finding(target, None if previous is None else scan, threshold, len(new["files"]))
+    found.details["host"] = name
+    return found

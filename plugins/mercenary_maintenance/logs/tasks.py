@@ -6,7 +6,7 @@ from functools import partial
 
 from airflow.sdk import TriggerRule
 
-from mercenary_maintenance.logs import bodies, errors
+from mercenary_maintenance.logs import bodies
 from mercenary_maintenance.wiring import registry
 from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
@@ -14,7 +14,7 @@ from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 ARCHIVE = TaskSpec("archive_logs", partial(bodies.archive_logs, lifecycle_rules=registry.LIFECYCLE_RULES), over="hosts")
 RETENTION = TaskSpec("check_log_retention", bodies.check_retention, over="hosts", trigger_rule=TriggerRule.ALL_DONE)
 CLEAN_TMP = TaskSpec("clean_tmp", bodies.clean_tmp, over="hosts")
-SCAN_ERRORS = TaskSpec("scan_log_errors", errors.scan_errors, over="hosts")
+SCAN_ERRORS = TaskSpec("scan_log_errors", bodies.scan_errors, over="hosts")
 
 
 DAILY_GROUP = Group("logs", SCAN_ERRORS)

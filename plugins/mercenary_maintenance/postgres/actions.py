@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -198,7 +198,23 @@ def _busy(step: Step, action: str, target: str, exc: TargetBusy) -> None:
     step.add(skipped_finding(action, target, "target_busy", str(exc), waited_s=exc.waited_s, blocker=exc.holder))
 
 
-def _per_relation(
+@contextmanager
+def setup_outcome(step: Step, action: str, target: str) -> Iterator[None]:
+    """What stops ``action`` on ``target`` before or between its statements: a busy target or a
+    standby is a skip (and a ``maintenance.skipped`` warning), any other error a failed action."""
+    try:
+        yield
+    except TargetBusy as exc:
+        _busy(step, action, target, exc)
+    except Standby as exc:
+        _standby(step, action, target, exc)
+    except Exception as exc:
+        log.exception("%s on %s could not run", action, target)
+        with step.action(action, target, why="setup") as act:
+            act.failed(first_line(exc))
+
+
+def per_relation(
     step: Step,
     target: str,
     action: str,
@@ -212,37 +228,29 @@ def _per_relation(
     plan: LockPlan = SHARE_UPDATE_EXCLUSIVE,
     fits: Callable[[Step, Session, ActionRecorder, Relation], bool] | None = None,
 ) -> None:
-    try:
-        with maintenance_session(step, target, purpose=action, take_lock=not dry_run) as s:
-            if objects is None:
-                chosen = select(s, step)
-            else:
-                chosen = [r for name in objects for r in expand(s, resolve(s, name))]
-            if not chosen:
-                with step.action(action, target, why="selection") as act:
-                    act.skipped(nothing)
-                return
-            for rel in chosen:
-                with step.action(action, target, why=rel.reason, relation=rel.label, dry_run=dry_run) as act:
-                    act.details["relation"] = rel.label
-                    statement = build(rel)
-                    if dry_run:
-                        message = f"would run {statement.as_string(s.conn)}"  # a log line, not SQL to run
-                        act.dry_run(message, reason=rel.reason)
-                        continue
-                    if fits is not None and not fits(step, s, act, rel):
-                        continue
-                    if not guard_allows(step, s, act, rel, plan):
-                        continue
-                    run_statement(step, s, act, statement, rel, plan)
-    except TargetBusy as exc:
-        _busy(step, action, target, exc)
-    except Standby as exc:
-        _standby(step, action, target, exc)
-    except Exception as exc:
-        log.exception("%s on %s could not run", action, target)
-        with step.action(action, target, why="setup") as act:
-            act.failed(first_line(exc))
+    """``action`` on each relation ``select`` picks (or each of ``objects``, ``expand``ed), in one
+    maintenance session: ``build(rel)`` under the fit, the load guard and short lock attempts."""
+    with setup_outcome(step, action, target), \
+            maintenance_session(step, target, purpose=action, take_lock=not dry_run) as s:
+        chosen = (select(s, step) if objects is None
+                  else [r for name in objects for r in expand(s, resolve(s, name))])
+        if not chosen:
+            with step.action(action, target, why="selection") as act:
+                act.skipped(nothing)
+            return
+        for rel in chosen:
+            with step.action(action, target, why=rel.reason, relation=rel.label, dry_run=dry_run) as act:
+                act.details["relation"] = rel.label
+                statement = build(rel)
+                if dry_run:
+                    message = f"would run {statement.as_string(s.conn)}"  # a log line, not SQL to run
+                    act.dry_run(message, reason=rel.reason)
+                    continue
+                if fits is not None and not fits(step, s, act, rel):
+                    continue
+                if not guard_allows(step, s, act, rel, plan):
+                    continue
+                run_statement(step, s, act, statement, rel, plan)
 
 
 # ----------------------------------------------------------------------------- VACUUM (ANALYZE)
@@ -263,16 +271,16 @@ def select_dead_tuple_tables(s: Session, step: Step) -> list[Relation]:
     return chosen
 
 
-def _tables_only(s: Session, rel: Relation) -> list[Relation]:
+def tables_only(s: Session, rel: Relation) -> list[Relation]:
     if rel.kind not in TABLE_KINDS:
         raise LookupError(f"{rel.label} is not a table (relkind {rel.kind!r})")
     return [rel]
 
 
-def _leaf_tables(s: Session, rel: Relation) -> list[Relation]:
+def leaf_tables(s: Session, rel: Relation) -> list[Relation]:
     """A partitioned table as its leaf partitions (each rewritten, guarded and locked on its own:
     the parent has no storage and shows none of its partitions' traffic); other tables as they are."""
-    _tables_only(s, rel)
+    tables_only(s, rel)
     if rel.kind != "p":
         return [rel]
     rows = s.conn.execute(
@@ -282,23 +290,6 @@ def _leaf_tables(s: Session, rel: Relation) -> list[Relation]:
         [rel.ident().as_string(s.conn)],
     ).fetchall()
     return [Relation(str(r[0]), str(r[1]), str(r[2]), f"partition of {rel.label}") for r in rows]
-
-
-def vacuum_analyze(step: Step, target: str, objects: Sequence[str] | None = None, dry_run: bool = False) -> None:
-    """``VACUUM (ANALYZE)`` of the given tables, or of those above the dead-tuple threshold."""
-    from psycopg import sql
-
-    _per_relation(
-        step,
-        target,
-        VACUUM_ANALYZE,
-        objects=objects,
-        select=select_dead_tuple_tables,
-        expand=_tables_only,
-        build=lambda r: sql.SQL("VACUUM (ANALYZE) {}").format(r.ident()),
-        dry_run=dry_run,
-        nothing="no table above the dead-tuple threshold; nothing to vacuum",
-    )
 
 
 # ----------------------------------------------------------------------------- ANALYZE
@@ -321,7 +312,7 @@ def analyze(step: Step, target: str, objects: Sequence[str] | None = None, dry_r
                     or (r["last_analyze"] is None and r["last_autoanalyze"] is None)
                 ]
             else:
-                rels = [t for name in objects for t in _tables_only(s, resolve(s, name))]
+                rels = [t for name in objects for t in tables_only(s, resolve(s, name))]
             with step.action(ANALYZE, target, why="statistics", tables=len(rels), dry_run=dry_run) as act:
                 if not rels:
                     act.skipped("statistics are current: no table modified since its last analyze")
@@ -386,7 +377,7 @@ def select_bloated_indexes(s: Session, step: Step) -> list[Relation]:
     return chosen
 
 
-def _indexes_of(s: Session, rel: Relation) -> list[Relation]:
+def indexes_of(s: Session, rel: Relation) -> list[Relation]:
     if rel.kind == "i":
         return [rel]
     if rel.kind not in TABLE_KINDS:
@@ -479,7 +470,16 @@ def _leftover_summary(items: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def _report_leftovers(step: Step, target: str, items: list[dict[str, Any]], why: str) -> None:
+def preview_leftovers(step: Step, s: Session, target: str) -> None:
+    """Dry run: the invalid leftovers of earlier runs a REINDEX would drop first (one dry-run action)."""
+    leftovers = s.rows("reindex_leftovers", {"table_oid": None})
+    if leftovers:
+        with step.action(REINDEX, target, why="leftovers", dry_run=True) as act:
+            act.dry_run(f"would drop {len(leftovers)} invalid leftover index(es)",
+                        leftovers=[f"{r['schema']}.{r['index_name']}" for r in leftovers])
+
+
+def report_leftovers(step: Step, target: str, items: list[dict[str, Any]], why: str) -> None:
     """Leftovers of earlier runs: one ``postgres.reindex`` action; each one not dropped is a warning."""
     if not items:
         return
@@ -498,7 +498,7 @@ def _report_leftovers(step: Step, target: str, items: list[dict[str, Any]], why:
 
 
 @contextmanager
-def _watch_connection(step: Step, target: str) -> Iterator[Any]:
+def watch_connection(step: Step, target: str) -> Iterator[Any]:
     """The second connection that watches a REINDEX CONCURRENTLY (its polls bounded server-side)."""
 
     cfg = step.cfg
@@ -523,8 +523,8 @@ def _build_gave_up(step: Step, act: ActionRecorder, rel: Relation, builds: int, 
                              relation=rel.label, builds=builds, errors=errors))
 
 
-def _reindex_one(step: Step, s: Session, watch_conn: Any, act: ActionRecorder, rel: Relation,
-                 statement: sql.Composed) -> None:
+def reindex_one(step: Step, s: Session, watch_conn: Any, act: ActionRecorder, rel: Relation,
+                statement: sql.Composed) -> None:
     """REINDEX INDEX CONCURRENTLY of one index: at most ``postgres.reindex_max_attempts`` builds, the
     load guard before each; the initial lock in short attempts, the phase waits under the deadline;
     this table's leftovers dropped after a failed build."""
@@ -582,77 +582,10 @@ def _reindex_one(step: Step, s: Session, watch_conn: Any, act: ActionRecorder, r
         return
 
 
-def reindex(step: Step, target: str, objects: Sequence[str] | None = None, dry_run: bool = False) -> None:
-    """``REINDEX INDEX CONCURRENTLY`` of the given indexes (or tables' indexes), or of bloated ones;
-    invalid leftovers of earlier runs (``*_ccnew``, ``*_ccold``) are dropped first."""
-    from psycopg import sql
-
-    try:
-        with maintenance_session(step, target, purpose=REINDEX, take_lock=not dry_run) as s:
-            if dry_run:
-                leftovers = s.rows("reindex_leftovers", {"table_oid": None})
-                if leftovers:
-                    with step.action(REINDEX, target, why="leftovers", dry_run=True) as act:
-                        act.dry_run(f"would drop {len(leftovers)} invalid leftover index(es)",
-                                    leftovers=[f"{r['schema']}.{r['index_name']}" for r in leftovers])
-            else:
-                _report_leftovers(step, target, drop_leftovers(step, s), "leftovers of earlier runs")
-            chosen = (select_bloated_indexes(s, step) if objects is None
-                      else [r for name in objects for r in _indexes_of(s, resolve(s, name))])
-            if not chosen:
-                with step.action(REINDEX, target, why="selection") as act:
-                    act.skipped("no index above the bloat threshold; nothing to rebuild")
-                return
-            with ExitStack() as stack:
-                watch_conn = None if dry_run else stack.enter_context(_watch_connection(step, target))
-                for rel in chosen:
-                    with step.action(REINDEX, target, why=rel.reason, relation=rel.label, dry_run=dry_run) as act:
-                        act.details["relation"] = rel.label
-                        statement = sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(rel.ident())
-                        if dry_run:
-                            act.dry_run(f"would run {statement.as_string(s.conn)}", reason=rel.reason)
-                            continue
-                        _reindex_one(step, s, watch_conn, act, rel, statement)
-    except TargetBusy as exc:
-        _busy(step, REINDEX, target, exc)
-    except Standby as exc:
-        _standby(step, REINDEX, target, exc)
-    except Exception as exc:
-        log.exception("%s on %s could not run", REINDEX, target)
-        with step.action(REINDEX, target, why="setup") as act:
-            act.failed(first_line(exc))
-
-
 # ----------------------------------------------------------------------------- VACUUM FULL (opt-in)
 
 
-def vacuum_full(step: Step, target: str, objects: Sequence[str] | None = None, dry_run: bool = False) -> None:
-    """VACUUM (FULL, ANALYZE) of ``objects`` or, by default, the tables listed in the target's
-    vacuum_full_tables (opt-in); a partitioned table partition by partition. Each rewrite must fit
-    (estimate ≤ time left, free space ≥ table + indexes + margin) or is skipped with a warning."""
-    from psycopg import sql
-
-    names = list(objects) if objects is not None else list(step.cfg.postgres_target(target).vacuum_full_tables)
-    if not names:
-        with step.action(VACUUM_FULL, target, why="opt-in") as act:
-            act.skipped("opt-in: no table listed in this target's vacuum_full_tables")
-        return
-    _per_relation(
-        step,
-        target,
-        VACUUM_FULL,
-        objects=names,
-        select=lambda s, st: [],
-        expand=_leaf_tables,
-        build=lambda r: sql.SQL("VACUUM (FULL, ANALYZE) {}").format(r.ident()),
-        dry_run=dry_run,
-        nothing="nothing to do",
-        plan=ACCESS_EXCLUSIVE,
-        fits=_fits,
-    )
-
-
-def _fits(step: Step, s: Session, act: ActionRecorder, rel: Relation) -> bool:
+def vacuum_full_fits(step: Step, s: Session, act: ActionRecorder, rel: Relation) -> bool:
     """VACUUM FULL's fit (time left, free space); one that does not fit is skipped with a warning
     naming why and the online way (pg_repack, PostgreSQL 19's REPACK CONCURRENTLY)."""
     relids = relation_ids(s, rel.ident().as_string(s.conn))

@@ -1,4 +1,4 @@
-"""Every PostgreSQL check, declared once, and the bodies that run them on a target.
+"""Every PostgreSQL check, declared once, and how they run on a target (the task bodies: :mod:`.bodies`).
 
 :data:`CHECKS` is the table: one :class:`PgCheck` per check — its name, its SQL file
 (``include/sql/postgres/<sql>.sql``), its pure rule (:mod:`.rules`), its threshold key
@@ -6,7 +6,7 @@
 constant :data:`NAMES`, the task that runs each check and the check table of ``docs/checks.md``
 are all derived from it (``tests/unit/test_catalogue.py`` fails when the docs are stale).
 
-The bodies open one session per target (autocommit, ``lock_timeout`` and a ``statement_timeout``),
+:func:`run_checks` opens one session per target (autocommit, ``lock_timeout`` and a ``statement_timeout``),
 run each check through ``step.check`` (an error becomes an ``unknown`` finding and fails the task
 after recording), and never change the server. When the target cannot be reached, every check of
 the cadence is recorded ``unknown``.
@@ -132,21 +132,6 @@ def run_checks(step: Step, target: str, checks: Iterable[PgCheck], purpose: str)
             return
         for check in selected:
             step.check(check.name, target, partial(check.measure, session, cfg, target))
-
-
-def run_daily(step: Step, target: str) -> None:
-    """Blocked locks, long transactions, connections, wraparound, sequences, replication, checksum failures."""
-    run_checks(step, target, DAILY_CHECKS, "daily checks")
-
-
-def run_weekly(step: Step, target: str) -> None:
-    """Dead tuples per table and long-running queries."""
-    run_checks(step, target, WEEKLY_CHECKS, "weekly checks")
-
-
-def run_monthly(step: Step, target: str) -> None:
-    """Slow queries, cache hit ratio, unused/invalid indexes, bloat, role audit."""
-    run_checks(step, target, MONTHLY_CHECKS, "monthly checks")
 
 
 # Re-measured after the action of the same run that should have fixed it (the report's ``resolved_by``).

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from airflow.sdk import TriggerRule
 
-from mercenary_maintenance.postgres import actions, bodies, checks
+from mercenary_maintenance.postgres import actions, bodies
 from mercenary_maintenance.wiring.dagkit import Gate, Group, TaskSpec
 
-CHECK_DAILY = TaskSpec("check_daily", checks.run_daily, over="postgres")
-CHECK_WEEKLY = TaskSpec("check_weekly", checks.run_weekly, over="postgres")
+CHECK_DAILY = TaskSpec("check_daily", bodies.check_daily, over="postgres")
+CHECK_WEEKLY = TaskSpec("check_weekly", bodies.check_weekly, over="postgres")
 VACUUM_ANALYZE = TaskSpec("vacuum_analyze", bodies.weekly_vacuum, over="postgres", heavy=True,
                           trigger_rule=TriggerRule.ALL_DONE, guarded_action=actions.VACUUM_ANALYZE)
-CHECK_MONTHLY = TaskSpec("check_monthly", checks.run_monthly, over="postgres")
+CHECK_MONTHLY = TaskSpec("check_monthly", bodies.check_monthly, over="postgres")
 REINDEX = TaskSpec("reindex_indexes", bodies.monthly_reindex, over="postgres", heavy=True,
                    trigger_rule=TriggerRule.ALL_DONE, guarded_action=actions.REINDEX)
 # Runs only when its approval gate succeeded (all_success): approved, or no approval required.
-VACUUM_FULL = TaskSpec("vacuum_full_tables", actions.vacuum_full, over="postgres", heavy=True,
+VACUUM_FULL = TaskSpec("vacuum_full_tables", bodies.vacuum_full, over="postgres", heavy=True,
                        guarded_action=actions.VACUUM_FULL)
 
 

@@ -1,4 +1,4 @@
-"""Weekly Redis maintenance: ``redis.memory_purge`` and ``redis.bgrewriteaof``.
+"""Weekly Redis maintenance: what ``redis.memory_purge`` and ``redis.bgrewriteaof`` (:mod:`.bodies`) decide from and do.
 
 Each action decides from ``INFO`` whether it may run (a pure function returning the
 skip reason), takes the per-target lock, acts, and records what changed.
@@ -16,7 +16,7 @@ from mercenary_maintenance.redis import client as rclient
 from mercenary_maintenance.redis import loadguard
 from mercenary_maintenance.redis.info import num
 from mercenary_maintenance.redis.lock import target_lock
-from mercenary_maintenance.skips import apply_guard, skipped_finding
+from mercenary_maintenance.skips import apply_guard
 from mercenary_maintenance.windows import guard
 
 if TYPE_CHECKING:
@@ -72,11 +72,11 @@ def rewrite_finished(info: dict[str, Any], rewrites_before: float) -> bool:
     return idle and (moved or info.get("aof_last_bgrewrite_status") != "ok")
 
 
-def _memory(info: dict[str, Any]) -> dict[str, Any]:
+def memory_of(info: dict[str, Any]) -> dict[str, Any]:
     return {key: info.get(key) for key in _MEMORY_KEYS}
 
 
-def _owner(step: Step) -> str:
+def lock_owner(step: Step) -> str:
     return f"{step.run.dag_id}/{step.run.run_id}/{step.run.task_id}"
 
 
@@ -107,29 +107,6 @@ def fork_finding(target: str, fork_usec: float | None, max_fork_ms: float, rewri
                        details=details)
     return Finding("redis.fork_latency", target, Severity.OK, f"BGREWRITEAOF fork took {ms:.1f} ms",
                    value=round(ms, 3), threshold=max_fork_ms, details=details)
-
-
-def memory_purge(step: Step, target: str, dry_run: bool = False) -> None:
-    """redis.memory_purge: MEMORY PURGE when the allocator is jemalloc, under the target lock; memory
-    before/after in the details."""
-    with step.action("redis.memory_purge", target, why="return freed allocator pages to the OS") as act:
-        client = rclient.connect(step.cfg, target)
-        before = rclient.info(client, "memory")
-        reason = purge_skip_reason(before)
-        if reason:
-            act.skipped(reason, before=_memory(before))
-            return
-        if dry_run:
-            act.dry_run("would run MEMORY PURGE", before=_memory(before))
-            return
-        if not guard_allows(step, client, act):
-            return
-        with target_lock(client, _owner(step), time_budget(step), step.cfg.redis.lock_wait_seconds):
-            send_once(client, "MEMORY", "PURGE")  # never re-sent after a timeout
-            after = rclient.info(client, "memory")
-        freed = (num(before, "used_memory_rss", 0) or 0) - (num(after, "used_memory_rss", 0) or 0)
-        act.done(f"MEMORY PURGE done; RSS {freed / 2**20:+.1f} MiB freed", before=_memory(before),
-                 after=_memory(after), rss_freed_bytes=freed)
 
 
 def wait_for_rewrite(
@@ -171,48 +148,31 @@ def headroom_problem(memory: dict[str, Any], cow_fraction: float, limit: int | N
     return f"RSS {rss} B + expected copy-on-write {growth} B = {rss + growth} B > {source} {available} B"
 
 
-def bgrewriteaof(step: Step, target: str, dry_run: bool = False) -> None:
-    """``BGREWRITEAOF`` when AOF is on and nothing else rewrites/saves; wait and confirm ``ok``."""
-    with step.action("redis.bgrewriteaof", target, why="compact the append-only file") as act:
-        client = rclient.connect(step.cfg, target)
+def rewrite(step: Step, target: str, client: Any, act: ActionRecorder) -> None:
+    """BGREWRITEAOF under the target lock (skipped if a save started while we waited), waited for until
+    it finishes within the action's budget; the fork's stall is a ``redis.fork_latency`` finding."""
+    budget = time_budget(step)
+    with target_lock(client, lock_owner(step), budget + WINDOW_MARGIN_S, step.cfg.redis.lock_wait_seconds):
+        # Re-read under the lock: a save may have started while we waited.
         before = rclient.info(client, "persistence")
         reason = rewrite_skip_reason(before)
         if reason:
             act.skipped(reason, aof_enabled=before.get("aof_enabled"))
             return
-        if dry_run:
-            act.dry_run("would run BGREWRITEAOF", aof_base_size=before.get("aof_base_size"))
-            return
-        memory = rclient.info(client, "memory")
-        short = headroom_problem(memory, step.cfg.redis.rewrite_cow_fraction, step.cfg.redis.rewrite_memory_limit_bytes)
-        if short:
-            act.skipped(f"not enough memory to fork: {short}", memory=_memory(memory))
-            step.add(skipped_finding("redis.bgrewriteaof", target, "load", f"not enough memory to fork: {short}"))
-            return
-        if not guard_allows(step, client, act):
-            return
-        budget = time_budget(step)
-        with target_lock(client, _owner(step), budget + WINDOW_MARGIN_S, step.cfg.redis.lock_wait_seconds):
-            # Re-read under the lock: a save may have started while we waited.
-            before = rclient.info(client, "persistence")
-            reason = rewrite_skip_reason(before)
-            if reason:
-                act.skipped(reason, aof_enabled=before.get("aof_enabled"))
-                return
-            rewrites = num(before, "aof_rewrites", 0) or 0
-            started = time.monotonic()
-            send_once(client, "BGREWRITEAOF")  # never re-sent after a timeout (a second fork)
-            after = wait_for_rewrite(lambda: rclient.info(client, "persistence"), rewrites, budget,
-                                     step.cfg.redis.rewrite_poll_seconds)
-            rewrite_s = round(time.monotonic() - started, 3)
-            fork_usec = num(rclient.info(client, "stats"), "latest_fork_usec")
-        details = {"aof_base_size_before": before.get("aof_base_size"),
-                   "aof_base_size_after": after.get("aof_base_size"),
-                   "aof_last_rewrite_time_sec": after.get("aof_last_rewrite_time_sec"),
-                   "aof_last_bgrewrite_status": after.get("aof_last_bgrewrite_status"),
-                   "latest_fork_usec": fork_usec, "rewrite_s": rewrite_s}
-        step.add(fork_finding(target, fork_usec, step.cfg.redis.max_fork_ms, rewrite_s))
-        if after.get("aof_last_bgrewrite_status") != "ok":
-            act.failed(f"AOF rewrite finished with status {after.get('aof_last_bgrewrite_status')}", **details)
-            return
-        act.done(f"AOF rewritten in {rewrite_s:.2f}s (fork {(fork_usec or 0) / 1000:.1f} ms), status ok", **details)
+        rewrites = num(before, "aof_rewrites", 0) or 0
+        started = time.monotonic()
+        send_once(client, "BGREWRITEAOF")  # never re-sent after a timeout (a second fork)
+        after = wait_for_rewrite(lambda: rclient.info(client, "persistence"), rewrites, budget,
+                                 step.cfg.redis.rewrite_poll_seconds)
+        rewrite_s = round(time.monotonic() - started, 3)
+        fork_usec = num(rclient.info(client, "stats"), "latest_fork_usec")
+    details = {"aof_base_size_before": before.get("aof_base_size"),
+               "aof_base_size_after": after.get("aof_base_size"),
+               "aof_last_rewrite_time_sec": after.get("aof_last_rewrite_time_sec"),
+               "aof_last_bgrewrite_status": after.get("aof_last_bgrewrite_status"),
+               "latest_fork_usec": fork_usec, "rewrite_s": rewrite_s}
+    step.add(fork_finding(target, fork_usec, step.cfg.redis.max_fork_ms, rewrite_s))
+    if after.get("aof_last_bgrewrite_status") != "ok":
+        act.failed(f"AOF rewrite finished with status {after.get('aof_last_bgrewrite_status')}", **details)
+        return
+    act.done(f"AOF rewritten in {rewrite_s:.2f}s (fork {(fork_usec or 0) / 1000:.1f} ms), status ok", **details)

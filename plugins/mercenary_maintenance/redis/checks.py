@@ -1,4 +1,4 @@
-"""Every Redis check, declared once, and the body that runs the daily ones on a target.
+"""Every Redis check, declared once (the body that runs the daily ones: :mod:`.bodies`).
 
 :data:`CHECKS` is the table: one :class:`RedisCheck` per check — its name, what it reads
 (``INFO <section>``, ``SLOWLOG GET``), its pure rule, its threshold key (``thresholds.<key>``) and its
@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from mercenary_maintenance.findings import Finding
@@ -156,12 +155,3 @@ NAMES: frozenset[str] = frozenset(BY_NAME)
 DAILY_CHECKS: tuple[RedisCheck, ...] = tuple(c for c in CHECKS if c.cadence == "daily")
 # Counters judged as deltas against the previous report.
 COUNTERS = ("redis.evictions", "redis.rejected_connections")
-
-
-def run_daily(step: Step, target: str) -> None:
-    """redis.memory, redis.slowlog, redis.persistence, redis.hit_ratio, redis.evictions,
-    redis.rejected_connections, redis.replication (replicas) and redis.info, each an ``unknown``
-    finding on error."""
-    probe = Probe(step, target)
-    for check in DAILY_CHECKS:
-        step.check(check.name, target, partial(check.run, probe))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from airflow.sdk import TriggerRule
 
-from mercenary_maintenance.redis import actions, bodies, checks
+from mercenary_maintenance.redis import bodies
 from mercenary_maintenance.wiring.dagkit import Group, TaskSpec
 
-CHECK = TaskSpec("check_redis", checks.run_daily, over="redis")
+CHECK = TaskSpec("check_redis", bodies.check_redis, over="redis")
 # Both under the run guards (guards: freeze, stop_on_alerts, max_errors).
-PURGE = TaskSpec("purge_memory", actions.memory_purge, over="redis", heavy=True, guarded_action="redis.memory_purge")
+PURGE = TaskSpec("purge_memory", bodies.memory_purge, over="redis", heavy=True, guarded_action="redis.memory_purge")
 REWRITE = TaskSpec("rewrite_aof", bodies.weekly_rewrite, over="redis", heavy=True, trigger_rule=TriggerRule.ALL_DONE,
                    guarded_action="redis.bgrewriteaof")
 

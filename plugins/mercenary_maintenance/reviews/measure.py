@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from mercenary_maintenance import packaged
+from mercenary_maintenance.adapters import postgres as pg_adapter
+from mercenary_maintenance.adapters import redis as redis_adapter
 from mercenary_maintenance.adapters import s3
 from mercenary_maintenance.config import MaintenanceConfig
 from mercenary_maintenance.redact import first_line, statement
@@ -35,9 +37,7 @@ def _rows(conn: Any, name: str, params: dict[str, Any] | None = None, **identifi
 
 
 def _connect(cfg: MaintenanceConfig, target: str) -> Any:
-    from mercenary_maintenance.adapters import postgres as adapter
-
-    conn: Any = adapter.connect(cfg.postgres_target(target).conn_id, purpose="review", timeouts=cfg.timeouts)
+    conn: Any = pg_adapter.connect(cfg.postgres_target(target).conn_id, purpose="review", timeouts=cfg.timeouts)
     timeout_ms = str(int(cfg.postgres.check_statement_timeout_seconds * 1000))
     conn.execute("SELECT set_config('statement_timeout', %s, false)", [timeout_ms])
     return conn
@@ -77,9 +77,7 @@ def postgres_snapshot(cfg: MaintenanceConfig, target: str) -> dict[str, Any]:
 
 
 def redis_snapshot(cfg: MaintenanceConfig, target: str) -> dict[str, Any]:
-    from mercenary_maintenance.adapters import redis as adapter
-
-    client = adapter.connect(cfg.redis_target(target).conn_id, timeouts=cfg.timeouts)
+    client = redis_adapter.connect(cfg.redis_target(target).conn_id, timeouts=cfg.timeouts)
     info = client.info("memory")
     keyspace = client.info("keyspace")
     return {

@@ -1,7 +1,9 @@
-"""Task bodies of the monthly security checks (functions of a Step, so tests run them directly)."""
+"""Task bodies of the security area (functions of a Step, so tests run them directly); what they read and
+judge stays in the area's other modules (:mod:`.scan`, :mod:`.hosts`, :mod:`.credentials`, …)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -12,10 +14,18 @@ from mercenary_maintenance.adapters.s3 import security_groups
 from mercenary_maintenance.findings import Finding, Severity, not_configured
 from mercenary_maintenance.pg.session import open_session
 from mercenary_maintenance.report.state import keeper
-from mercenary_maintenance.security import credentials, firewall, groups
+from mercenary_maintenance.security import credentials, firewall, groups, hosts, osv, scan
+from mercenary_maintenance.security.vulns import (
+    SlaPolicy,
+    parse_apt_simulation,
+    patch_sla_finding,
+    update_first_seen,
+)
 from mercenary_maintenance.windows.rules import UTC
 
 if TYPE_CHECKING:
+    from mercenary_maintenance.config import MaintenanceConfig
+    from mercenary_maintenance.report.state import StateKeeper
     from mercenary_maintenance.steps import Step
 
 
@@ -90,3 +100,75 @@ def security_groups_body(step: Step) -> None:
         return
     audit = partial(groups.audit_groups, conn_id, step.cfg.security.web_ports, step.cfg.timeouts)
     step.check(groups.AWS_GROUPS, "aws", audit)
+
+
+def vulnerabilities_body(
+    step: Step,
+    *,
+    now: datetime | None = None,
+    advisories: Callable[[MaintenanceConfig], osv.Advisories] = scan.load_advisories,
+    state: StateKeeper | None = None,
+    runner: Callable[..., Any] | None = None,
+) -> None:
+    """security.vulnerabilities and security.patch_sla: pinned Python/npm packages (and pending Debian security
+    upgrades) against OSV advisories, with the plan's patch SLAs."""
+    cfg, sec = step.cfg, step.cfg.security
+    now = now or datetime.now(UTC)
+    if not sec.dependency_manifests and not sec.scan_os_packages:
+        step.add(Finding(scan.VULNS, "all", Severity.OK, "no manifest configured (security.dependency_manifests) and "
+                         "security.scan_os_packages is off: nothing scanned", details={"not_configured": True}))
+        return
+    db = scan.advisories_or_unknown(step, advisories) if sec.dependency_manifests else None
+    if state is None:
+        state = keeper(cfg, scan.STATE_NAME)
+    seen: dict[str, str] = dict((state.load() or {}).get("first_seen", {}))
+    policy = SlaPolicy({str(k): v for k, v in sec.patch_sla_hours.items()})
+    found: dict[str, list[osv.Match]] = {}
+    if db is not None:
+        found.update(scan.manifest_matches(step, db))
+    if sec.scan_os_packages:
+        found.update(scan.os_package_matches(step, runner))
+    for name, matches in found.items():
+        seen = update_first_seen(seen, name, matches, now)
+        step.add(patch_sla_finding(name, matches, seen, now, policy))
+    if found:
+        state.save({"first_seen": seen}, now)
+
+
+def host_packages_body(step: Step, host: str, *, now: datetime | None = None) -> None:
+    """security.pending_updates, security.patch_sla and host.package_cache of one host (apt there, with the age of
+    its package lists: stale lists are a warning); host.package_cache_clean when opted in."""
+    sec = step.cfg.security
+    moment = now or datetime.now(UTC)
+    t = step.host(host)
+    found: dict[str, Any] = {}
+
+    def pending() -> Finding:
+        upgrades = parse_apt_simulation(t.run("apt_simulate").stdout)
+        found["upgrades"] = upgrades
+        finding = hosts.pending_finding(host, upgrades, hosts.lists_age_hours(t, time.time()),
+                                        sec.apt_lists_max_age_hours)
+        found["stale"] = finding.details["stale"]
+        return finding
+
+    step.check(hosts.PENDING, host, pending)
+    if "upgrades" in found:
+        step.check(hosts.SLA, host, lambda: hosts.patch_sla(step, host, found["upgrades"], found["stale"], moment))
+    step.check(hosts.CACHE, host, lambda: hosts.cache_finding(host, hosts.cache_bytes(t), sec))
+    if sec.package_cache_clean:
+        with step.action(hosts.CLEAN, host, why="remove downloaded .deb files (security.package_cache_clean)") as act:
+            before = hosts.cache_bytes(t)
+            t.run("apt_clean")
+            after = hosts.cache_bytes(t)
+            act.done(f"apt-get clean on {host}: {before - after} bytes freed ({after} left)",
+                     freed_bytes=before - after, left_bytes=after)
+
+
+def host_firewall_body(step: Step, host: str) -> None:
+    """security.firewall_changes of one host: its nftables/iptables ruleset diffed against the last snapshot (kept
+    in the report store)."""
+    if not step.cfg.security.firewall_hosts:
+        step.add(not_configured(hosts.FIREWALL, f"{host}:firewall", "security.firewall_hosts is off: host rulesets are "
+                                "not reviewed"))
+        return
+    step.check(hosts.FIREWALL, f"{host}:firewall", lambda: hosts.firewall_review(step, host))

@@ -1,4 +1,5 @@
-"""Security of each host target, through its transport (SSH, or the worker itself for ``local``).
+"""Security of each host target, through its transport (SSH, or the worker itself for ``local``); the
+task bodies are :mod:`.bodies`.
 
 * ``security.pending_updates`` (weekly, target ``<host>``): ``apt-get -s upgrade`` on the host, with the
   age of its package lists (``/var/lib/apt/lists``): lists older than ``security.apt_lists_max_age_hours``
@@ -18,19 +19,12 @@ import difflib
 import hashlib
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mercenary_maintenance.findings import Finding, Severity, not_configured
+from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.hosts import Transport, listdir, unread_on_the_worker
 from mercenary_maintenance.report.state import keeper
-from mercenary_maintenance.security.vulns import (
-    SlaPolicy,
-    os_matches,
-    parse_apt_simulation,
-    patch_sla_finding,
-    update_first_seen,
-)
-from mercenary_maintenance.windows.rules import UTC
+from mercenary_maintenance.security.vulns import SlaPolicy, os_matches, patch_sla_finding, update_first_seen
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import SecurityConfig
@@ -94,49 +88,6 @@ def cache_finding(host: str, size: int, sec: SecurityConfig) -> Finding:
                    details={"host": host, "bytes": size, "path": APT_ARCHIVES})
 
 
-def packages_body(step: Step, host: str, *, now: datetime | None = None) -> None:
-    """security.pending_updates, security.patch_sla and host.package_cache of one host (apt there, with the age of
-    its package lists: stale lists are a warning); host.package_cache_clean when opted in."""
-    import time
-
-    sec = step.cfg.security
-    moment = now or datetime.now(UTC)
-    t = step.host(host)
-    found: dict[str, Any] = {}
-
-    def pending() -> Finding:
-        upgrades = parse_apt_simulation(t.run("apt_simulate").stdout)
-        found["upgrades"] = upgrades
-        finding = pending_finding(host, upgrades, lists_age_hours(t, time.time()), sec.apt_lists_max_age_hours)
-        found["stale"] = finding.details["stale"]
-        return finding
-
-    step.check(PENDING, host, pending)
-    if "upgrades" in found:
-        def sla() -> Finding:
-            state = keeper(step.cfg, f"host_patches.{host.lower()}")
-            seen: dict[str, str] = dict((state.load() or {}).get("first_seen", {}))
-            matches = os_matches(found["upgrades"])
-            seen = update_first_seen(seen, host, matches, moment)
-            state.save({"first_seen": seen}, moment)
-            policy = SlaPolicy({str(k): v for k, v in sec.patch_sla_hours.items()})
-            finding = patch_sla_finding(host, matches, seen, moment, policy)
-            if found["stale"] and finding.severity is Severity.OK:  # an old list knows no new fix: never ok
-                finding.severity = Severity.WARNING
-                finding.message += "; the package lists are stale or missing: newer security fixes are not seen"
-            return finding
-
-        step.check(SLA, host, sla)
-    step.check(CACHE, host, lambda: cache_finding(host, cache_bytes(t), sec))
-    if sec.package_cache_clean:
-        with step.action(CLEAN, host, why="remove downloaded .deb files (security.package_cache_clean)") as act:
-            before = cache_bytes(t)
-            t.run("apt_clean")
-            after = cache_bytes(t)
-            act.done(f"apt-get clean on {host}: {before - after} bytes freed ({after} left)",
-                     freed_bytes=before - after, left_bytes=after)
-
-
 _VOLATILE = (re.compile(r"\s*# handle \d+"), re.compile(r"counter packets \d+ bytes \d+"),
              re.compile(r"\s\[\d+:\d+\]$"), re.compile(r"^# (Generated|Completed) .*$"))
 
@@ -189,25 +140,33 @@ def firewall_finding(host: str, tool: str, before: list[str] | None, after: list
                    details={"added": added[:200], "removed": removed[:200], "sha256": digest, "tool": tool})
 
 
-def firewall_body(step: Step, host: str) -> None:
-    """security.firewall_changes of one host: its nftables/iptables ruleset diffed against the last snapshot (kept
-    in the report store)."""
+def patch_sla(step: Step, host: str, upgrades: list[dict[str, str]], stale: bool, moment: datetime) -> Finding:
+    """``security.patch_sla`` of one host's pending security upgrades, first sightings kept beside the
+    reports per host; never ``ok`` on stale package lists (an old list knows no new fix)."""
+    sec = step.cfg.security
+    state = keeper(step.cfg, f"host_patches.{host.lower()}")
+    seen: dict[str, str] = dict((state.load() or {}).get("first_seen", {}))
+    matches = os_matches(upgrades)
+    seen = update_first_seen(seen, host, matches, moment)
+    state.save({"first_seen": seen}, moment)
+    policy = SlaPolicy({str(k): v for k, v in sec.patch_sla_hours.items()})
+    finding = patch_sla_finding(host, matches, seen, moment, policy)
+    if stale and finding.severity is Severity.OK:  # an old list knows no new fix: never ok
+        finding.severity = Severity.WARNING
+        finding.message += "; the package lists are stale or missing: newer security fixes are not seen"
+    return finding
 
-    if not step.cfg.security.firewall_hosts:
-        step.add(not_configured(FIREWALL, f"{host}:firewall", "security.firewall_hosts is off: host rulesets are "
-                                "not reviewed"))
-        return
 
-    def look() -> Finding:
-        state = keeper(step.cfg, f"host_firewall.{host.lower()}")
-        previous = state.load()
-        transport = step.host(host)
-        try:
-            tool, rules = ruleset(transport)
-        except RuntimeError as exc:
-            return unread_on_the_worker(transport, FIREWALL, f"{host}:firewall", exc)
-        finding = firewall_finding(host, tool, None if previous is None else list(previous["rules"]), rules)
-        state.save({"tool": tool, "rules": rules})
-        return finding
-
-    step.check(FIREWALL, f"{host}:firewall", look)
+def firewall_review(step: Step, host: str) -> Finding:
+    """``security.firewall_changes`` of one host: its ruleset against the snapshot kept in the report
+    store, the new snapshot saved."""
+    state = keeper(step.cfg, f"host_firewall.{host.lower()}")
+    previous = state.load()
+    transport = step.host(host)
+    try:
+        tool, rules = ruleset(transport)
+    except RuntimeError as exc:
+        return unread_on_the_worker(transport, FIREWALL, f"{host}:firewall", exc)
+    finding = firewall_finding(host, tool, None if previous is None else list(previous["rules"]), rules)
+    state.save({"tool": tool, "rules": rules})
+    return finding

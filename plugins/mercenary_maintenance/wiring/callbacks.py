@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseNotifier
 
 from mercenary_maintenance import delivery
+from mercenary_maintenance.config import ConfigError, TimeoutsConfig, load_config
 from mercenary_maintenance.notify import failure_summary, format_run_failure, run_link, task_log_link
 from mercenary_maintenance.redact import slack_escape
 from mercenary_maintenance.report.store import store_for
@@ -50,8 +51,6 @@ class NoticeDoor:
 def notice_door() -> NoticeDoor:
     """Load the config once for this callback; the defaults when the config itself is broken, so
     that the failure caused by a broken config is still announced (bounded by default timeouts)."""
-    from mercenary_maintenance.config import ConfigError, TimeoutsConfig, load_config  # pydantic: not at parse
-
     try:
         cfg = load_config()
     except ConfigError:

@@ -24,11 +24,9 @@ from mercenary_maintenance.backups import lifecycle as backups_lifecycle
 from mercenary_maintenance.bucket_lifecycle import RuleSource
 from mercenary_maintenance.logs import retention as logs_retention
 from mercenary_maintenance.plan import Probes
-from mercenary_maintenance.postgres import actions as postgres
-from mercenary_maintenance.postgres import checks as postgres_checks
+from mercenary_maintenance.postgres import bodies as postgres
 from mercenary_maintenance.postgres import preview as postgres_preview
-from mercenary_maintenance.redis import actions as redis
-from mercenary_maintenance.redis import checks as redis_checks
+from mercenary_maintenance.redis import bodies as redis
 from mercenary_maintenance.redis import preview as redis_preview
 from mercenary_maintenance.wiring import service_probes
 
@@ -56,10 +54,10 @@ ACTIONS: dict[str, Route] = {
     "restore_test": Route(backups.restore_test, "postgres"),
 }
 CHECK_SETS: dict[str, Route] = {
-    "postgres_daily": Route(postgres_checks.run_daily, "postgres", changes=False),
-    "postgres_weekly": Route(postgres_checks.run_weekly, "postgres", changes=False),
-    "postgres_monthly": Route(postgres_checks.run_monthly, "postgres", changes=False),
-    "redis_daily": Route(redis_checks.run_daily, "redis", changes=False),
+    "postgres_daily": Route(postgres.check_daily, "postgres", changes=False),
+    "postgres_weekly": Route(postgres.check_weekly, "postgres", changes=False),
+    "postgres_monthly": Route(postgres.check_monthly, "postgres", changes=False),
+    "redis_daily": Route(redis.check_redis, "redis", changes=False),
 }
 # The rules each area keeps on the backup bucket, in this order. backup.lifecycle and logs.lifecycle
 # both write the whole document from all of them (stale mercenary-* rules dropped, foreign kept).

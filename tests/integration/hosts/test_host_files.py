@@ -10,7 +10,7 @@ import pytest
 import yaml
 import zstandard
 
-from mercenary_maintenance.logs import bodies, errors
+from mercenary_maintenance.logs import bodies
 from mercenary_maintenance.logs.tasks import ARCHIVE
 from tests.integration.hosts.helpers import run_body
 
@@ -148,12 +148,12 @@ def test_error_lines_are_counted_per_host_once(sim_hosts, files_config, tmp_path
     app1, app2 = sim_hosts["app1"], sim_hosts["app2"]
     for host in (app1, app2):
         host.sh("rm -rf /var/log/mercenary/* && echo 'INFO start' > /var/log/mercenary/app.log")
-    run_body(errors.scan_errors, tmp_path, "e0", "app1")   # baselines
-    run_body(errors.scan_errors, tmp_path, "e0b", "app2")
+    run_body(bodies.scan_errors, tmp_path, "e0", "app1")   # baselines
+    run_body(bodies.scan_errors, tmp_path, "e0b", "app2")
     app1.sh("printf 'ERROR one\\nERROR two\\nINFO fine\\nFATAL three\\n' >> /var/log/mercenary/app.log")
-    one, _ = run_body(errors.scan_errors, tmp_path, "e1", "app1")
-    two, _ = run_body(errors.scan_errors, tmp_path, "e2", "app2")
-    again, _ = run_body(errors.scan_errors, tmp_path, "e3", "app1")
+    one, _ = run_body(bodies.scan_errors, tmp_path, "e1", "app1")
+    two, _ = run_body(bodies.scan_errors, tmp_path, "e2", "app2")
+    again, _ = run_body(bodies.scan_errors, tmp_path, "e3", "app1")
     assert one[("logs.errors", "app1:app")]["value"] == 3
     assert one[("logs.errors", "app1:app")]["severity"] == "warning"
     assert two[("logs.errors", "app2:app")]["value"] == 0

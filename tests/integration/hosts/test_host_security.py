@@ -9,6 +9,7 @@ import paramiko
 import pytest
 
 from mercenary_maintenance.health import bodies as health
+from mercenary_maintenance.security import bodies as security_bodies
 from tests.integration.hosts.helpers import run_body
 
 CONNECT_S = 2.0
@@ -100,14 +101,12 @@ def apt_standin(sim_hosts):
 
 
 def test_pending_updates_with_fresh_and_stale_package_lists(apt_standin, hosts_config, tmp_path):
-    from mercenary_maintenance.security import hosts as host_security
-
     hosts_config(security={"apt_lists_max_age_hours": 48, "package_cache_warning_mb": 1,
                            "package_cache_clean": True})
     app1 = apt_standin
     app1.write("/var/lib/apt/lists/deb.debian.org_dists_bookworm_main_binary-amd64_Packages", "Package: x\n")
     app1.sh("dd if=/dev/zero of=/var/cache/apt/archives/big_1.0_amd64.deb bs=1M count=2 2>/dev/null")
-    fresh, error = run_body(host_security.packages_body, tmp_path, "p1", "app1", dag_id="maintenance_weekly")
+    fresh, error = run_body(security_bodies.host_packages_body, tmp_path, "p1", "app1", dag_id="maintenance_weekly")
     assert error is None, error
     pending = fresh[("security.pending_updates", "app1")]
     assert pending["value"] == 2
@@ -120,32 +119,30 @@ def test_pending_updates_with_fresh_and_stale_package_lists(apt_standin, hosts_c
     # Stale lists: a warning naming it, even with nothing pending.
     app1.write("/usr/local/sbin/apt-get", "#!/bin/sh\nexit 0\n", mode="755")
     app1.sh("touch -d '5 days ago' /var/lib/apt/lists/*_Packages")
-    stale, _ = run_body(host_security.packages_body, tmp_path, "p2", "app1", dag_id="maintenance_weekly")
+    stale, _ = run_body(security_bodies.host_packages_body, tmp_path, "p2", "app1", dag_id="maintenance_weekly")
     pending = stale[("security.pending_updates", "app1")]
     assert pending["severity"] == "warning"
     assert "stale" in pending["message"]
     # No lists at all: never ok.
     app1.sh("rm -f /var/lib/apt/lists/*_Packages")
-    none, _ = run_body(host_security.packages_body, tmp_path, "p3", "app1", dag_id="maintenance_weekly")
+    none, _ = run_body(security_bodies.host_packages_body, tmp_path, "p3", "app1", dag_id="maintenance_weekly")
     assert none[("security.pending_updates", "app1")]["severity"] == "warning"
     assert "never ran" in none[("security.pending_updates", "app1")]["message"]
 
 
 def test_firewall_ruleset_changes_on_a_host_are_listed(sim_hosts, hosts_config, tmp_path):
-    from mercenary_maintenance.security import hosts as host_security
-
     hosts_config()
     app2 = sim_hosts["app2"]
     rules = "table inet filter { # handle 1\n  chain input { # handle 2\n    tcp dport 22 accept # handle 3\n  }\n}\n"
     app2.write("/etc/mercenary/nft.rules", rules)
-    first, error = run_body(host_security.firewall_body, tmp_path, "f1", "app2", dag_id="maintenance_monthly")
+    first, error = run_body(security_bodies.host_firewall_body, tmp_path, "f1", "app2", dag_id="maintenance_monthly")
     assert error is None, error
     assert first[("security.firewall_changes", "app2:firewall")]["details"]["baseline"] is True
     app2.write("/etc/mercenary/nft.rules", rules.replace("# handle 3", "# handle 9"))   # handles only: no change
-    same, _ = run_body(host_security.firewall_body, tmp_path, "f2", "app2", dag_id="maintenance_monthly")
+    same, _ = run_body(security_bodies.host_firewall_body, tmp_path, "f2", "app2", dag_id="maintenance_monthly")
     assert same[("security.firewall_changes", "app2:firewall")]["value"] == 0
     app2.write("/etc/mercenary/nft.rules", rules.replace("tcp dport 22 accept", "tcp dport { 22, 5432 } accept"))
-    changed, _ = run_body(host_security.firewall_body, tmp_path, "f3", "app2", dag_id="maintenance_monthly")
+    changed, _ = run_body(security_bodies.host_firewall_body, tmp_path, "f3", "app2", dag_id="maintenance_monthly")
     finding = changed[("security.firewall_changes", "app2:firewall")]
     assert finding["severity"] == "warning"
     assert finding["details"]["added"] == ["tcp dport { 22, 5432 } accept"]
@@ -153,10 +150,8 @@ def test_firewall_ruleset_changes_on_a_host_are_listed(sim_hosts, hosts_config, 
 
 
 def test_patch_sla_is_never_ok_without_fresh_lists(apt_standin, hosts_config, tmp_path):
-    from mercenary_maintenance.security import hosts as host_security
-
     hosts_config()
     apt_standin.write("/usr/local/sbin/apt-get", "#!/bin/sh\nexit 0\n", mode="755")
-    found, _ = run_body(host_security.packages_body, tmp_path, "s1", "app1", dag_id="maintenance_weekly")
+    found, _ = run_body(security_bodies.host_packages_body, tmp_path, "s1", "app1", dag_id="maintenance_weekly")
     assert found[("security.patch_sla", "app1")]["severity"] == "warning"
     assert "stale or missing" in found[("security.patch_sla", "app1")]["message"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mercenary_maintenance.findings import ActionStatus
 from mercenary_maintenance.pg.lock import target_lock
-from mercenary_maintenance.postgres import actions
+from mercenary_maintenance.postgres import actions, bodies
 
 
 def _dead_table(server, db, name="events", rows=20000):
@@ -26,7 +26,7 @@ def test_vacuum_analyze_removes_dead_tuples_of_tables_above_threshold(server, db
     server.execute("INSERT INTO quiet SELECT generate_series(1, 10)", db)
     assert _stats(server, db, "events")[0] == 15000
     step = make_step()
-    actions.vacuum_analyze(step, "main")
+    bodies.vacuum_analyze(step, "main")
     actions.analyze(step, "main")
 
     [vacuum] = pgh.actions(step, "postgres.vacuum_analyze")
@@ -52,7 +52,7 @@ def test_reindex_rebuilds_bloated_index_concurrently(server, db, make_step, pgh)
     before = server.scalar("SELECT pg_relation_filenode('events_payload_idx')", db)
     size_before = server.scalar("SELECT pg_relation_size('events_payload_idx')", db)
     step = make_step(postgres={"reindex_min_bytes": 65536})
-    actions.reindex(step, "main")
+    bodies.reindex(step, "main")
 
     [done] = pgh.actions(step, "postgres.reindex")
     assert done.status is ActionStatus.DONE, done
@@ -65,7 +65,7 @@ def test_busy_target_lock_makes_heavy_action_skip(server, db, make_step, pgh):
     _dead_table(server, db)
     with server.connect(db) as other, target_lock(other, 1):
         step = make_step(postgres={"target_lock_wait_seconds": 0.3})
-        actions.vacuum_analyze(step, "main")
+        bodies.vacuum_analyze(step, "main")
         holder_pid = other.info.backend_pid
     [busy] = pgh.actions(step, "postgres.vacuum_analyze")
     assert busy.status is ActionStatus.SKIPPED
@@ -87,16 +87,16 @@ def test_configured_names_are_identifiers_never_sql(server, db, make_step, pgh):
     step = make_step(target={"vacuum_full_tables": [weird, "nope'; DROP TABLE victim; --"]},
                      postgres={"load_guard": {"exclusive_sample_seconds": 1}})
     dry = make_step(target={"vacuum_full_tables": [weird]})
-    actions.vacuum_full(dry, "main", dry_run=True)
+    bodies.vacuum_full(dry, "main", dry_run=True)
     [would] = pgh.actions(dry, "postgres.vacuum_full")
     assert would.status is ActionStatus.DRY_RUN
     filenode = server.scalar("""SELECT pg_relation_filenode('"x""; DROP TABLE victim; --"')""", db)
 
-    actions.vacuum_full(step, "main")
+    bodies.vacuum_full(step, "main")
     [failed] = pgh.actions(step, "postgres.vacuum_full")  # the missing name stops the run before any change
     assert failed.status is ActionStatus.FAILED
     assert "does not exist" in failed.message
-    actions.vacuum_full(step, "main", objects=[weird])
+    bodies.vacuum_full(step, "main", objects=[weird])
     [_, done] = pgh.actions(step, "postgres.vacuum_full")
     assert done.status is ActionStatus.DONE
     assert done.details["statement"] == 'VACUUM (FULL, ANALYZE) "public"."x""; DROP TABLE victim; --"'

@@ -8,7 +8,7 @@ import uuid
 from mercenary_dev.servers import free_port
 
 from mercenary_maintenance.findings import Severity
-from mercenary_maintenance.postgres import checks
+from mercenary_maintenance.postgres import bodies, checks
 
 
 def test_daily_reports_blocked_lock_and_idle_transaction(server, db, make_step, pgh):
@@ -22,7 +22,7 @@ def test_daily_reports_blocked_lock_and_idle_transaction(server, db, make_step, 
         pgh.wait_until(lambda: pgh.waiting_on_lock(server, db, "FROM accounts"))
         time.sleep(1.1)  # older than the 1 s threshold below
         step = make_step(postgres={"long_transaction_seconds": 1})
-        checks.run_daily(step, "main")
+        bodies.check_daily(step, "main")
 
         locks = pgh.finding(step, "postgres.blocked_locks")
         assert locks.severity is Severity.WARNING
@@ -65,7 +65,7 @@ def test_daily_reports_sequence_wraparound_age_and_replication_slot(server, db, 
         server.execute("INSERT INTO orders SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g", db)
         step = make_step(thresholds={"replication_lag_bytes": {"warning": 1000, "critical": 2**40},
                                      "txid_wraparound_age": {"warning": 1, "critical": 2_000_000_000}})
-        checks.run_daily(step, "main")
+        bodies.check_daily(step, "main")
     finally:
         server.execute(f"SELECT pg_drop_replication_slot('{slot}')", db)
 
@@ -94,7 +94,7 @@ def test_weekly_reports_dead_tuples_and_long_query(server, db, make_step, pgh):
     try:
         time.sleep(1.2)
         step = make_step(postgres={"long_query_seconds": 1})
-        checks.run_weekly(step, "main")
+        bodies.check_weekly(step, "main")
     finally:
         sleeper.join()
 
@@ -129,7 +129,7 @@ def test_monthly_reports_index_problems_bloat_roles_and_statements(server, db, m
     try:
         step = make_step(postgres={"bloat_min_bytes": 65536},
                          thresholds={"slow_query_mean_ms": {"warning": 5, "critical": 100000}})
-        checks.run_monthly(step, "main")
+        bodies.check_monthly(step, "main")
         # pg_stat_statements is preloaded by the harness but not created in this database
         absent = pgh.finding(step, "postgres.slow_queries")
         assert absent.severity is Severity.UNKNOWN
@@ -140,7 +140,7 @@ def test_monthly_reports_index_problems_bloat_roles_and_statements(server, db, m
             for _ in range(6):
                 conn.execute("SELECT pg_sleep(0.02), 'slow one'")
         with_ext = make_step(thresholds={"slow_query_mean_ms": {"warning": 5, "critical": 100000}})
-        checks.run_monthly(with_ext, "main")
+        bodies.check_monthly(with_ext, "main")
     finally:
         server.execute(f"DROP ROLE {boss}", db)
         server.execute(f"DROP ROLE {dormant}", db)
@@ -177,8 +177,8 @@ def test_unreachable_server_makes_every_check_unknown(server, make_step, monkeyp
     step.cfg = step.cfg.model_copy(update={"targets": step.cfg.targets.model_copy(update={"postgres": [
         *step.cfg.targets.postgres, step.cfg.targets.postgres[0].model_copy(update={"name": "down",
                                                                                      "conn_id": "pg_area_down"})]})})
-    checks.run_daily(step, "down")
-    checks.run_daily(step, "main")
+    bodies.check_daily(step, "down")
+    bodies.check_daily(step, "main")
     down = [f for f in step.findings if f.target == "down"]
     assert sorted(f.check for f in down) == sorted(c.name for c in checks.DAILY_CHECKS)
     assert all(f.severity is Severity.UNKNOWN and "could not run" in f.message for f in down)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mercenary_maintenance.findings import ActionStatus
-from mercenary_maintenance.postgres import actions
+from mercenary_maintenance.postgres import bodies
 
 LEFTOVERS = "SELECT count(*) FROM pg_class WHERE relname ~ '_cc(new|old)[0-9]*$'"
 
@@ -104,7 +104,7 @@ def test_reindex_waits_out_an_old_transaction_building_once_and_drops_an_earlier
         with BuildCounter(server, db) as counter:
             # The old transaction ends 2 s into the REINDEX's wait for it: ten times lock_attempt_ms.
             release = _release_after_waited(server, db, snapshot, 2.0)
-            actions.reindex(step, "main", objects=["ledger_id_idx"])
+            bodies.reindex(step, "main", objects=["ledger_id_idx"])
     finally:
         release.join(70)
         snapshot.close()
@@ -134,7 +134,7 @@ def test_reindex_past_its_deadline_builds_at_most_max_attempts_and_leaves_nothin
                                "reindex_cleanup_wait_seconds": 1})
     try:
         with BuildCounter(server, db) as counter:
-            actions.reindex(step, "main", objects=["ledger_id_idx"])
+            bodies.reindex(step, "main", objects=["ledger_id_idx"])
     finally:
         snapshot.rollback()
         snapshot.close()
@@ -160,7 +160,7 @@ def test_reindex_initial_lock_is_tried_in_short_attempts_and_nothing_is_built(se
     step = make_step(postgres={"lock_timeout_seconds": 1.5, "lock_attempt_ms": 200})
     try:
         with BuildCounter(server, db) as counter:
-            actions.reindex(step, "main", objects=["ledger_id_idx"])
+            bodies.reindex(step, "main", objects=["ledger_id_idx"])
     finally:
         holder.rollback()
         holder.close()

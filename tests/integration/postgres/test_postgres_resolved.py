@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mercenary_maintenance.postgres import actions, checks
+from mercenary_maintenance.postgres import bodies, checks
 from mercenary_maintenance.report.resolution import fold_remeasured
 
 
@@ -21,7 +21,7 @@ def test_bloat_found_then_reindexed_is_resolved_by_the_reindex(server, db, make_
     assert before.severity.label in ("warning", "critical"), before.to_dict()
 
     act = make_step(**sections)
-    actions.reindex(act, "main")
+    bodies.reindex(act, "main")
     checks.remeasure_bloat(act, "main")
     after = pgh.finding(act, "postgres.bloat")
     assert after.details["after_action"] == "postgres.reindex"
@@ -36,6 +36,6 @@ def test_bloat_found_then_reindexed_is_resolved_by_the_reindex(server, db, make_
 def test_no_remeasure_when_the_action_did_nothing(server, db, make_step):
     server.execute("CREATE TABLE small (id int)", db)
     step = make_step()
-    actions.vacuum_analyze(step, "main")  # nothing above the threshold: skipped
+    bodies.vacuum_analyze(step, "main")  # nothing above the threshold: skipped
     checks.remeasure_dead_tuples(step, "main")
     assert [f.check for f in step.findings] == []

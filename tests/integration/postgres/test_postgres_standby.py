@@ -13,7 +13,7 @@ from mercenary_dev import servers
 
 from mercenary_maintenance.config import parse_config
 from mercenary_maintenance.findings import ActionStatus, Severity
-from mercenary_maintenance.postgres import actions, checks
+from mercenary_maintenance.postgres import actions, bodies, checks
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
 
@@ -55,15 +55,15 @@ def test_a_standby_gets_checks_and_no_maintenance_naming_its_primary(pair, monke
     primary, replica = pair
     assert replica.scalar("SELECT pg_is_in_recovery()") is True
     step = _step(pair, monkeypatch)
-    checks.run_daily(step, "main")
-    checks.run_weekly(step, "main")
+    bodies.check_daily(step, "main")
+    bodies.check_weekly(step, "main")
     assert len(step.findings) == len(checks.DAILY_CHECKS) + len(checks.WEEKLY_CHECKS)
     assert not [f.to_dict() for f in step.findings if f.severity is Severity.UNKNOWN]
 
-    actions.vacuum_analyze(step, "main", objects=["events"])
+    bodies.vacuum_analyze(step, "main", objects=["events"])
     actions.analyze(step, "main")
-    actions.reindex(step, "main", objects=["events_id_idx"])
-    actions.vacuum_full(step, "main")
+    bodies.reindex(step, "main", objects=["events_id_idx"])
+    bodies.vacuum_full(step, "main")
     done = [a for a in step.actions]
     assert [a.action for a in done] == ["postgres.vacuum_analyze", "postgres.analyze", "postgres.reindex",
                                        "postgres.vacuum_full"]
@@ -82,7 +82,7 @@ def test_a_standby_gets_checks_and_no_maintenance_naming_its_primary(pair, monke
 
 def test_the_configured_primary_is_named(pair, monkeypatch):
     step = _step(pair, monkeypatch, primary="db-primary")
-    actions.vacuum_analyze(step, "main", objects=["events"])
+    bodies.vacuum_analyze(step, "main", objects=["events"])
     [warning] = [f for f in step.findings if f.check == "maintenance.skipped"]
     assert "maintain its primary db-primary instead" in warning.message
 

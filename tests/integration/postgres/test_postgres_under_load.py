@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mercenary_maintenance.findings import ActionStatus, Severity
-from mercenary_maintenance.postgres import actions
+from mercenary_maintenance.postgres import actions, bodies
 
 MAX_APP_WAIT_S = 0.5
 
@@ -60,7 +60,7 @@ def _ledger(server: Any, db: str) -> None:
 def _warm(make_step: Any) -> None:
     """Import Airflow's hook and open one connection first: an import in the main thread holds the
     GIL for seconds on a busy machine, which the traffic threads would count as waiting."""
-    actions.vacuum_full(make_step(), "main", objects=[], dry_run=True)
+    bodies.vacuum_full(make_step(), "main", objects=[], dry_run=True)
 
 
 def _busy_table_config(**postgres: Any) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def test_vacuum_full_behind_a_reader_gives_up_naming_it_and_traffic_never_waits_
     try:
         with Traffic(server, db, "ledger") as traffic:
             time.sleep(0.3)
-            actions.vacuum_full(step, "main")
+            bodies.vacuum_full(step, "main")
             time.sleep(0.3)
     finally:
         holder.rollback()
@@ -118,7 +118,7 @@ def test_reader_released_mid_way_lets_a_later_attempt_succeed(server, db, make_s
     try:
         with Traffic(server, db, "ledger", readers=1, writers=1) as traffic:
             release.start()
-            actions.vacuum_full(step, "main")
+            bodies.vacuum_full(step, "main")
     finally:
         release.join()
         holder.close()
@@ -140,7 +140,7 @@ def test_hot_table_is_not_rewritten_and_the_rate_is_reported(server, db, make_st
     step = make_step(target={"vacuum_full_tables": ["ledger"]},
                      postgres={"load_guard": {"wait_seconds": 0, "exclusive_sample_seconds": 1.5}})
     with Traffic(server, db, "ledger", readers=1, writers=1):
-        actions.vacuum_full(step, "main")
+        bodies.vacuum_full(step, "main")
     [skipped] = pgh.actions(step, "postgres.vacuum_full")
     assert skipped.status is ActionStatus.SKIPPED, skipped
     guard = pgh.finding(step, "postgres.load_guard")
@@ -193,7 +193,7 @@ def test_busy_server_makes_vacuum_wait_then_skip_with_the_figures(server, db, ma
     guard_cfg = {"max_active_sessions": 10, "wait_seconds": 1.5, "recheck_seconds": 0.5}
     step = make_step(postgres={"load_guard": guard_cfg})
     time.sleep(0.2)
-    actions.vacuum_analyze(step, "main")
+    bodies.vacuum_analyze(step, "main")
 
     [skipped] = pgh.actions(step, "postgres.vacuum_analyze")
     assert skipped.status is ActionStatus.SKIPPED, skipped
@@ -210,7 +210,7 @@ def test_busy_server_makes_vacuum_wait_then_skip_with_the_figures(server, db, ma
 
     busy_sessions()  # below the threshold now: the same action runs
     step = make_step(postgres={"load_guard": guard_cfg})
-    actions.vacuum_analyze(step, "main")
+    bodies.vacuum_analyze(step, "main")
     [done] = pgh.actions(step, "postgres.vacuum_analyze")
     assert done.status is ActionStatus.DONE, done
     assert done.details["load_guard"]["figures"]["active_sessions"] <= 10
@@ -222,7 +222,7 @@ def test_emergency_override_runs_over_the_guard_and_says_so(server, db, make_ste
     _dead(server, db)
     step = make_step(postgres={"load_guard": {"max_active_sessions": 10, "wait_seconds": 30}})
     step.load_guard_override = "emergency critical request OPS-1"
-    actions.vacuum_analyze(step, "main")
+    bodies.vacuum_analyze(step, "main")
     [done] = pgh.actions(step, "postgres.vacuum_analyze")
     assert done.status is ActionStatus.DONE, done
     assert done.details["load_guard"]["waited_s"] < 1  # no waiting
@@ -252,7 +252,7 @@ def test_partitioned_table_is_guarded_partition_by_partition(server, db, make_st
     _warm(make_step)
     with Traffic(server, db, "p_busy", readers=1, writers=1) as traffic:
         time.sleep(0.3)
-        actions.vacuum_full(step, "main")
+        bodies.vacuum_full(step, "main")
 
     assert not traffic.errors
     by_relation = {a.details["relation"]: a for a in pgh.actions(step, "postgres.vacuum_full")}
@@ -287,7 +287,7 @@ def test_a_table_used_in_short_bursts_is_seen_busy(server, db, make_step, pgh):
     thread = threading.Thread(target=bursts, daemon=True)
     thread.start()
     try:
-        actions.vacuum_full(step, "main")
+        bodies.vacuum_full(step, "main")
     finally:
         stop.set()
         thread.join(5)

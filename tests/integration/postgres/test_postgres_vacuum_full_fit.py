@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from mercenary_maintenance.findings import ActionStatus
-from mercenary_maintenance.postgres import actions
+from mercenary_maintenance.postgres import bodies
 from mercenary_maintenance.runinfo import RunInfo
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows.rules import UTC, Window
@@ -38,7 +38,7 @@ def test_vacuum_full_longer_than_the_time_left_is_skipped_saying_so(server, db, 
     now = datetime.now(UTC)
     step = Step(base.cfg, RunInfo(dag_id="maintenance_monthly", run_id="scheduled__t", run_type="scheduled",
                                   window=Window(now - timedelta(hours=1), now + timedelta(minutes=10))))
-    actions.vacuum_full(step, "main")
+    bodies.vacuum_full(step, "main")
 
     [skipped] = pgh.actions(step, "postgres.vacuum_full")
     assert skipped.status is ActionStatus.SKIPPED, skipped
@@ -76,7 +76,7 @@ def test_vacuum_full_without_room_on_its_tablespace_is_skipped_with_both_numbers
     filenode = _orders(server, db, rows=50000, tablespace=small_tablespace)
     step = make_step(target={"vacuum_full_tables": ["public.orders"]})
     try:
-        actions.vacuum_full(step, "main")
+        bodies.vacuum_full(step, "main")
         [skipped] = pgh.actions(step, "postgres.vacuum_full")
         assert skipped.status is ActionStatus.SKIPPED, skipped
         warning = pgh.finding(step, "maintenance.skipped")
@@ -94,7 +94,7 @@ def test_vacuum_full_without_room_on_its_tablespace_is_skipped_with_both_numbers
         filenode = _orders(server, db, rows=2000, tablespace=small_tablespace)
         step = make_step(target={"vacuum_full_tables": ["public.orders"]},
                          postgres={"load_guard": {"exclusive_sample_seconds": 1}})
-        actions.vacuum_full(step, "main")
+        bodies.vacuum_full(step, "main")
         [done] = pgh.actions(step, "postgres.vacuum_full")
         assert done.status is ActionStatus.DONE, done
         assert done.details["fit"]["free_bytes"] >= done.details["fit"]["needed_bytes"]
