@@ -241,7 +241,7 @@ def test_no_module_cycle_type_only_imports_included() -> None:
 
 def test_the_module_checker_sees_a_type_only_cycle() -> None:
     graph = module_graph()
-    assert "steps" in graph["backups.actions"]
+    assert "steps" in graph["backups.bodies"]
     assert "pg.lock" in graph["backups.lock"]
     assert cycles({**graph, "runinfo": {*graph.get("runinfo", set()), "skips"}}) != []
 
@@ -334,7 +334,7 @@ def test_the_slack_checker_sees_a_direct_post(tmp_path: Path) -> None:
 # the package's own modules inside a function is left only where it keeps DAG parsing cheap
 # (``dagkit``: the task-time modules), where a comment says why, and in the modules another change
 # is still reshaping (``backups/``). A ratchet: lower it, never raise it.
-FUNCTION_LEVEL_OWN_IMPORTS = 68
+FUNCTION_LEVEL_OWN_IMPORTS = 44
 
 
 def function_level_own_imports(root: Path = PACKAGE) -> list[str]:

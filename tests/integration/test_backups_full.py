@@ -19,8 +19,7 @@ import pytest
 import zstandard
 from mercenary_dev import servers
 
-from mercenary_maintenance.backups import actions, keys, stream, verify
-from mercenary_maintenance.backups import uploads as uploads_area
+from mercenary_maintenance.backups import bodies, keys, stream
 from mercenary_maintenance.backups.binaries import client_dir
 from mercenary_maintenance.config import load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
@@ -101,7 +100,7 @@ def backup_files(directory: str) -> set[str]:
 
 def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
     step = make_step()
-    actions.backup_full(step, "main")
+    bodies.backup_full(step, "main")
     assert [a.status for a in step.actions] == [ActionStatus.DONE], step.actions
     directory = good_dir(s3)
     assert directory.startswith(DATE_DIR + "a01-"), directory
@@ -130,7 +129,7 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
     # a retry of a completed date is a no-op: the same objects, untouched
     before = {k: o["LastModified"] for k, o in _listing(s3).items()}
     retry = make_step(try_number=2)
-    actions.backup_full(retry, "main")
+    bodies.backup_full(retry, "main")
     assert retry.actions[-1].status is ActionStatus.DONE
     assert retry.actions[-1].details["noop"] is True
     assert retry.actions[-1].message.startswith("no-op: "), retry.actions[-1].message
@@ -138,7 +137,7 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
 
     # restore test passes and the counts match
     restore_step = make_step("maintenance_weekly")
-    actions.restore_test(restore_step, "main")
+    bodies.restore_test(restore_step, "main")
     verdict = [f for f in restore_step.findings if f.check == "backup.restore_test"]
     assert [f.severity for f in verdict] == [Severity.OK], verdict
     assert verdict[0].details["count_diff"] == {}
@@ -153,13 +152,13 @@ def test_backup_writes_object_and_manifest_with_matching_sha256(env, s3, pg):
 
 
 def test_restore_test_fails_when_rows_differ_from_manifest(env, s3):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     key = good_dir(s3) + keys.MANIFEST
     manifest = manifest_of(s3, good_dir(s3))
     manifest["row_counts"]["public.orders"] = 4999  # the oracle must catch a mismatch
     s3.client().put_object(Bucket=bucket_of(), Key=key, Body=json.dumps(manifest).encode())
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     verdict = [f for f in step.findings if f.check == "backup.restore_test"]
     assert verdict[0].severity is Severity.CRITICAL
     assert verdict[0].details["count_diff"] == {"public.orders": {"expected": 4999, "restored": 5000}}
@@ -169,10 +168,10 @@ def test_restore_test_fails_when_rows_differ_from_manifest(env, s3):
 def test_restore_test_catches_a_dump_without_the_large_objects(env, s3, tmp_path):
     # pg_dump told to leave large objects out: the dump is "fine", the oracle knows better
     env(bin_dir=str(_wrapper_bin(tmp_path, 'exec REAL "$@" --no-blobs\n')))
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     assert manifest_of(s3, good_dir(s3))["large_objects"] == 2  # counted in the dump's snapshot
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     verdict = [f for f in step.findings if f.check == "backup.restore_test"]
     assert verdict[0].severity is Severity.CRITICAL, verdict
     assert verdict[0].details["count_diff"] == {"large objects": {"expected": 2, "restored": 0}}
@@ -185,34 +184,34 @@ def _encryption(step: Step) -> list[tuple[Severity, str]]:
 
 def test_objects_are_stored_encrypted_as_configured_and_checked_daily(env, s3):
     env(server_side_encryption="aws:kms", kms_key_id="alias/backups")
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     client = s3.client()
     directory = good_dir(s3)
     for key in (keys.DUMP, keys.GLOBALS, keys.MANIFEST):
         head = client.head_object(Bucket=bucket_of(), Key=directory + key)
         assert (head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")) == ("aws:kms", "alias/backups"), key
     ok = make_step("maintenance_daily")
-    verify.run_daily(ok, "main")
+    bodies.run_daily(ok, "main")
     assert [s for s, _ in _encryption(ok)] == [Severity.OK]
 
     env(server_side_encryption="AES256")  # the config changed, the stored backup did not
     drifted = make_step("maintenance_daily")
-    verify.run_daily(drifted, "main")
+    bodies.run_daily(drifted, "main")
     assert _encryption(drifted) == [(Severity.CRITICAL, f"{directory}{keys.DUMP}: stored with aws:kms, the config "
                                                         "asks for AES256")]
 
     env(server_side_encryption=None)  # nothing asked, and this S3 encrypts nothing by default: a warning
-    actions.backup_full(make_step(try_number=2), "main", force=True)  # a new backup of the date
+    bodies.backup_full(make_step(try_number=2), "main", force=True)  # a new backup of the date
     assert good_dir(s3) != directory
     plain = make_step("maintenance_daily")
-    verify.run_daily(plain, "main")
+    bodies.run_daily(plain, "main")
     assert [s for s, _ in _encryption(plain)] == [Severity.WARNING]
     assert "without server-side encryption" in _encryption(plain)[0][1]
 
 
 def test_the_daily_check_compares_s3s_own_sha256_part_checksums(env, s3):
     env(part_size_mb=5)
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     client = s3.client()
     directory = good_dir(s3)
     manifest = manifest_of(s3, directory)
@@ -226,7 +225,7 @@ def test_the_daily_check_compares_s3s_own_sha256_part_checksums(env, s3):
     assert all(o["checksum_sha256"] for o in manifest["objects"])  # the globals object's too (one PUT)
 
     ok = make_step("maintenance_daily")
-    verify.run_daily(ok, "main")
+    bodies.run_daily(ok, "main")
     found = [f for f in ok.findings if f.check == "backup.integrity" and f.details.get("key") == dump["key"]]
     assert [(f.severity, f.message) for f in found] == [
         (Severity.OK, f"{dump['key']}: size, S3 ETag and S3 SHA-256 checksum match the upload")]
@@ -236,17 +235,17 @@ def test_the_daily_check_compares_s3s_own_sha256_part_checksums(env, s3):
     manifest["objects"][0]["checksum_sha256"] = stream.composite_sha256([hashlib.sha256(b"other").digest()])
     client.put_object(Bucket=bucket_of(), Key=directory + keys.MANIFEST, Body=json.dumps(manifest).encode())
     bad = make_step("maintenance_daily")
-    verify.run_daily(bad, "main")
+    bodies.run_daily(bad, "main")
     found = [f for f in bad.findings if f.check == "backup.integrity" and f.details.get("key") == dump["key"]]
     assert [f.severity for f in found] == [Severity.CRITICAL]
     assert "S3 SHA-256 checksum" in found[0].message
 
 
 def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_critical(env, s3):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     client = s3.client()
     ok = make_step("maintenance_daily")
-    verify.run_daily(ok, "main")
+    bodies.run_daily(ok, "main")
     integrity = [f for f in ok.findings if f.check == "backup.integrity"]
     assert integrity
     assert all(f.severity is Severity.OK for f in integrity), integrity
@@ -258,12 +257,12 @@ def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_crit
     data[len(data) // 2] ^= 0x01
     client.put_object(Bucket=bucket_of(), Key=dump, Body=bytes(data))
     bad = make_step("maintenance_daily")
-    verify.run_daily(bad, "main")
+    bodies.run_daily(bad, "main")
     integrity = [f for f in bad.findings if f.check == "backup.integrity" and f.details.get("kind") == "full"]
     assert integrity[0].severity is Severity.CRITICAL, integrity  # the daily HEAD: the ETag changed
     assert "ETag" in integrity[0].message
     reread = make_step("maintenance_daily")
-    verify.reread(reread, "main")  # the rotating full re-read recomputes sha256
+    bodies.reread(reread, "main")  # the rotating full re-read recomputes sha256
     read = [f for f in reread.findings if f.check == "backup.integrity" and f.details.get("key") == dump]
     assert [f.severity for f in read] == [Severity.CRITICAL], read
     assert "sha256" in read[0].message
@@ -271,7 +270,7 @@ def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_crit
     for key in objects(s3):
         client.delete_object(Bucket=bucket_of(), Key=key)
     gone = make_step("maintenance_daily")
-    verify.run_daily(gone, "main")
+    bodies.run_daily(gone, "main")
     fresh_full = [f for f in gone.findings if f.check == "backup.freshness" and f.details.get("kind") == "full"]
     assert fresh_full[0].severity is Severity.CRITICAL
 
@@ -299,27 +298,27 @@ def test_pg_dump_dying_mid_stream_leaves_nothing_and_retry_succeeds(env, s3, tmp
                                     'REAL "$@" | head -c 65536\necho "simulated crash" >&2\nexit 3\n')
     env(bin_dir=str(bindir))
     step = make_step()
-    actions.backup_full(step, "main")
+    bodies.backup_full(step, "main")
     assert step.actions[-1].status is ActionStatus.FAILED
     assert "exited with 3" in step.actions[-1].message
     assert objects(s3) == {}  # no visible object, no manifest
     assert _no_uploads(s3.client()) == []  # multipart aborted
 
     env()  # the retry with a healthy pg_dump
-    actions.backup_full(make_step(try_number=2), "main")
+    bodies.backup_full(make_step(try_number=2), "main")
     assert set(objects(s3)) == backup_files(good_dir(s3))
 
 
 def test_table_held_exclusively_fails_the_backup_within_lock_timeout_and_leaves_nothing(env, s3, pg):
     env(postgres={"lock_timeout_seconds": 1})
-    actions.backup_full(make_step(), "main")  # a good backup first (and the hooks imported)
+    bodies.backup_full(make_step(), "main")  # a good backup first (and the hooks imported)
     later = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
     directory = keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(later, "x"))
     with pg.connect(SOURCE_DB, autocommit=False) as migration:
         migration.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
         step = make_step(logical_date=later)
-        actions.backup_full(step, "main")
+        bodies.backup_full(step, "main")
         elapsed = time.monotonic() - started
         migration.rollback()
     assert step.actions[-1].status is ActionStatus.FAILED
@@ -330,7 +329,7 @@ def test_table_held_exclusively_fails_the_backup_within_lock_timeout_and_leaves_
     assert objects(s3, directory) == {}
     assert _no_uploads(s3.client()) == []
 
-    actions.backup_full(make_step(logical_date=later, try_number=2), "main")  # lock gone: the retry succeeds
+    bodies.backup_full(make_step(logical_date=later, try_number=2), "main")  # lock gone: the retry succeeds
     assert set(objects(s3, directory)) == backup_files(good_dir(s3, directory))
 
 
@@ -360,7 +359,7 @@ def test_a_count_that_cannot_take_its_lock_never_fails_the_dump(env, s3, pg, tmp
         migration.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
         threading.Thread(target=_release_after_the_count_gave_up, args=(pg, migration), daemon=True).start()
         step = make_step()
-        actions.backup_full(step, "main")
+        bodies.backup_full(step, "main")
     assert step.actions[-1].status is ActionStatus.DONE, step.actions
     manifest = json.loads(s3.client().get_object(Bucket=bucket_of(), Key=good_dir(s3) + keys.MANIFEST)["Body"].read())
     assert manifest["row_counts"]['sales."Line Items"'] == 1234  # counted in the dump's snapshot
@@ -372,14 +371,14 @@ def test_a_count_that_cannot_take_its_lock_never_fails_the_dump(env, s3, pg, tmp
 def test_big_tables_get_an_estimate_not_a_second_read(env, s3, pg):
     env(full={"count_max_table_mb": 0})  # count nothing: every table is "big"
     step = make_step()
-    actions.backup_full(step, "main")
+    bodies.backup_full(step, "main")
     assert step.actions[-1].status is ActionStatus.DONE, step.actions
     manifest = json.loads(s3.client().get_object(Bucket=bucket_of(), Key=good_dir(s3) + keys.MANIFEST)["Body"].read())
     assert manifest["row_counts"] == {}
     assert manifest["row_counts_exact"] is False
     assert set(manifest["details"]["row_estimates"]) >= {"public.orders", 'sales."Line Items"'}
     restore = make_step("maintenance_weekly")
-    actions.restore_test(restore, "main")  # nothing to compare for estimated tables: it restores and passes
+    bodies.restore_test(restore, "main")  # nothing to compare for estimated tables: it restores and passes
     assert [f.severity for f in restore.findings if f.check == "backup.restore_test"] == [Severity.OK]
 
 
@@ -406,7 +405,7 @@ def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_pat
         env(bin_dir=str(_wrapper_bin(tmp_path, 'case "$1" in --version) exec REAL "$@";; esac\n'
                                                 'REAL "$@"\nsleep 3\n')))
         step = make_step()
-        runner = threading.Thread(target=actions.backup_full, args=(step, "main"))
+        runner = threading.Thread(target=bodies.backup_full, args=(step, "main"))
         runner.start()
         deadline = time.monotonic() + 20
         while not _no_uploads(own.client()) and time.monotonic() < deadline:
@@ -418,7 +417,7 @@ def test_s3_endpoint_dying_mid_upload_fails_and_retry_cleans_up(env, s3, tmp_pat
         own.start()  # same port, same in-process moto state
         assert objects(own) == {}
         env()
-        actions.backup_full(make_step(try_number=2), "main")
+        bodies.backup_full(make_step(try_number=2), "main")
         assert set(objects(own)) == backup_files(good_dir(own))
         assert _no_uploads(own.client()) == []  # the killed attempt's upload was aborted by the retry
     finally:
@@ -448,15 +447,15 @@ def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
     assert cfg.logs.sets
     assert {f"mercenary-logs-{s.name}" for s in cfg.logs.sets} <= set(rules)
     step = make_step("maintenance_daily")
-    verify.run_bucket_checks(step)
+    bodies.run_bucket_checks(step)
     assert [f.severity for f in step.findings if f.check == "backup.retention"] == [Severity.OK]
 
     uploads = f"up-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=uploads)
     env(full={"retention_days": 45, "glacier_after_days": 14}, uploads_bucket=uploads)
     drifted = make_step("maintenance_daily")
-    verify.run_bucket_checks(drifted)
-    uploads_area.check_daily(drifted)
+    bodies.run_bucket_checks(drifted)
+    bodies.check_daily(drifted)
     by_check = {f.check: f for f in drifted.findings}
     assert by_check["backup.retention"].severity is Severity.CRITICAL
     assert by_check["backup.uploads_versioning"].severity is Severity.CRITICAL
@@ -465,36 +464,36 @@ def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
         {"ID": "keep-90", "Status": "Enabled", "Filter": {"Prefix": ""},
          "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]})
     fixed = make_step("maintenance_daily")
-    uploads_area.check_daily(fixed)
+    bodies.check_daily(fixed)
     assert {f.check: f.severity for f in fixed.findings}["backup.uploads_versioning"] is Severity.OK
 
 
 def test_retention_is_dry_run_by_default_and_never_deletes_the_newest_good_full(env, s3):
     from datetime import timedelta
 
-    from mercenary_maintenance.backups import retention
 
-    actions.backup_full(make_step(), "main")
+
+    bodies.backup_full(make_step(), "main")
     oldest = good_dir(s3)
-    actions.backup_full(make_step(logical_date=LOGICAL + timedelta(days=1)), "main")
+    bodies.backup_full(make_step(logical_date=LOGICAL + timedelta(days=1)), "main")
     before = set(objects(s3))
     assert len(before) == 6  # two backups of dump + globals + manifest
     far_future = datetime.now(UTC) + timedelta(days=365)  # both backups are long expired by then
     redundant = make_step()  # min_redundancy 2 (default): both are kept, whatever their age
-    retention.expire(redundant, "main", now=far_future)
+    bodies.expire(redundant, "main", now=far_future)
     assert redundant.actions[-1].details["backups"] == []
     assert len(redundant.actions[-1].details["protected"]) == 2
 
     env(min_redundancy=1)
     dry = make_step()
-    retention.expire(dry, "main", now=far_future)
+    bodies.expire(dry, "main", now=far_future)
     assert dry.actions[-1].status is ActionStatus.DRY_RUN
     assert dry.actions[-1].details["backups"] == [oldest]
     assert set(objects(s3)) == before  # nothing deleted
 
     env(delete_expired=True, min_redundancy=1)
     real = make_step()
-    retention.expire(real, "main", now=far_future)
+    bodies.expire(real, "main", now=far_future)
     assert real.actions[-1].status is ActionStatus.DONE
     newest = good_dir(s3, keys.backup_dir("postgres", keys.FULL, "main", keys.stamp(LOGICAL + timedelta(days=1), "x")))
     assert set(objects(s3)) == backup_files(newest)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance.backups import incremental, keys
+from mercenary_maintenance.backups import bodies, incremental, keys
 from mercenary_maintenance.config import load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.runinfo import RunInfo
@@ -62,7 +62,7 @@ def test_chain_taken_while_pgbench_writes_restores_to_its_consistent_point(pg18,
             if sql:
                 pg18.execute(sql, db)
             step = step_at(when)
-            incremental.backup_incremental(step, "main")
+            bodies.backup_incremental(step, "main")
             assert step.actions[-1].status is ActionStatus.DONE, (i, step.actions)
             methods.append(step.actions[-1].details["method"])
         assert writer.poll() is None, "pgbench stopped writing before the backups ended"
@@ -85,7 +85,7 @@ def test_chain_taken_while_pgbench_writes_restores_to_its_consistent_point(pg18,
     assert manifest["row_counts"] == {}  # never counted on the primary after the backup
 
     monthly = step_at(T0 + timedelta(hours=9), "maintenance_monthly")
-    incremental.restore_chain_test(monthly, "main")
+    bodies.restore_chain_test(monthly, "main")
     verdict = [f for f in monthly.findings if f.check == "backup.restore_test"]
     assert [f.severity for f in verdict] == [Severity.OK], (verdict, monthly.actions)
     details = verdict[0].details
@@ -103,7 +103,7 @@ def test_chain_taken_while_pgbench_writes_restores_to_its_consistent_point(pg18,
     body[len(body) // 2] ^= 0x01
     s3.client().put_object(Bucket=bucket, Key=middle, Body=bytes(body))
     corrupt = step_at(T0 + timedelta(hours=10), "maintenance_monthly")
-    incremental.restore_chain_test(corrupt, "main")
+    bodies.restore_chain_test(corrupt, "main")
     verdict = [f for f in corrupt.findings if f.check == "backup.restore_test"]
     assert [f.severity for f in verdict] == [Severity.CRITICAL], (verdict, corrupt.actions)
     assert "chain restore failed" in verdict[0].message
@@ -117,7 +117,7 @@ def test_missing_summarize_wal_is_a_clear_error(pg18, s3, write_config, connecti
     pg18.execute("SELECT pg_reload_conf()")
     try:
         step = step_at(T0)
-        incremental.backup_incremental(step, "main")
+        bodies.backup_incremental(step, "main")
     finally:
         pg18.execute("ALTER SYSTEM SET summarize_wal = on")  # as the fixture configured it
         pg18.execute("SELECT pg_reload_conf()")
@@ -130,7 +130,7 @@ def test_below_17_takes_a_logical_snapshot_and_says_it_is_not_incremental(pg, s3
     bucket = configure(pg, s3, write_config, connections, db)
     pg.execute("CREATE TABLE t (x int); INSERT INTO t VALUES (1)", db)
     step = step_at(T0)
-    incremental.backup_incremental(step, "main")
+    bodies.backup_incremental(step, "main")
     action = step.actions[-1]
     assert action.status is ActionStatus.DONE
     assert action.details["method"] == "logical_snapshot"
@@ -138,7 +138,7 @@ def test_below_17_takes_a_logical_snapshot_and_says_it_is_not_incremental(pg, s3
     listed = s3.client().list_objects_v2(Bucket=bucket)["Contents"]
     assert {o["Key"].split("/")[1] for o in listed} == {"incremental"}
     monthly = step_at(T0, "maintenance_monthly")
-    incremental.restore_chain_test(monthly, "main")
+    bodies.restore_chain_test(monthly, "main")
     assert monthly.actions[-1].status is ActionStatus.SKIPPED
 
 
@@ -154,11 +154,11 @@ def test_chain_restore_compares_roles_and_grants_with_the_source(pg18, s3, write
     data["backups"]["incremental"] = {"checkpoint": "fast"}  # seconds, not a spread checkpoint
     write_config(data)
     step = step_at(T0)
-    incremental.backup_incremental(step, "main")
+    bodies.backup_incremental(step, "main")
     assert step.actions[-1].status is ActionStatus.DONE, step.actions
 
     monthly = step_at(T0 + timedelta(hours=1), "maintenance_monthly")
-    incremental.restore_chain_test(monthly, "main")
+    bodies.restore_chain_test(monthly, "main")
     [verdict] = [f for f in monthly.findings if f.check == "backup.restore_test"]
     assert verdict.severity is Severity.OK, (verdict, monthly.actions)
     assert "roles and grants match" in verdict.message
@@ -174,7 +174,7 @@ def test_chain_restore_compares_roles_and_grants_with_the_source(pg18, s3, write
 
     monkeypatch.setattr(proof, "dump_globals", without_role)
     lost = step_at(T0 + timedelta(hours=2), "maintenance_monthly")
-    incremental.restore_chain_test(lost, "main")
+    bodies.restore_chain_test(lost, "main")
     [verdict] = [f for f in lost.findings if f.check == "backup.restore_test"]
     assert verdict.severity is Severity.CRITICAL, verdict
     assert "roles/grants differ from the source's (3 missing, 0 unexpected" in verdict.message, verdict.message

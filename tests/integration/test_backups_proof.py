@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance.backups import actions, proof, restore
+from mercenary_maintenance.backups import bodies, proof, restore
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.postgres import checks
 from tests.integration.backup_helpers import backup_env
@@ -42,9 +42,9 @@ def verdicts(step: Any) -> list[Any]:
 
 
 def test_restored_copy_is_amchecked_and_its_roles_and_grants_match(env, s3):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     [verdict] = verdicts(step)
     assert verdict.severity is Severity.OK, verdict
     assert "amcheck clean, roles and grants match" in verdict.message
@@ -79,10 +79,10 @@ def _corrupt_index_after_restore(monkeypatch: pytest.MonkeyPatch, index: str) ->
 
 
 def test_corrupted_index_in_the_restored_copy_is_critical_naming_it(env, s3, monkeypatch):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     hit = _corrupt_index_after_restore(monkeypatch, "orders_pkey")
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     assert hit, "the corruption was not planted"
     [verdict] = verdicts(step)
     assert verdict.severity is Severity.CRITICAL
@@ -93,10 +93,10 @@ def test_corrupted_index_in_the_restored_copy_is_critical_naming_it(env, s3, mon
 
 
 def test_restore_that_does_not_fit_is_refused_with_both_numbers(env, s3, monkeypatch):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     monkeypatch.setattr(proof, "free_bytes", lambda path: 4096)
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     [verdict] = verdicts(step)
     assert verdict.severity is Severity.CRITICAL
     need = verdict.details["estimated_bytes"]
@@ -120,9 +120,9 @@ def test_daily_run_reads_checksum_failures(env, pg):
 
 
 def test_restore_seconds_are_measured_per_phase_and_compared_with_the_rto(env, s3):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     [verdict] = verdicts(step)
     d = verdict.details
     assert verdict.severity is Severity.OK, verdict
@@ -136,7 +136,7 @@ def test_restore_seconds_are_measured_per_phase_and_compared_with_the_rto(env, s
 
     env(rto_minutes=0.001, restore_jobs=1)  # 60 ms: any real restore is over it; streamed
     slow = make_step("maintenance_weekly")
-    actions.restore_test(slow, "main")
+    bodies.restore_test(slow, "main")
     [late] = verdicts(slow)
     assert late.severity is Severity.WARNING
     assert "over backups.rto_minutes 0.001" in late.message
@@ -148,7 +148,7 @@ def test_restore_seconds_are_measured_per_phase_and_compared_with_the_rto(env, s
 def test_no_room_for_a_local_copy_streams_instead(env, s3, monkeypatch):
     from mercenary_maintenance.backups import destination
 
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     step = make_step("maintenance_weekly")
     manifest = {}
 
@@ -161,7 +161,7 @@ def test_no_room_for_a_local_copy_streams_instead(env, s3, monkeypatch):
     monkeypatch.setattr(destination, "estimated_bytes", remember)
     # room for the restore, not for the restore plus a local copy of the dump
     monkeypatch.setattr(proof, "free_bytes", lambda path: manifest.get("need", 0) + 10)
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     [verdict] = verdicts(step)
     assert verdict.severity is Severity.OK, verdict
     assert verdict.details["jobs"] == 1
@@ -169,9 +169,9 @@ def test_no_room_for_a_local_copy_streams_instead(env, s3, monkeypatch):
 
 def test_a_restore_onto_the_target_server_is_amchecked_too(env, s3, monkeypatch):
     env(restore_on="target_server", restore_max_bytes=1 << 30)
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     [verdict] = verdicts(step)
     assert verdict.severity is Severity.OK, verdict
     assert "amcheck clean" in verdict.message
@@ -180,7 +180,7 @@ def test_a_restore_onto_the_target_server_is_amchecked_too(env, s3, monkeypatch)
 
     hit = _corrupt_index_after_restore(monkeypatch, "orders_pkey")  # in the target server's scratch copy
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     assert hit, "the corruption was not planted"
     [verdict] = verdicts(step)
     assert verdict.severity is Severity.CRITICAL, verdict
@@ -191,13 +191,13 @@ def test_a_restore_onto_the_target_server_is_amchecked_too(env, s3, monkeypatch)
 def test_on_the_target_server_a_role_that_may_not_run_amcheck_gets_a_warning_naming_the_fix(
         env, s3, pg, connections):
     env(restore_on="target_server", restore_max_bytes=1 << 30)
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     pg.execute("""DO $$ BEGIN CREATE ROLE mm_restorer LOGIN CREATEDB PASSWORD 'restorer-pw';
                   EXCEPTION WHEN duplicate_object THEN NULL; END $$;""")
     pg.execute("GRANT CONNECT ON DATABASE bk_proof TO mm_restorer")
     connections({"AIRFLOW_CONN_MAINTENANCE_POSTGRES": f"postgresql://mm_restorer:restorer-pw@127.0.0.1:{pg.port}/{DB}"})
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     [verdict] = verdicts(step)
     assert verdict.severity is Severity.WARNING, verdict  # restored and counted, but not amchecked
     assert "pg_amcheck not run on the restored copy" in verdict.message

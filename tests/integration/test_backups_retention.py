@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mercenary_maintenance import bucket_lifecycle
-from mercenary_maintenance.backups import actions, catalog, incremental, keys, lifecycle, retention, source
+from mercenary_maintenance.backups import bodies, catalog, incremental, keys, lifecycle, source
 from mercenary_maintenance.config import load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
 from mercenary_maintenance.runinfo import RunInfo
@@ -45,7 +45,7 @@ def test_a_month_without_backups_keeps_the_newest_verified_fulls_and_the_newest_
     client = s3.client()
     for day in range(3):
         step = step_at(T0 + timedelta(days=day), "backup_full")
-        actions.backup_full(step, "main")
+        bodies.backup_full(step, "main")
         assert step.actions[-1].status is ActionStatus.DONE, step.actions
     fulls = good_dirs(client, bucket, keys.FULL)
     # chain A (base + increment), then chain B (base + increment): B is the newest good chain
@@ -54,7 +54,7 @@ def test_a_month_without_backups_keeps_the_newest_verified_fulls_and_the_newest_
         # a chain older than new_chain_after_hours, without waiting a day (the choice is pure logic)
         monkeypatch.setattr(incremental, "next_parent", (lambda *a: None) if new_chain else parent_of)
         step = step_at(T0 + timedelta(hours=hours), "backup_incremental")
-        incremental.backup_incremental(step, "main")
+        bodies.backup_incremental(step, "main")
         assert step.actions[-1].status is ActionStatus.DONE, step.actions
     monkeypatch.setattr(incremental, "next_parent", parent_of)
     chain_b = good_dirs(client, bucket, keys.INCREMENTAL)[2:]
@@ -66,9 +66,9 @@ def test_a_month_without_backups_keeps_the_newest_verified_fulls_and_the_newest_
     env(delete_expired=True, incremental=fast)  # min_redundancy 2, full 30 days, incremental 7 days (defaults)
     start = datetime.now(UTC)
     for day in range(1, 32):  # every step the project runs, once a day, with no new backup
-        lifecycle.ensure_lifecycle(step_at(T0, "backup_full"), registry.LIFECYCLE_RULES)
+        bodies.ensure_lifecycle(step_at(T0, "backup_full"), registry.LIFECYCLE_RULES)
         expire = step_at(T0, "backup_full")
-        retention.expire(expire, "main", now=start + timedelta(days=day))
+        bodies.expire(expire, "main", now=start + timedelta(days=day))
         assert expire.actions[-1].status is ActionStatus.DONE, expire.actions
 
     assert good_dirs(client, bucket, keys.FULL) == fulls[1:]  # the two newest: min_redundancy
@@ -76,7 +76,7 @@ def test_a_month_without_backups_keeps_the_newest_verified_fulls_and_the_newest_
     left = {o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])}
     assert not any(k.startswith(failed) for k in left)  # the failed attempt went
     restore = step_at(T0 + timedelta(days=40), "maintenance_monthly")
-    incremental.restore_chain_test(restore, "main")  # what was kept still restores
+    bodies.restore_chain_test(restore, "main")  # what was kept still restores
     assert [f.severity for f in restore.findings if f.check == "backup.restore_test"] == [Severity.OK], restore.actions
     for rule in bucket_lifecycle.current_rules(client, bucket):
         if rule["ID"].startswith(lifecycle.RULE_PREFIX):
@@ -125,12 +125,12 @@ def test_two_clusters_on_one_bucket_prefix_and_target_name_never_touch_each_othe
 
     deployment(pg)
     for day in range(2):
-        actions.backup_full(step_at(T0 + timedelta(days=day), "backup_full"), "main")
+        bodies.backup_full(step_at(T0 + timedelta(days=day), "backup_full"), "main")
     first = good_dirs(client, bucket, keys.FULL)
     assert len(first) == 2
     deployment(pg18)
     other = step_at(T0 + timedelta(days=1), "backup_full")  # a date the first deployment already has
-    actions.backup_full(other, "main")
+    bodies.backup_full(other, "main")
     assert other.actions[-1].status is ActionStatus.DONE, other.actions
     assert not other.actions[-1].details.get("noop")  # not the other cluster's backup of the date
     assert other.actions[-1].details["replaced"] == []
@@ -140,14 +140,14 @@ def test_two_clusters_on_one_bucket_prefix_and_target_name_never_touch_each_othe
 
     deployment(pg18, delete_expired=True, min_redundancy=1)
     expire = step_at(T0, "backup_full")
-    retention.expire(expire, "main", now=datetime.now(UTC) + timedelta(days=365))
+    bodies.expire(expire, "main", now=datetime.now(UTC) + timedelta(days=365))
     assert expire.actions[-1].details["backups"] == []  # its own one backup is the newest: kept
     warned = [f for f in expire.findings if f.check == "backup.source"]
     assert [f.severity for f in warned] == [Severity.WARNING]
     assert sum(warned[0].details["others"].values()) == 2
     deployment(pg, delete_expired=True, min_redundancy=1)
     mine = step_at(T0, "backup_full")
-    retention.expire(mine, "main", now=datetime.now(UTC) + timedelta(days=365))
+    bodies.expire(mine, "main", now=datetime.now(UTC) + timedelta(days=365))
     assert mine.actions[-1].details["backups"] == [first[0]]  # only its own older backup
     assert set(good_dirs(client, bucket, keys.FULL)) == set(everything) - {first[0]}
 
@@ -156,7 +156,7 @@ def test_another_clusters_fresh_backup_never_makes_this_one_look_fresh_redundant
         pg, pg18, s3, write_config, connections):
     from mercenary_dev.servers import free_port
 
-    from mercenary_maintenance.backups import sample, verify
+    from mercenary_maintenance.backups import bodies
 
     name = f"fresh_{uuid.uuid4().hex[:6]}"  # the same database name on both clusters
     for server in (pg, pg18):
@@ -170,11 +170,11 @@ def test_another_clusters_fresh_backup_never_makes_this_one_look_fresh_redundant
 
     def daily(check: str) -> list[Any]:
         step = step_at(T0, "maintenance_daily")
-        (sample.sample_restore if check == "backup.sample_restore" else verify.run_daily)(step, "main")
+        (bodies.sample_restore if check == "backup.sample_restore" else bodies.run_daily)(step, "main")
         return [f for f in step.findings if f.check == check and f.details.get("kind", "full") == "full"]
 
     deployment(pg18)  # only the other cluster has a backup, and it is fresh
-    actions.backup_full(step_at(T0, "backup_full"), "main")
+    bodies.backup_full(step_at(T0, "backup_full"), "main")
     theirs = good_dirs(s3.client(), bucket, keys.FULL)
     assert [f.severity for f in daily("backup.freshness")] == [Severity.OK]  # for pg18 itself
 
@@ -188,10 +188,10 @@ def test_another_clusters_fresh_backup_never_makes_this_one_look_fresh_redundant
         (Severity.CRITICAL, "no full backup of this source to sample")]
 
     # this cluster backs up; then the other one again (the newest backup of the prefix is not ours)
-    actions.backup_full(step_at(T0 + timedelta(days=1), "backup_full"), "main")
+    bodies.backup_full(step_at(T0 + timedelta(days=1), "backup_full"), "main")
     ours = [d for d in good_dirs(s3.client(), bucket, keys.FULL) if d not in theirs]
     deployment(pg18)
-    actions.backup_full(step_at(T0 + timedelta(days=2), "backup_full"), "main")
+    bodies.backup_full(step_at(T0 + timedelta(days=2), "backup_full"), "main")
     deployment(pg)
     fresh = daily("backup.freshness")
     assert [(f.severity, f.details["latest"]) for f in fresh] == [(Severity.OK, ours[0])]

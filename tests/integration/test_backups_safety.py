@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from mercenary_dev import servers
 
-from mercenary_maintenance.backups import actions, catalog, keys, restore, sample, verify
+from mercenary_maintenance.backups import bodies, catalog, keys, restore
 from mercenary_maintenance.clients import Clients
 from mercenary_maintenance.config import ConfigError, load_config
 from mercenary_maintenance.findings import ActionStatus, Severity
@@ -94,7 +94,7 @@ class WatchingClient:
 
 def integrity(step_dag: str = "maintenance_daily") -> list[Any]:
     step = make_step(step_dag)
-    verify.run_daily(step, "main")
+    bodies.run_daily(step, "main")
     return [f for f in step.findings if f.check == "backup.integrity" and f.details.get("kind") == "full"]
 
 
@@ -103,7 +103,7 @@ def integrity(step_dag: str = "maintenance_daily") -> list[Any]:
 
 def test_retry_dying_before_its_manifest_keeps_the_good_backup_and_a_good_retry_leaves_exactly_one(
         env, s3, monkeypatch):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     first = good_dir(s3)
     first_objects = {k: (o["Size"], o["ETag"]) for k, o in _listing(s3, first).items()}
     assert set(first_objects) == backup_files(first)
@@ -114,7 +114,7 @@ def test_retry_dying_before_its_manifest_keeps_the_good_backup_and_a_good_retry_
     failed = make_step(try_number=2)
     with monkeypatch.context() as patch:
         patch.setattr(catalog, "put_manifest", lost)
-        actions.backup_full(failed, "main", force=True)  # an operator's "take the date again"
+        bodies.backup_full(failed, "main", force=True)  # an operator's "take the date again"
     assert failed.actions[-1].status is ActionStatus.FAILED
     assert "injected" in failed.actions[-1].message
     orphan_dirs = {k.rsplit("/", 1)[0] + "/" for k in objects(s3, DATE_DIR)} - {first}
@@ -141,7 +141,7 @@ def test_retry_dying_before_its_manifest_keeps_the_good_backup_and_a_good_retry_
 
     retry = make_step(try_number=3)
     retry.clients = WatchedClients(retry.cfg.timeouts)
-    actions.backup_full(retry, "main", force=True)
+    bodies.backup_full(retry, "main", force=True)
     assert retry.actions[-1].status is ActionStatus.DONE, retry.actions[-1]
     third = good_dir(s3)  # exactly one good backup for the date ...
     assert third.startswith(DATE_DIR + "a03-")
@@ -162,16 +162,16 @@ def test_retry_dying_before_its_manifest_keeps_the_good_backup_and_a_good_retry_
 
 def make_daily_findings() -> list[Any]:
     step = make_step("maintenance_daily")
-    verify.run_daily(step, "main")
+    bodies.run_daily(step, "main")
     return step.findings
 
 
 def test_rerun_of_a_completed_date_is_a_noop_unless_its_backup_no_longer_verifies(env, s3):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     first = good_dir(s3)
     before = {k: o["ETag"] for k, o in _listing(s3).items()}
     rerun = make_step(try_number=2)
-    actions.backup_full(rerun, "main")
+    bodies.backup_full(rerun, "main")
     assert rerun.actions[-1].status is ActionStatus.DONE
     assert rerun.actions[-1].details["noop"] is True
     assert first in rerun.actions[-1].message
@@ -180,7 +180,7 @@ def test_rerun_of_a_completed_date_is_a_noop_unless_its_backup_no_longer_verifie
     # the date's backup lost an object: a rerun takes a new one, then removes the broken one
     s3.client().delete_object(Bucket=bucket_of(), Key=first + keys.GLOBALS)
     again = make_step(try_number=3)
-    actions.backup_full(again, "main")
+    bodies.backup_full(again, "main")
     assert again.actions[-1].details.get("noop") is None, again.actions[-1]
     assert again.actions[-1].details["replaced"] == [first]
     assert set(objects(s3)) == backup_files(good_dir(s3))
@@ -190,7 +190,7 @@ def test_rerun_of_a_completed_date_is_a_noop_unless_its_backup_no_longer_verifie
 def test_a_backup_in_the_layout_before_attempts_is_still_verified_and_never_touched(env, s3):
     import json
 
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     attempt_dir = good_dir(s3)
     client = s3.client()
     manifest = json.loads(client.get_object(Bucket=bucket_of(), Key=attempt_dir + keys.MANIFEST)["Body"].read())
@@ -213,7 +213,7 @@ def test_a_backup_in_the_layout_before_attempts_is_still_verified_and_never_touc
     # Its source (cluster, database) was never recorded: it may be another deployment's, so it is
     # neither this date's no-op nor replaced; a backup of this source is taken beside it, with a warning.
     rerun = make_step(try_number=2)
-    actions.backup_full(rerun, "main")
+    bodies.backup_full(rerun, "main")
     assert rerun.actions[-1].status is ActionStatus.DONE
     assert not rerun.actions[-1].details.get("noop")
     assert rerun.actions[-1].details["replaced"] == []
@@ -229,7 +229,7 @@ def test_a_backup_in_the_layout_before_attempts_is_still_verified_and_never_touc
 
 
 def test_default_restore_runs_on_a_scratch_server_and_production_sees_nothing(env, s3, pg, monkeypatch):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     before, source_before = databases(pg), source_state(pg, SOURCE_DB)
     during: dict[str, Any] = {}
     real_verify = restore.verify_restored
@@ -249,7 +249,7 @@ def test_default_restore_runs_on_a_scratch_server_and_production_sees_nothing(en
 
     monkeypatch.setattr(restore, "verify_restored", spy)
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     verdict = [f for f in step.findings if f.check == "backup.restore_test"]
     assert [f.severity for f in verdict] == [Severity.OK], verdict
     assert verdict[0].details["rows"] == 3000
@@ -266,7 +266,7 @@ def test_default_restore_runs_on_a_scratch_server_and_production_sees_nothing(en
         pass  # the scratch server is gone
 
     sampled = make_step("maintenance_daily")
-    sample.sample_restore(sampled, "main")
+    bodies.sample_restore(sampled, "main")
     found = [f for f in sampled.findings if f.check == "backup.sample_restore"]
     assert [f.severity for f in found] == [Severity.OK], found
     assert found[0].details["restore_on"] == "scratch_server"
@@ -278,11 +278,11 @@ def test_target_server_needs_max_bytes_and_refuses_bigger_backups_naming_the_siz
     with pytest.raises(ConfigError, match=r"backups: .*restore_on: target_server needs restore_max_bytes"):
         load_config()
     env()
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     env(restore_on="target_server", restore_max_bytes=1000)
     before = databases(pg)
     step = make_step("maintenance_weekly")
-    actions.restore_test(step, "main")
+    bodies.restore_test(step, "main")
     action = step.actions[-1]
     assert action.status is ActionStatus.FAILED
     need = action.details["estimated_bytes"]
@@ -293,7 +293,7 @@ def test_target_server_needs_max_bytes_and_refuses_bigger_backups_naming_the_siz
     assert verdict[0].severity is Severity.CRITICAL
     assert "refused" in verdict[0].message
     sampled = make_step("maintenance_daily")
-    sample.sample_restore(sampled, "main")
+    bodies.sample_restore(sampled, "main")
     found = [f for f in sampled.findings if f.check == "backup.sample_restore"]
     assert found[0].severity is Severity.CRITICAL
     assert "over backups.restore_max_bytes 1000" in found[0].message
@@ -307,8 +307,8 @@ def test_two_targets_on_one_cluster_never_drop_each_others_scratch_databases(
     data["targets"]["postgres"].append({"name": "main_eu", "conn_id": "maintenance_postgres_eu"})
     data["backups"].update(restore_on="target_server", restore_max_bytes=1 << 30)
     write_config(data)
-    actions.backup_full(make_step(), "main")
-    actions.backup_full(make_step(), "main_eu")
+    bodies.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main_eu")
     sources = {db: source_state(pg, db) for db in (SOURCE_DB, EU_DB)}
     # leftovers of killed attempts (marked), an unmarked look-alike, and a source with a marker-like comment
     with pg.connect() as admin:
@@ -328,14 +328,14 @@ def test_two_targets_on_one_cluster_never_drop_each_others_scratch_databases(
                 restore.create_db(admin, "mm_restore_main_eu_dead03", restore.marker("main_eu", "killed"))
             monkeypatch.setattr(restore, "verify_restored", real_verify)
             main_step = make_step("maintenance_weekly")
-            actions.restore_test(main_step, "main")
+            bodies.restore_test(main_step, "main")
             during["main"] = main_step
             during["after_main"] = databases(pg)
             real_verify(dest, scratch_db, *args, **kwargs)
 
         monkeypatch.setattr(restore, "verify_restored", eu_spy)
         eu_step = make_step("maintenance_weekly")
-        actions.restore_test(eu_step, "main_eu")
+        bodies.restore_test(eu_step, "main_eu")
         main_step = during["main"]
         main_verdict = [f for f in main_step.findings if f.check == "backup.restore_test"]
         assert [f.severity for f in main_verdict] == [Severity.OK], main_verdict

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mercenary_dev import servers
 
-from mercenary_maintenance.backups import actions, keys, sample
+from mercenary_maintenance.backups import bodies, keys
 from mercenary_maintenance.findings import Severity
 from tests.integration.backup_helpers import backup_env
 from tests.integration.test_backups_full import bucket_of, good_dir, make_step, manifest_of
@@ -53,7 +53,7 @@ def env(pg, s3, source, write_config, connections) -> Callable[..., dict[str, An
 
 def verdict_of(target: str = "main") -> Any:
     step = make_step("maintenance_daily")
-    sample.sample_restore(step, target)
+    bodies.sample_restore(step, target)
     found = [f for f in step.findings if f.check == "backup.sample_restore"]
     assert len(found) == 1, step.findings
     assert step.errors == []
@@ -66,7 +66,7 @@ def scratch_databases(pg: servers.PostgresServer) -> list[str]:
 
 
 def test_sample_restore_matches_then_tampered_count_is_critical(env, s3, pg):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     ok = verdict_of()
     assert ok.severity is Severity.OK, ok
     assert ok.details["tables"] == SAMPLED
@@ -89,7 +89,7 @@ def test_sample_restore_matches_then_tampered_count_is_critical(env, s3, pg):
 
 
 def test_corrupt_object_is_critical_naming_the_tables(env, s3, pg):
-    actions.backup_full(make_step(), "main")
+    bodies.backup_full(make_step(), "main")
     client = s3.client()
     dump = good_dir(s3) + keys.DUMP
     data = bytearray(client.get_object(Bucket=bucket_of(), Key=dump)["Body"].read())

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mercenary_maintenance.backups import uploads
+from mercenary_maintenance.backups import bodies, uploads
 from mercenary_maintenance.findings import ActionStatus, Severity
 from tests.integration.backup_helpers import backup_env
 from tests.integration.test_backups_full import make_step
@@ -41,13 +41,13 @@ def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env
     backup_bucket = cfg["backups"]["bucket"]
 
     before = make_step("maintenance_daily")
-    uploads.check_daily(before)
+    bodies.check_daily(before)
     assert by_check(before, "backup.uploads_versioning")[0].severity is Severity.CRITICAL  # not versioned yet
     [waiting] = by_check(before, "backup.uploads_copy")
     assert waiting.details["uncopied"] == 1
 
     first = make_step("backup_incremental")
-    uploads.copy_uploads(first)
+    bodies.copy_uploads(first)
     [act] = first.actions
     assert act.status is ActionStatus.DONE, act
     assert act.details["copied"] == 1
@@ -60,7 +60,7 @@ def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env
     new = client.put_object(Bucket=bucket, Key="avatars/a.png", Body=b"second picture")["VersionId"]
     time.sleep(0.5)
     second = make_step("backup_incremental")
-    uploads.copy_uploads(second)
+    bodies.copy_uploads(second)
     assert second.actions[0].details["copied"] == 1, second.actions
     dest = uploads.copy_key(bucket, "avatars/a.png", new)
     head = client.head_object(Bucket=backup_bucket, Key=dest, ChecksumMode="ENABLED")
@@ -70,7 +70,7 @@ def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env
     assert copies == 2
 
     after = make_step("maintenance_daily")
-    uploads.check_daily(after)
+    bodies.check_daily(after)
     assert [f.severity for f in after.findings] == [Severity.OK, Severity.OK], after.findings
     assert by_check(after, "backup.uploads_copy")[0].details["uncopied"] == 0
 
@@ -83,7 +83,7 @@ def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env
     # within copy_every_hours nothing is copied again
     env(uploads={"bucket": bucket, "copy_every_hours": 4})
     soon = make_step("backup_incremental")
-    uploads.copy_uploads(soon)
+    bodies.copy_uploads(soon)
     assert soon.actions[0].status is ActionStatus.SKIPPED
 
 
@@ -97,10 +97,10 @@ def test_old_key_is_accepted_and_unset_is_not_configured(env, s3):
 
     env()
     off = make_step("maintenance_daily")
-    uploads.check_daily(off)
+    bodies.check_daily(off)
     assert [(f.check, f.severity, f.details.get("not_configured")) for f in off.findings] == [
         ("backup.uploads_versioning", Severity.OK, True), ("backup.uploads_copy", Severity.OK, True)]
     copy = make_step("backup_incremental")
-    uploads.copy_uploads(copy)
+    bodies.copy_uploads(copy)
     assert copy.actions[0].status is ActionStatus.SKIPPED
     assert copy.actions[0].details["not_configured"] is True

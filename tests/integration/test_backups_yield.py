@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from mercenary_dev import servers
 
-from mercenary_maintenance.backups import actions
+from mercenary_maintenance.backups import bodies
 from mercenary_maintenance.findings import ActionStatus
 from mercenary_maintenance.pg import lock
 from mercenary_maintenance.postgres import actions as pg_actions
@@ -97,7 +97,7 @@ def test_backup_lands_while_vacuum_runs_over_many_tables(env, pg):
             time.sleep(0.05)
         assert holders(pg), "maintenance never took the lock"
         backup = make_step()
-        actions.backup_full(backup, "main")
+        bodies.backup_full(backup, "main")
     finally:
         runner.join(300)
     assert [a.status for a in backup.actions] == [ActionStatus.DONE], backup.actions

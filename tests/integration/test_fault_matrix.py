@@ -230,7 +230,7 @@ def _stopping_pg_dump(tmp_path: Path) -> Path:
 
 def test_pg_dump_stopped_mid_stream_is_killed_at_its_deadline_and_leaves_nothing(
         pg, s3, write_config, connections, tmp_path):
-    from mercenary_maintenance.backups import actions
+    from mercenary_maintenance.backups import bodies
     from mercenary_maintenance.config import load_config
     from mercenary_maintenance.findings import ActionStatus
     from mercenary_maintenance.runinfo import RunInfo
@@ -255,7 +255,7 @@ def test_pg_dump_stopped_mid_stream_is_killed_at_its_deadline_and_leaves_nothing
     s3_adapter.client("maintenance_s3", timeouts=step.cfg.timeouts).list_buckets()
     params("maintenance_postgres", step.cfg.timeouts).connect().close()
     started = time.monotonic()
-    actions.backup_full(step, "main")
+    bodies.backup_full(step, "main")
     took = time.monotonic() - started
     print(f"fault-matrix: backup_full with pg_dump stopped mid-stream: {took:.1f}s")
     [act] = step.actions

@@ -80,7 +80,7 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
     monkeypatch.setattr(measure, "TOP_QUERIES", 1000)
 
     from mercenary_maintenance.alerts.announce import announce_run
-    from mercenary_maintenance.backups import actions
+    from mercenary_maintenance.backups import bodies as backup_bodies
     from mercenary_maintenance.config import load_config
     from mercenary_maintenance.postgres import bodies
     from mercenary_maintenance.report.build import build_report, render_markdown
@@ -145,7 +145,7 @@ def test_no_secret_reaches_reports_logs_slack_or_child_environments(
     outcomes: dict[str, str] = {}
     try:
         for task_id, body in [
-            ("backup_full", lambda step: actions.backup_full(step, "main")),
+            ("backup_full", lambda step: backup_bodies.backup_full(step, "main")),
             ("postgres.check_monthly", lambda step: bodies.check_monthly(step, "main")),
         ]:
             try:

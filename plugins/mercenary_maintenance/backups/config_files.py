@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mercenary_maintenance.findings import Finding, Severity, not_configured
+from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.hosts import Transport, expand
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import ConfigFilesBackup, MaintenanceConfig
-    from mercenary_maintenance.steps import Step
 
 CHECK = "config.backup"
 MANIFEST = "MANIFEST.json"
@@ -75,7 +74,7 @@ def read_files(t: Transport, globs: list[str]) -> dict[str, bytes]:
     return out
 
 
-def _prefix(cfg: ConfigFilesBackup, host: str) -> str:
+def host_prefix(cfg: ConfigFilesBackup, host: str) -> str:
     return f"{cfg.prefix.strip('/')}/{host}/"
 
 
@@ -157,46 +156,15 @@ def changes_finding(host: str, changes: Changes, baseline: bool, files: int) -> 
                    f"version (stored as a new one): {changes.summary()}", value=count, details=details)
 
 
-def backup_config(step: Step, host: str) -> None:
-    """config.backup: the host's configuration files backed up on change — a new encrypted version in S3 (sha256
-    verified) and a git commit when backups.config_files.git_url is set; the finding lists what changed."""
-    cfg: MaintenanceConfig = step.cfg
-    target = cfg.host_target(host)
-    if not target.config_files:
-        step.add(not_configured(CHECK, host, f"targets.hosts[{host}].config_files is empty: no configuration file "
-                                "of this host is backed up"))
-        return
-    state: dict[str, Any] = {}
-
-    def look() -> Finding:
-        from mercenary_maintenance.adapters import s3
-
-        client = s3.client(cfg.backups.config_files.conn_id, timeouts=cfg.timeouts)
-        contents = read_files(step.host(host), target.config_files)
-        if not contents:
-            raise FileNotFoundError(f"no file on {host} matches {target.config_files}")
-        hashes = {p: hashlib.sha256(d).hexdigest() for p, d in contents.items()}
-        _, before = last_manifest(client, cfg.backups.bucket, _prefix(cfg.backups.config_files, host))
-        previous = None if before is None else {p: f["sha256"] for p, f in before["files"].items()}
-        changes = compare(previous, hashes)
-        state.update(client=client, contents=contents, changes=changes, first=before is None)
-        return changes_finding(host, changes, before is None, len(contents))
-
-    step.check(CHECK, host, look)
-    if "changes" not in state or not (state["first"] or state["changes"].any):
-        return
-    with step.action(CHECK, host, why="configuration files changed: store a new version") as act:
-        _store(cfg, host, state, act)
-
-
-def _store(cfg: MaintenanceConfig, host: str, state: dict[str, Any], act: Any) -> None:
+def store_changes(cfg: MaintenanceConfig, host: str, state: dict[str, Any], act: Any) -> None:
     from mercenary_maintenance.adapters.s3 import upload_args
     from mercenary_maintenance.runner import mask
 
     files_cfg = cfg.backups.config_files
     extra = upload_args(cfg.backups)
     now = datetime.now(UTC)
-    key = store_version(state["client"], cfg.backups.bucket, _prefix(files_cfg, host), state["contents"], extra, now)
+    key = store_version(state["client"], cfg.backups.bucket, host_prefix(files_cfg, host), state["contents"], extra,
+                        now)
     details: dict[str, Any] = {"manifest": key, "bucket": cfg.backups.bucket,
                                "encryption": extra.get("ServerSideEncryption", "bucket default"),
                                "files": len(state["contents"])}

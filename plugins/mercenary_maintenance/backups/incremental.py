@@ -53,10 +53,8 @@ from mercenary_maintenance.backups.stream import (
     part_size_for,
     upload_stream,
 )
-from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.pg.params import PgParams
 from mercenary_maintenance.pg.session import millis
-from mercenary_maintenance.redact import mask
 from mercenary_maintenance.steps import Step
 from mercenary_maintenance.windows.rules import UTC
 
@@ -314,72 +312,6 @@ def physical_backup(step: Step, target: str, pg: PgParams, client: Any, director
     return manifest
 
 
-def backup_incremental(step: Step, target: str, dry_run: bool = False) -> None:
-    """backup.incremental: pg_basebackup --incremental (17+) or an honest logical snapshot, for one target."""
-    from mercenary_maintenance.backups import attempts
-    from mercenary_maintenance.backups.actions import source_role, standby_note
-    from mercenary_maintenance.backups.dump import DumpRequest, dump_to_s3
-    from mercenary_maintenance.backups.lock import locked
-    from mercenary_maintenance.skips import skipped_finding
-
-    cfg = step.cfg.backups
-    tcfg = step.cfg.postgres_target(target)
-    stamp = keys.stamp(step.run.logical_date, step.run.run_id)
-    date_dir = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp)
-    with step.action(ACTION, target, why="4-hourly incremental backup (plan: Backup Procedures)",
-                     key=f"s3://{cfg.bucket}/{date_dir}") as act:
-        pg = step.clients.pg_params(tcfg.conn_id)
-        with pg.connect() as conn:
-            _, version_num, _ = server_info(conn)
-            me = source.of(conn)
-        directory = keys.backup_dir(cfg.prefix, keys.INCREMENTAL, target, stamp,
-                                    keys.attempt_id(step.run.try_number, me.tag))
-        major = version_num // 10000
-        native = major >= NATIVE_MAJOR
-        if dry_run:
-            what = "pg_basebackup --incremental" if native else "a full logical snapshot (NOT incremental)"
-            message = f"would take {what} of {target} into s3://{cfg.bucket}/{date_dir}<attempt>/"
-            act.dry_run(message)
-            return
-        client = step.clients.s3(cfg.conn_id)
-        # a date with a good backup is never taken again: a later increment may build on it
-        same_date = source.own(
-            attempts.stamp_backups(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target, stamp), me)
-        done = attempts.completed(client, cfg.bucket, same_date)
-        if done is not None:
-            act.done(f"no-op: {done.backup.prefix} is already a good backup of {target} for this logical date",
-                     noop=True, key=done.manifest.key, method=done.manifest.method)
-            return
-        role = source_role(pg)
-        if native and role:
-            message = (f"{target} is a standby in recovery{standby_note(role, 'pg_basebackup --incremental')}: "
-                       "take the incremental chain from its primary (point this target at it)")
-            act.skipped(message, source=role)
-            step.add(skipped_finding(ACTION, target, "standby", message, primary=role.get("primary")))
-            return
-        if native:
-            manifest = physical_backup(step, target, pg, client, directory, stamp, me)
-            attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
-            kind = "incremental" if manifest.method == PHYSICAL_INCREMENTAL else "physical full (new chain)"
-            act.done(f"{kind} backup of {target}: {manifest.size / MB:.1f} MB stored, chain {manifest.chain}",
-                     method=manifest.method, chain=manifest.chain, parent=manifest.parent, key=manifest.key,
-                     size=manifest.size, sha256=manifest.sha256)
-            return
-        req = DumpRequest(source=me, count_max_bytes=cfg.full.count_max_table_mb * MB,
-                          target=target, kind=keys.INCREMENTAL, method=LOGICAL_SNAPSHOT, bucket=cfg.bucket,
-                          directory=directory, level=cfg.full.zstd_level, part_size=cfg.part_size_mb * MB,
-                          bin_dir=cfg.bin_dir, statement_timeout_s=step.statement_timeout_s(),
-                          lock_timeout_s=step.cfg.postgres.lock_timeout_seconds, details={"method": LOGICAL_SNAPSHOT},
-                          extra_args=encryption.upload_args(cfg), uploads_prefix=date_dir)
-        with locked(step, pg):
-            manifest = dump_to_s3(pg, client, req)
-            attempts.retire_others(client, cfg.bucket, cfg.prefix, manifest, directory)
-        act.done(f"NOT incremental: PostgreSQL {major} has no incremental backup (needs {NATIVE_MAJOR}+); took a "
-                 f"full logical snapshot (pg_dump) instead, {manifest.size / MB:.1f} MB stored, kept "
-                 f"{cfg.incremental.retention_days} days{standby_note(role, 'pg_dump')}",
-                 method=LOGICAL_SNAPSHOT, key=manifest.key, size=manifest.size, sha256=manifest.sha256)
-
-
 # ----------------------------------------------------------------------------- monthly chain restore
 
 
@@ -528,71 +460,3 @@ def oracle_problems(result: dict[str, Any]) -> list[str]:
         shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
         problems.append(f"missing relations: {shown}")
     return problems
-
-
-def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
-    """backup.restore_test of the incremental chain (monthly, PG 17+): combine, pg_verifybackup, start a
-    scratch server, prove it reached the backup's consistent point and holds the catalog of backup time."""
-    from mercenary_maintenance.backups import proof, scratch
-
-    cfg = step.cfg.backups
-    with step.action(RESTORE, target, why="monthly restore test of the incremental chain") as act:
-        client = step.clients.s3(cfg.conn_id)
-        pg = step.clients.pg_params(step.cfg.postgres_target(target).conn_id)
-        with pg.connect() as conn:
-            me = source.of(conn)
-        backups = source.own(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target), me)
-        chain = chain_to_restore(good_chain_members(client, cfg.bucket, backups))
-        if not chain:
-            members = good_chain_members(client, cfg.bucket, backups)
-            if members and all(m.method == LOGICAL_SNAPSHOT for _, m in members):
-                act.skipped("no incremental chain: the server is below PostgreSQL 17 (logical snapshots only); "
-                            "the full restore test covers them")
-                return
-            step.add(Finding(RESTORE, target, Severity.CRITICAL, "no complete incremental chain to restore",
-                             details={"scope": "incremental_chain"}))
-            act.failed("no complete incremental chain to restore")
-            return
-        manifests = [m for _, m in chain]
-        if dry_run:
-            message = f"would combine and start a chain of {len(manifests)} backup(s) ending {chain[-1][0].prefix}"
-            act.dry_run(message)
-            return
-        major = int(manifests[-1].server_version.split(".")[0])
-        base = {"scope": "incremental_chain", "chain": manifests[-1].chain, "backups": len(manifests),
-                "latest": chain[-1][0].prefix}
-        try:
-            with scratch.workspace(cfg.scratch_dir, "chain") as tmp:  # its server never outlives the worker
-                result = restore_chain(client, cfg.bucket, manifests, tmp, major, cfg.bin_dir, pg)
-        except Exception as exc:  # a corrupt or missing link, pg_combinebackup/pg_verifybackup, a start that fails
-            reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
-            step.add(Finding(RESTORE, target, Severity.CRITICAL, f"chain restore failed: {reason}", details=base))
-            act.failed(f"chain restore failed: {reason}", **base)
-            return
-        problems = oracle_problems(result)
-        corrupt = proof.amcheck_problem(result["amcheck"])
-        if corrupt is not None:  # pg_amcheck on the started copy: heap and B-tree
-            problems.append(corrupt)
-        differ = roles_problem(result["globals"])
-        if differ is not None:  # roles and grants (globals without passwords), as in the full restore test
-            problems.append(differ)
-        details = {**base, **result["times"], "consistent_point": result["consistent_point"],
-                   "missing_relations": result["missing_relations"], "rows": sum(result["row_counts"].values()),
-                   "relations": len(manifests[-1].details.get("relations") or []),
-                   "oracle": manifests[-1].details.get("oracle"),
-                   "amcheck": proof.amcheck_details(result["amcheck"]), "globals": result["globals"]}
-        total = sum(result["times"].values())
-        if problems:
-            message = "chain restore: " + "; ".join(problems)
-            step.add(Finding(RESTORE, target, Severity.CRITICAL, message, details=details))
-            act.failed(message, **details)
-            return
-        step.add(Finding(RESTORE, target, Severity.OK,
-                         f"chain of {len(manifests)} backup(s) combined, verified (pg_verifybackup) and started in "
-                         f"{total:.1f} s; it reached the backup's consistent point "
-                         f"{result['consistent_point']['wal_end_lsn']} and holds all {details['relations']} "
-                         "relations of the catalog at backup time; amcheck clean"
-                         + ("; roles and grants match" if result["globals"].get("compared") else
-                            f"; roles not compared ({result['globals'].get('skipped')})"), value=round(total, 3),
-                         details=details))
-        act.done(f"chain restore test of {target} passed in {total:.1f} s", **details)

@@ -7,16 +7,15 @@ writes them together with the log archives' rules (one document per bucket, one 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mercenary_maintenance.backups import keys
-from mercenary_maintenance.bucket_lifecycle import RuleSource, differences
+from mercenary_maintenance.bucket_lifecycle import differences
 from mercenary_maintenance.config import BackupsConfig, MaintenanceConfig
 from mercenary_maintenance.findings import Finding, Severity
 
 if TYPE_CHECKING:
-    from mercenary_maintenance.steps import Step
+    pass
 
 RULE_PREFIX = "mercenary-backup-"
 CHECK = "backup.retention"
@@ -142,32 +141,3 @@ def uploads_check(bucket: str, versioning: str | None, rules: list[dict[str, Any
                        f"uploads bucket {bucket}: " + "; ".join(problems), details=details)
     return Finding("backup.uploads_versioning", bucket, Severity.OK,
                    f"uploads bucket {bucket}: versioned, noncurrent versions kept {days} days", details=details)
-
-
-def ensure_lifecycle(step: Step, lifecycle_rules: Sequence[RuleSource]) -> None:
-    """backup.lifecycle: the bucket's Glacier/clean-up rules equal the config (idempotent; no expiry).
-
-    Its own task, on no backup's path: a role without lifecycle permissions, or a store that
-    refuses a transition, costs a ``backup.retention`` warning, never a backup. The one lifecycle
-    document holds every area's rules: ``lifecycle_rules`` are their sources
-    (``registry.LIFECYCLE_RULES``, given by the task declaration)."""
-    from mercenary_maintenance import bucket_lifecycle
-    from mercenary_maintenance.redact import mask
-
-    cfg = step.cfg.backups
-    with step.action("backup.lifecycle", cfg.bucket, why="Glacier transition and upload clean-up rules") as act:
-        try:
-            client = step.clients.s3(cfg.conn_id)
-            changes = bucket_lifecycle.ensure(client, step.cfg, lifecycle_rules)
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
-            step.add(Finding(CHECK, cfg.bucket, Severity.WARNING,
-                             f"could not write the bucket lifecycle ({reason}); backups are unaffected (retention "
-                             "is backup.expire's), but Glacier transitions and the clean-up of abandoned uploads "
-                             "are not in place", details={"error": type(exc).__name__, "reason": reason}))
-            act.failed(f"lifecycle not written: {reason}")
-            return
-        if changes:
-            act.done(f"lifecycle rules updated: {'; '.join(changes)}", changes=changes)
-        else:
-            act.skipped("lifecycle rules already match the config")

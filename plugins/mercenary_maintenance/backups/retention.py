@@ -21,13 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from mercenary_maintenance.backups import catalog, keys
 from mercenary_maintenance.backups.catalog import Backup
-from mercenary_maintenance.steps import Step
-from mercenary_maintenance.windows.rules import UTC
 
 ACTION = "backup.expire"
 
@@ -162,37 +159,3 @@ def delete(client: Any, bucket: str, object_keys: list[str]) -> None:
         resp = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
         if resp.get("Errors"):
             raise RuntimeError(f"could not delete {len(resp['Errors'])} object(s): {resp['Errors'][:3]}")
-
-
-def expire(step: Step, target: str, now: datetime | None = None) -> None:
-    """backup.expire: delete expired backups of one target, both kinds (dry-run unless
-    backups.delete_expired)."""
-    from mercenary_maintenance.backups import source
-
-    cfg = step.cfg.backups
-    moment = now or datetime.now(UTC)
-    with step.action(ACTION, target, why="retention (plan: full 30 days, incremental 7 days)",
-                     delete_expired=cfg.delete_expired) as act:
-        client = step.clients.s3(cfg.conn_id)
-        with step.clients.pg_params(step.cfg.postgres_target(target).conn_id).connect() as conn:
-            me = source.of(conn)
-        listed = {kind: catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target) for kind in keys.KINDS}
-        where = f"s3://{cfg.bucket}/{cfg.prefix.strip('/')}/*/{target}/"
-        step.add(source.others(target, where, listed[keys.FULL] + listed[keys.INCREMENTAL], me))
-        fulls, incs = source.own(listed[keys.FULL], me), source.own(listed[keys.INCREMENTAL], me)
-        full_plan = plan_full(fulls, cfg.full.retention_days, moment, keep=cfg.min_redundancy,
-                              verifies=partial(verifies, client, cfg.bucket))
-        inc_plan = plan_incremental(incs, parents_of(client, cfg.bucket, incs), cfg.incremental.retention_days, moment)
-        doomed = full_plan.keys + inc_plan.keys
-        doomed_dirs = [b.prefix for b in full_plan.delete + inc_plan.delete]
-        details: dict[str, Any] = {"backups": doomed_dirs, "objects": len(doomed),
-                   "bytes": full_plan.bytes + inc_plan.bytes, "protected": full_plan.protected + inc_plan.protected}
-        if not doomed:
-            act.done("nothing expired", **details)
-        elif not cfg.delete_expired:
-            message = (f"would delete {len(doomed_dirs)} expired backup(s), {details['bytes']} bytes "
-                       "(set backups.delete_expired: true to delete)")
-            act.dry_run(message, **details)
-        else:
-            delete(client, cfg.bucket, doomed)
-            act.done(f"deleted {len(doomed_dirs)} expired backup(s), {details['bytes']} bytes", **details)

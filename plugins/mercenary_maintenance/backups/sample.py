@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mercenary_maintenance.backups import catalog, keys, restore
+from mercenary_maintenance.backups import restore
 from mercenary_maintenance.backups.manifest import Manifest, compare_counts, count_rows, list_tables, qualified
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.pg.params import PgParams
-from mercenary_maintenance.runner import mask
-from mercenary_maintenance.steps import Step
 
 SAMPLE_RESTORE = "backup.sample_restore"
 TOC_ENTRY = re.compile(r"^\s*\d+;\s+\d+\s+\d+\s+(?P<rest>.*)$")
@@ -178,60 +176,3 @@ def restore_sample(pg: PgParams, client: Any, bucket: str, manifest: Manifest, s
             result.restored = count_rows(conn, [t for t, name in zip(wanted, sample, strict=True) if name in present])
         result.verify_s = time.monotonic() - started
     return result
-
-
-def sample_restore(step: Step, target: str) -> None:
-    """backup.sample_restore: schema + the smallest tables of the latest full backup, counts vs manifest
-    (a check: findings only, no action)."""
-    from mercenary_maintenance.backups import destination, source
-    from mercenary_maintenance.pg.session import millis
-
-    cfg = step.cfg.backups
-
-    def check() -> Finding:
-        k = cfg.sample_restore_tables
-        if k == 0:
-            return Finding(SAMPLE_RESTORE, target, Severity.OK, "disabled (backups.sample_restore_tables = 0)")
-        client = step.clients.s3(cfg.conn_id)
-        listed = catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.FULL, target)
-        me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
-        mine = source.readable(listed, me)
-        if mine is None:
-            return Finding(SAMPLE_RESTORE, target, Severity.UNKNOWN, source.ambiguous(listed, why),
-                           details=source.describe(me, why))
-        latest = catalog.latest_good(mine)
-        if latest is None:
-            return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL,
-                           "no full backup of this source to sample" if listed else "no full backup to sample",
-                           details=source.describe(me, why))
-        if latest.archived:
-            return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL,
-                           f"latest full backup {latest.prefix} is in Glacier; cannot sample it",
-                           details={"backup": latest.prefix})
-        manifest = catalog.read_manifest(client, cfg.bucket, latest)
-        sample = choose_sample(manifest.row_counts, k)
-        scratch = restore.scratch_name(target, step.run.run_id, step.run.try_number, "sample")
-        details: dict[str, Any] = {"key": manifest.key, "backup_finished_at": manifest.finished_at,
-                                   "scratch_database": scratch, "tables": {t: manifest.row_counts[t] for t in sample},
-                                   "restore_on": cfg.restore_on, **source.describe(me, why)}
-        try:
-            with destination.opened(step, target, manifest) as dest:
-                details.update(dest.details)
-                result = restore_sample(dest.pg, client, cfg.bucket, manifest, sample, scratch_db=scratch,
-                                        mark=restore.marker(target, step.run.run_id), server_major=dest.server_major,
-                                        bin_dir=cfg.bin_dir, statement_timeout_ms=millis(step.statement_timeout_s()),
-                                        work_dir=cfg.scratch_dir)
-        except destination.RestoreRefused as exc:
-            return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL, f"sample restore refused: {exc}",
-                           details={**details, "estimated_bytes": destination.estimated_bytes(manifest),
-                                    "restore_max_bytes": cfg.restore_max_bytes})
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {mask(str(exc)).strip()[:300]}"
-            return Finding(SAMPLE_RESTORE, target, Severity.CRITICAL,
-                           f"sample restore of {', '.join(sample) or 'the schema'} from {manifest.key} "
-                           f"failed: {reason}", details=details)
-        details.update(list_s=round(result.list_s, 3), restore_s=round(result.restore_s, 3),
-                       verify_s=round(result.verify_s, 3), restored=result.restored)
-        return verdict(target, manifest.key, result, details)
-
-    step.check(SAMPLE_RESTORE, target, check)

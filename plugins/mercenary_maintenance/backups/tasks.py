@@ -8,25 +8,24 @@ from __future__ import annotations
 
 from functools import partial
 
-from mercenary_maintenance.backups import actions, config_files, lifecycle, retention, sample, uploads, verify
-from mercenary_maintenance.backups import incremental as chain
+from mercenary_maintenance.backups import bodies
 from mercenary_maintenance.wiring import registry
 from mercenary_maintenance.wiring.dagkit import Gate, Group, TaskSpec
 
 ENSURE_LIFECYCLE = TaskSpec("ensure_lifecycle",
-                            partial(lifecycle.ensure_lifecycle, lifecycle_rules=registry.LIFECYCLE_RULES))
-BACKUP_FULL = TaskSpec("backup_full", actions.backup_full, over="postgres", heavy=True)
-EXPIRE = TaskSpec("expire_backups", retention.expire, over="postgres")
-BACKUP_INCREMENTAL = TaskSpec("backup_incremental", chain.backup_incremental, over="postgres", heavy=True)
-VERIFY = TaskSpec("verify_backups", verify.run_daily, over="postgres")
-SAMPLE_RESTORE = TaskSpec("sample_restore", sample.sample_restore, over="postgres", heavy=True)
-CHECK_RETENTION = TaskSpec("check_retention", verify.run_bucket_checks)
-COPY_UPLOADS = TaskSpec("copy_uploads", uploads.copy_uploads)
-CHECK_UPLOADS = TaskSpec("check_uploads", uploads.check_daily)
-REREAD = TaskSpec("reread_backups", verify.reread, over="postgres")
-CONFIG_FILES = TaskSpec("backup_config_files", config_files.backup_config, over="hosts")
-RESTORE_TEST = TaskSpec("restore_test", actions.restore_test, over="postgres", heavy=True)
-RESTORE_CHAIN = TaskSpec("restore_test_chain", chain.restore_chain_test, over="postgres", heavy=True)
+                            partial(bodies.ensure_lifecycle, lifecycle_rules=registry.LIFECYCLE_RULES))
+BACKUP_FULL = TaskSpec("backup_full", bodies.backup_full, over="postgres", heavy=True)
+EXPIRE = TaskSpec("expire_backups", bodies.expire, over="postgres")
+BACKUP_INCREMENTAL = TaskSpec("backup_incremental", bodies.backup_incremental, over="postgres", heavy=True)
+VERIFY = TaskSpec("verify_backups", bodies.run_daily, over="postgres")
+SAMPLE_RESTORE = TaskSpec("sample_restore", bodies.sample_restore, over="postgres", heavy=True)
+CHECK_RETENTION = TaskSpec("check_retention", bodies.run_bucket_checks)
+COPY_UPLOADS = TaskSpec("copy_uploads", bodies.copy_uploads)
+CHECK_UPLOADS = TaskSpec("check_uploads", bodies.check_daily)
+REREAD = TaskSpec("reread_backups", bodies.reread, over="postgres")
+CONFIG_FILES = TaskSpec("backup_config_files", bodies.backup_config, over="hosts")
+RESTORE_TEST = TaskSpec("restore_test", bodies.restore_test, over="postgres", heavy=True)
+RESTORE_CHAIN = TaskSpec("restore_test_chain", bodies.restore_chain_test, over="postgres", heavy=True)
 
 
 # Expire only after every backup succeeded, and (backups.delete_expired) after an approval when

@@ -144,7 +144,7 @@ def restore_version(client: Any, ucfg: UploadsConfig, backup_bucket: str, key: s
     return str(out.get("VersionId") or "null")
 
 
-def _last_copy(client: Any, backup_bucket: str, bucket: str) -> datetime | None:
+def last_copy(client: Any, backup_bucket: str, bucket: str) -> datetime | None:
     from botocore.exceptions import ClientError
 
     try:
@@ -154,50 +154,6 @@ def _last_copy(client: Any, backup_bucket: str, bucket: str) -> datetime | None:
             return None
         raise
     return datetime.fromisoformat(json.loads(raw)["finished_at"])
-
-
-def copy_uploads(step: Step, dry_run: bool = False) -> None:
-    """backup.uploads_copy: enforce versioning + noncurrent expiry on the uploads bucket, then copy every
-    new version server-side to the backup bucket (sha256 verified). Off when ``backups.uploads`` is unset."""
-    from mercenary_maintenance.backups import encryption
-
-    cfg = step.cfg.backups
-    ucfg = cfg.uploads
-    if ucfg is None:
-        with step.action(COPY, "uploads", why="user uploads copy (docs/areas/backups.md)") as act:
-            act.skipped("not configured: backups.uploads is unset (off)", not_configured=True)
-        return
-    with step.action(COPY, ucfg.bucket, why="copy new upload versions to the backup bucket",
-                     destination=f"s3://{cfg.bucket}/{ROOT}{ucfg.bucket}/") as act:
-        client = step.clients.s3(cfg.conn_id)
-        now = datetime.now(UTC)
-        last = _last_copy(client, cfg.bucket, ucfg.bucket)
-        if last is not None and (now - last).total_seconds() < ucfg.copy_every_hours * 3600 * 0.9:
-            act.skipped(f"last copy {last.isoformat()}: every {ucfg.copy_every_hours:g} h (backups.uploads)")
-            return
-        todo = uncopied(client, ucfg, cfg.bucket)
-        if dry_run:
-            act.dry_run(f"would copy {len(todo)} version(s) of {ucfg.bucket} to s3://{cfg.bucket}/{ROOT}")
-            return
-        try:  # a role that may not change the bucket's settings still copies; the daily check says so
-            changes = ensure_bucket(client, ucfg)
-        except Exception as exc:
-            changes = [f"could not enforce versioning/expiry: {type(exc).__name__}: {str(exc)[:200]}"]
-        copied, failed, total = 0, [], 0
-        for v in todo:
-            try:
-                copy_version(client, ucfg, cfg.bucket, v, encryption.upload_args(cfg))
-                copied, total = copied + 1, total + v.size
-            except Exception as exc:
-                failed.append(f"{v.key} ({v.version_id}): {type(exc).__name__}: {str(exc)[:200]}")
-        client.put_object(Bucket=cfg.bucket, Key=f"{ROOT}{ucfg.bucket}/{STATE}", **encryption.upload_args(cfg),
-                          Body=json.dumps({"finished_at": now.isoformat(), "copied": copied}).encode())
-        details = {"copied": copied, "bytes": total, "failed": failed[:20], "bucket_changes": changes}
-        if failed:
-            act.failed(f"{len(failed)} of {len(todo)} upload version(s) not copied: {failed[0]}", **details)
-            return
-        act.done(f"copied {copied} new upload version(s) ({total / MB:.1f} MB), sha256 verified"
-                 + (f"; {'; '.join(changes)}" if changes else ""), **details)
 
 
 # ----------------------------------------------------------------------------- daily checks
@@ -227,16 +183,6 @@ def uncopied_finding(bucket: str, waiting: list[Version], now: datetime, thresho
                                               "examples": [f"{v.key} ({v.version_id})" for v in waiting[:10]]})
 
 
-def check_daily(step: Step) -> None:
-    """backup.uploads_versioning and backup.uploads_copy: the uploads bucket keeps versions, and how old the
-    oldest version not yet copied to the backup bucket is (both ``not configured`` when unset)."""
-    from mercenary_maintenance.adapters import s3
-
-    cfg = step.cfg
-    client = None if cfg.backups.uploads is None else s3.client(cfg.backups.conn_id, timeouts=cfg.timeouts)
-    daily_checks(step, client)
-
-
 def daily_checks(step: Step, client: Any) -> None:
     from mercenary_maintenance import bucket_lifecycle
     from mercenary_maintenance.backups import lifecycle
@@ -257,4 +203,3 @@ def daily_checks(step: Step, client: Any) -> None:
     threshold = step.cfg.thresholds.uploads_uncopied_age_hours.as_threshold()
     step.check(COPY, ucfg.bucket, lambda: uncopied_finding(ucfg.bucket, uncopied(client, ucfg, cfg.bucket),
                                                            datetime.now(UTC), threshold))
-

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from mercenary_maintenance.backups import catalog, encryption, keys
@@ -21,8 +20,6 @@ from mercenary_maintenance.backups.catalog import Backup
 from mercenary_maintenance.backups.manifest import Manifest, StoredObject
 from mercenary_maintenance.config import BackupsConfig
 from mercenary_maintenance.findings import Finding, Severity, Threshold, measured, unknown
-from mercenary_maintenance.steps import Step
-from mercenary_maintenance.windows.rules import UTC
 
 FRESHNESS = "backup.freshness"
 INTEGRITY = "backup.integrity"
@@ -201,11 +198,11 @@ def integrity_of(client: Any, bucket: str, target: str, manifest: Manifest) -> l
     return [integrity(target, manifest.kind, obj, *read_object(client, bucket, obj.key)) for obj in manifest.objects]
 
 
-def _integrity_of_backup(client: Any, bucket: str, target: str, backup: Backup) -> list[Finding]:
+def integrity_of_backup(client: Any, bucket: str, target: str, backup: Backup) -> list[Finding]:
     return stored_integrity_of(client, bucket, target, catalog.read_manifest(client, bucket, backup))
 
 
-def _verified(client: Any, bucket: str, backup: Backup) -> bool:
+def verified(client: Any, bucket: str, backup: Backup) -> bool:
     """For backup.redundancy: the backup's objects are there as uploaded (HEAD: size and ETag); one
     in Glacier, whose manifest cannot be read, counts by its listing."""
     if backup.archived:
@@ -214,65 +211,12 @@ def _verified(client: Any, bucket: str, backup: Backup) -> bool:
     return all(f.severity.label == "ok" for f in stored_integrity_of(client, bucket, backup.target, manifest))
 
 
-def _encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup) -> Finding:
+def encryption_of(client: Any, cfg: BackupsConfig, target: str, backup: Backup) -> Finding:
     data = backup.files.get(keys.DUMP) or backup.files.get(keys.BASE_TAR)
     if data is None:  # backup.integrity reports the missing object
         return unknown(encryption.CHECK, target, f"{backup.prefix}: no data object to inspect")
     head = client.head_object(Bucket=cfg.bucket, Key=data.key)
     return encryption.encryption(target, backup.kind, data.key, head, cfg.server_side_encryption)
-
-
-def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
-    """backup.freshness, backup.integrity (HEAD: size and upload-time ETag), backup.capacity, backup.redundancy
-    for one target, over this source's backups only (:func:`.source.readable`)."""
-    from mercenary_maintenance.backups import source
-
-    cfg = step.cfg.backups
-    th = step.cfg.thresholds
-    client = step.clients.s3(cfg.conn_id)
-    moment = now or datetime.now(UTC)
-    listing: dict[str, list[Backup]] = {}
-
-    def fetch() -> None:
-        for kind in keys.KINDS:
-            listing[kind] = catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target)
-
-    step.check(FRESHNESS, target, fetch)
-    if len(listing) != len(keys.KINDS):
-        return
-    everything = listing[keys.FULL] + listing[keys.INCREMENTAL]
-    me, why = source.identify(step.cfg.postgres_target(target).conn_id, step.cfg.timeouts)
-    mine = source.readable(everything, me)
-    whose = source.describe(me, why)
-    if mine is None:
-        message = source.ambiguous(everything, why)
-        for kind in keys.KINDS:
-            step.add(Finding(FRESHNESS, target, Severity.UNKNOWN, message, details={"kind": kind, **whose}))
-        step.add(Finding(REDUNDANCY, target, Severity.UNKNOWN, message, details=whose))
-        return
-    whose["other_sources_backups"] = len(everything) - len(mine)
-    limits = {keys.FULL: th.backup_full_age_hours.as_threshold(),
-              keys.INCREMENTAL: th.backup_incremental_age_hours.as_threshold()}
-    for kind in keys.KINDS:
-        latest = catalog.latest_good([b for b in mine if b.kind == kind])
-        step.check(FRESHNESS, target, partial(freshness, target, kind, latest, moment, limits[kind], whose))
-        if latest is not None:
-            step.check(INTEGRITY, target, partial(_integrity_of_backup, client, cfg.bucket, target, latest))
-            step.check(encryption.CHECK, target, partial(_encryption_of, client, cfg, target, latest))
-    step.check(CAPACITY, target, lambda: capacity(target, mine, th.backup_growth_percent.as_threshold()))
-    step.check(REDUNDANCY, target, lambda: redundancy(target, mine, cfg.min_redundancy,
-                                                      partial(_verified, client, cfg.bucket), whose))
-
-
-def run_bucket_checks(step: Step) -> None:
-    """backup.retention (lifecycle vs config); the uploads checks are :func:`.uploads.daily_checks`."""
-    from mercenary_maintenance import bucket_lifecycle
-    from mercenary_maintenance.backups import lifecycle
-
-    cfg = step.cfg.backups
-    client = step.clients.s3(cfg.conn_id)
-    step.check(lifecycle.CHECK, cfg.bucket,
-               lambda: lifecycle.check(cfg.bucket, cfg, bucket_lifecycle.current_rules(client, cfg.bucket)))
 
 
 def reread_state_key(prefix: str, target: str) -> str:
@@ -295,54 +239,3 @@ def read_deadline_s(size: int, mb_per_s: float) -> float:
     8252.0
     """
     return round(2 * size / 2**20 / mb_per_s + 60, 1)
-
-
-def reread(step: Step, target: str) -> None:
-    """backup.integrity by full re-read: sha256 of every byte of a few backups per day, rotating through
-    all of them (least recently verified first), each under a deadline derived from its size."""
-    import json
-    import time
-
-    from botocore.exceptions import ClientError
-
-
-    cfg = step.cfg.backups
-    client = step.clients.s3(cfg.conn_id)
-    state_key = reread_state_key(cfg.prefix, target)
-    backups = [b for kind in keys.KINDS for b in catalog.current(
-        catalog.backups_of(client, cfg.bucket, cfg.prefix, kind, target)) if not b.archived]
-    if not backups:
-        step.add(Finding(INTEGRITY, target, Severity.OK, "no readable backup to re-read (none, or all in Glacier)",
-                         details={"how": "reread", "not_configured": False}))
-        return
-    try:
-        last: dict[str, str] = json.loads(client.get_object(Bucket=cfg.bucket, Key=state_key)["Body"].read())
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
-            raise
-        last = {}
-    ends = time.monotonic() + cfg.reread.budget_seconds
-    for done, backup in enumerate(rotation(backups, last)):
-        allowed = read_deadline_s(backup.data_size, cfg.reread.mb_per_s)
-        if time.monotonic() + allowed > ends:
-            if done == 0:
-                step.add(Finding(INTEGRITY, target, Severity.WARNING,
-                                 f"{backup.prefix}: too big to re-read within backups.reread.budget_seconds "
-                                 f"({cfg.reread.budget_seconds:.0f} s; it needs up to {allowed:.0f} s at "
-                                 f"{cfg.reread.mb_per_s} MB/s): its objects are checked by HEAD only",
-                                 details={"how": "reread", "backup": backup.prefix, "deadline_s": allowed}))
-            break
-        manifest = catalog.read_manifest(client, cfg.bucket, backup)
-        deadline = time.monotonic() + allowed
-        for obj in manifest.objects:
-            try:
-                finding = integrity(target, manifest.kind, obj, *read_object(client, cfg.bucket, obj.key, deadline))
-            except ReadTooSlow as exc:
-                finding = Finding(INTEGRITY, target, Severity.WARNING,
-                                  f"{exc} ({allowed:.0f} s for {backup.data_size} bytes at {cfg.reread.mb_per_s} MB/s)",
-                                  details={"key": obj.key, "deadline_s": allowed})
-            finding.details.update(how="reread", backup=backup.prefix)
-            step.add(finding)
-        last[backup.prefix] = datetime.now(UTC).isoformat()
-    client.put_object(Bucket=cfg.bucket, Key=state_key, Body=json.dumps(last, sort_keys=True).encode(),
-                      ContentType="application/json", **encryption.upload_args(cfg))

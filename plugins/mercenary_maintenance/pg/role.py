@@ -6,7 +6,7 @@ and every maintenance action is skipped with a ``maintenance.skipped`` warning (
 naming the primary to maintain instead: the target's ``primary`` in the config, else the host and
 port the WAL receiver streams from (``pg_stat_wal_receiver``, or ``primary_conninfo`` parsed for
 host and port only — it may carry a password, which never leaves this module). Backups decide per
-method what a standby may be the source of (``backups.actions``).
+method what a standby may be the source of (``backups.standby``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mercenary_maintenance.backups import actions as backups
+from mercenary_maintenance.backups import bodies as backups
 from mercenary_maintenance.backups import lifecycle as backups_lifecycle
 from mercenary_maintenance.bucket_lifecycle import RuleSource
 from mercenary_maintenance.logs import retention as logs_retention

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from mercenary_maintenance.backups import config_files
+from mercenary_maintenance.backups import bodies
 from tests.integration.hosts.helpers import run_body
 
 
@@ -36,7 +36,7 @@ def setup(sim_hosts, write_config, connections, s3, tmp_path):
 
 def _run(tmp_path, run_id, host):
     """(finding, action or None) of config.backup for ``host``."""
-    _, error = run_body(config_files.backup_config, tmp_path, run_id, host)
+    _, error = run_body(bodies.backup_config, tmp_path, run_id, host)
     assert error is None, error
     finding = action = None
     for path in (tmp_path / "reports" / "maintenance_daily" / run_id / "parts").glob("*.json"):
@@ -85,6 +85,6 @@ def test_changed_config_file_is_a_new_encrypted_version_committed_to_git(sim_hos
 
 def test_nothing_configured_says_so(sim_hosts, setup, write_config, tmp_path):
     write_config({"targets": {"postgres": [], "redis": [], "hosts": sim_hosts.host_entries()}})
-    found, error = run_body(config_files.backup_config, tmp_path, "n1", "app2")
+    found, error = run_body(bodies.backup_config, tmp_path, "n1", "app2")
     assert error is None
     assert found[("config.backup", "app2")]["details"] == {"not_configured": True}

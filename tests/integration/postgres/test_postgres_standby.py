@@ -92,7 +92,7 @@ def test_a_full_backup_from_the_standby_is_taken_and_says_so(pair, s3, write_con
     its primary and the recovery-conflict risk of the default settings."""
     from datetime import UTC, datetime
 
-    from mercenary_maintenance.backups import actions as backups
+    from mercenary_maintenance.backups import bodies as backups
     from mercenary_maintenance.config import load_config
     from tests.integration.backup_helpers import backup_env
 
@@ -113,7 +113,7 @@ def test_an_incremental_backup_is_not_taken_from_a_standby(s3, write_config, con
     """pg_basebackup --incremental (PostgreSQL 17+) from a standby is refused, naming the primary."""
     from datetime import UTC, datetime
 
-    from mercenary_maintenance.backups import incremental
+    from mercenary_maintenance.backups import bodies
     from mercenary_maintenance.config import load_config
     from tests.integration.backup_helpers import backup_env
 
@@ -126,7 +126,7 @@ def test_an_incremental_backup_is_not_taken_from_a_standby(s3, write_config, con
             backup_env(replica, s3, "postgres", write_config, connections, "sbi")
             step = Step(load_config(), RunInfo(dag_id="backup_incremental", run_id="manual__standby",
                                                logical_date=datetime(2026, 3, 1, 4, 0, tzinfo=UTC)))
-            incremental.backup_incremental(step, "main")
+            bodies.backup_incremental(step, "main")
         finally:
             replica.cleanup()
     finally:
