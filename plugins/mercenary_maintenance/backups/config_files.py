@@ -24,8 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mercenary_maintenance import runner
+from mercenary_maintenance.adapters.s3 import upload_args
 from mercenary_maintenance.findings import Finding, Severity
 from mercenary_maintenance.hosts import Transport, expand
+from mercenary_maintenance.runner import mask
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import ConfigFilesBackup, MaintenanceConfig
@@ -109,7 +112,6 @@ def store_version(client: Any, bucket: str, prefix: str, contents: dict[str, byt
 
 
 def _git(args: list[str], cwd: str | None, timeout: float) -> str:
-    from mercenary_maintenance import runner
 
     argv = ["git", "-c", "user.name=mercenary-maintenance", "-c", "user.email=maintenance@localhost", *args]
     if cwd is not None:
@@ -157,8 +159,6 @@ def changes_finding(host: str, changes: Changes, baseline: bool, files: int) -> 
 
 
 def store_changes(cfg: MaintenanceConfig, host: str, state: dict[str, Any], act: Any) -> None:
-    from mercenary_maintenance.adapters.s3 import upload_args
-    from mercenary_maintenance.runner import mask
 
     files_cfg = cfg.backups.config_files
     extra = upload_args(cfg.backups)

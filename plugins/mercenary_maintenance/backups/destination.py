@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mercenary_maintenance.backups import binaries, restore, scratch
+from mercenary_maintenance.backups import binaries, proof, restore, scratch
+from mercenary_maintenance.backups.lock import locked
 from mercenary_maintenance.backups.manifest import Manifest
 from mercenary_maintenance.pg.params import PgParams
 from mercenary_maintenance.steps import Step
@@ -78,7 +79,6 @@ uncompressed), over backups.restore_max_bytes 2000000 (1.9 MB); not restored ont
 
 def check_space(where: Path, manifest: Manifest, extra_bytes: int = 0) -> None:
     """Refuse (naming both numbers) when the restore's estimate does not fit in ``where``'s free space."""
-    from mercenary_maintenance.backups import proof
 
     need, free = estimated_bytes(manifest) + extra_bytes, proof.free_bytes(where)
     why = proof.space_problem(where, need, free, manifest.key)
@@ -136,7 +136,6 @@ def opened(step: Step, target: str, manifest: Manifest) -> Iterator[Destination]
 
 
 def _on_target(step: Step, target: str) -> Iterator[Destination]:
-    from mercenary_maintenance.backups.lock import locked
 
     pg = step.clients.pg_params(step.cfg.postgres_target(target).conn_id)
     with locked(step, pg), pg.connect() as conn:

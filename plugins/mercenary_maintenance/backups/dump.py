@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from mercenary_maintenance import runner
+from mercenary_maintenance.adapters.postgres import read_deadline
 from mercenary_maintenance.backups import binaries, catalog, keys
 from mercenary_maintenance.backups.manifest import (
     Manifest,
@@ -180,7 +181,6 @@ def dump_to_s3(pg: PgParams, client: Any, req: DumpRequest) -> Manifest:
 
         def count_beside() -> tuple[dict[str, int], dict[str, str], int | None]:
             """Counts that cannot fail the backup: each table under a savepoint, none after the dump ends."""
-            from mercenary_maintenance.adapters.postgres import read_deadline
 
             try:  # statement_timeout bounds each count; this all of them, like the pg_dump they go with
                 with read_deadline(snap, pg.backup_s, "row counts"):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mercenary_maintenance import runner
-from mercenary_maintenance.backups import binaries, catalog, encryption, keys, source
+from mercenary_maintenance.backups import binaries, catalog, encryption, keys, proof, scratch, source
 from mercenary_maintenance.backups.catalog import Backup
 from mercenary_maintenance.backups.dump import _collect, _stop, dump_globals, server_info, size_estimate, store_small
 from mercenary_maintenance.backups.manifest import (
@@ -219,7 +219,6 @@ def wal_range(pg_manifest: bytes) -> dict[str, Any]:
 
 def proof_globals_differ(before: bytes, after: bytes) -> bool:
     """Did the roles (as the restore test compares them) change between two globals dumps?"""
-    from mercenary_maintenance.backups import proof
 
     diff = proof.compare_globals(before.decode(errors="replace"), after.decode(errors="replace"), ())
     return bool(diff["missing"] or diff["unexpected"])
@@ -347,7 +346,6 @@ def download_and_extract(client: Any, bucket: str, manifest: Manifest, dest: Pat
 def restore_chain(client: Any, bucket: str, chain: list[Manifest], work: Path, major: int,
                   bin_dir: str | None, pg: PgParams) -> dict[str, Any]:
     """Download, combine, verify, start and count; returns durations and counts."""
-    from mercenary_maintenance.backups import proof, scratch
 
     user, backup_s = pg.user, pg.backup_s
     times: dict[str, float] = {}
@@ -404,7 +402,6 @@ def compare_roles(client: Any, bucket: str, latest: Manifest, env: dict[str, str
     backup: a physical copy carries the cluster's roles, so they must be the same."""
     import zstandard
 
-    from mercenary_maintenance.backups import proof
 
     key = latest.details.get("globals")
     if not key:

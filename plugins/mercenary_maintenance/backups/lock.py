@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from mercenary_maintenance.pg.lock import holding_target_lock
+
 if TYPE_CHECKING:
     from mercenary_maintenance.pg.params import PgParams
     from mercenary_maintenance.steps import Step
@@ -22,7 +24,6 @@ def locked(step: Step, pg: PgParams) -> Iterator[None]:
     """Hold the target's maintenance lock on a session of its own, waiting as a backup: heavy
     maintenance yields to it at its next relation (``pg.lock``), and while it does the wait may
     last ``backups.lock_wait_max_seconds``."""
-    from mercenary_maintenance.pg.lock import holding_target_lock  # the pg modules: not at DAG parse time
 
     max_wait = min(step.cfg.backups.lock_wait_max_seconds, step.statement_timeout_s())
     with holding_target_lock(pg, lock_wait_s(step), max_wait):

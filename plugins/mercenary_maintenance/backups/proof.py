@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mercenary_maintenance import runner
+from mercenary_maintenance.adapters.postgres import connect_params
 from mercenary_maintenance.backups import binaries
 from mercenary_maintenance.config import TimeoutsConfig
 
@@ -63,7 +64,6 @@ def amcheck(env: dict[str, str], dbname: str, major: int, bin_dir: str | None, t
 def socket_env(socket_dir: str, port: int, any_user: str, dbname: str, timeouts: TimeoutsConfig) -> dict[str, str]:
     """libpq's environment for a scratch server reached over its private Unix socket (a restored copy of a
     whole cluster), as the copy's bootstrap superuser (found through ``any_user``'s session)."""
-    from mercenary_maintenance.adapters.postgres import connect_params
 
     with connect_params(timeouts=timeouts, host=socket_dir, port=port, user=any_user, dbname=dbname,
                         autocommit=True) as conn:

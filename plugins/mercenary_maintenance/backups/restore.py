@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mercenary_maintenance import runner
-from mercenary_maintenance.backups import binaries
+from mercenary_maintenance.backups import binaries, proof
 from mercenary_maintenance.backups.dump import _Background, _collect, _stop
 from mercenary_maintenance.backups.manifest import (
     LARGE_OBJECTS,
@@ -36,8 +36,10 @@ from mercenary_maintenance.backups.manifest import (
     count_large_objects,
     count_rows,
     list_tables,
+    qualified,
     sql_text,
 )
+from mercenary_maintenance.backups.scratch import FRESH_USER
 from mercenary_maintenance.backups.stream import MB, HashingReader
 from mercenary_maintenance.pg.params import PgParams
 
@@ -268,7 +270,6 @@ def verify_restored(pg: PgParams, scratch_db: str, manifest: Manifest, result: R
 
 
 def _q(table: tuple[str, str]) -> str:
-    from mercenary_maintenance.backups.manifest import qualified
 
     return qualified(*table)
 
@@ -355,7 +356,6 @@ def _restore_parallel(pg: PgParams, client: Any, bucket: str, manifest: Manifest
 
 
 def _amcheck(pg: PgParams, scratch_db: str, server_major: int, bin_dir: str | None, result: RestoreResult) -> None:
-    from mercenary_maintenance.backups import proof
 
     checked = proof.amcheck(pg.env(scratch_db), scratch_db, server_major, bin_dir, pg.backup_s)
     result.amcheck = proof.amcheck_details(checked)
@@ -374,8 +374,6 @@ def _amcheck_on_target(pg: PgParams, scratch_db: str, server_major: int, bin_dir
     superuser, and amcheck is not a trusted extension: it is installed into the copy only by a superuser,
     else it must come from template1 with EXECUTE granted. Not allowed to run: a warning naming the fix;
     corruption found: critical naming the relation (as on the scratch server)."""
-    from mercenary_maintenance.backups import proof
-    from mercenary_maintenance.backups.manifest import sql_text
 
     with pg.connect(scratch_db) as conn:
         superuser, installed, executable = conn.execute(sql_text("amcheck_ready")).fetchone()
@@ -401,8 +399,6 @@ def _restore_globals(pg: PgParams, client: Any, bucket: str, manifest: Manifest,
     """Replay the source's roles into the scratch server and compare them (see :mod:`.proof`)."""
     import zstandard
 
-    from mercenary_maintenance.backups import proof
-    from mercenary_maintenance.backups.scratch import FRESH_USER
 
     key = manifest.details.get("globals")
     if not key:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mercenary_maintenance.backups import catalog, keys
+from mercenary_maintenance.backups import attempts, catalog, keys
 from mercenary_maintenance.backups.catalog import Backup
 
 ACTION = "backup.expire"
@@ -142,7 +142,6 @@ def parents_of(client: Any, bucket: str, backups: list[Backup]) -> dict[str, str
 def verifies(client: Any, bucket: str, backup: Backup) -> bool:
     """The backup's objects are present with the sizes its manifest names (HEAD requests; a backup in
     Glacier, whose manifest cannot be read, by its listing: manifest and data object present)."""
-    from mercenary_maintenance.backups import attempts
 
     if backup.archived:
         return backup.good

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mercenary_maintenance import runner
+from mercenary_maintenance.adapters.postgres import connect_params
 from mercenary_maintenance.config import TimeoutsConfig
 from mercenary_maintenance.pg.params import PgParams
 
@@ -283,7 +284,6 @@ class ScratchServer:
     port: int = SOCKET_PORT
 
     def connect(self, user: str, dbname: str, timeouts: TimeoutsConfig) -> object:
-        from mercenary_maintenance.adapters.postgres import connect_params
 
         return connect_params(timeouts=timeouts, host=str(self.socket_dir), port=self.port, user=user, dbname=dbname,
                               autocommit=True)

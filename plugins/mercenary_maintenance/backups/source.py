@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from mercenary_maintenance.backups.catalog import Backup
 from mercenary_maintenance.backups.manifest import sql_text
 from mercenary_maintenance.findings import Finding, Severity
+from mercenary_maintenance.pg.params import params
+from mercenary_maintenance.redact import first_line
 
 if TYPE_CHECKING:
     from mercenary_maintenance.config import TimeoutsConfig
@@ -67,8 +69,6 @@ def own(backups: list[Backup], me: Source) -> list[Backup]:
 
 def identify(conn_id: str, timeouts: TimeoutsConfig) -> tuple[Source | None, str]:
     """The target's identity, asked of its server (one bounded session), or (None, why not)."""
-    from mercenary_maintenance.pg.params import params
-    from mercenary_maintenance.redact import first_line
 
     try:
         with params(conn_id, timeouts).connect() as conn:

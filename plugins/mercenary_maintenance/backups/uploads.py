@@ -22,6 +22,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from mercenary_maintenance import bucket_lifecycle
+from mercenary_maintenance.backups import lifecycle
+from mercenary_maintenance.bucket_lifecycle import current_rules
 from mercenary_maintenance.config import UploadsConfig
 from mercenary_maintenance.findings import Finding, Threshold, measured, not_configured
 from mercenary_maintenance.windows.rules import UTC
@@ -83,7 +86,6 @@ def desired_rule(ucfg: UploadsConfig) -> dict[str, Any]:
 
 def ensure_bucket(client: Any, ucfg: UploadsConfig) -> list[str]:
     """Versioning on and the noncurrent-expiry rule in place (other rules kept); returns what changed."""
-    from mercenary_maintenance.bucket_lifecycle import current_rules
 
     changes = []
     if client.get_bucket_versioning(Bucket=ucfg.bucket).get("Status") != "Enabled":
@@ -184,8 +186,6 @@ def uncopied_finding(bucket: str, waiting: list[Version], now: datetime, thresho
 
 
 def daily_checks(step: Step, client: Any) -> None:
-    from mercenary_maintenance import bucket_lifecycle
-    from mercenary_maintenance.backups import lifecycle
 
     cfg = step.cfg.backups
     ucfg = cfg.uploads
