@@ -191,12 +191,12 @@ def test_objects_are_stored_encrypted_as_configured_and_checked_daily(env, s3):
         head = client.head_object(Bucket=bucket_of(), Key=directory + key)
         assert (head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")) == ("aws:kms", "alias/backups"), key
     ok = make_step("maintenance_daily")
-    bodies.run_daily(ok, "main")
+    bodies.verify_backups(ok, "main")
     assert [s for s, _ in _encryption(ok)] == [Severity.OK]
 
     env(server_side_encryption="AES256")  # the config changed, the stored backup did not
     drifted = make_step("maintenance_daily")
-    bodies.run_daily(drifted, "main")
+    bodies.verify_backups(drifted, "main")
     assert _encryption(drifted) == [(Severity.CRITICAL, f"{directory}{keys.DUMP}: stored with aws:kms, the config "
                                                         "asks for AES256")]
 
@@ -204,7 +204,7 @@ def test_objects_are_stored_encrypted_as_configured_and_checked_daily(env, s3):
     bodies.backup_full(make_step(try_number=2), "main", force=True)  # a new backup of the date
     assert good_dir(s3) != directory
     plain = make_step("maintenance_daily")
-    bodies.run_daily(plain, "main")
+    bodies.verify_backups(plain, "main")
     assert [s for s, _ in _encryption(plain)] == [Severity.WARNING]
     assert "without server-side encryption" in _encryption(plain)[0][1]
 
@@ -225,7 +225,7 @@ def test_the_daily_check_compares_s3s_own_sha256_part_checksums(env, s3):
     assert all(o["checksum_sha256"] for o in manifest["objects"])  # the globals object's too (one PUT)
 
     ok = make_step("maintenance_daily")
-    bodies.run_daily(ok, "main")
+    bodies.verify_backups(ok, "main")
     found = [f for f in ok.findings if f.check == "backup.integrity" and f.details.get("key") == dump["key"]]
     assert [(f.severity, f.message) for f in found] == [
         (Severity.OK, f"{dump['key']}: size, S3 ETag and S3 SHA-256 checksum match the upload")]
@@ -235,7 +235,7 @@ def test_the_daily_check_compares_s3s_own_sha256_part_checksums(env, s3):
     manifest["objects"][0]["checksum_sha256"] = stream.composite_sha256([hashlib.sha256(b"other").digest()])
     client.put_object(Bucket=bucket_of(), Key=directory + keys.MANIFEST, Body=json.dumps(manifest).encode())
     bad = make_step("maintenance_daily")
-    bodies.run_daily(bad, "main")
+    bodies.verify_backups(bad, "main")
     found = [f for f in bad.findings if f.check == "backup.integrity" and f.details.get("key") == dump["key"]]
     assert [f.severity for f in found] == [Severity.CRITICAL]
     assert "S3 SHA-256 checksum" in found[0].message
@@ -245,7 +245,7 @@ def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_crit
     bodies.backup_full(make_step(), "main")
     client = s3.client()
     ok = make_step("maintenance_daily")
-    bodies.run_daily(ok, "main")
+    bodies.verify_backups(ok, "main")
     integrity = [f for f in ok.findings if f.check == "backup.integrity"]
     assert integrity
     assert all(f.severity is Severity.OK for f in integrity), integrity
@@ -257,7 +257,7 @@ def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_crit
     data[len(data) // 2] ^= 0x01
     client.put_object(Bucket=bucket_of(), Key=dump, Body=bytes(data))
     bad = make_step("maintenance_daily")
-    bodies.run_daily(bad, "main")
+    bodies.verify_backups(bad, "main")
     integrity = [f for f in bad.findings if f.check == "backup.integrity" and f.details.get("kind") == "full"]
     assert integrity[0].severity is Severity.CRITICAL, integrity  # the daily HEAD: the ETag changed
     assert "ETag" in integrity[0].message
@@ -270,7 +270,7 @@ def test_corrupt_byte_is_integrity_critical_and_deleted_latest_is_freshness_crit
     for key in objects(s3):
         client.delete_object(Bucket=bucket_of(), Key=key)
     gone = make_step("maintenance_daily")
-    bodies.run_daily(gone, "main")
+    bodies.verify_backups(gone, "main")
     fresh_full = [f for f in gone.findings if f.check == "backup.freshness" and f.details.get("kind") == "full"]
     assert fresh_full[0].severity is Severity.CRITICAL
 
@@ -447,15 +447,15 @@ def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
     assert cfg.logs.sets
     assert {f"mercenary-logs-{s.name}" for s in cfg.logs.sets} <= set(rules)
     step = make_step("maintenance_daily")
-    bodies.run_bucket_checks(step)
+    bodies.check_retention(step)
     assert [f.severity for f in step.findings if f.check == "backup.retention"] == [Severity.OK]
 
     uploads = f"up-{uuid.uuid4().hex[:8]}"
     client.create_bucket(Bucket=uploads)
     env(full={"retention_days": 45, "glacier_after_days": 14}, uploads_bucket=uploads)
     drifted = make_step("maintenance_daily")
-    bodies.run_bucket_checks(drifted)
-    bodies.check_daily(drifted)
+    bodies.check_retention(drifted)
+    bodies.check_uploads(drifted)
     by_check = {f.check: f for f in drifted.findings}
     assert by_check["backup.retention"].severity is Severity.CRITICAL
     assert by_check["backup.uploads_versioning"].severity is Severity.CRITICAL
@@ -464,7 +464,7 @@ def test_lifecycle_is_ensured_idempotently_and_checked_against_config(env, s3):
         {"ID": "keep-90", "Status": "Enabled", "Filter": {"Prefix": ""},
          "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]})
     fixed = make_step("maintenance_daily")
-    bodies.check_daily(fixed)
+    bodies.check_uploads(fixed)
     assert {f.check: f.severity for f in fixed.findings}["backup.uploads_versioning"] is Severity.OK
 
 

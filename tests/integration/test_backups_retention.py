@@ -170,7 +170,7 @@ def test_another_clusters_fresh_backup_never_makes_this_one_look_fresh_redundant
 
     def daily(check: str) -> list[Any]:
         step = step_at(T0, "maintenance_daily")
-        (bodies.sample_restore if check == "backup.sample_restore" else bodies.run_daily)(step, "main")
+        (bodies.sample_restore if check == "backup.sample_restore" else bodies.verify_backups)(step, "main")
         return [f for f in step.findings if f.check == check and f.details.get("kind", "full") == "full"]
 
     deployment(pg18)  # only the other cluster has a backup, and it is fresh

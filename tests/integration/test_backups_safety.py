@@ -94,7 +94,7 @@ class WatchingClient:
 
 def integrity(step_dag: str = "maintenance_daily") -> list[Any]:
     step = make_step(step_dag)
-    bodies.run_daily(step, "main")
+    bodies.verify_backups(step, "main")
     return [f for f in step.findings if f.check == "backup.integrity" and f.details.get("kind") == "full"]
 
 
@@ -162,7 +162,7 @@ def test_retry_dying_before_its_manifest_keeps_the_good_backup_and_a_good_retry_
 
 def make_daily_findings() -> list[Any]:
     step = make_step("maintenance_daily")
-    bodies.run_daily(step, "main")
+    bodies.verify_backups(step, "main")
     return step.findings
 
 

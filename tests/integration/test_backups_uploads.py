@@ -41,7 +41,7 @@ def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env
     backup_bucket = cfg["backups"]["bucket"]
 
     before = make_step("maintenance_daily")
-    bodies.check_daily(before)
+    bodies.check_uploads(before)
     assert by_check(before, "backup.uploads_versioning")[0].severity is Severity.CRITICAL  # not versioned yet
     [waiting] = by_check(before, "backup.uploads_copy")
     assert waiting.details["uncopied"] == 1
@@ -70,7 +70,7 @@ def test_new_versions_are_copied_verified_and_a_deleted_upload_is_restorable(env
     assert copies == 2
 
     after = make_step("maintenance_daily")
-    bodies.check_daily(after)
+    bodies.check_uploads(after)
     assert [f.severity for f in after.findings] == [Severity.OK, Severity.OK], after.findings
     assert by_check(after, "backup.uploads_copy")[0].details["uncopied"] == 0
 
@@ -97,7 +97,7 @@ def test_old_key_is_accepted_and_unset_is_not_configured(env, s3):
 
     env()
     off = make_step("maintenance_daily")
-    bodies.check_daily(off)
+    bodies.check_uploads(off)
     assert [(f.check, f.severity, f.details.get("not_configured")) for f in off.findings] == [
         ("backup.uploads_versioning", Severity.OK, True), ("backup.uploads_copy", Severity.OK, True)]
     copy = make_step("backup_incremental")

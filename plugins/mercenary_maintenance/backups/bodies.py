@@ -279,7 +279,7 @@ def copy_uploads(step: Step, dry_run: bool = False) -> None:
                  + (f"; {'; '.join(changes)}" if changes else ""), **details)
 
 
-def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
+def verify_backups(step: Step, target: str, now: datetime | None = None) -> None:
     """backup.freshness, backup.integrity (HEAD: size and upload-time ETag), backup.capacity, backup.redundancy
     for one target, over this source's backups only (:func:`.source.readable`)."""
     cfg = step.cfg.backups
@@ -323,7 +323,7 @@ def run_daily(step: Step, target: str, now: datetime | None = None) -> None:
                                                                     whose))
 
 
-def run_bucket_checks(step: Step) -> None:
+def check_retention(step: Step) -> None:
     """backup.retention (lifecycle vs config); the uploads checks are :func:`.uploads.daily_checks`."""
     cfg = step.cfg.backups
     client = step.clients.s3(cfg.conn_id)
@@ -331,7 +331,7 @@ def run_bucket_checks(step: Step) -> None:
                lambda: lifecycle.check(cfg.bucket, cfg, bucket_lifecycle.current_rules(client, cfg.bucket)))
 
 
-def check_daily(step: Step) -> None:
+def check_uploads(step: Step) -> None:
     """backup.uploads_versioning and backup.uploads_copy: the uploads bucket keeps versions, and how old the
     oldest version not yet copied to the backup bucket is (both ``not configured`` when unset)."""
     cfg = step.cfg

@@ -1,6 +1,6 @@
 """Daily backup verification: freshness, integrity, capacity, redundancy, retention.
 
-Pure functions turn listing data into findings; :func:`run_daily` fetches the listing
+Pure functions turn listing data into findings; the task body (`bodies.verify_backups`) fetches the listing
 once per target and checks the latest backups' objects with HEAD requests only (size and the
 ETag S3 gave at upload, beside the sha256 computed then), so its cost does not grow with the
 backups' size. Full re-reads (every byte's sha256 against the manifest) rotate through the
