@@ -16,6 +16,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mercenary_maintenance import packaged, redact, switches
+from mercenary_maintenance.adapters import postgres as pg_adapter
+from mercenary_maintenance.adapters import redis as redis_adapter
+from mercenary_maintenance.adapters import s3 as s3_adapter
 from mercenary_maintenance.adapters.http import connection_get, prometheus_query
 from mercenary_maintenance.config import MaintenanceConfig, PostgresTarget
 from mercenary_maintenance.console.plan import load_plan
@@ -40,12 +43,11 @@ def _missing(item: str, target: str, conn_id: str, kind: str, how: str) -> Item:
 def _pg_row(ctx: Context, target: PostgresTarget) -> dict[str, Any]:
     from psycopg.rows import dict_row
 
-    from mercenary_maintenance.adapters import postgres as adapter
 
     t = ctx.cfg.timeouts
-    conn = adapter.connect(target.conn_id, purpose="doctor", timeouts=t)
+    conn = pg_adapter.connect(target.conn_id, purpose="doctor", timeouts=t)
     try:
-        with adapter.read_deadline(conn, t.postgres.connect_s + t.postgres.read_grace_s, "doctor"):
+        with pg_adapter.read_deadline(conn, t.postgres.connect_s + t.postgres.read_grace_s, "doctor"):
             conn.execute("SELECT set_config('default_transaction_read_only', 'on', false), "
                          "set_config('statement_timeout', %s, false)", [f"{int(t.postgres.connect_s * 1000)}ms"])
             with conn.cursor(row_factory=dict_row) as cur:
@@ -159,7 +161,6 @@ def postgres_probe(ctx: Context) -> Iterator[Item]:
 @probe("redis")
 def redis_probe(ctx: Context) -> Iterator[Item]:
     """Each Redis target answers PING."""
-    from mercenary_maintenance.adapters import redis as adapter
 
     for target in ctx.cfg.targets.redis:
         try:
@@ -167,7 +168,7 @@ def redis_probe(ctx: Context) -> Iterator[Item]:
         except MissingConnection:
             yield _missing("redis.reachable", target.name, target.conn_id, "redis", "host, port, password, db")
             continue
-        client = adapter.connect(target.conn_id, timeouts=ctx.cfg.timeouts)
+        client = redis_adapter.connect(target.conn_id, timeouts=ctx.cfg.timeouts)
         try:
             client.ping()
             version = (client.info("server") or {}).get("redis_version", "?")
@@ -232,7 +233,6 @@ def bucket_items(client: Any, bucket: str, sse: str | None, what: str) -> list[I
 @probe("s3")
 def s3_probe(ctx: Context) -> Iterator[Item]:
     """The backup bucket (and an s3:// report location): reachable, encryption at rest."""
-    from mercenary_maintenance.adapters import s3 as adapter
 
     b = ctx.cfg.backups
     try:
@@ -241,7 +241,7 @@ def s3_probe(ctx: Context) -> Iterator[Item]:
         yield _missing("s3.bucket", b.bucket, b.conn_id, "aws", "the access key id as login, the secret access key as "
                        "password, extras region_name (and endpoint_url for S3-compatible stores)")
         return
-    client = adapter.client(b.conn_id, timeouts=ctx.cfg.timeouts)
+    client = s3_adapter.client(b.conn_id, timeouts=ctx.cfg.timeouts)
     yield from bucket_items(client, b.bucket, b.server_side_encryption, "bucket")
     reports = urlparse(ctx.cfg.reports.url)
     if reports.scheme == "s3" and reports.netloc != b.bucket:
@@ -359,9 +359,8 @@ def _newest_local(root: Path) -> tuple[int, float | None]:
 
 
 def _newest_s3(ctx: Context, bucket: str, prefix: str) -> tuple[int, float | None]:
-    from mercenary_maintenance.adapters import s3 as adapter
 
-    client = adapter.client(ctx.cfg.backups.conn_id, timeouts=ctx.cfg.timeouts)
+    client = s3_adapter.client(ctx.cfg.backups.conn_id, timeouts=ctx.cfg.timeouts)
     count, newest = 0, None
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
@@ -550,12 +549,11 @@ def _host_privileges(transport: Any, name: str) -> Iterator[Item]:
 def _airflow_db_rows(ctx: Context, conn_id: str, tables: list[str]) -> list[dict[str, Any]]:
     from psycopg.rows import dict_row
 
-    from mercenary_maintenance.adapters import postgres as adapter
 
     t = ctx.cfg.timeouts
-    conn = adapter.connect(conn_id, purpose="doctor", timeouts=t)
+    conn = pg_adapter.connect(conn_id, purpose="doctor", timeouts=t)
     try:
-        with adapter.read_deadline(conn, t.postgres.connect_s + t.postgres.read_grace_s, "doctor airflow_db"):
+        with pg_adapter.read_deadline(conn, t.postgres.connect_s + t.postgres.read_grace_s, "doctor airflow_db"):
             conn.execute("SELECT set_config('default_transaction_read_only', 'on', false), "
                          "set_config('statement_timeout', %s, false)", [f"{int(t.postgres.connect_s * 1000)}ms"])
             with conn.cursor(row_factory=dict_row) as cur:
