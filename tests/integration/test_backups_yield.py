@@ -16,7 +16,7 @@ from mercenary_dev import servers
 from mercenary_maintenance.backups import bodies
 from mercenary_maintenance.findings import ActionStatus
 from mercenary_maintenance.pg import lock
-from mercenary_maintenance.postgres import actions as pg_actions
+from mercenary_maintenance.postgres import bodies as pg_bodies
 from tests.integration.backup_helpers import backup_env
 from tests.integration.test_backups_full import make_step
 
@@ -89,7 +89,7 @@ def test_backup_lands_while_vacuum_runs_over_many_tables(env, pg):
     # throttled like a large table: ~1 s per relation, ~8+ s for the run; the backup waits only 4 s
     env(postgres={"vacuum_cost_delay_ms": 100, "vacuum_cost_limit": 1}, lock_wait_seconds=4)
     maint = make_step("maintenance_weekly")
-    runner = threading.Thread(target=pg_actions.vacuum_analyze, args=(maint, "main", TABLES))
+    runner = threading.Thread(target=pg_bodies.vacuum_analyze, args=(maint, "main", TABLES))
     runner.start()
     try:
         deadline = time.monotonic() + 120  # a loaded machine: the thread's first session can take a while
