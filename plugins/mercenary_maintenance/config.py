@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 
 class _Model(BaseModel):
     # A field's attribute docstring is its description (docs/configuration.md is generated from them).
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ThresholdModel(_Model):

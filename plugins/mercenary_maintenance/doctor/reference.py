@@ -2,14 +2,21 @@
 
 ``python -m mercenary_maintenance.doctor.reference --write docs/configuration.md`` regenerates it;
 ``tests/unit/test_config_reference.py`` fails when the file is stale. A field's text is its
-attribute docstring (a string literal right below the field, ``use_attribute_docstrings``).
+attribute docstring (a string literal right below the field), read here from the models' source:
+pydantic's ``use_attribute_docstrings`` would read the source at every import of the config, which
+every DAG parse and task process pays.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
+import itertools
 import json
 import sys
+import textwrap
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +72,30 @@ def _default(info: FieldInfo) -> str:
     return text if len(text) <= 90 else text[:87] + "…"
 
 
+@cache
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """The attribute docstrings of ``cls`` and its bases: ``name: T = …`` followed by a string."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not (isinstance(klass, type) and issubclass(klass, BaseModel)) or klass.__module__.startswith("pydantic"):
+            continue
+        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0]
+        assert isinstance(body, ast.ClassDef)
+        for field, following in itertools.pairwise(body.body):
+            if (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)
+                    and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                    and isinstance(following.value.value, str)):
+                docs[field.target.id] = inspect.cleandoc(following.value.value)
+    return docs
+
+
 def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     nested: list[tuple[str, type[BaseModel]]] = []
     for name, info in model.model_fields.items():
         key = f"{prefix}{name}"
         sub = _model_of(info.annotation)
-        doc = " ".join((info.description or "").split())
+        doc = " ".join((info.description or _attribute_docs(model).get(name, "")).split())
         if sub is not None and not str(info.annotation).startswith(("list", "dict")) and "list[" not in str(
                 info.annotation) and "dict[" not in str(info.annotation) and sub.__name__ != "ThresholdModel":
             nested.append((key, sub))
