@@ -19,7 +19,7 @@ system-deps: install
 	$(PY) -m mercenary_dev.servers bootstrap
 
 test: system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=30 $(PYTEST_ARGS)
 
 demo: system-deps
 	$(PY) -m mercenary_dev.demo $(if $(SERVE),--serve,)
