@@ -149,7 +149,7 @@ def test_declarations_are_a_unit_of_their_own() -> None:
 # The Step is the only door (docs/architecture.md): the config file is read, and Airflow asked for
 # the task's context, only where a Step (or a callback's notice door) is built and by the entry
 # points; everything below gets them from the Step or as arguments.
-CONFIG_READERS = {"config.py", "steps.py", "wiring/dagkit.py", "wiring/callbacks.py", "approvals/operator.py",
+CONFIG_READERS = {"config/__init__.py", "steps.py", "wiring/dagkit.py", "wiring/callbacks.py", "approvals/operator.py",
                   "report/__main__.py", "doctor/__main__.py", "console/app.py"}
 CONTEXT_READERS = {"steps.py", "wiring/dagkit.py"}
 

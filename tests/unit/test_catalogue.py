@@ -113,7 +113,7 @@ def test_design_contract_names_are_all_implemented() -> None:
 
 DEFINED_HEADER = "## Where each name is defined"
 CONSUMERS = ("console/", "report/", "notify.py", "preview/", "plan.py", "postgres/preview.py", "redis/preview.py",
-             "approvals/", "config.py", "alerts/findings.py", "reviews/compose.py", "registry.py", "demo/")
+             "approvals/", "config/", "alerts/findings.py", "reviews/compose.py", "registry.py", "demo/")
 
 
 def defined_in() -> str:

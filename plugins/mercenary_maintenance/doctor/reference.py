@@ -14,6 +14,7 @@ import ast
 import inspect
 import itertools
 import json
+import re
 import sys
 import textwrap
 from functools import cache
@@ -29,7 +30,7 @@ from mercenary_maintenance.config import MaintenanceConfig, default_reports_url
 COMMAND = "python -m mercenary_maintenance.doctor.reference --write docs/configuration.md"
 HEADER = f"""# Configuration reference
 
-Generated from the pydantic models in `plugins/mercenary_maintenance/config.py` — do not edit;
+Generated from the pydantic models in `plugins/mercenary_maintenance/config/` — do not edit;
 run `{COMMAND}`. Every key, its type and its default (the defaults live only in the models; the
 shipped `include/maintenance.yaml` repeats the switches a user turns). Unknown keys are errors.
 `python -m mercenary_maintenance.doctor` says which plan items are off under a config and the key
@@ -50,8 +51,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 def _type(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
     text = text or str(annotation).replace("typing.", "")
-    for prefix in ("mercenary_maintenance.config.", "mercenary_maintenance.findings."):
-        text = text.replace(prefix, "")
+    text = re.sub(r"\bmercenary_maintenance(?:\.[a-z_]+)+\.", "", text)  # …config.targets.X → X
     return text.replace("NoneType", "null")
 
 
