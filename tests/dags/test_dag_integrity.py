@@ -114,6 +114,7 @@ sys.path.insert(0, sys.argv[1])
 # Third-party modules may read files when first imported (croniter runs `file`); warm them.
 import airflow.sdk, airflow.sdk.definitions.timetables.trigger, croniter, mercenary_maintenance.wiring.dagkit
 import mercenary_maintenance.config as config
+import mercenary_maintenance.wiring.dagkit as dagkit
 
 def forbidden(*a, **k):
     raise AssertionError(f"I/O at parse time: {a[:1]}")
@@ -122,6 +123,7 @@ builtins.open = forbidden
 socket.socket.connect = forbidden
 subprocess.Popen.__init__ = forbidden
 config.load_config = forbidden
+dagkit.load_config = forbidden  # its own binding (imported at its top)
 for path in sys.argv[2:]:
     runpy.run_path(path)
     print("clean", path)

@@ -26,13 +26,16 @@ from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from airflow.timetables.base import Timetable
 
+from mercenary_maintenance.config import load_config
+from mercenary_maintenance.steps import execute_step
 from mercenary_maintenance.windows.rules import WindowRule
 from mercenary_maintenance.windows.timetable import MaintenanceWindowTimetable
 from mercenary_maintenance.wiring.callbacks import RunFailureNotifier, window_overrun
 
-# The modules a task needs only when it runs (steps, the report writer, the alert evaluation, the
-# approval operator, the config loader) are imported inside the task functions below: every DAG file
-# imports this module each time it is parsed, and parsing never runs a task (docs/architecture.md).
+# The modules a task needs only when it runs (the report writer, the alert evaluation, the run guards,
+# the approval operator) are imported inside the task functions below: every DAG file imports this
+# module each time it is parsed, and parsing never runs a task (docs/architecture.md). The config and
+# the steps are imported by the task bodies' modules at parse anyway.
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 OWNER = "sre"
@@ -143,7 +146,6 @@ def write_report() -> str:
     from airflow.sdk import get_current_context
 
     from mercenary_maintenance.alerts.announce import announce_run
-    from mercenary_maintenance.config import load_config
     from mercenary_maintenance.report.finalize import finalize
 
     return finalize(get_current_context(), load_config(), announce=announce_run)
@@ -162,7 +164,6 @@ def _reporting(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     from airflow.sdk import get_current_context
 
     from mercenary_maintenance.alerts.announce import announce_run
-    from mercenary_maintenance.config import load_config
     from mercenary_maintenance.report.finalize import RunFailed, finalize
 
     context = get_current_context()
@@ -241,10 +242,8 @@ class TaskSpec:
 
 
 def _execute(work: Callable[[Any], Any], returns_result: bool = False) -> Any:
-    """Run a body under :func:`~mercenary_maintenance.steps.execute_step` (imported when the task
-    runs, not when the DAG file is parsed); the step's summary, or the body's own return value."""
-    from mercenary_maintenance.steps import execute_step
-
+    """Run a body under :func:`~mercenary_maintenance.steps.execute_step`; the step's summary, or the
+    body's own return value."""
     summary = execute_step(work)
     return summary["result"] if returns_result else summary
 
@@ -359,8 +358,6 @@ def targets(kind: Literal["postgres", "redis", "hosts"]) -> Any:
 @task
 def list_targets(kind: str) -> list[str]:
     """Names of the configured targets of one kind (read at run time, mapped over)."""
-    from mercenary_maintenance.config import load_config
-
     cfg = load_config()
     if kind == "hosts":  # empty targets.hosts: the implicit host "local" (the worker)
         return [h.name for h in cfg.hosts()]
