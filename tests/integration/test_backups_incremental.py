@@ -183,3 +183,37 @@ def test_chain_restore_compares_roles_and_grants_with_the_source(pg18, s3, write
     assert "roles/grants differ from the source's (3 missing, 0 unexpected" in verdict.message, verdict.message
     assert f"CREATE ROLE {role}" in verdict.message
     assert "never-stored" not in str(verdict.details)  # no password left the source
+
+
+def test_chain_restore_without_a_complete_chain_is_critical(pg18, s3, write_config, connections):
+    db = pg18.create_database(f"inc_{uuid.uuid4().hex[:6]}")
+    bucket = configure(pg18, s3, write_config, connections, db)
+    nothing = step_at(T0, "maintenance_monthly")  # no backup at all yet
+    bodies.restore_chain_test(nothing, "main")
+    [verdict] = [f for f in nothing.findings if f.check == "backup.restore_test"]
+    assert verdict.severity is Severity.CRITICAL
+    assert verdict.message == "no complete incremental chain to restore"
+    assert nothing.actions[-1].status is ActionStatus.FAILED
+
+    data = load_config().model_dump(mode="json")
+    data["backups"]["incremental"] = {"checkpoint": "fast"}
+    write_config(data)
+    pg18.execute("CREATE TABLE t (x int); INSERT INTO t VALUES (1)", db)
+    for when in (T0, T0 + timedelta(hours=4)):
+        step = step_at(when)
+        bodies.backup_incremental(step, "main")
+        assert step.actions[-1].status is ActionStatus.DONE, step.actions
+    assert step.actions[-1].details["method"] == incremental.PHYSICAL_INCREMENTAL
+    # The chain's base is lost: the increment left cannot be restored on its own.
+    stored = [o["Key"] for o in s3.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    base = sorted({k.rsplit("/", 1)[0] for k in stored})[0]
+    for key in stored:
+        if key.startswith(base + "/"):
+            s3.client().delete_object(Bucket=bucket, Key=key)
+    broken = step_at(T0 + timedelta(hours=5), "maintenance_monthly")
+    bodies.restore_chain_test(broken, "main")
+    [verdict] = [f for f in broken.findings if f.check == "backup.restore_test"]
+    assert verdict.severity is Severity.CRITICAL, (verdict, broken.actions)
+    assert verdict.message == "no complete incremental chain to restore"
+    assert verdict.details == {"scope": "incremental_chain"}
+    assert broken.actions[-1].status is ActionStatus.FAILED

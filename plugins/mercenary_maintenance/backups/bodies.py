@@ -578,9 +578,9 @@ def restore_chain_test(step: Step, target: str, dry_run: bool = False) -> None:
         with pg.connect() as conn:
             me = source.of(conn)
         backups = source.own(catalog.backups_of(client, cfg.bucket, cfg.prefix, keys.INCREMENTAL, target), me)
-        chain = incremental.chain_to_restore(incremental.good_chain_members(client, cfg.bucket, backups))
+        members = incremental.good_chain_members(client, cfg.bucket, backups)  # reads each manifest once
+        chain = incremental.chain_to_restore(members)
         if not chain:
-            members = incremental.good_chain_members(client, cfg.bucket, backups)
             if members and all(m.method == incremental.LOGICAL_SNAPSHOT for _, m in members):
                 act.skipped("no incremental chain: the server is below PostgreSQL 17 (logical snapshots only); "
                             "the full restore test covers them")
